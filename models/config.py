@@ -1,0 +1,170 @@
+"""Plain-data descriptions of the models; every checkpoint stores one as JSON.
+
+A config is enough to rebuild a model (``sbn.models.build_model``), and enough for the
+exporter, the bit accounting and the energy model to read shapes without running anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from sbn.errors import ConfigError
+from sbn.models.neurons import LIFParameters
+
+#: The two network families: "spiking" (SpikeBottleNet and its backbone) and "ann"
+#: (BottleNet++ and its ReLU/BN backbone, the conventional baseline).
+KINDS = ("spiking", "ann")
+RESNET50_LAYERS = (3, 4, 6, 3)
+BASE_WIDTHS = (64, 128, 256, 512)  # bottleneck planes per stage at width 1.0
+EXPANSION = 4
+
+
+@dataclass(frozen=True)
+class BottleneckConfig:
+    """The learned bottleneck inserted after residual block ``split`` (1-based, RB1..RBn).
+
+    channels: C', the encoder's output channels; stride: s, the spatial reduction;
+    kernel_size: odd kernel of the encoder conv and decoder transposed conv.
+    """
+
+    split: int
+    channels: int
+    stride: int = 1
+    kernel_size: int = 3
+
+    def __post_init__(self) -> None:
+        if self.split < 1:
+            raise ConfigError(f"split must be RB1 or later, got RB{self.split}")
+        if self.channels < 1:
+            raise ConfigError(f"bottleneck channels C' must be >= 1, got {self.channels}")
+        if self.stride < 1:
+            raise ConfigError(f"bottleneck stride s must be >= 1, got {self.stride}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ConfigError(f"bottleneck kernel size must be odd, got {self.kernel_size}")
+
+    @property
+    def split_name(self) -> str:
+        return f"RB{self.split}"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A spiking or real-valued CIFAR ResNet50 (optionally reduced), with or without bottleneck.
+
+    width scales every channel count (1.0 is the paper's ResNet50); layers are the blocks per
+    stage ([3, 4, 6, 3] gives RB1..RB16). time_steps is T (the ANN always runs T = 1).
+    """
+
+    kind: str = "spiking"
+    num_classes: int = 100
+    width: float = 1.0
+    layers: tuple[int, ...] = RESNET50_LAYERS
+    in_channels: int = 3
+    image_size: int = 32
+    time_steps: int = 4
+    lif: LIFParameters = field(default_factory=LIFParameters)
+    bottleneck: BottleneckConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.num_classes < 2:
+            raise ConfigError(f"num_classes must be >= 2, got {self.num_classes}")
+        if not self.width > 0:
+            raise ConfigError(f"width multiplier must be > 0, got {self.width}")
+        if len(self.layers) != 4 or any(n < 1 for n in self.layers):
+            raise ConfigError(f"layers must be four positive block counts, got {list(self.layers)}")
+        if self.image_size < 8 or self.image_size % 8:
+            raise ConfigError(f"image size must be a multiple of 8, got {self.image_size}")
+        if self.kind == "spiking" and not 1 <= self.time_steps <= 8:
+            raise ConfigError(f"T must be in 1..8, got {self.time_steps}")
+        if self.kind == "ann" and self.time_steps != 1:
+            object.__setattr__(self, "time_steps", 1)
+        if self.bottleneck is not None:
+            self._check_bottleneck(self.bottleneck)
+
+    def _check_bottleneck(self, b: BottleneckConfig) -> None:
+        if b.split > self.num_blocks:
+            raise ConfigError(
+                f"split RB{b.split} does not exist: valid splits are RB1..RB{self.num_blocks}"
+            )
+        _, h, w = self.block_shape(b.split)
+        if h % b.stride or w % b.stride:
+            raise ConfigError(
+                f"stride {b.stride} does not divide the {h}x{w} map after RB{b.split}"
+            )
+
+    # ---- shapes, read from the config alone -------------------------------------------
+    @property
+    def num_blocks(self) -> int:
+        return sum(self.layers)
+
+    @property
+    def stem_channels(self) -> int:
+        return scaled(BASE_WIDTHS[0], self.width)
+
+    def stage_planes(self, stage: int) -> int:
+        return scaled(BASE_WIDTHS[stage], self.width)
+
+    def block_stage(self, block: int) -> int:
+        """The stage (0..3) of residual block ``block`` (1-based)."""
+        if not 1 <= block <= self.num_blocks:
+            raise ConfigError(f"RB{block} does not exist: valid are RB1..RB{self.num_blocks}")
+        total = 0
+        for stage, n in enumerate(self.layers):
+            total += n
+            if block <= total:
+                return stage
+        raise AssertionError("unreachable")
+
+    def block_shape(self, block: int) -> tuple[int, int, int]:
+        """Output (C, H, W) of residual block ``block`` (1-based) for one time step."""
+        stage = self.block_stage(block)
+        side = self.image_size // (2**stage)
+        return (self.stage_planes(stage) * EXPANSION, side, side)
+
+    @property
+    def feature_channels(self) -> int:
+        return self.stage_planes(3) * EXPANSION
+
+    def with_bottleneck(self, bottleneck: BottleneckConfig | None) -> "ModelConfig":
+        return replace(self, bottleneck=bottleneck)
+
+    @property
+    def arch(self) -> str:
+        if self.kind == "spiking":
+            return "spikebottlenet" if self.bottleneck else "spiking_resnet50"
+        return "bottlenet++" if self.bottleneck else "resnet50"
+
+    # ---- (de)serialisation ------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["layers"] = list(self.layers)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        try:
+            d = dict(d)
+            d["layers"] = tuple(d["layers"])
+            d["lif"] = LIFParameters(**d["lif"])
+            if d.get("bottleneck") is not None:
+                d["bottleneck"] = BottleneckConfig(**d["bottleneck"])
+            return cls(**d)
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"malformed model config: {exc}") from None
+
+
+def scaled(channels: int, width: float) -> int:
+    """Channel count at width multiplier ``width`` (at least 1)."""
+    return max(1, int(round(channels * width)))
+
+
+def parse_split(name: str | int, num_blocks: int = 16) -> int:
+    """'RB7', 'rb7' or 7 -> 7, checked against the number of blocks."""
+    text = str(name).strip().upper()
+    digits = text[2:] if text.startswith("RB") else text
+    if not digits.isdigit() or not 1 <= int(digits) <= num_blocks:
+        raise ConfigError(f"unknown split {name!r}: valid splits are RB1..RB{num_blocks}")
+    return int(digits)

@@ -1,0 +1,1 @@
+"""Neuromorphic targets: hardware descriptions as data, placement, and backends."""

@@ -1,0 +1,1 @@
+"""Lava backend: NIR graphs as Lava processes on simulated neuromorphic cores."""

@@ -1,0 +1,130 @@
+"""Checkpoints: one safetensors file, tensors plus JSON metadata; loading runs no code.
+
+Layout of the file:
+    tensors   "model.<state_dict key>"        the weights and buffers
+              "optim.<param index>.<key>"    optimiser state tensors (resumable runs only)
+              "rng.torch"                    the CPU generator state (resumable runs only)
+    metadata  format, format_version, producer, config (ModelConfig JSON),
+              training (JSON: epoch, history, optimiser hyper-parameters, ...)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorsError
+from safetensors.torch import load_file, save_file
+
+from sbn import __version__
+from sbn.errors import CheckpointError
+from sbn.fileio import atomic_path
+from sbn.models import ModelConfig, build_model
+
+FORMAT = "sbn-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    config: ModelConfig
+    model_state: dict[str, torch.Tensor]
+    training: dict[str, Any] = field(default_factory=dict)
+    optim_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    rng_state: torch.Tensor | None = None
+    producer: str = f"sbn {__version__}"
+
+    def build(self) -> torch.nn.Module:
+        """The model with these weights, in eval mode."""
+        model = build_model(self.config)
+        load_state(model, self.model_state, self.config.arch)
+        return model.eval()
+
+
+def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in ckpt.model_state.items()}
+    tensors.update({f"optim.{k}": v.contiguous() for k, v in ckpt.optim_state.items()})
+    if ckpt.rng_state is not None:
+        tensors["rng.torch"] = ckpt.rng_state
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "producer": ckpt.producer,
+        "config": json.dumps(ckpt.config.to_dict()),
+        "training": json.dumps(ckpt.training),
+    }
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def load(path: str | os.PathLike) -> Checkpoint:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorsError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an sbn checkpoint (format {meta.get('format')!r})")
+    if meta.get("format_version") != str(FORMAT_VERSION):
+        raise CheckpointError(
+            f"{path}: checkpoint format version {meta.get('format_version')} is not supported "
+            f"(this is sbn {__version__}, which reads version {FORMAT_VERSION})"
+        )
+    try:
+        config = ModelConfig.from_dict(json.loads(meta["config"]))
+        training = json.loads(meta.get("training", "{}"))
+    except (KeyError, json.JSONDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: corrupt checkpoint metadata ({exc})") from None
+    return Checkpoint(
+        config=config,
+        model_state=_strip(tensors, "model."),
+        training=training,
+        optim_state=_strip(tensors, "optim."),
+        rng_state=tensors.get("rng.torch"),
+        producer=meta.get("producer", "unknown"),
+    )
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load ``state`` into ``model`` strictly, as a CheckpointError on any mismatch."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if wrong:
+            k = wrong[0]
+            parts.append(
+                f"{len(wrong)} of another shape (e.g. {k}: {tuple(state[k].shape)} vs "
+                f"{tuple(expected[k].shape)})"
+            )
+        raise CheckpointError(f"weights do not fit a {what} model: " + "; ".join(parts))
+    model.load_state_dict(state)
+
+
+def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

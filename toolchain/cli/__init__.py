@@ -1,0 +1,75 @@
+"""The ``sbn`` command line: a thin layer over the library.
+
+Each subcommand lives in its own module and is imported only when invoked, so that
+``sbn --help`` stays fast (torch and Lava take seconds to import). Errors the user can
+cause (``SbnError`` and bad arguments) print one line and exit with code 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from sbn import __version__
+from sbn.errors import SbnError
+
+#: subcommand name -> "module:attribute" of its click command
+COMMANDS = {
+    "train": "sbn.cli.train:train",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sbn")
+def cli() -> None:
+    """SpikeBottleNet toolchain: train, export to NIR, map and simulate on Lava, profile."""
+
+
+def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn") -> None:
+    """Run ``command`` turning user errors into one line on stderr and exit code 1."""
+    try:
+        command.main(args=args, prog_name=prog, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:  # bad arguments: click's message, on one line
+        message = exc.format_message().replace("\n", " ")
+        click.echo(f"error: {message}", err=True)
+        sys.exit(1)
+    except SbnError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+
+
+def main() -> None:
+    run(cli)
+
+
+def _alias(name: str):
+    def entry() -> None:
+        run(LazyGroup.get_command(cli, None, name), prog=f"sbn-{name}")
+
+    return entry
+
+
+export_main = _alias("export")
+map_main = _alias("map")

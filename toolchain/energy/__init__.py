@@ -1,0 +1,1 @@
+"""Energy model: MAC counts, firing rates, cost presets and reports."""

@@ -1,0 +1,46 @@
+"""The package's exception tree.
+
+Every error a user can cause derives from :class:`SbnError`; the CLI prints its message on
+one line and exits with code 1. Anything else escaping is a bug and keeps its traceback.
+
+    SbnError
+    ├── ConfigError          bad argument or configuration value
+    ├── DataError            missing/corrupt dataset files, class-count mismatch
+    ├── CheckpointError      unreadable checkpoint, wrong architecture or format version
+    ├── ExportError          a module or layer the NIR exporter cannot express
+    ├── GraphError           corrupt/unsupported NIR graph, bad partition cut
+    ├── MappingError         a graph that does not fit a target
+    └── SimulationError      Lava run failures
+"""
+
+
+class SbnError(Exception):
+    """Base class of every error the toolchain raises on purpose."""
+
+
+class ConfigError(SbnError, ValueError):
+    """An argument or configuration value is out of range or inconsistent."""
+
+
+class DataError(SbnError):
+    """A dataset is missing, corrupt, or not what the model expects."""
+
+
+class CheckpointError(SbnError):
+    """A checkpoint cannot be read, or belongs to another architecture or format."""
+
+
+class ExportError(SbnError):
+    """The model holds something the NIR exporter cannot express exactly."""
+
+
+class GraphError(SbnError):
+    """A NIR graph is corrupt, unsupported, or cannot be cut as asked."""
+
+
+class MappingError(SbnError):
+    """A graph does not fit the chosen neuromorphic target."""
+
+
+class SimulationError(SbnError):
+    """The Lava simulation could not run."""

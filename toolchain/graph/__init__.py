@@ -1,0 +1,1 @@
+"""NIR export, partitioning and the reference executor."""
