@@ -17,6 +17,7 @@ from sbn.errors import SbnError
 
 #: subcommand name -> "module:attribute" of its click command
 COMMANDS = {
+    "map": "sbn.cli.map:map_command",
     "train": "sbn.cli.train:train",
 }
 

@@ -1,0 +1,154 @@
+"""Output shapes of every node of a NIR graph, filling in what third-party files leave out.
+
+Nodes whose shape follows from their own parameters (neurons, Affine, Linear, Scale, Delay,
+Input) seed the propagation; convolutions, pools, Flatten and Output take their input shape
+from their predecessors. Works on graphs with cycles as long as every cycle passes through a
+self-shaped node (true of every recurrent NIR graph: the recurrence goes through neurons).
+"""
+
+from __future__ import annotations
+
+import math
+
+import nir
+import numpy as np
+
+from sbn.errors import GraphError
+
+Shape = tuple[int, ...]
+
+NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, nir.LI, nir.CubaLI, nir.I, nir.Threshold)
+SYNAPTIC_TYPES = (
+    nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d,
+    nir.Flatten, nir.Scale, nir.Delay,
+)
+SUPPORTED = sorted(t.__name__ for t in (*NEURON_TYPES, *SYNAPTIC_TYPES, nir.Input, nir.Output))
+
+
+def check_supported(graph: nir.NIRGraph) -> None:
+    """GraphError naming the first node of a type placement cannot handle."""
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            raise GraphError(
+                f"node {name}: nested NIRGraph subgraphs are not supported by sbn map; "
+                "flatten the graph first"
+            )
+        if not isinstance(node, (*NEURON_TYPES, *SYNAPTIC_TYPES, nir.Input, nir.Output)):
+            raise GraphError(
+                f"node {name}: NIR type {type(node).__name__} is not supported by sbn map; "
+                f"supported: {', '.join(SUPPORTED)}"
+            )
+
+
+def _declared(types: dict | None, key: str) -> Shape | None:
+    if not types or types.get(key) is None:
+        return None
+    arr = np.asarray(types[key]).reshape(-1)
+    if arr.size == 0:
+        return None
+    return tuple(int(x) for x in arr)
+
+
+def _pair(value, ndim: int) -> tuple[int, ...]:
+    arr = np.asarray(value).reshape(-1)
+    if arr.size == 1:
+        return tuple(int(arr[0]) for _ in range(ndim))
+    return tuple(int(x) for x in arr[:ndim])
+
+
+def conv_output(node, in_shape: Shape, name: str) -> Shape:
+    """Output shape of a Conv1d/Conv2d/SumPool2d/AvgPool2d from its input shape."""
+    spatial = in_shape[1:]
+    ndim = len(spatial)
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        kernel = tuple(int(k) for k in node.weight.shape[2:])
+        out_c = int(node.weight.shape[0])
+        dilation = _pair(node.dilation, ndim)
+    else:
+        kernel = _pair(node.kernel_size, ndim)
+        out_c = in_shape[0]
+        dilation = (1,) * ndim
+    if len(kernel) != ndim:
+        raise GraphError(f"node {name}: a {len(kernel)}-d kernel cannot apply to input shape {in_shape}")
+    stride = _pair(node.stride, ndim)
+    if isinstance(node.padding, str):
+        if node.padding == "same":
+            return (out_c, *spatial)
+        padding = (0,) * ndim
+    else:
+        padding = _pair(node.padding, ndim)
+    out = tuple(
+        math.floor((spatial[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) / stride[i] + 1)
+        for i in range(ndim)
+    )
+    if min(out) < 1:
+        raise GraphError(f"node {name}: input shape {in_shape} is too small for its kernel {kernel}")
+    return (out_c, *out)
+
+
+def _own_shape(node) -> Shape | None:
+    """Shape fixed by a node's own parameters, or None when it needs its input."""
+    if isinstance(node, nir.Input):
+        return _declared(node.input_type, "input")
+    if isinstance(node, (*NEURON_TYPES, nir.Affine, nir.Linear, nir.Scale, nir.Delay)):
+        return _declared(node.output_type, "output")
+    return None
+
+
+def infer_shapes(graph: nir.NIRGraph) -> dict[str, Shape]:
+    """Output shape of every node; GraphError naming a node whose shape cannot be found."""
+    preds: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    for src, dst in graph.edges:
+        if src not in graph.nodes or dst not in graph.nodes:
+            raise GraphError(f"edge ({src!r}, {dst!r}) names a node that is not in the graph")
+        preds[dst].append(src)
+    shapes: dict[str, Shape] = {}
+    for name, node in graph.nodes.items():
+        own = _own_shape(node)
+        if own is not None:
+            shapes[name] = own
+    pending = [n for n in graph.nodes if n not in shapes]
+    while pending:
+        progress = []
+        for name in pending:
+            in_shape = _input_shape(graph, name, preds[name], shapes)
+            if in_shape is None:
+                continue
+            shapes[name] = _apply(graph.nodes[name], in_shape, name)
+            progress.append(name)
+        if not progress:
+            raise GraphError(
+                f"node {pending[0]}: cannot infer its shape (no input type and no shaped "
+                "predecessor); give the graph an Input node with a shape"
+            )
+        pending = [n for n in pending if n not in shapes]
+    return shapes
+
+
+def _input_shape(graph, name: str, preds: list[str], shapes: dict[str, Shape]) -> Shape | None:
+    declared = _declared(graph.nodes[name].input_type, "input")
+    if not preds:
+        return declared
+    if any(p not in shapes for p in preds):
+        return declared
+    incoming = {shapes[p] for p in preds}
+    sizes = {math.prod(s) for s in incoming}
+    if len(sizes) > 1:
+        raise GraphError(
+            f"node {name}: incoming shapes {sorted(incoming)} cannot be summed (different sizes)"
+        )
+    if declared is not None and math.prod(declared) == sizes.pop():
+        return declared
+    return max(incoming, key=len)
+
+
+def _apply(node, in_shape: Shape, name: str) -> Shape:
+    if isinstance(node, (nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)):
+        if len(in_shape) < 2:
+            raise GraphError(f"node {name}: needs a (channels, spatial...) input, got shape {in_shape}")
+        return conv_output(node, in_shape, name)
+    if isinstance(node, nir.Flatten):
+        start = node.start_dim % len(in_shape) if len(in_shape) else 0
+        end = node.end_dim % len(in_shape) if len(in_shape) else 0
+        return (*in_shape[:start], math.prod(in_shape[start:end + 1]), *in_shape[end + 1:])
+    return in_shape  # Output

@@ -1,0 +1,203 @@
+"""A neuromorphic target as data: one frozen dataclass, validated on construction.
+
+The resource model is the one ``docs/targets.md`` describes: a chip holds
+``cores_per_chip`` cores; a core holds up to ``neurons_per_core`` neurons together with the
+synapses of those neurons (their fan-in), stored in ``synaptic_memory_bits_per_core`` bits
+at ``weight_bits`` bits per weight. Where ``shared_conv_weights`` is true, a convolution
+stores its kernel once per output channel held by the core instead of once per neuron.
+
+Everything a placement needs to know about hardware is a field here; the placement code has
+no per-target branches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sbn.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from sbn.targets.groups import NeuronGroup
+
+#: format string of target description files (TOML or JSON)
+TARGET_FORMAT = "sbn.target/1"
+
+_INT_FIELDS = (
+    "chips",
+    "cores_per_chip",
+    "neurons_per_core",
+    "synaptic_memory_bits_per_core",
+    "weight_bits",
+)
+_OPTIONAL_INT_FIELDS = ("max_fan_in", "max_fan_out")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Hardware limits and costs of one neuromorphic target.
+
+    ``max_fan_in``: synapses one neuron may receive (``None``: only memory limits it).
+    ``max_fan_out``: synapses one neuron may drive, averaged over a node (``None``: no limit).
+    ``energy_per_synaptic_op_j`` / ``energy_per_neuron_update_j``: joules per event
+    (``None`` for the neuron update where no figure is published).
+    ``sources``: pairs (field name, where the figure comes from).
+    """
+
+    name: str
+    description: str
+    chips: int
+    cores_per_chip: int
+    neurons_per_core: int
+    synaptic_memory_bits_per_core: int
+    weight_bits: int
+    shared_conv_weights: bool
+    energy_per_synaptic_op_j: float
+    energy_per_neuron_update_j: float | None = None
+    max_fan_in: int | None = None
+    max_fan_out: int | None = None
+    sources: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError("target field 'name' must be a non-empty string")
+        where = f"target {self.name!r}"
+        for name in _INT_FIELDS:
+            _check_int(where, name, getattr(self, name), allow_none=False)
+        for name in _OPTIONAL_INT_FIELDS:
+            _check_int(where, name, getattr(self, name), allow_none=True)
+        if self.weight_bits > self.synaptic_memory_bits_per_core:
+            raise ConfigError(
+                f"{where}: weight_bits ({self.weight_bits}) exceeds "
+                f"synaptic_memory_bits_per_core ({self.synaptic_memory_bits_per_core}); "
+                "a core must hold at least one weight"
+            )
+        if not isinstance(self.shared_conv_weights, bool):
+            raise ConfigError(f"{where}: field 'shared_conv_weights' must be true or false")
+        _check_energy(where, "energy_per_synaptic_op_j", self.energy_per_synaptic_op_j, False)
+        _check_energy(where, "energy_per_neuron_update_j", self.energy_per_neuron_update_j, True)
+        known = {f.name for f in dataclasses.fields(self)}
+        for pair in self.sources:
+            if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+                raise ConfigError(f"{where}: each source must be a (field, text) pair of strings")
+            if pair[0] not in known:
+                raise ConfigError(
+                    f"{where}: source given for unknown field {pair[0]!r}; "
+                    f"fields are {', '.join(sorted(known))}"
+                )
+
+    # --- derived figures ------------------------------------------------------------
+    @property
+    def cores(self) -> int:
+        """Cores on all chips together."""
+        return self.chips * self.cores_per_chip
+
+    @property
+    def synapses_per_core(self) -> int:
+        """Weights a core stores: synaptic memory divided by the weight precision."""
+        return self.synaptic_memory_bits_per_core // self.weight_bits
+
+    def with_chips(self, chips: int) -> "Target":
+        """The same target with another chip count (a board of several chips)."""
+        return dataclasses.replace(self, chips=chips)
+
+    # --- the fits(layer) check ------------------------------------------------------
+    def tile_synapses(self, group: "NeuronGroup", k: int) -> int:
+        """Weights a core must store to hold ``k`` neurons of ``group``.
+
+        A projection whose weights are translation-invariant (a convolution chain) costs
+        its kernel once per output channel the tile touches when the target shares conv
+        weights; every other projection costs ``k * fan_in``. A tile of ``k`` consecutive
+        neurons in channel-major order touches at most ``min(k, C, ceil(k / HW) + 1)``
+        channels.
+        """
+        channels, per_channel = group.channels, group.per_channel
+        total = 0
+        for proj in group.projections:
+            if self.shared_conv_weights and proj.shared_weights is not None:
+                touched = min(k, channels, math.ceil(k / per_channel) + 1)
+                total += touched * proj.shared_weights
+            else:
+                total += k * proj.fan_in
+        return total
+
+    def max_tile_neurons(self, group: "NeuronGroup") -> int:
+        """Largest number of ``group``'s neurons one core holds; 0 if not even one."""
+        hi = min(self.neurons_per_core, group.neurons)
+        cap = self.synapses_per_core
+        if hi < 1 or self.tile_synapses(group, 1) > cap:
+            return 0
+        lo = 1  # invariant: lo fits; tile_synapses is non-decreasing in k
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.tile_synapses(group, mid) <= cap:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def fits(self, group: "NeuronGroup") -> bool:
+        """Whether at least one neuron of ``group`` fits a core and its fan-in is allowed."""
+        if self.max_fan_in is not None and group.fan_in > self.max_fan_in:
+            return False
+        return self.max_tile_neurons(group) > 0
+
+    # --- files ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data with the file format string; ``from_dict`` reads it back."""
+        data: dict[str, Any] = {"format": TARGET_FORMAT}
+        for f in dataclasses.fields(self):
+            if f.name != "sources":
+                data[f.name] = getattr(self, f.name)
+        data["sources"] = dict(self.sources)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], origin: str = "target description") -> "Target":
+        """Build a target from plain data (a parsed TOML/JSON file); errors name ``origin``."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{origin}: expected a table of target fields")
+        fmt = data.get("format", TARGET_FORMAT)
+        if fmt != TARGET_FORMAT:
+            raise ConfigError(f"{origin}: format {fmt!r} is not supported (expected {TARGET_FORMAT!r})")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields) - {"format"})
+        if unknown:
+            raise ConfigError(
+                f"{origin}: unknown field {unknown[0]!r}; known fields are {', '.join(sorted(fields))}"
+            )
+        required = [n for n, f in fields.items() if f.default is dataclasses.MISSING]
+        missing = [n for n in required if n not in data]
+        if missing:
+            raise ConfigError(f"{origin}: missing field {missing[0]!r}")
+        kwargs = {k: v for k, v in data.items() if k != "format"}
+        sources = kwargs.get("sources", {})
+        if not isinstance(sources, Mapping):
+            raise ConfigError(f"{origin}: field 'sources' must be a table of field = \"text\"")
+        kwargs["sources"] = tuple((str(k), v) for k, v in sources.items())
+        try:
+            return cls(**kwargs)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+
+
+def _check_int(where: str, name: str, value: Any, allow_none: bool) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        kind = "a positive integer" + (" or absent" if allow_none else "")
+        raise ConfigError(f"{where}: field {name!r} must be {kind}, got {value!r}")
+
+
+def _check_energy(where: str, name: str, value: Any, allow_none: bool) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigError(f"{where}: field {name!r} must be a non-negative number of joules, got {value!r}")
+    if value > 1e-6:
+        raise ConfigError(
+            f"{where}: field {name!r} = {value!r} J is implausibly large for one event; "
+            "give joules, e.g. 77e-15 for 77 fJ"
+        )

@@ -1,0 +1,126 @@
+"""Spike traffic of a placement, given firing rates (spikes per neuron per time step).
+
+A spike is delivered once to every destination core that holds synapses of the spiking
+neuron (Loihi's core-to-core spike messages). For a projection from source ``s`` into a group
+``g`` of ``T`` tiles of about ``k`` neurons, one source neuron drives ``fo = n_g * fan_in / n_s``
+synapses, taken to fall on ``d = min(T, ceil(fo / k))`` tiles (all tiles for a dense layer,
+one or two for a convolution or an identity edge); a core holding ``m`` of the ``T`` tiles
+then receives each source spike with probability ``min(1, d * m / T)``. Messages whose source
+tile sits on another core (another chip) count as crossing cores (chips). Input nodes are off
+chip: their messages are reported apart. Everything is an expectation, in numpy, per
+(source tile, destination core) pair.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from dataclasses import dataclass
+
+import numpy as np
+
+from sbn.errors import ConfigError
+from sbn.targets.placement import Placement
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Expected events per time step."""
+
+    spikes: float
+    input_spikes: float
+    messages_within_core: float
+    messages_across_cores: float
+    messages_across_chips: float
+    messages_from_inputs: float
+    output_spikes: float
+    synaptic_ops: float
+    neuron_updates: int
+    synaptic_energy_j: float
+    neuron_energy_j: float | None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def load_rates(path: str | os.PathLike) -> dict[str, float]:
+    """Read a JSON rates file: ``{"node": rate, ...}``, or that table under a ``"rates"`` key
+    beside other metadata (e.g. a ``format`` and ``producer``)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read rates file ({exc.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("rates"), dict):
+        data = data["rates"]
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object of node name -> firing rate")
+    return data
+
+
+def resolve_rates(placement: Placement, rates: dict[str, float] | None, default: float | None) -> dict[str, float]:
+    """A rate for every group and input: from ``rates``, else ``default``; errors name nodes."""
+    rates = dict(rates or {})
+    names = list(placement.network.inputs) + [gp.group.name for gp in placement.groups]
+    unknown = sorted(set(rates) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"firing rate given for {unknown[0]!r}, which is not a neuron or Input node of the graph; "
+            f"rates apply to: {', '.join(names)}"
+        )
+    out = {}
+    for name in names:
+        rate = rates.get(name, default)
+        if rate is None:
+            raise ConfigError(f"no firing rate for node {name!r}; add it to the rates file or pass --firing-rate")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ConfigError(f"firing rate of node {name!r} must be in [0, 1] spikes per step, got {rate!r}")
+        out[name] = float(rate)
+    return out
+
+
+def estimate_traffic(placement: Placement, rates: dict[str, float]) -> Traffic:
+    """Expected spikes and core/chip-crossing messages per step; ``rates`` from resolve_rates."""
+    target, net = placement.target, placement.network
+    per_chip = target.cores_per_chip
+    tiles = {gp.group.name: gp for gp in placement.groups}
+    within = across = chips = from_inputs = synops = 0.0
+    for gp in placement.groups:
+        g = gp.group
+        dest_cores, counts = np.unique(np.asarray(gp.tile_cores), return_counts=True)
+        for p in g.projections:
+            n_s = net.source_size(p.source)
+            fo = g.neurons * p.fan_in / n_s
+            d = min(gp.tiles, max(1, math.ceil(fo / (g.neurons / gp.tiles))))
+            reach = np.minimum(1.0, d * counts / gp.tiles)  # P(a source spike reaches core K)
+            rate = rates[p.source]
+            synops += n_s * rate * fo
+            if p.source in net.inputs:
+                from_inputs += n_s * rate * reach.sum()
+                continue
+            src = tiles[p.source]
+            spikes = np.asarray(src.tile_sizes, dtype=float) * rate  # per source tile
+            src_cores = np.asarray(src.tile_cores)
+            msgs = spikes[:, None] * reach[None, :]
+            same_core = src_cores[:, None] == dest_cores[None, :]
+            same_chip = (src_cores // per_chip)[:, None] == (dest_cores // per_chip)[None, :]
+            within += msgs[same_core].sum()
+            across += msgs[~same_core].sum()
+            chips += msgs[~same_chip].sum()
+    spikes_total = sum(gp.group.neurons * rates[gp.group.name] for gp in placement.groups)
+    input_spikes = sum(math.prod(s) * rates[n] for n, s in net.inputs.items())
+    out_spikes = sum(gp.group.neurons * rates[gp.group.name] for gp in placement.groups if gp.group.external_output)
+    updates = sum(gp.group.neurons for gp in placement.groups)
+    e_neuron = target.energy_per_neuron_update_j
+    return Traffic(
+        spikes=float(spikes_total), input_spikes=float(input_spikes),
+        messages_within_core=float(within), messages_across_cores=float(across),
+        messages_across_chips=float(chips), messages_from_inputs=float(from_inputs),
+        output_spikes=float(out_spikes), synaptic_ops=float(synops), neuron_updates=int(updates),
+        synaptic_energy_j=float(synops * target.energy_per_synaptic_op_j),
+        neuron_energy_j=None if e_neuron is None else float(updates * e_neuron),
+    )

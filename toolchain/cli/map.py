@@ -1,0 +1,56 @@
+"""``sbn map GRAPH.nir --target NAME``: tile a NIR graph onto a target's cores and chips."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import click
+from rich.console import Console
+
+from sbn.errors import ConfigError
+
+
+@click.command("map")
+@click.argument("graph", type=click.Path(dir_okay=False))
+@click.option("--target", "target_spec", required=True,
+              help="Built-in target name (loihi2, rolls) or a .toml/.json target file.")
+@click.option("--chips", type=click.IntRange(min=1), default=None,
+              help="Override the target's chip count (a board of N chips).")
+@click.option("--firing-rate", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Spikes per neuron per step for every neuron and Input node.")
+@click.option("--rates", "rates_file", type=click.Path(dir_okay=False), default=None,
+              help="JSON file of node name -> firing rate (overrides --firing-rate per node).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Readable table or the sbn.map/1 JSON report.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the output to this file (atomically) instead of stdout.")
+def map_command(graph, target_spec, chips, firing_rate, rates_file, fmt, out):
+    """Split each node of GRAPH into core-sized tiles and place them on cores and chips."""
+    from sbn.fileio import write_text
+    from sbn.targets import (estimate_traffic, load_rates, place, read_network, render,
+                             report_dict, resolve_rates, resolve_target)
+
+    target = resolve_target(target_spec)
+    if chips is not None:
+        target = target.with_chips(chips)
+    network = read_network(graph)
+    placement = place(network, target)
+    traffic = rates = None
+    if firing_rate is not None or rates_file is not None:
+        given = load_rates(rates_file) if rates_file is not None else {}
+        rates = resolve_rates(placement, given, firing_rate)
+        traffic = estimate_traffic(placement, rates)
+    report = report_dict(placement, traffic, rates)
+    if fmt == "json":
+        text = json.dumps(report, indent=2) + "\n"
+    else:
+        buffer = io.StringIO()
+        Console(file=buffer, width=120, force_terminal=False).print(render(report))
+        text = buffer.getvalue()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        if out == graph:
+            raise ConfigError(f"--out {out} would overwrite the input graph")
+        write_text(out, text)
