@@ -197,8 +197,8 @@ def _tile_memory(group: NeuronGroup, target: Target, sizes: np.ndarray) -> list[
 def _overflow(target: Target, needed: int, name: str, at: int) -> MappingError:
     chips = -(-needed // target.cores_per_chip)
     return MappingError(
-        f"node {name}: the graph needs {needed} cores ({chips} chips of {target.cores_per_chip}) "
-        f"but {target.name} has {target.cores} ({target.chips} chip(s) x {target.cores_per_chip}); "
-        f"over by {needed - target.cores} cores, {name} is the first node past the limit "
-        f"(it reaches core {at}); try --chips {chips}"
+        f"node {name}: does not fit {target.name} ({target.chips} chip(s) x {target.cores_per_chip} "
+        f"cores = {target.cores}); placement runs out of cores at this node (it needs {at} cores "
+        f"up to here) and the whole graph needs {needed} cores ({chips} chip(s)), over by "
+        f"{needed - target.cores} cores; try --chips {chips}"
     )
