@@ -1,0 +1,169 @@
+"""Energy cost presets: the price of one operation on one technology, as plain data.
+
+A preset prices a synaptic operation (``e_syop_pj``: an accumulate triggered by one input
+spike, what the spiking model does) and/or a multiply-accumulate (``e_mac_pj``: what the
+real-valued baseline does). Built-in presets (sources in docs/energy.md):
+
+    45nm    Horowitz, ISSCC 2014, 45 nm CMOS at 0.9 V, 32-bit float:
+            E_AC = 0.9 pJ (add), E_MAC = 3.7 + 0.9 = 4.6 pJ (multiply + add)
+    rolls   ROLLS, Qiao et al., Front. Neurosci. 2015 (180 nm mixed-signal): 77 fJ/SyOP
+    loihi   Loihi, Davies et al., IEEE Micro 2018 (14 nm digital): 23.6 pJ per
+            synaptic spike operation (the chip's minimum figure)
+
+User presets come from a TOML or JSON file (``load_preset_file``)::
+
+    schema = "sbn.energy-presets/1"
+    [presets.mychip]
+    e_syop_pj = 0.05            # at least one of e_syop_pj / e_mac_pj
+    e_mac_pj = 1.2
+    description = "my accelerator"
+    source = "datasheet rev 3, table 7"
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import tomli
+
+from sbn.errors import ConfigError
+
+PRESETS_SCHEMA = "sbn.energy-presets/1"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_FIELDS = {"e_syop_pj", "e_mac_pj", "description", "source"}
+
+
+@dataclass(frozen=True)
+class CostPreset:
+    """Energy per operation of one technology, in picojoules."""
+
+    name: str
+    e_syop_pj: float | None = None
+    e_mac_pj: float | None = None
+    description: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ConfigError(
+                f"preset name {self.name!r} must be lower-case letters, digits and '_' "
+                "(it becomes a JSON key such as snn_<name>_mj)"
+            )
+        if self.e_syop_pj is None and self.e_mac_pj is None:
+            raise ConfigError(f"preset {self.name!r} prices nothing: give e_syop_pj and/or e_mac_pj")
+        for key in ("e_syop_pj", "e_mac_pj"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"preset {self.name!r}: {key} must be a number, got {value!r}")
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"preset {self.name!r}: {key} must be > 0 pJ, got {value}")
+            object.__setattr__(self, key, float(value))
+
+    @property
+    def prices_syops(self) -> bool:
+        return self.e_syop_pj is not None
+
+    @property
+    def prices_macs(self) -> bool:
+        return self.e_mac_pj is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"e_syop_pj": self.e_syop_pj, "e_mac_pj": self.e_mac_pj,
+                "description": self.description, "source": self.source}
+
+
+BUILTIN_PRESETS: Mapping[str, CostPreset] = {
+    p.name: p
+    for p in (
+        CostPreset(
+            name="45nm", e_syop_pj=0.9, e_mac_pj=4.6,
+            description="45 nm CMOS, 32-bit float: AC 0.9 pJ, MAC 4.6 pJ",
+            source="M. Horowitz, 'Computing's energy problem (and what we can do about it)', "
+                   "ISSCC 2014: 45 nm, 0.9 V; FP32 add 0.9 pJ, FP32 mult 3.7 pJ",
+        ),
+        CostPreset(
+            name="rolls", e_syop_pj=0.077,
+            description="ROLLS neuromorphic processor (180 nm): 77 fJ per synaptic operation",
+            source="N. Qiao et al., 'A reconfigurable on-line learning spiking neuromorphic "
+                   "processor comprising 256 neurons and 128K synapses', Front. Neurosci. "
+                   "9:141, 2015",
+        ),
+        CostPreset(
+            name="loihi", e_syop_pj=23.6,
+            description="Intel Loihi (14 nm): 23.6 pJ per synaptic spike operation (minimum)",
+            source="M. Davies et al., 'Loihi: a neuromorphic manycore processor with "
+                   "on-chip learning', IEEE Micro 38(1), 2018, chip energy table",
+        ),
+    )
+}
+
+#: the spiking model is always priced on these; the baseline on DEFAULT_ANN_PRESET
+DEFAULT_SNN_PRESETS = ("45nm", "rolls")
+DEFAULT_ANN_PRESET = "45nm"
+
+
+def load_preset_file(path: str | os.PathLike) -> dict[str, CostPreset]:
+    """User presets from a TOML (``.toml``) or JSON file; see the module docstring."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read preset file ({exc.strerror})") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomli.loads(raw.decode("utf-8"))
+        else:
+            data = json.loads(raw)
+    except (tomli.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+        raise ConfigError(f"{path}: not valid {kind} ({exc})") from None
+    return parse_presets(data, where=str(path))
+
+
+def parse_presets(data: Any, where: str = "presets") -> dict[str, CostPreset]:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: a preset file holds a table/object at the top")
+    if data.get("schema") != PRESETS_SCHEMA:
+        raise ConfigError(
+            f"{where}: schema {data.get('schema')!r} is not supported; "
+            f"start the file with schema = \"{PRESETS_SCHEMA}\""
+        )
+    table = data.get("presets")
+    if not isinstance(table, Mapping) or not table:
+        raise ConfigError(f"{where}: no [presets.<name>] tables found")
+    presets = {}
+    for name, fields in table.items():
+        if not isinstance(fields, Mapping):
+            raise ConfigError(f"{where}: preset {name!r} must be a table of fields")
+        unknown = sorted(set(fields) - _FIELDS)
+        if unknown:
+            raise ConfigError(
+                f"{where}: preset {name!r} has unknown field {unknown[0]!r} "
+                f"(known: {', '.join(sorted(_FIELDS))})"
+            )
+        if name in BUILTIN_PRESETS:
+            raise ConfigError(f"{where}: preset {name!r} would shadow a built-in preset")
+        try:
+            presets[name] = CostPreset(name=name, **fields)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return presets
+
+
+def resolve_preset(name: str, extra: Mapping[str, CostPreset] | None = None) -> CostPreset:
+    """The preset called ``name`` among the built-ins and ``extra``."""
+    known = {**BUILTIN_PRESETS, **(extra or {})}
+    try:
+        return known[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown energy preset {name!r}: known presets are {', '.join(known)}"
+        ) from None
