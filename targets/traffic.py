@@ -45,9 +45,13 @@ class Traffic:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+#: schema strings of rate files this module reads (the energy model's firing-rate files)
+RATE_SCHEMAS = ("sbn.firing-rates/1",)
+
+
 def load_rates(path: str | os.PathLike) -> dict[str, float]:
     """Read a JSON rates file: ``{"node": rate, ...}``, or that table under a ``"rates"`` key
-    beside other metadata (e.g. a ``format`` and ``producer``)."""
+    of a versioned file such as the energy model's ``sbn.firing-rates/1``."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -56,6 +60,9 @@ def load_rates(path: str | os.PathLike) -> dict[str, float]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
     if isinstance(data, dict) and isinstance(data.get("rates"), dict):
+        schema = data.get("schema", data.get("format"))
+        if schema is not None and schema not in RATE_SCHEMAS:
+            raise ConfigError(f"{path}: rates schema {schema!r} is not supported (this sbn reads {', '.join(RATE_SCHEMAS)})")
         data = data["rates"]
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object of node name -> firing rate")
@@ -63,24 +70,49 @@ def load_rates(path: str | os.PathLike) -> dict[str, float]:
 
 
 def resolve_rates(placement: Placement, rates: dict[str, float] | None, default: float | None) -> dict[str, float]:
-    """A rate for every group and input: from ``rates``, else ``default``; errors name nodes."""
+    """A rate for every group and input; errors name the node.
+
+    A rate keyed by a neuron or Input node is that node's rate. A rate keyed by a synaptic
+    node is, as in the energy model, the rate of the spike train entering it, so it gives the
+    rate of the source feeding it (the mean where several such nodes give one source a rate).
+    Sources with no rate take ``default``.
+    """
     rates = dict(rates or {})
     names = list(placement.network.inputs) + [gp.group.name for gp in placement.groups]
-    unknown = sorted(set(rates) - set(names))
+    entering: dict[str, str] = {}  # synaptic node -> the spiking source entering it
+    for gp in placement.groups:
+        for p in gp.group.projections:
+            for node in p.via:
+                entering.setdefault(node, p.source)
+    unknown = sorted(set(rates) - set(names) - set(entering))
     if unknown:
         raise ConfigError(
-            f"firing rate given for {unknown[0]!r}, which is not a neuron or Input node of the graph; "
-            f"rates apply to: {', '.join(names)}"
+            f"firing rate given for {unknown[0]!r}, which is not a node of the graph that carries "
+            f"spikes; rates apply to: {', '.join(names + sorted(set(entering) - set(names)))}"
         )
+    for key, rate in rates.items():
+        _check_rate(key, rate)
+    via_rates: dict[str, list[float]] = {}
+    for key, rate in rates.items():
+        if key not in names:
+            via_rates.setdefault(entering[key], []).append(float(rate))
     out = {}
     for name in names:
-        rate = rates.get(name, default)
-        if rate is None:
+        if name in rates:
+            out[name] = float(rates[name])
+        elif name in via_rates:
+            out[name] = sum(via_rates[name]) / len(via_rates[name])
+        elif default is not None:
+            out[name] = float(_check_rate("--firing-rate", default))
+        else:
             raise ConfigError(f"no firing rate for node {name!r}; add it to the rates file or pass --firing-rate")
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-            raise ConfigError(f"firing rate of node {name!r} must be in [0, 1] spikes per step, got {rate!r}")
-        out[name] = float(rate)
     return out
+
+
+def _check_rate(name: str, rate) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise ConfigError(f"firing rate of node {name!r} must be in [0, 1] spikes per step, got {rate!r}")
+    return rate
 
 
 def estimate_traffic(placement: Placement, rates: dict[str, float]) -> Traffic:

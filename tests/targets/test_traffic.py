@@ -80,9 +80,16 @@ def test_default_rate_fills_missing(split):
     assert resolve_rates(split, {"l1": 0.3}, 0.05) == {"in": 0.05, "l1": 0.3, "l2": 0.05}
 
 
+def test_rate_of_a_synaptic_node_is_its_source_rate(split):
+    # as in the energy model: the rate keyed by a layer is that of the spikes entering it
+    assert resolve_rates(split, {"l2.fc": 0.3, "l1.fc": 0.2}, 0.05) == {"in": 0.2, "l1": 0.3, "l2": 0.05}
+    # a rate keyed by the neuron node itself wins
+    assert resolve_rates(split, {"l2.fc": 0.3, "l1": 0.4}, 0.05)["l1"] == 0.4
+
+
 @pytest.mark.parametrize("rates, default, words", [
-    ({"l9": 0.1}, 0.1, r"firing rate given for 'l9', which is not a neuron or Input node.*in, l1, l2"),
-    ({"l1.fc": 0.1}, 0.1, r"'l1.fc', which is not a neuron or Input node"),
+    ({"l9": 0.1}, 0.1, r"firing rate given for 'l9', which is not a node .*: in, l1, l2, l1.fc, l2.fc"),
+    ({"l1.fc": -0.1}, 0.1, r"firing rate of node 'l1.fc' must be in \[0, 1\]"),
     ({"l1": 0.1}, None, r"no firing rate for node 'in'"),
     ({"l1": 1.5}, 0.1, r"firing rate of node 'l1' must be in \[0, 1\]"),
     ({"l1": "high"}, 0.1, r"firing rate of node 'l1' must be in \[0, 1\]"),
@@ -94,11 +101,15 @@ def test_bad_rates(split, rates, default, words):
 
 def test_load_rates(tmp_path):
     (tmp_path / "plain.json").write_text(json.dumps({"l1": 0.1}))
-    (tmp_path / "wrapped.json").write_text(json.dumps({"format": "x/1", "rates": {"l1": 0.2}}))
+    (tmp_path / "wrapped.json").write_text(json.dumps(
+        {"schema": "sbn.firing-rates/1", "time_steps": 4, "rates": {"l1": 0.2}}))
+    (tmp_path / "future.json").write_text(json.dumps({"schema": "sbn.firing-rates/2", "rates": {}}))
     (tmp_path / "list.json").write_text("[0.1]")
     (tmp_path / "bad.json").write_text("{")
     assert load_rates(tmp_path / "plain.json") == {"l1": 0.1}
     assert load_rates(tmp_path / "wrapped.json") == {"l1": 0.2}
+    with pytest.raises(ConfigError, match="future.json: rates schema 'sbn.firing-rates/2' is not supported"):
+        load_rates(tmp_path / "future.json")
     with pytest.raises(ConfigError, match="list.json: expected a JSON object"):
         load_rates(tmp_path / "list.json")
     with pytest.raises(ConfigError, match="bad.json: not valid JSON"):
