@@ -33,13 +33,16 @@ class Projection:
 
     ``fan_in``: synapses per receiving neuron. ``shared_weights``: distinct weights per
     output channel when the chain is translation-invariant (convolutions, pools, identity),
-    else None (every synapse has its own weight).
+    else None (every synapse has its own weight). ``out_channels``: channels of the group
+    one source element reaches (1 for identity, pooling and depthwise chains, ``C_out`` for
+    a full convolution); None when it reaches every channel (dense or reshaping chains).
     """
 
     source: str
     fan_in: int
     shared_weights: int | None
     via: tuple[str, ...] = ()
+    out_channels: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class _Chain:
     channels: int = 1
     field: tuple[int, ...] = ()
     jump: tuple[int, ...] = ()
+    out_channels: int | None = 1
 
     @classmethod
     def start(cls, source: str, shape: Shape) -> "_Chain":
@@ -129,7 +133,7 @@ class _Chain:
         return cls(source, shape, spatial=nd >= 1, field=(1,) * nd, jump=(1,) * nd)
 
     def projection(self) -> Projection:
-        return Projection(self.source, self.fan, self.fan if self.spatial else None, self.via)
+        return Projection(self.source, self.fan, self.fan if self.spatial else None, self.via, self.out_channels)
 
 
 def _extend(chain: _Chain, name: str, node) -> _Chain:
@@ -140,6 +144,10 @@ def _extend(chain: _Chain, name: str, node) -> _Chain:
             kernel = tuple(int(k) for k in node.weight.shape[2:])
             ch_mult = int(node.weight.shape[1])
             dil = np.broadcast_to(np.asarray(node.dilation).reshape(-1), (len(kernel),))
+            c_out = int(node.weight.shape[0])
+            per_group = c_out // max(1, int(np.asarray(node.groups).reshape(-1)[0]))
+            if chain.out_channels is not None:
+                chain = replace(chain, out_channels=min(c_out, chain.out_channels * per_group))
         else:
             kernel = tuple(int(k) for k in np.broadcast_to(np.asarray(node.kernel_size).reshape(-1), (2,)))
             ch_mult = 1
@@ -154,10 +162,11 @@ def _extend(chain: _Chain, name: str, node) -> _Chain:
             return replace(chain, via=via, fan=channels * reach, channels=channels, field=fld, jump=jump)
         return replace(chain, via=via, spatial=False, fan=min(src_size, chain.fan * ch_mult * math.prod(kernel)))
     if isinstance(node, (nir.Affine, nir.Linear)):
-        return replace(chain, via=via, spatial=False, fan=min(src_size, chain.fan * int(node.weight.shape[-1])))
+        fan = min(src_size, chain.fan * int(node.weight.shape[-1]))
+        return replace(chain, via=via, spatial=False, fan=fan, out_channels=None)
     if isinstance(node, (nir.Scale, nir.Delay)):
         return replace(chain, via=via, spatial=False)
-    return replace(chain, via=via, spatial=False)  # Flatten: same fan-in, layout lost
+    return replace(chain, via=via, spatial=False, out_channels=None)  # Flatten: layout lost
 
 
 def network_from_nir(graph: nir.NIRGraph, name: str = "") -> Network:

@@ -60,7 +60,8 @@ def report_dict(placement: Placement, traffic: Traffic | None = None, rates: dic
                 "chips": sorted({c // t.cores_per_chip for c in gp.tile_cores}),
                 "external_output": gp.group.external_output,
                 "projections": [
-                    {"source": p.source, "via": list(p.via), "fan_in": p.fan_in, "shared_weights": p.shared_weights}
+                    {"source": p.source, "via": list(p.via), "fan_in": p.fan_in,
+                     "shared_weights": p.shared_weights, "out_channels": p.out_channels}
                     for p in gp.group.projections
                 ],
             }

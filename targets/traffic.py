@@ -3,9 +3,11 @@
 A spike is delivered once to every destination core that holds synapses of the spiking
 neuron (Loihi's core-to-core spike messages). For a projection from source ``s`` into a group
 ``g`` of ``T`` tiles of about ``k`` neurons, one source neuron drives ``fo = n_g * fan_in / n_s``
-synapses, taken to fall on ``d = min(T, ceil(fo / k))`` tiles (all tiles for a dense layer,
-one or two for a convolution or an identity edge); a core holding ``m`` of the ``T`` tiles
-then receives each source spike with probability ``min(1, d * m / T)``. Messages whose source
+synapses over ``co`` channels of ``g`` (``tiles_reached``): they fall on
+``d = ceil(co * HW / k)`` tiles when tiles hold whole channels of ``HW`` neurons, else on
+``co * ceil((fo / co) / k)`` (all tiles for a dense layer or a full convolution over
+channel-split tiles, one for an identity edge); a core holding ``m`` of the ``T`` tiles then
+receives each source spike with probability ``min(1, d * m / T)``. Messages whose source
 tile sits on another core (another chip) count as crossing cores (chips). Input nodes are off
 chip: their messages are reported apart. Everything is an expectation, in numpy, per
 (source tile, destination core) pair.
@@ -115,6 +117,20 @@ def _check_rate(name: str, rate) -> float:
     return rate
 
 
+def tiles_reached(n: int, per_channel: int, channels: int, tiles: int, fo: float, out_channels: int | None) -> int:
+    """Tiles of a group one source neuron's ``fo`` synapses fall on (tiles hold ``n / tiles``
+    consecutive channel-major neurons). The synapses span ``co`` channels (``out_channels``,
+    all when None) at ``fo / co`` positions each: a tile of whole channels takes
+    ``k / per_channel`` of them; a tile inside a channel takes ``k`` positions of one."""
+    k = n / tiles
+    co = min(channels, out_channels or channels)
+    if k >= per_channel:
+        d = math.ceil(co * per_channel / k)
+    else:
+        d = co * math.ceil(max(1.0, fo / co) / k)
+    return int(min(tiles, max(1, d)))
+
+
 def estimate_traffic(placement: Placement, rates: dict[str, float]) -> Traffic:
     """Expected spikes and core/chip-crossing messages per step; ``rates`` from resolve_rates."""
     target, net = placement.target, placement.network
@@ -127,7 +143,7 @@ def estimate_traffic(placement: Placement, rates: dict[str, float]) -> Traffic:
         for p in g.projections:
             n_s = net.source_size(p.source)
             fo = g.neurons * p.fan_in / n_s
-            d = min(gp.tiles, max(1, math.ceil(fo / (g.neurons / gp.tiles))))
+            d = tiles_reached(g.neurons, g.per_channel, g.channels, gp.tiles, fo, p.out_channels)
             reach = np.minimum(1.0, d * counts / gp.tiles)  # P(a source spike reaches core K)
             rate = rates[p.source]
             synops += n_s * rate * fo

@@ -22,6 +22,7 @@ def test_sinabs_cnn(nirb):
     assert _proj(g["3"]) == [("1", 16 * 3 * 3, 144, ("2",))]
     # SumPool 2x2/2 then conv 3x3: receptive field 2 + (3-1)*2 = 6 per side, 16 channels
     assert _proj(g["6"]) == [("3", 16 * 6 * 6, 576, ("4", "5"))]
+    assert g["6"].projections[0].out_channels == 8  # pool keeps the channel, conv reaches all 8
     # SumPool 2x2 -> Flatten -> Affine(128 -> 256): every neuron reads all 8x8x8 outputs of IF 6
     assert _proj(g["10"]) == [("6", 512, None, ("7", "8", "9"))]
     assert _proj(g["12"]) == [("10", 256, None, ("11",))]
@@ -86,6 +87,9 @@ def test_residual_sum_has_two_projections(nirb):
     # second block: identity shortcut, one synapse per neuron from the block input
     assert _proj(g["s1b2.lif3"]) == [("s1b2.lif2", 4, 4, ("s1b2.conv3",)), ("s1b1.lif3", 1, 1, ())]
     assert g["s2b1.lif2"].shape == (8, 4, 4) and g["s2b1.lif2"].fan_in == 8 * 9
+    # channels of the receiving group one source neuron reaches
+    assert [p.out_channels for p in g["s1b2.lif3"].projections] == [16, 1]
+    assert [p.out_channels for p in g["head.fc"].projections] == [None]
     # the readout Affine feeds the Output with no neuron after it: its own (non-spiking) group
     assert g["head.fc"].kind == "Affine" and g["head.fc"].external_output
     assert g["head.fc"].fan_in == 32 * 4 * 4  # avg-pool over 4x4 then dense over 32 channels

@@ -38,7 +38,8 @@ def test_report_content(dense):
     assert s["mean_synapse_utilisation"] == pytest.approx(80_000 / 130_000)
     l2 = r["nodes"][1]
     assert (l2["name"], l2["fan_in"], l2["tiles"], l2["cores"], l2["chips"]) == ("l2", 1000, 3, [10, 11, 12], [2, 3])
-    assert l2["projections"] == [{"source": "l1", "via": ["l2.fc"], "fan_in": 1000, "shared_weights": None}]
+    assert l2["projections"] == [{"source": "l1", "via": ["l2.fc"], "fan_in": 1000,
+                                   "shared_weights": None, "out_channels": None}]
     assert r["nodes"][0]["fan_out"] == pytest.approx(30.0)
     core10 = r["cores"][10]
     assert core10 == {"core": 10, "chip": 2, "neurons": 10, "synaptic_memory": 10_000,

@@ -51,6 +51,29 @@ def test_same_core_traffic_stays_inside(nirb, make_target):
     assert t.messages_across_cores == 0 and t.messages_across_chips == 0
 
 
+@pytest.mark.parametrize("groups, across", [(1, 20.0), (4, 10.0)])
+def test_convolution_reaches_tiles_by_channel(nirb, make_target, groups, across):
+    """lA (4x5x5) -> 1x1 conv -> lB (4x5x5); tiles of 50 neurons hold 2 whole channels.
+    A full conv sends each lA spike to all 4 channels, i.e. both lB tiles (cores 2, 3): 2
+    messages per spike; a depthwise conv (groups=4) reaches one channel, one tile."""
+    conv = nir.Conv2d(input_shape=None, weight=nirb.zeros(4, 4 // groups, 1, 1), stride=1, padding=0,
+                      dilation=1, groups=groups, bias=nirb.zeros(4))
+    nodes = {
+        "in": nir.Input(input_type=np.array([4, 5, 5])),
+        "lA": nirb.lif(4, 5, 5),
+        "c": conv,
+        "lB": nirb.lif(4, 5, 5),
+        "out": nir.Output(output_type=np.array([4, 5, 5])),
+    }
+    edges = [("in", "lA"), ("lA", "c"), ("c", "lB"), ("lB", "out")]
+    p = place(network_from_nir(nir.NIRGraph(nodes=nodes, edges=edges)),
+              make_target(neurons_per_core=50, cores_per_chip=4))
+    assert p.group("lA").tile_cores == (0, 1) and p.group("lB").tile_cores == (2, 3)
+    t = estimate_traffic(p, resolve_rates(p, None, 0.1))
+    assert t.messages_across_cores == pytest.approx(across)  # lA emits 100 x 0.1 = 10 spikes
+    assert t.messages_across_chips == 0
+
+
 def test_unknown_neuron_energy_stays_unknown(split):
     target = dataclasses.replace(split.target, energy_per_neuron_update_j=None)
     t = estimate_traffic(dataclasses.replace(split, target=target), resolve_rates(split, None, 0.1))
