@@ -71,12 +71,17 @@ def conv_output(node, in_shape: Shape, name: str) -> Shape:
     if len(kernel) != ndim:
         raise GraphError(f"node {name}: a {len(kernel)}-d kernel cannot apply to input shape {in_shape}")
     stride = _pair(node.stride, ndim)
-    if isinstance(node.padding, str):
-        if node.padding == "same":
+    pad = node.padding
+    if isinstance(pad, np.ndarray) and pad.dtype.kind in "SUO":  # a string read back from HDF5
+        pad = pad.reshape(-1)[0]
+    if isinstance(pad, bytes):
+        pad = pad.decode()
+    if isinstance(pad, str):
+        if pad == "same":
             return (out_c, *spatial)
         padding = (0,) * ndim
     else:
-        padding = _pair(node.padding, ndim)
+        padding = _pair(pad, ndim)
     out = tuple(
         math.floor((spatial[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) / stride[i] + 1)
         for i in range(ndim)

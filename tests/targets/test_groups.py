@@ -140,3 +140,17 @@ def test_unreadable_file(tmp_path):
     (tmp_path / "junk.nir").write_text("not hdf5")
     with pytest.raises(GraphError, match="cannot read as a NIR graph"):
         read_network(tmp_path / "junk.nir")
+
+
+@pytest.mark.parametrize("padding, side", [("same", 8), ("valid", 6), (1, 8)])
+def test_written_and_read_back_conv_padding(tmp_path, nirb, padding, side):
+    """Conv2d with string or int padding survives nir.write/nir.read and shape inference."""
+    conv = nir.Conv2d(input_shape=None, weight=nirb.zeros(4, 2, 3, 3), stride=1, padding=padding,
+                      dilation=1, groups=1, bias=nirb.zeros(4))
+    graph = nir.NIRGraph(
+        nodes={"in": nir.Input(input_type=np.array([2, 8, 8])), "c": conv, "l": nirb.lif(4, side, side),
+               "out": nir.Output(output_type=np.array([4, side, side]))},
+        edges=[("in", "c"), ("c", "l"), ("l", "out")])
+    nir.write(tmp_path / "g.nir", graph)
+    (g,) = read_network(tmp_path / "g.nir").groups
+    assert (g.shape, g.fan_in, g.projections[0].shared_weights) == ((4, side, side), 18, 18)
