@@ -17,6 +17,8 @@ from sbn.errors import SbnError
 
 #: subcommand name -> "module:attribute" of its click command
 COMMANDS = {
+    "bits": "sbn.cli.bits:bits",
+    "energy": "sbn.cli.energy:energy",
     "map": "sbn.cli.map:map_command",
     "train": "sbn.cli.train:train",
 }

@@ -1,0 +1,99 @@
+"""``sbn bits`` through the real entry point (``sbn.cli.main`` and the installed script)."""
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sbn.cli
+
+SBN = Path(sys.executable).parent / "sbn"
+FIXTURES = Path(__file__).parents[1] / "energy" / "fixtures"
+
+
+def sbn_main(monkeypatch, capsys, *args):
+    """Run ``sbn ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["sbn", *map(str, args)])
+    code = 0
+    try:
+        sbn.cli.main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_one_row_table(monkeypatch, capsys):
+    code, out, err = sbn_main(monkeypatch, capsys, "bits", "--arch", "resnet50", "--split", "RB16",
+                              "--channels", 32, "--stride", 2, "--T", 4)
+    assert code == 0, err
+    # the method's headline: 2048*4*4*4 = 131,072 raw bits, 32*2*2*4 = 512 sent, 256x
+    assert "131,072" in out and "512" in out and "1,024" in out and "256x" in out
+    assert "-50.0 %" in out
+
+
+def test_one_row_json(monkeypatch, capsys):
+    code, out, _ = sbn_main(monkeypatch, capsys, "bits", "--split", "rb8", "--channels", 16,
+                            "--T", 2, "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["schema"] == "sbn.bits/1"
+    (row,) = data["rows"]
+    # raw 1024*8*8*2 = 131072; sent 16*8*8*2 = 2048; BottleNet++ 16*8*8*8 = 8192
+    assert (row["raw_bits"], row["spikebottlenet_bits"], row["bottlenet_pp_bits"]) == (131072, 2048, 8192)
+    assert row["compression_ratio"] == 64.0 and row["reduction_vs_baseline_pct"] == 75.0
+
+
+def test_whole_table_from_config_file_with_plot(monkeypatch, capsys, tmp_path):
+    expected = json.loads((FIXTURES / "bits_expected.json").read_text())["rows"]
+    out_file, plot = tmp_path / "bits.csv", tmp_path / "bits.png"
+    code, _, err = sbn_main(monkeypatch, capsys, "bits", "--config", FIXTURES / "bits_table.toml",
+                            "--out", out_file, "--plot", plot)
+    assert code == 0, err
+    text = out_file.read_text()
+    assert text.startswith("# sbn.bits/1")
+    rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
+    for row, exp in zip(rows, expected, strict=True):
+        assert row["split"] == exp["split"]
+        assert int(row["raw_bits"]) == exp["raw_bits"]
+        assert int(row["spikebottlenet_bits"]) == exp["spikebottlenet_bits"]
+        assert int(row["bottlenet_pp_bits"]) == exp["bottlenet_pp_bits"]
+        assert float(row["compression_ratio"]) == exp["compression_ratio"]
+    assert plot.read_bytes().startswith(b"\x89PNG") and plot.stat().st_size > 10_000
+
+
+def test_same_bottleneck_after_every_split_md(monkeypatch, capsys):
+    code, out, _ = sbn_main(monkeypatch, capsys, "bits", "--channels", 8, "--format", "md")
+    assert code == 0
+    assert len(re.findall(r"^\| RB\d+ \|", out, re.M)) == 16
+    assert "| RB1 | 256x32x32 | 8x32x32 | 4 | 1,048,576 | 32,768 | 65,536 | 32 | 50 | 4,096 |" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--split", "RB17", "--channels", "8"], "unknown split 'RB17': valid splits are RB1..RB16"),
+    (["--split", "RB16", "--channels", "8", "--stride", "3"], "stride 3 does not divide"),
+    (["--split", "RB1"], "give --channels"),
+    (["--channels", "0"], "C' must be >= 1"),
+    (["--channels", "8", "--T", "9"], "T must be in 1..8"),
+    (["--config", "missing.toml"], "cannot read bits config"),
+    (["--config", "x.toml", "--channels", "8"], "--channels conflicts with --config"),
+    (["--arch", "vgg16", "--channels", "8"], "Invalid value for '--arch'"),
+])
+def test_user_errors_are_one_line(monkeypatch, capsys, tmp_path, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = sbn_main(monkeypatch, capsys, "bits", *args)
+    assert code == 1
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert message in err, err
+
+
+def test_installed_script():
+    result = subprocess.run([str(SBN), "bits", "--split", "RB16", "--channels", "32", "--stride",
+                             "2", "--format", "json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows"][0]["compression_ratio"] == 256.0

@@ -1,0 +1,199 @@
+"""``sbn energy``: device energy per split point, spiking model versus BottleNet++."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sbn.cli.report_output import FORMATS, choose_format, console, emit, note
+from sbn.errors import ConfigError
+
+DEFAULT_SAMPLES = 32
+
+
+@click.command("energy")
+@click.option("--arch", type=click.Choice(["resnet50"]), default="resnet50", show_default=True,
+              help="Backbone whose shapes are counted (the CIFAR ResNet50).")
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
+              help="Model to measure: its shapes, T and (unless told otherwise) firing rates.")
+@click.option("--width", type=float, help="Width multiplier without a checkpoint [1.0].")
+@click.option("--num-classes", type=int, help="Classes without a checkpoint [100].")
+@click.option("--T", "--time-steps", "time_steps", type=int,
+              help="Time steps T without a checkpoint [4].")
+@click.option("--dataset", help="Dataset for measuring firing rates [digits].")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder holding the dataset (CIFAR).")
+@click.option("--samples", type=int, help=f"Samples for measuring firing rates [{DEFAULT_SAMPLES}].")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Which samples are drawn.")
+@click.option("--firing-rate", type=float,
+              help="What if every counted layer received spikes at this rate (0..1).")
+@click.option("--rates", "rates_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Firing rates from a file (sbn.firing-rates/1 JSON, e.g. from a Lava run).")
+@click.option("--save-rates", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the rates used to this file.")
+@click.option("--preset", "presets", multiple=True,
+              help="Extra SNN preset besides 45nm and rolls (e.g. loihi); repeatable.")
+@click.option("--ann-preset", default="45nm", show_default=True,
+              help="Preset pricing the baseline's MACs.")
+@click.option("--presets-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="User presets (TOML or JSON, schema sbn.energy-presets/1).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format [table, or from the --out suffix].")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the report here instead of stdout.")
+@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False),
+              help="Energy versus split point figure (.png, .pdf or .svg).")
+@click.option("--layers", "show_layers", is_flag=True,
+              help="Table format: also list every counted layer.")
+def energy(arch, checkpoint, width, num_classes, time_steps, dataset, data_dir, samples,
+           batch_size, seed, firing_rate, rates_file, save_rates, presets, ann_preset,
+           presets_file, fmt, out, plot, show_layers) -> None:
+    """Cumulative device energy for every split point RB1..RB16.
+
+    The baseline (BottleNet++, MACs on 45 nm) needs only shapes; the spiking model needs
+    firing rates: measured on --samples images of --dataset with --checkpoint, read with
+    --rates, or assumed with --firing-rate.
+    """
+    from sbn.energy import (
+        DEFAULT_SNN_PRESETS, estimate_energy, load_preset_file, resolve_preset, save_rates as save,
+    )
+    from sbn.energy.report import render
+
+    fmt = choose_format(fmt, out)
+    extra = load_preset_file(presets_file) if presets_file else {}
+    names = list(dict.fromkeys([*DEFAULT_SNN_PRESETS, *presets]))
+    snn = [resolve_preset(n, extra) for n in names]
+    ann = resolve_preset(ann_preset, extra)
+
+    measuring = dataset is not None or samples is not None or data_dir is not None
+    if firing_rate is not None and rates_file is not None:
+        raise ConfigError("give either --firing-rate or --rates, not both")
+    if measuring and (firing_rate is not None or rates_file is not None):
+        raise ConfigError("--dataset/--samples/--data-dir measure rates; they conflict with "
+                          "--firing-rate and --rates")
+    if measuring and checkpoint is None:
+        raise ConfigError("measuring firing rates needs --checkpoint (a trained spiking model)")
+
+    table, rates, model = _shapes_and_rates(
+        checkpoint, width, num_classes, time_steps, dataset, data_dir, samples, batch_size,
+        seed, firing_rate, rates_file,
+    )
+    report = estimate_energy(table, rates, snn, ann, model={"arch": arch, **model})
+    if save_rates is not None:
+        if rates is None:
+            raise ConfigError("--save-rates: there are no firing rates to save")
+        save(save_rates, rates)
+    if fmt == "table":
+        _print_table(report, show_layers)
+    else:
+        emit(render(report, fmt), out)
+    if plot is not None:
+        from sbn.energy.plots import plot_energy
+
+        plot_energy(report, plot)
+        note(f"wrote {plot}")
+
+
+def _shapes_and_rates(checkpoint, width, num_classes, time_steps, dataset, data_dir, samples,
+                      batch_size, seed, firing_rate, rates_file):
+    """(layer table, rates or None, model description) from the options."""
+    from sbn.energy import FiringRates, config_layer_table, layer_table, load_rates
+    from sbn.energy.firing import measure_on_dataset
+    from sbn.models import ModelConfig
+
+    if checkpoint is None:
+        config = ModelConfig(kind="spiking", width=1.0 if width is None else width,
+                             num_classes=100 if num_classes is None else num_classes,
+                             time_steps=4 if time_steps is None else time_steps)
+        model = {"shapes_from": "config", "checkpoint": None}
+    else:
+        given = [o for o, v in (("--width", width), ("--num-classes", num_classes)) if v is not None]
+        if given:
+            raise ConfigError(f"{given[0]} comes from the checkpoint; drop it")
+        from sbn.checkpoint import load
+
+        ckpt = load(checkpoint)
+        config = ckpt.config
+        model = {"shapes_from": "checkpoint", "checkpoint": str(checkpoint)}
+    spiking = config.kind == "spiking"
+    t = config.time_steps if spiking else (4 if time_steps is None else time_steps)
+    if checkpoint is not None and spiking and time_steps not in (None, t):
+        raise ConfigError(f"--T {time_steps} contradicts the checkpoint's T = {t}")
+    model.update(kind=config.kind, width=config.width, num_classes=config.num_classes,
+                 time_steps=t)
+    if config.bottleneck is not None:
+        model["bottleneck_split"] = config.bottleneck.split_name
+
+    if rates_file is not None:
+        table, rates = config_layer_table(config), load_rates(rates_file)
+        if rates.time_steps != t:
+            raise ConfigError(f"{rates_file}: rates were measured at T = {rates.time_steps}, "
+                              f"the model runs T = {t}")
+    elif firing_rate is not None:
+        table = config_layer_table(config)
+        rates = FiringRates.uniform(table, firing_rate, time_steps=t)
+    elif checkpoint is not None and spiking:
+        net = ckpt.build()
+        table = layer_table(net)
+        with console().status(f"measuring firing rates on {samples or DEFAULT_SAMPLES} samples"):
+            rates = measure_on_dataset(
+                net, dataset or "digits", root=data_dir, samples=samples or DEFAULT_SAMPLES,
+                batch_size=batch_size, seed=seed,
+            )
+    elif dataset is not None or samples is not None or data_dir is not None:
+        raise ConfigError("the checkpoint holds the real-valued baseline: it has no firing "
+                          "rates to measure (use --firing-rate for a what-if)")
+    else:
+        table, rates = config_layer_table(config), None
+    return table, rates, model
+
+
+def _print_table(report, show_layers: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from sbn.energy.tables import fmt_number
+
+    snn = report.snn_names
+    ann = report.ann_preset
+    out = console()
+    title = (f"Device energy per inference, cumulative RB1..RBk  "
+             f"[{report.model.get('kind')} width {report.model.get('width')}, "
+             f"T {report.model.get('time_steps')}, shapes from {report.model.get('shapes_from')}]")
+    t = Table(title=escape(title))
+    for col in ["split", "MACs", "SyOPs", f"ANN {ann.name} [mJ]",
+                *(f"SNN {n} [mJ]" for n in snn), *(f"ANN/SNN {n}" for n in snn)]:
+        t.add_column(escape(col), justify="left" if col == "split" else "right")
+    need = "[dim]needs rates[/dim]"
+    for s in report.splits:
+        cells = [s.split, fmt_number(s.macs)]
+        if s.snn_mj is None:
+            cells += [need, fmt_number(s.ann_mj)] + [need] * (2 * len(snn))
+        else:
+            cells += [fmt_number(s.syops), fmt_number(s.ann_mj)]
+            cells += [fmt_number(s.snn_mj[n]) for n in snn]
+            cells += [fmt_number(s.ratio(n), 3) or "-" for n in snn]
+        t.add_row(*cells)
+    if report.rates is None:
+        t.caption = ("No firing rates: the spiking columns need --checkpoint (measured), "
+                     "--rates FILE or --firing-rate F.")
+    else:
+        r = report.rates
+        t.caption = escape(f"firing rates: {r.source}"
+                           + (f", {r.samples} samples" if r.samples else ""))
+    out.print(t)
+    if show_layers:
+        lt = Table(title="Counted layers")
+        for col in ["layer", "module", "MACs", "in rate", "T", "SyOPs", "ANN [mJ]",
+                    *(f"SNN {n} [mJ]" for n in snn)]:
+            lt.add_column(escape(col), justify="left" if col in ("layer", "module") else "right")
+        for le in report.layers:
+            known = le.snn_mj is not None
+            lt.add_row(le.label, le.name, fmt_number(le.macs),
+                       fmt_number(le.firing_rate) if known else need,
+                       str(le.time_steps or "-"), fmt_number(le.syops) if known else need,
+                       fmt_number(le.ann_mj),
+                       *(fmt_number(le.snn_mj[n]) if known else need for n in snn))
+        out.print(lt)
