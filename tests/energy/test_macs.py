@@ -101,3 +101,12 @@ def test_layer_table_validation():
 def test_layer_table_refuses_other_models():
     with pytest.raises(ConfigError, match="not Linear"):
         layer_table(torch.nn.Linear(2, 2))
+
+
+def test_shape_pass_leaves_a_training_model_untouched():
+    model = build_model(ModelConfig(width=1 / 16, num_classes=10)).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    layer_table(model)
+    assert model.training
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

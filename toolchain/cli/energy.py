@@ -137,7 +137,10 @@ def _shapes_and_rates(checkpoint, width, num_classes, time_steps, dataset, data_
     elif checkpoint is not None and spiking:
         net = ckpt.build()
         table = layer_table(net)
-        with console().status(f"measuring firing rates on {samples or DEFAULT_SAMPLES} samples"):
+        from rich.console import Console
+
+        progress = Console(stderr=True)  # stdout may carry JSON/CSV
+        with progress.status(f"measuring firing rates on {samples or DEFAULT_SAMPLES} samples"):
             rates = measure_on_dataset(
                 net, dataset or "digits", root=data_dir, samples=samples or DEFAULT_SAMPLES,
                 batch_size=batch_size, seed=seed,

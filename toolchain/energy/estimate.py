@@ -19,6 +19,7 @@ from sbn.errors import ConfigError
 from sbn.energy.firing import FiringRates
 from sbn.energy.macs import Layer, LayerTable
 from sbn.energy.presets import CostPreset
+from sbn.models import parse_split
 
 PJ_TO_MJ = 1e-9
 
@@ -94,8 +95,7 @@ class EnergyReport:
         return tuple(p.name for p in self.snn_presets)
 
     def split(self, name: str | int) -> SplitEnergy:
-        from sbn.models import parse_split
-
+        """The split point ``'RB7'``, ``'rb7'`` or ``7``."""
         block = parse_split(name, len(self.splits))
         return self.splits[block - 1]
 

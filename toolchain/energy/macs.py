@@ -124,8 +124,8 @@ def counted_convs(backbone: ResNet) -> list[tuple[str, int, nn.Conv2d]]:
 def layer_table(model: nn.Module) -> LayerTable:
     """The counted layers of ``model`` with the shapes they really see.
 
-    Runs the stem and RB1..RBn once on one blank image at one time step (no gradients);
-    the model's mode and weights are untouched.
+    Runs the stem and RB1..RBn once on one blank image at one time step (no gradients,
+    eval mode); the model's mode, weights and statistics are left as they were.
     """
     backbone = backbone_of(model)
     config = backbone.config
@@ -140,6 +140,8 @@ def layer_table(model: nn.Module) -> LayerTable:
         return hook
 
     handles = [conv.register_forward_hook(recorder(name)) for name, _, conv in convs]
+    was_training = backbone.training
+    backbone.eval()  # a training-mode pass would update the norms' running statistics
     try:
         param = next(backbone.parameters())
         x = torch.zeros(
@@ -149,6 +151,7 @@ def layer_table(model: nn.Module) -> LayerTable:
         with torch.no_grad():
             backbone.run_blocks(backbone.stem(x), 0, len(backbone.blocks))
     finally:
+        backbone.train(was_training)
         for handle in handles:
             handle.remove()
     layers = tuple(
