@@ -105,3 +105,11 @@ def test_installed_script(tmp_path):
     bad = subprocess.run([str(SBN), "energy", "--preset", "nope"], capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 1 and bad.stderr.startswith("error: unknown energy preset")
+
+
+def test_layers_view(monkeypatch, capsys):
+    code, out, _ = sbn_main(monkeypatch, capsys, "energy", "--width", "0.25", "--firing-rate",
+                            "0.3", "--layers")
+    assert code == 0
+    assert "Counted layers" in out and "RB16.conv3" in out and "blocks.15.conv3" in out
+    assert "downsample" not in out and "needs rates" not in out
