@@ -56,13 +56,6 @@ class FiringRates:
         object.__setattr__(self, "rates", MappingProxyType(rates))
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, FiringRates):
-            return NotImplemented
-        return (dict(self.rates), self.time_steps, self.source, self.samples,
-                dict(self.extra)) == (dict(other.rates), other.time_steps, other.source,
-                                      other.samples, dict(other.extra))
-
     def rate(self, name: str) -> float:
         try:
             return self.rates[name]
