@@ -47,7 +47,10 @@ def bits(arch, split, channels, stride, time_steps, width, config_file, fmt, out
         config = arch_config(arch, width=1.0 if width is None else width,
                              time_steps=4 if time_steps is None else time_steps)
         s = 1 if stride is None else stride
-        rows = (bits_row(config, split, channels, s),) if split else uniform_table(config, channels, s)
+        if split:
+            rows = (bits_row(config, split, channels, s),)
+        else:
+            rows = uniform_table(config, channels, s)
     model = {"arch": arch, "width": config.width, "time_steps": config.time_steps}
     if fmt == "table":
         _print_table(rows, model)

@@ -74,7 +74,8 @@ def load_bits_config(path: str | os.PathLike) -> tuple[ModelConfig, tuple[Payloa
     path = Path(path)
     try:
         raw = path.read_bytes()
-        data = tomli.loads(raw.decode("utf-8")) if path.suffix.lower() == ".toml" else json.loads(raw)
+        toml = path.suffix.lower() == ".toml"
+        data = tomli.loads(raw.decode("utf-8")) if toml else json.loads(raw)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read bits config ({exc.strerror})") from None
     except (tomli.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -82,7 +83,9 @@ def load_bits_config(path: str | os.PathLike) -> tuple[ModelConfig, tuple[Payloa
     return parse_bits_config(data, where=str(path))
 
 
-def parse_bits_config(data: Any, where: str = "bits config") -> tuple[ModelConfig, tuple[Payload, ...]]:
+def parse_bits_config(
+    data: Any, where: str = "bits config"
+) -> tuple[ModelConfig, tuple[Payload, ...]]:
     if not isinstance(data, Mapping) or data.get("schema") != CONFIG_SCHEMA:
         found = data.get("schema") if isinstance(data, Mapping) else None
         raise ConfigError(f"{where}: schema {found!r} is not supported; "
@@ -97,7 +100,8 @@ def parse_bits_config(data: Any, where: str = "bits config") -> tuple[ModelConfi
         config = arch_config(**model)
         table = []
         for i, row in enumerate(rows, 1):
-            if not isinstance(row, Mapping) or set(row) - _ROW_KEYS or not {"split", "channels"} <= set(row):
+            fields = set(row) if isinstance(row, Mapping) else set()
+            if fields - _ROW_KEYS or not {"split", "channels"} <= fields:
                 raise ConfigError(
                     f"splits entry {i} needs split and channels (optional: stride, time_steps)"
                 )

@@ -78,7 +78,9 @@ class FiringRates:
             )
 
     @classmethod
-    def uniform(cls, table: LayerTable, rate: float, time_steps: int | None = None) -> "FiringRates":
+    def uniform(
+        cls, table: LayerTable, rate: float, time_steps: int | None = None
+    ) -> "FiringRates":
         """The what-if case: every counted layer receives spikes at ``rate``."""
         return cls(
             rates={name: rate for name in table.names},
@@ -225,7 +227,9 @@ def measure_firing_rates(
     """Run ``model`` (eval mode, no gradients) over ``images`` ``[N, C, H, W]`` in batches
     and return the input firing rate of every counted layer. The model's mode is restored."""
     if images.dim() != 4 or images.shape[0] == 0:
-        raise ConfigError(f"images must be a non-empty [N, C, H, W] tensor, got {tuple(images.shape)}")
+        raise ConfigError(
+            f"images must be a non-empty [N, C, H, W] tensor, got {tuple(images.shape)}"
+        )
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     was_training = model.training

@@ -56,7 +56,9 @@ class CostPreset:
                 "(it becomes a JSON key such as snn_<name>_mj)"
             )
         if self.e_syop_pj is None and self.e_mac_pj is None:
-            raise ConfigError(f"preset {self.name!r} prices nothing: give e_syop_pj and/or e_mac_pj")
+            raise ConfigError(
+                f"preset {self.name!r} prices nothing: give e_syop_pj and/or e_mac_pj"
+            )
         for key in ("e_syop_pj", "e_mac_pj"):
             value = getattr(self, key)
             if value is None:
