@@ -102,7 +102,8 @@ BUILTIN_PRESETS: Mapping[str, CostPreset] = {
             name="loihi", e_syop_pj=23.6,
             description="Intel Loihi (14 nm): 23.6 pJ per synaptic spike operation (minimum)",
             source="M. Davies et al., 'Loihi: a neuromorphic manycore processor with "
-                   "on-chip learning', IEEE Micro 38(1), 2018, chip energy table",
+                   "on-chip learning', IEEE Micro 38(1), 2018, Table 2: 'Energy per "
+                   "synaptic spike op (min) 23.6 pJ'",
         ),
     )
 }
