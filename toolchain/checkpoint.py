@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from sbn import __version__
@@ -72,7 +72,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         tensors = load_file(str(path))
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an sbn checkpoint (format {meta.get('format')!r})")

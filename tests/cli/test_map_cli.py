@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from sbn.cli import cli
 from sbn.errors import MappingError
 
-FIXTURES = Path("/work/shared/fixtures/nir-third-party")
+# ../shared beside the repository (as in CI), found from this file rather than the cwd
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
 BIN = Path(sys.executable).parent
 
 

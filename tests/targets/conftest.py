@@ -11,7 +11,8 @@ import pytest
 
 from sbn.targets.spec import Target
 
-FIXTURES = Path("/work/shared/fixtures/nir-third-party")
+# ../shared beside the repository (as in CI), found from this file rather than the cwd
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
 
 
 def zeros(*shape):

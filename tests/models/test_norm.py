@@ -1,0 +1,68 @@
+"""tdBN: statistics over batch, time, height and width per channel; alpha * V_th scaling."""
+
+import math
+
+import pytest
+import torch
+
+from sbn.models import TdBatchNorm
+
+
+def _input(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    # [T=3, B=4, C=2, H=5, W=5], channels with different offsets and spreads
+    x = torch.randn(3, 4, 2, 5, 5, generator=g, dtype=torch.float64)
+    return x * torch.tensor([1.0, 3.0]).view(1, 1, 2, 1, 1) + torch.tensor([0.5, -2.0]).view(1, 1, 2, 1, 1)
+
+
+def test_training_statistics_by_hand():
+    alpha, v_th = 1 / math.sqrt(2), 1.5
+    bn = TdBatchNorm(2, alpha=alpha, v_th=v_th).double()
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([2.0, 0.5]))
+        bn.bias.copy_(torch.tensor([0.1, -0.3]))
+    x = _input()
+    y = bn.train()(x)
+    mean = x.mean(dim=(0, 1, 3, 4))
+    var = x.var(dim=(0, 1, 3, 4), unbiased=False)
+    x_hat = alpha * v_th * (x - mean.view(1, 1, 2, 1, 1)) / torch.sqrt(var.view(1, 1, 2, 1, 1) + bn.eps)
+    expected = bn.weight.view(1, 1, 2, 1, 1) * x_hat + bn.bias.view(1, 1, 2, 1, 1)
+    assert torch.allclose(y, expected, rtol=0, atol=1e-12)
+    # per channel over (T, B, H, W) the output has mean beta and std lambda * alpha * V_th
+    assert torch.allclose(y.mean(dim=(0, 1, 3, 4)), bn.bias, atol=1e-12)
+    std = y.std(dim=(0, 1, 3, 4), unbiased=False)
+    assert torch.allclose(std, bn.weight * alpha * v_th * torch.sqrt(var / (var + bn.eps)), atol=1e-12)
+    # running statistics: momentum 0.1 from (0, 1), unbiased variance (n = 3*4*5*5 = 300)
+    n = 300
+    assert torch.allclose(bn.running_mean, 0.1 * mean, atol=1e-12)
+    assert torch.allclose(bn.running_var, 0.9 + 0.1 * var * n / (n - 1), atol=1e-12)
+
+
+def test_eval_uses_running_stats_and_matches_folded_affine():
+    bn = TdBatchNorm(2, alpha=0.5, v_th=2.0).double()
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.tensor([0.3, -1.0]))
+        bn.running_var.copy_(torch.tensor([4.0, 0.25]))
+        bn.weight.copy_(torch.tensor([1.5, -0.7]))
+        bn.bias.copy_(torch.tensor([0.2, 0.4]))
+    x = _input(1)
+    y = bn.eval()(x)
+    scale, shift = bn.folded()
+    assert scale.dtype == torch.float64
+    by_hand = torch.tensor([1.5 * 0.5 * 2.0 / math.sqrt(4.0 + 1e-5), -0.7 * 0.5 * 2.0 / math.sqrt(0.25 + 1e-5)],
+                           dtype=torch.float64)
+    assert torch.allclose(scale, by_hand, atol=1e-15)
+    assert torch.allclose(shift, bn.bias.double() - bn.running_mean.double() * by_hand, atol=1e-15)
+    assert torch.allclose(y, scale.view(1, 1, 2, 1, 1) * x + shift.view(1, 1, 2, 1, 1), atol=1e-12)
+
+
+def test_unit_scaling_is_plain_batchnorm():
+    x = _input(2).float()
+    td = TdBatchNorm(2).train()
+    plain = torch.nn.BatchNorm2d(2).train()
+    assert torch.allclose(td(x), plain(x.flatten(0, 1)).unflatten(0, (3, 4)), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 2, 4, 4), (1, 1, 2, 1, 1)])
+def test_shape_is_kept(shape):
+    assert TdBatchNorm(2).eval()(torch.randn(shape)).shape == shape
