@@ -19,6 +19,7 @@ from sbn.errors import SbnError
 COMMANDS = {
     "bits": "sbn.cli.bits:bits",
     "energy": "sbn.cli.energy:energy",
+    "export": "sbn.cli.export:export",
     "map": "sbn.cli.map:map_command",
     "train": "sbn.cli.train:train",
 }
