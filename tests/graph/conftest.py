@@ -75,3 +75,9 @@ def if_backbone():
 def make_config():
     """small_config for test modules (importlib mode: they cannot import conftest)."""
     return small_config
+
+
+@pytest.fixture(scope="session")
+def calibrate():
+    """``calibrated`` for test modules."""
+    return calibrated
