@@ -233,7 +233,8 @@ def test_multiple_inputs_by_name():
 
 def test_wrong_input_shape_is_named():
     g = chain(nir.Scale(scale=np.ones(3)))
-    with pytest.raises(GraphError, match=r"input 'input' has shape \(2, 1, 4\); expected \[T, B, 3\]"):
+    with pytest.raises(GraphError,
+                       match=r"input 'input' has shape \(2, 1, 4\); expected \[T, B, 3\]"):
         execute(g, np.zeros((2, 1, 4)))
 
 

@@ -56,7 +56,8 @@ def spikes_by_module(graph: nir.NIRGraph, result) -> dict[str, np.ndarray]:
 ])
 def test_float64_spikes_identical_at_every_lif(fixture, request):
     model = copy.deepcopy(request.getfixturevalue(fixture)).double()
-    images = torch.rand(3, 3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    images = torch.rand(3, 3, 16, 16, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(7))
     logits, torch_spikes, result, graph = run_both(model, images)
     nir_spikes = spikes_by_module(graph, result)
     assert set(nir_spikes) == set(torch_spikes)
@@ -201,7 +202,8 @@ def test_unsupported_module_is_named_with_the_supported_list(spiking_backbone):
 
 def test_impractically_large_node_is_refused_by_name(sbn_stride2, monkeypatch):
     monkeypatch.setattr(export_module, "MAX_NODE_PARAMS", 1000)
-    with pytest.raises(ExportError, match=r"layer '.*' would become a NIR node of [\d,]+ parameters"):
+    with pytest.raises(ExportError,
+                       match=r"layer '.*' would become a NIR node of [\d,]+ parameters"):
         export_nir(sbn_stride2)
 
 

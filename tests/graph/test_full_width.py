@@ -33,7 +33,8 @@ def test_export_and_partition_are_fast(full_model):
 
 def test_full_width_spikes_identical_at_every_lif(full_model):
     model = full_model.double()
-    images = torch.rand(1, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    images = torch.rand(1, 3, 32, 32, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(3))
     spikes = {}
     hooks = [m.register_forward_hook(lambda mod, i, o, n=n: spikes.__setitem__(n, o.numpy()))
              for n, m in model.named_modules() if isinstance(m, LIF)]

@@ -67,7 +67,8 @@ def test_residual_edge_crossing_the_cut_is_named(spiking_backbone):
 
 def test_unknown_split_lists_the_valid_ones(spiking_backbone):
     graph = export_nir(spiking_backbone)
-    with pytest.raises(GraphError, match=r"unknown cut 'RB9'.*valid split points: RB1, RB2, RB3, RB4, RB5"):
+    with pytest.raises(GraphError,
+                       match=r"unknown cut 'RB9'.*valid split points: RB1, RB2, RB3, RB4, RB5"):
         partition(graph, "RB9")
 
 

@@ -43,7 +43,8 @@ def _if_torch(x: torch.Tensor, v: torch.Tensor):
 def test_sinabs_cnn_matches_an_independent_torch_run():
     graph = nir.read(FIXTURES / "cnn_sinabs.nir")
     n = {k: graph.nodes[k] for k in graph.nodes}
-    w = {k: torch.from_numpy(np.asarray(n[k].weight, dtype=np.float64)) for k in ("0", "2", "5", "9", "11")}
+    dense = ("0", "2", "5", "9", "11")
+    w = {k: torch.from_numpy(np.asarray(n[k].weight, dtype=np.float64)) for k in dense}
     b = {k: torch.from_numpy(np.asarray(n[k].bias, dtype=np.float64)) for k in w}
     rng = np.random.default_rng(0)
     x = (rng.random((6, 2, 2, 34, 34)) < 0.3).astype(np.float64)

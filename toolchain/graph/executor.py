@@ -72,12 +72,17 @@ def execute(
     top_outputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Output)]
     if not top_outputs:
         raise GraphError("the graph has no Output node: nothing to compute")
+    if not top_inputs:
+        raise GraphError("the graph has no Input node: nothing to feed")
     feeds = _check_inputs(graph, top_inputs, inputs)
     dt = _choose_dt(graph, flat_nodes, dt)
 
     order, forward, back = _schedule(flat_nodes, flat_edges, top_inputs)
     ops = {name: nodes.build(name, flat_nodes[name], dt) for name in order}
-    steps, batch = next(iter(feeds.values())).shape[:2] if feeds else (0, 0)
+    steps, batch = next(iter(feeds.values())).shape[:2]
+    if steps < 1 or batch < 1:
+        raise GraphError(f"inputs need at least one time step and one sample, got T = {steps}, "
+                         f"B = {batch}")
 
     state = {name: ops[name].init(batch) for name in order}
     previous: dict[str, np.ndarray] = {}
@@ -276,7 +281,8 @@ def _input_shape(name: str, node) -> tuple[int, ...]:
 
 
 def _check_output_shape(name: str, node, y: np.ndarray) -> None:
-    declared = (node.output_type or {}).get("output") if isinstance(node.output_type, dict) else None
+    types = node.output_type if isinstance(node.output_type, dict) else {}
+    declared = types.get("output")
     if declared is None:
         return
     want = tuple(int(d) for d in np.atleast_1d(np.asarray(declared)))

@@ -94,6 +94,7 @@ class _Builder:
             self.add(name, node, x, module=conv)
             return Tensor(name, conv.out_channels, out_h, out_w)
         if (conv.stride[0] != conv.stride[1] or conv.padding[0] != conv.padding[1]
+                or conv.kernel_size[0] != conv.kernel_size[1]
                 or conv.dilation != (1, 1) or conv.groups != 1 or x.phases % stride):
             raise ExportError(
                 f"layer {self.names.get(conv)!r}: a convolution after a stride-{x.phases} "
@@ -115,14 +116,16 @@ class _Builder:
         weight, bias = fold_conv(conv, bn)
         s = conv.stride[0]
         square = (conv.stride[0] == conv.stride[1] and conv.padding[0] == conv.padding[1]
-                  and conv.output_padding[0] == conv.output_padding[1])
+                  and conv.output_padding[0] == conv.output_padding[1]
+                  and conv.kernel_size[0] == conv.kernel_size[1])
         if x.phases != 1 or not square or conv.dilation != (1, 1) or conv.groups != 1:
             raise ExportError(
                 f"layer {self.names.get(conv)!r}: only square, undilated, ungrouped transposed "
                 f"convolutions of a plain map are exported"
             )
-        out_h = (x.height - 1) * s - 2 * conv.padding[0] + conv.kernel_size[0] + conv.output_padding[0]
-        out_w = (x.width - 1) * s - 2 * conv.padding[1] + conv.kernel_size[1] + conv.output_padding[1]
+        pad, k, extra = conv.padding[0], conv.kernel_size[0], conv.output_padding[0]
+        out_h = (x.height - 1) * s - 2 * pad + k + extra
+        out_w = (x.width - 1) * s - 2 * pad + k + extra
         if out_h != s * x.height or out_w != s * x.width:
             raise ExportError(
                 f"layer {self.names.get(conv)!r}: output {out_h}x{out_w} is not {s} times the "

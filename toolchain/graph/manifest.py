@@ -28,7 +28,8 @@ SCHEMA = "sbn.manifest/1"
 
 
 def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
-                   files: dict[str, str], split: int | None, cut_node: str | None) -> dict[str, Any]:
+                   files: dict[str, str], split: int | None,
+                   cut_node: str | None) -> dict[str, Any]:
     t = config.time_steps
     manifest: dict[str, Any] = {
         "schema": SCHEMA,

@@ -68,7 +68,8 @@ def partition(graph: nir.NIRGraph, cut: str) -> tuple[nir.NIRGraph, nir.NIRGraph
     if not nx.is_directed_acyclic_graph(g):
         raise GraphError("cannot partition a graph with cycles (recurrent connections)")
     if isinstance(graph.nodes[node], (nir.Input, nir.Output)):
-        raise GraphError(f"cannot cut at {node!r}: it is an {type(graph.nodes[node]).__name__} node")
+        kind = type(graph.nodes[node]).__name__
+        raise GraphError(f"cannot cut at {node!r}: it is an {kind} node")
 
     device = nx.ancestors(g, node) | {node}
     crossing = sorted((u, v) for u, v in g.edges if u in device and v not in device and u != node)
