@@ -162,3 +162,17 @@ def test_installed_scripts(tmp_path, sbn_checkpoint):
                          timeout=300)
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("error: ") and "no such checkpoint" in bad.stderr
+
+
+def test_export_folder_gets_ordinary_permissions(monkeypatch, capsys, tmp_path, sbn_checkpoint):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        code, _, err = sbn_main(monkeypatch, capsys, "export", sbn_checkpoint, "--out",
+                                tmp_path / "e")
+    finally:
+        os.umask(umask)
+    assert code == 0, err
+    assert (tmp_path / "e").stat().st_mode & 0o777 == 0o755
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "e").iterdir()} == {0o644}

@@ -50,7 +50,17 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike,
             save_nir(tmp / "device.nir", parts[0])
             save_nir(tmp / "edge.nir", parts[1])
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _ordinary_permissions(tmp)
     return manifest
+
+
+def _ordinary_permissions(folder: Path) -> None:
+    """Temporary files and folders are private (0600/0700); the export is not."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for path in folder.iterdir():
+        path.chmod(0o666 & ~umask)
 
 
 def _choose_split(config, split: str | None) -> int | None:
