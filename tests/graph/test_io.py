@@ -98,3 +98,24 @@ def test_malformed_parameters(tmp_path):
         del f["node/nodes/scale/scale"]
     with pytest.raises(GraphError, match="malformed NIR graph"):
         load_nir(path)
+
+
+def test_graph_failing_nir_type_inference_still_loads_and_fails_when_run(tmp_path):
+    """Older writers leave types NIR's inference rejects; load_nir reads them without it,
+    and the executor names the node whose shapes do not fit."""
+    from sbn.graph import execute
+
+    nodes = {
+        "input": nir.Input(input_type=np.array([3])),
+        "scale": nir.Scale(scale=np.ones(2)),
+        "output": nir.Output(output_type=np.array([2])),
+    }
+    graph = nir.NIRGraph(nodes=nodes, edges=[("input", "scale"), ("scale", "output")],
+                         type_check=False)
+    nir.write(tmp_path / "old.nir", graph)
+    with pytest.raises(ValueError):
+        nir.read(tmp_path / "old.nir")
+    loaded = load_nir(tmp_path / "old.nir")
+    with pytest.raises(GraphError, match=r"node 'scale' \(Scale\) cannot take an input of "
+                                         r"shape \(3,\) per sample"):
+        execute(loaded, np.ones((1, 1, 3)))

@@ -97,7 +97,13 @@ def execute(
                 x = _gather(name, forward[name], back[name], current, previous)
             if x is None:  # no input at all (e.g. a bias-only node): zeros of its input type
                 x = np.zeros((batch, *_input_shape(name, flat_nodes[name])))
-            y, state[name] = ops[name].step(x, state[name])
+            try:
+                y, state[name] = ops[name].step(x, state[name])
+            except ValueError as exc:  # numpy shape errors: say which node
+                raise GraphError(
+                    f"node {name!r} ({type(flat_nodes[name]).__name__}) cannot take an input "
+                    f"of shape {tuple(x.shape[1:])} per sample: {exc}"
+                ) from None
             if t == 0:
                 _check_output_shape(name, flat_nodes[name], y)
             current[name] = y

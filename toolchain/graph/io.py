@@ -73,10 +73,15 @@ def load_nir(path: str | os.PathLike) -> nir.NIRGraph:
             f"{path}: node {name!r} has type {t}, which the toolchain does not support "
             f"(supported: {', '.join(KNOWN_TYPES)})"
         )
+    failures = (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError)
     try:
         return nir.read(path)
-    except (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError) as exc:
-        raise GraphError(f"{path}: malformed NIR graph ({_first_line(exc)})") from None
+    except failures as exc:
+        first = exc
+    try:  # older writers leave some types undefined: read without NIR's type inference
+        return nir.read(path, type_check=False)
+    except failures:
+        raise GraphError(f"{path}: malformed NIR graph ({_first_line(first)})") from None
 
 
 def _node_types(group: h5py.Group, prefix: str) -> list[tuple[str, str]]:
