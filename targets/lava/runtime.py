@@ -1,0 +1,163 @@
+"""Run a Lava network and always stop its runtime: on success, on errors, on Ctrl-C/SIGTERM.
+
+Lava's multiprocessing runtime forks one OS process per process model plus its runtime
+service. ``run_network`` stops the runtime in a ``finally`` block (with a time limit, because
+a runtime interrupted mid-step may not answer), then ends any child process that the run
+started and that is still alive, by its pid (SIGTERM, then SIGKILL). SIGTERM during a run is
+turned into ``KeyboardInterrupt`` so that the same cleanup runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Callable, TypeVar
+
+from lava.magma.core.run_conditions import RunSteps
+
+from sbn.errors import SimulationError
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+#: message slots per Lava channel: the protocol keeps at most one step in flight, and every
+#: slot is shared memory of one message's size (Lava's default, 64, costs GBs on ResNet maps)
+CHANNEL_SLOTS = 4
+STOP_TIMEOUT_S = 20.0
+#: how long stopped children get to exit on their own before SIGTERM
+EXIT_GRACE_S = 5.0
+
+
+def child_pids(pid: int | None = None) -> set[int]:
+    """Every live descendant of ``pid`` (default: this process), from /proc."""
+    pid = os.getpid() if pid is None else pid
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if fields and fields[0] != "Z":  # zombies are dead already
+            parents[int(entry)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {c for c, p in parents.items() if p in frontier and c not in found}
+        found |= frontier
+    return found
+
+
+def _wait_gone(pids: set[int], seconds: float) -> set[int]:
+    """Poll until none of ``pids`` is alive or ``seconds`` passed; the ones still alive."""
+    deadline = time.monotonic() + seconds
+    alive = {p for p in pids if _alive(p)}
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        _reap(alive)
+        alive = {p for p in alive if _alive(p)}
+    return alive
+
+
+def _is_python_helper(pid: int) -> bool:
+    """multiprocessing's resource tracker: the interpreter's own, shared and long-lived (it
+    ignores SIGTERM on purpose and unlinks leaked shared memory when the interpreter exits)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmd = fh.read()
+    except OSError:
+        return False
+    return b"resource_tracker" in cmd
+
+
+def lava_children(before: set[int] = frozenset()) -> set[int]:
+    """Live descendants of this process started after ``before`` was taken, less Python's
+    own helpers."""
+    return {p for p in child_pids() - set(before) if not _is_python_helper(p)}
+
+
+def _end(pids: set[int]) -> None:
+    """Give Lava's children a moment to exit after stop, then SIGTERM, then SIGKILL."""
+    alive = _wait_gone(pids, EXIT_GRACE_S)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not alive:
+            return
+        log.warning("sending %s to %d Lava child process(es) left after stop", sig.name, len(alive))
+        for p in alive:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+        alive = _wait_gone(alive, 3.0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode(errors="replace")
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+
+
+def _reap(pids: set[int]) -> None:
+    """Collect the exit status of our own direct children among ``pids`` (no zombies)."""
+    for p in pids:
+        try:
+            os.waitpid(p, os.WNOHANG)
+        except ChildProcessError:  # not our direct child, or already collected
+            pass
+
+
+def _stop(anchor) -> None:
+    """``anchor.stop()`` in a helper thread, given up after STOP_TIMEOUT_S."""
+    errors: list[BaseException] = []
+
+    def target():
+        try:
+            anchor.stop()
+        except BaseException as exc:  # noqa: BLE001 - reported below, cleanup goes on
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="lava-stop", daemon=True)
+    thread.start()
+    thread.join(STOP_TIMEOUT_S)
+    if thread.is_alive():
+        log.warning("Lava runtime did not stop within %.0f s; ending its processes", STOP_TIMEOUT_S)
+    elif errors:
+        log.warning("Lava runtime stop raised %s", errors[0])
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
+    """Run the network of ``anchor`` for ``steps`` Lava steps, return ``read()``; always stop."""
+    before = child_pids()
+    main = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
+    started = False
+    try:
+        try:
+            anchor.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg,
+                       compile_config={"pypy_channel_size": CHANNEL_SLOTS})
+            started = True
+            return read()
+        except (KeyboardInterrupt, SimulationError):
+            raise
+        except Exception as exc:  # Lava wraps a model's failure in its own exceptions
+            raise SimulationError(f"Lava run failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+    finally:
+        try:
+            if started or anchor.runtime is not None:
+                _stop(anchor)
+        finally:
+            _end(lava_children(before))
+            if main:
+                signal.signal(signal.SIGTERM, old_term)

@@ -1,0 +1,117 @@
+"""``simulate(graph, inputs)``: run a NIR graph in Lava and return its Output streams.
+
+The library entry point (the CLI and, later, Ray workers call it: arguments are plain data,
+a ``nir.NIRGraph`` or a path and numpy arrays, and one call owns one Lava runtime at a time).
+Samples are run in chunks of ``batch_size`` side by side; every chunk gets a fresh runtime, so
+every sample starts at rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nir
+import numpy as np
+
+from sbn.errors import SimulationError
+from sbn.targets.lava.network import Network
+from sbn.targets.lava.plan import Plan, make_plan
+from sbn.targets.lava.runtime import run_network
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LavaRun:
+    """What ``simulate`` returns; every array float64."""
+
+    #: Output node -> its values at reference steps 0..T-1, [T, B, ...] (latency removed)
+    outputs: dict[str, np.ndarray]
+    #: Lava steps between a frame entering and each Output computing it
+    latency: dict[str, int]
+    #: Lava steps run per chunk (T + the largest latency)
+    steps: int
+    #: Lava processes (= OS processes for the models) per chunk
+    processes: int
+    #: alignment delays inserted: (receiving segment, source node, delay in steps)
+    alignment: list[tuple[str, str, int]] = field(default_factory=list)
+    wall_s: float = 0.0
+    #: Output node -> the raw stream over Lava steps of the last chunk, [steps, B, ...]
+    raw: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def load_graph(graph: nir.NIRGraph | str | os.PathLike) -> nir.NIRGraph:
+    if isinstance(graph, nir.NIRGraph):
+        return graph
+    from sbn.graph.io import load_nir  # one-line GraphErrors for missing or corrupt files
+
+    return load_nir(Path(graph))
+
+
+def simulate(
+    graph: nir.NIRGraph | str | os.PathLike,
+    inputs: np.ndarray | dict[str, np.ndarray],
+    *,
+    fuse: str = "block",
+    dt: float | None = None,
+    batch_size: int = 16,
+    plan: Plan | None = None,
+) -> LavaRun:
+    """Run ``graph`` in Lava over ``inputs`` ([T, B, *input shape], or a dict by Input name)."""
+    graph = load_graph(graph)
+    plan = plan or make_plan(graph, fuse=fuse, dt=dt)
+    feeds = _feeds(plan, inputs)
+    steps_t, total = next(iter(feeds.values())).shape[:2]
+    if steps_t < 1 or total < 1:
+        raise SimulationError(f"inputs must hold at least one step and one sample, got [T, B] = [{steps_t}, {total}]")
+    if batch_size < 1:
+        raise SimulationError(f"batch size must be >= 1, got {batch_size}")
+    run_steps = steps_t + plan.latency
+    chunks: dict[str, list[np.ndarray]] = {o: [] for o in plan.outputs}
+    raw: dict[str, np.ndarray] = {}
+    t0 = time.perf_counter()
+    for lo in range(0, total, batch_size):
+        frames = {n: np.ascontiguousarray(f[:, lo:lo + batch_size]) for n, f in feeds.items()}
+        net = Network(plan, frames, steps_t, run_steps)
+        raw = run_network(net.anchor, run_steps, net.run_cfg(), net.read_outputs)
+        for o in plan.outputs:
+            start = plan.output_latency(o)
+            chunks[o].append(raw[o][start:start + steps_t])
+    return LavaRun(
+        outputs={o: np.concatenate(v, axis=1) for o, v in chunks.items()},
+        latency={o: plan.output_latency(o) for o in plan.outputs},
+        steps=run_steps,
+        processes=len(plan.segments),
+        alignment=[(seg, hop.source, hop.delay) for seg, hop in plan.aligned_hops],
+        wall_s=time.perf_counter() - t0,
+        raw=raw,
+    )
+
+
+def _feeds(plan: Plan, inputs) -> dict[str, np.ndarray]:
+    names = plan.inputs
+    if isinstance(inputs, dict):
+        given = dict(inputs)
+    elif len(names) == 1:
+        given = {names[0]: inputs}
+    else:
+        raise SimulationError(f"the graph has {len(names)} Input nodes ({', '.join(names)}): "
+                              "pass a dict of arrays by Input name")
+    if sorted(given) != names:
+        raise SimulationError(f"inputs {sorted(given)} do not match the graph's Input nodes {names}")
+    feeds, lengths = {}, set()
+    for name in names:
+        x = np.asarray(given[name], dtype=np.float64)
+        want = plan.shapes[name]
+        if x.ndim < 2 or tuple(x.shape[2:]) != tuple(want):
+            raise SimulationError(
+                f"input {name!r} has shape {tuple(x.shape)}; expected [T, B, {', '.join(map(str, want))}]")
+        feeds[name] = x
+        lengths.add(x.shape[:2])
+    if len(lengths) > 1:
+        raise SimulationError(f"inputs disagree on [T, B]: {sorted(lengths)}")
+    return feeds
