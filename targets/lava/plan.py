@@ -109,9 +109,10 @@ def make_plan(graph: nir.NIRGraph, fuse: str = "block", dt: float | None = None)
     if fuse not in FUSE_MODES:
         raise SimulationError(f"unknown fuse mode {fuse!r}; choose one of {', '.join(FUSE_MODES)}")
     flat, edges = flatten_graph(graph)
+    step = graph_dt(graph, dt)
     for name, node in flat.items():
-        ops.check_node(name, node)
         _check_reset_mode(name, node)
+        ops.build_op(name, node, step)  # refuses what Lava's models cannot run, by name
     shapes = infer_shapes(SimpleNamespace(nodes=flat, edges=edges))  # no NIR type inference
     inputs = sorted(n for n, v in flat.items() if isinstance(v, nir.Input))
     outputs = sorted(n for n, v in flat.items() if isinstance(v, nir.Output))
@@ -130,8 +131,7 @@ def make_plan(graph: nir.NIRGraph, fuse: str = "block", dt: float | None = None)
 
     segment_of = _group(g, fuse)
     segments = _segments(g, order, segment_of)
-    return Plan(flat, shapes, preds, back_preds, segments, segment_of, inputs, outputs,
-                graph_dt(graph, dt))
+    return Plan(flat, shapes, preds, back_preds, segments, segment_of, inputs, outputs, step)
 
 
 def _check_reset_mode(name: str, node) -> None:

@@ -27,6 +27,8 @@ R = TypeVar("R")
 #: slot is shared memory of one message's size (Lava's default, 64, costs GBs on ResNet maps)
 CHANNEL_SLOTS = 4
 STOP_TIMEOUT_S = 20.0
+#: after a failed or interrupted run Lava's stop often never answers: wait less
+FAILED_STOP_TIMEOUT_S = 2.0
 #: how long stopped children get to exit on their own before SIGTERM
 EXIT_GRACE_S = 5.0
 
@@ -81,9 +83,9 @@ def lava_children(before: set[int] = frozenset()) -> set[int]:
     return {p for p in child_pids() - set(before) if not _is_python_helper(p)}
 
 
-def _end(pids: set[int]) -> None:
-    """Give Lava's children a moment to exit after stop, then SIGTERM, then SIGKILL."""
-    alive = _wait_gone(pids, EXIT_GRACE_S)
+def _end(pids: set[int], grace: float) -> None:
+    """Give Lava's children ``grace`` seconds to exit after stop, then SIGTERM, then SIGKILL."""
+    alive = _wait_gone(pids, grace)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if not alive:
             return
@@ -114,8 +116,8 @@ def _reap(pids: set[int]) -> None:
             pass
 
 
-def _stop(anchor) -> None:
-    """``anchor.stop()`` in a helper thread, given up after STOP_TIMEOUT_S."""
+def _stop(anchor, timeout: float) -> None:
+    """``anchor.stop()`` in a helper thread, given up after ``timeout`` seconds."""
     errors: list[BaseException] = []
 
     def target():
@@ -126,9 +128,9 @@ def _stop(anchor) -> None:
 
     thread = threading.Thread(target=target, name="lava-stop", daemon=True)
     thread.start()
-    thread.join(STOP_TIMEOUT_S)
+    thread.join(timeout)
     if thread.is_alive():
-        log.warning("Lava runtime did not stop within %.0f s; ending its processes", STOP_TIMEOUT_S)
+        log.warning("Lava runtime did not stop within %.0f s; ending its processes", timeout)
     elif errors:
         log.warning("Lava runtime stop raised %s", errors[0])
 
@@ -142,22 +144,23 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
     before = child_pids()
     main = threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
-    started = False
+    finished = False
     try:
         try:
             anchor.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg,
                        compile_config={"pypy_channel_size": CHANNEL_SLOTS})
-            started = True
-            return read()
+            result = read()
+            finished = True
+            return result
         except (KeyboardInterrupt, SimulationError):
             raise
         except Exception as exc:  # Lava wraps a model's failure in its own exceptions
             raise SimulationError(f"Lava run failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
     finally:
         try:
-            if started or anchor.runtime is not None:
-                _stop(anchor)
+            if anchor.runtime is not None:
+                _stop(anchor, STOP_TIMEOUT_S if finished else FAILED_STOP_TIMEOUT_S)
         finally:
-            _end(lava_children(before))
+            _end(lava_children(before), EXIT_GRACE_S if finished else 0.5)
             if main:
                 signal.signal(signal.SIGTERM, old_term)

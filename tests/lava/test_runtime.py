@@ -1,0 +1,103 @@
+"""Lava's runtime is always stopped: after success, after a model's error, after Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+
+from sbn.errors import SimulationError
+from sbn.targets.lava import network, simulate
+from sbn.targets.lava.runtime import _alive, lava_children
+
+
+def chain_graph():
+    n = 4
+    return nir.NIRGraph(
+        nodes={"input": nir.Input(input_type={"input": np.array([n])}),
+               "fc": nir.Linear(weight=np.eye(n)),
+               "if": nir.IF(r=np.ones(n), v_threshold=np.full(n, 0.5)),
+               "output": nir.Output(output_type={"output": np.array([n])})},
+        edges=[("input", "fc"), ("fc", "if"), ("if", "output")], metadata={"sbn.dt": 1.0})
+
+
+def test_success_leaves_no_process():
+    run = simulate(chain_graph(), np.ones((3, 2, 4)), fuse="node")
+    assert run.processes == 4 and run.outputs["output"].all()
+    assert not lava_children()
+
+
+def test_error_inside_a_run_stops_everything(monkeypatch):
+    original = network.SegmentModel.run_spk
+
+    def failing(self):
+        if self.time_step == 2:
+            raise RuntimeError("injected failure")
+        original(self)
+
+    monkeypatch.setattr(network.SegmentModel, "run_spk", failing)  # inherited by the fork
+    with pytest.raises(SimulationError, match="Lava run failed"):
+        simulate(chain_graph(), np.ones((3, 1, 4)), fuse="node")
+    assert not lava_children()
+
+
+SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    sys.path.insert(0, {here!r})
+    from test_runtime import chain_graph
+    from sbn.targets.lava import network, simulate
+    from sbn.targets.lava.runtime import lava_children
+
+    original = network.SegmentModel.run_spk
+    def slow(self):
+        if self.time_step == 3:
+            with open({pids!r} + ".tmp", "w") as fh:
+                fh.write(" ".join(map(str, lava_children_of_parent())))
+            os.replace({pids!r} + ".tmp", {pids!r})
+        time.sleep(0.5)
+        original(self)
+    def lava_children_of_parent():
+        from sbn.targets.lava.runtime import child_pids
+        return sorted(child_pids(os.getppid()) | {{os.getppid()}})
+    network.SegmentModel.run_spk = slow
+    try:
+        simulate(chain_graph(), np.ones((50, 1, 4)), fuse="node")
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(130)
+""")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_leaves_no_orphans(tmp_path, sig):
+    pids_file = tmp_path / "pids"
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT.format(here=str(Path(__file__).parent), pids=str(pids_file)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not pids_file.exists() and time.monotonic() < deadline:
+            assert proc.poll() is None, "the simulation ended before it could be interrupted"
+            time.sleep(0.1)
+        children = {int(p) for p in pids_file.read_text().split()} - {proc.pid}
+        assert len(children) >= 4  # the segment processes and Lava's runtime service
+        proc.send_signal(sig)  # to the parent only, as a supervisor would
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "interrupted" in out and proc.returncode == 130
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if _alive(p)]
