@@ -1,0 +1,68 @@
+"""`sbn sim` through its real entry point (sbn.cli.run -> click), on an `sbn export` folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from sbn import checkpoint as ckpt_io
+from sbn.models import BottleneckConfig, ModelConfig, build_model
+from sbn.models.norm import TdBatchNorm
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from sbn.graph import export_checkpoint
+
+    cfg = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), image_size=32, num_classes=10,
+                      time_steps=2, bottleneck=BottleneckConfig(2, 4, 1))
+    torch.manual_seed(3)
+    model = build_model(cfg)
+    with torch.no_grad():  # statistics from data, so that the neurons fire
+        for bn in (m for m in model.modules() if isinstance(m, TdBatchNorm)):
+            bn.momentum = 1.0
+        model.train()
+        model(torch.rand(4, 3, 32, 32))
+    root = tmp_path_factory.mktemp("sim")
+    ckpt_io.save(root / "m.safetensors", ckpt_io.Checkpoint(config=cfg, model_state=model.eval().state_dict()))
+    export_checkpoint(root / "m.safetensors", root / "export")
+    return root
+
+
+def sbn(*args):
+    return subprocess.run([sys.executable, "-c", "from sbn.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_sim_json_report(exported):
+    out = exported / "report.json"
+    res = sbn("sim", str(exported / "export"), "--samples", "3", "--checkpoint",
+              str(exported / "m.safetensors"), "--format", "json", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    report = json.loads(out.read_text())
+    assert report["schema"] == "sbn.sim/1"
+    assert report["samples"] == 3 and len(report["results"]) == 3
+    manifest = json.loads((exported / "export" / "manifest.json").read_text())
+    assert report["bytes_per_sample"] == {"measured": manifest["bits_per_sample"] // 8,
+                                          "manifest": manifest["bits_per_sample"] // 8}
+    assert report["agreement"]["executor_outputs_identical"] is True
+    assert report["agreement"]["executor_predictions"] == 1.0
+    assert report["agreement"]["pytorch_predictions"] == 1.0
+    assert all(r["bytes"] == manifest["bits_per_sample"] // 8 for r in report["results"])
+
+
+def test_sim_single_graph_table(exported):
+    res = sbn("sim", str(exported / "export" / "full.nir"), "--samples", "2", "--fuse", "graph")
+    assert res.returncode == 0, res.stderr
+    assert "executor: outputs identical True" in res.stdout
+
+
+def test_sim_bad_source_is_one_line_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    res = sbn("sim", str(tmp_path / "empty"))
+    assert res.returncode == 1
+    assert res.stderr.strip().startswith("error:") and "manifest.json" in res.stderr
