@@ -65,6 +65,27 @@ def windows(x: np.ndarray, kernel, stride, pads: Pads, dilation) -> np.ndarray:
     )
 
 
+def im2col(x: np.ndarray, kernel, stride, pads: Pads, dilation) -> np.ndarray:
+    """(B, C, H, W) -> (B, C, kh, kw, H', W'): one strided slice copy per kernel offset, so
+    that reshaping to (B, C*kh*kw, H'*W') needs no transpose and matches the weight's
+    (O, C, kh, kw) order."""
+    if any(p for pp in pads for p in pp):
+        x = np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+    b, c, h, w = x.shape
+    ho = (h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    wo = (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(f"input {h}x{w} (padded) is smaller than the kernel {kernel}")
+    cols = np.empty((b, c, kernel[0], kernel[1], ho, wo), dtype=np.result_type(x, np.float64))
+    for i in range(kernel[0]):
+        r = i * dilation[0]
+        for j in range(kernel[1]):
+            q = j * dilation[1]
+            cols[:, :, i, j] = x[:, :, r:r + stride[0] * (ho - 1) + 1:stride[0],
+                                 q:q + stride[1] * (wo - 1) + 1:stride[1]]
+    return cols
+
+
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride=1,
            padding=0, dilation=1, groups: int = 1) -> np.ndarray:
     """(B, C, H, W) -> (B, O, H', W'), weight (O, C/groups, kh, kw): im2col + GEMM."""
@@ -88,17 +109,20 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
             ], axis=1)
         y = y.reshape(b, out_c, ho, wo)
     else:
-        win = windows(x, kernel, stride, pads, dilation)
-        ho, wo = win.shape[2:4]
-        og = out_c // groups
-        parts = []
-        for g in range(groups):
-            # (B, H', W', C/g, kh, kw) -> rows: output positions, columns: receptive field
-            cols = win[:, g * cin_g:(g + 1) * cin_g].transpose(0, 2, 3, 1, 4, 5)
-            cols = cols.reshape(b * ho * wo, cin_g * kernel[0] * kernel[1])
-            parts.append(cols @ weight[g * og:(g + 1) * og].reshape(og, -1).T)
-        y = np.concatenate(parts, axis=1) if groups > 1 else parts[0]
-        y = y.reshape(b, ho, wo, out_c).transpose(0, 3, 1, 2)
+        cols = im2col(x, kernel, stride, pads, dilation)  # (B, C, kh, kw, H', W')
+        ho, wo = cols.shape[4:]
+        k = kernel[0] * kernel[1]
+        cols = cols.reshape(b, c * k, ho * wo)
+        if groups == 1:
+            y = np.matmul(weight.reshape(out_c, c * k), cols)
+        else:
+            og = out_c // groups
+            y = np.concatenate([
+                np.matmul(weight[g * og:(g + 1) * og].reshape(og, cin_g * k),
+                          cols[:, g * cin_g * k:(g + 1) * cin_g * k])
+                for g in range(groups)
+            ], axis=1)
+        y = y.reshape(b, out_c, ho, wo)
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1)
     return y
