@@ -14,7 +14,8 @@ from sbn.graph.export import export_nir
 from sbn.graph.io import graph_differences, load_nir, save_nir
 from sbn.graph.partition import partition
 
-FIXTURES = Path("/work/shared/fixtures/nir-third-party")
+# ../shared beside the repository (as in CI), found from this file rather than the cwd
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
 
 
 @pytest.mark.parametrize("fixture", ["sbn_stride2", "sbn_last_stride2", "if_backbone"])

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from sbn.graph import execute
 
-FIXTURES = Path("/work/shared/fixtures/nir-third-party")
+# ../shared beside the repository (as in CI), found from this file rather than the cwd
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not present")
 
 
