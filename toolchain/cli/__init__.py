@@ -21,6 +21,7 @@ COMMANDS = {
     "energy": "sbn.cli.energy:energy",
     "export": "sbn.cli.export:export",
     "map": "sbn.cli.map:map_command",
+    "sweep": "sbn.cli.sweep:sweep",
     "sim": "sbn.cli.sim:sim",
     "train": "sbn.cli.train:train",
 }

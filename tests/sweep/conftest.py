@@ -1,0 +1,31 @@
+"""Shared fixtures of the sweep tests: one tiny backbone and one local Ray instance for
+the whole area (Ray takes seconds to start on a 2-core machine)."""
+
+import pytest
+
+from sbn.data import load_dataset
+from sbn.models import ModelConfig
+from sbn.train import TrainSettings, train
+
+TINY = ModelConfig(num_classes=10, width=0.0625, layers=(1, 1, 1, 1), time_steps=2)
+QUICK = TrainSettings(epochs=1, train_samples=64, test_samples=32)
+
+
+@pytest.fixture(scope="session")
+def backbone(tmp_path_factory):
+    """A step-1 checkpoint of the reduced model (RB1..RB4), one epoch on 64 digits."""
+    path = tmp_path_factory.mktemp("backbone") / "backbone.safetensors"
+    train(TINY, QUICK, load_dataset("digits", train=True), load_dataset("digits", train=False), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray instance with 2 CPUs, shared by every test that fans out on Ray."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

@@ -1,0 +1,131 @@
+"""``sbn.distributed.fan_out``: in-process and on real Ray workers, failures, retries."""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sbn.distributed import Outcome, fan_out, one_line
+from sbn.errors import ConfigError, SbnError
+
+import ray.cloudpickle  # noqa: E402
+
+# the helpers below live in a test module the Ray workers cannot import: ship them by value
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def square(x):
+    return x * x
+
+
+def fails_on_three(x):
+    if x == 3:
+        raise ValueError(f"item {x} is\nbad")
+    return x
+
+
+def config_error(x):
+    raise ConfigError(f"bad item {x}")
+
+
+def flaky(marker: str):
+    """Fails the first time (leaving ``marker`` behind), succeeds the next."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("tried")
+        raise RuntimeError("transient")
+    return "second time lucky"
+
+
+def dies_once(marker: str):
+    """Kills its own worker process the first time: what a segfault or the OOM killer does."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("died")
+        os._exit(1)
+    return os.getpid()
+
+
+def pid_after_nap(x):
+    time.sleep(0.3)
+    return os.getpid()
+
+
+# ---- in process ---------------------------------------------------------------------------
+def test_in_process_results_in_order_and_failures_recorded():
+    seen = []
+    outcomes = fan_out(fails_on_three, [1, 2, 3, 4], workers=0, on_result=seen.append)
+    assert [o.ok for o in outcomes] == [True, True, False, True]
+    assert [o.value for o in outcomes] == [1, 2, None, 4]
+    bad = outcomes[2]
+    assert bad.error == "ValueError: item 3 is bad" and bad.error_type == "ValueError"
+    assert bad.attempts == 2 and not bad.permanent  # retried once (retries=1), then recorded
+    assert [o.index for o in seen] == [0, 1, 2, 3]
+
+
+def test_in_process_retry_and_no_retry(tmp_path):
+    ok = fan_out(flaky, [str(tmp_path / "m")], workers=0, retries=1)[0]
+    assert ok == Outcome(0, True, value="second time lucky", attempts=2, seconds=ok.seconds)
+    again = fan_out(flaky, [str(tmp_path / "n")], workers=0, retries=0)[0]
+    assert not again.ok and again.error == "RuntimeError: transient" and again.attempts == 1
+    config = fan_out(config_error, [7], workers=0, retries=3)[0]
+    assert (config.ok, config.attempts, config.permanent) == (False, 1, True)
+    assert config.error == "ConfigError: bad item 7"
+
+
+def test_keyboard_interrupt_propagates_and_stops():
+    ran = []
+
+    def stop_at_two(x):
+        if x == 2:
+            raise KeyboardInterrupt
+        ran.append(x)
+
+    with pytest.raises(KeyboardInterrupt):
+        fan_out(stop_at_two, [1, 2, 3], workers=0)
+    assert ran == [1]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"workers": -1}, "workers must be >= 0"),
+    ({"workers": 0, "address": "auto"}, "--address needs Ray workers"),
+    ({"workers": 0, "retries": -1}, "retries must be >= 0"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        fan_out(square, [1], **kwargs)
+
+
+def test_empty_and_one_line():
+    assert fan_out(square, [], workers=2) == []  # no items: Ray is not even started
+    assert one_line(SbnError("a\n  b")) == "SbnError: a b"
+    assert one_line(KeyError()) == "KeyError"
+
+
+# ---- on Ray -------------------------------------------------------------------------------
+def test_ray_runs_on_worker_processes(ray_local):
+    outcomes = fan_out(pid_after_nap, range(4), workers=2)
+    pids = {o.value for o in outcomes}
+    assert all(o.ok for o in outcomes) and os.getpid() not in pids
+    assert [o.index for o in outcomes] == [0, 1, 2, 3]
+    assert [o.value for o in fan_out(square, [3, 4, 5], workers=2)] == [9, 16, 25]
+    assert ray_local.is_initialized()  # a Ray it did not start is left running
+
+
+def test_ray_failures_are_recorded_not_raised(ray_local):
+    seen = []
+    outcomes = fan_out(fails_on_three, [1, 2, 3, 4], workers=2, retries=0, on_result=seen.append)
+    assert [o.value for o in outcomes] == [1, 2, None, 4]
+    assert outcomes[2].error == "ValueError: item 3 is bad"
+    assert sorted(o.index for o in seen) == [0, 1, 2, 3]
+    config = fan_out(config_error, [1], workers=1, retries=2)[0]
+    assert (config.attempts, config.permanent, config.error) == (1, True, "ConfigError: bad item 1")
+
+
+def test_ray_dead_worker_is_retried(ray_local, tmp_path):
+    outcome = fan_out(dies_once, [str(tmp_path / "marker")], workers=1, retries=1)[0]
+    assert outcome.ok and outcome.attempts == 2, outcome
+    lost = fan_out(dies_once, [str(tmp_path / "other")], workers=1, retries=0)[0]
+    assert not lost.ok and not lost.permanent and "Worker" in lost.error_type, lost

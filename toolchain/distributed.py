@@ -1,0 +1,192 @@
+"""Fan a function out over items, on Ray workers or in this process.
+
+    outcomes = fan_out(train_one, jobs, workers=4)              # local Ray, 4 tasks at once
+    outcomes = fan_out(train_one, jobs, workers=8, address="ray://head:10001")  # a cluster
+    outcomes = fan_out(train_one, jobs, workers=0)              # in-process, no Ray (debugging)
+
+Every item gives one ``Outcome`` (in item order): its value, or the one-line error that
+ended it. A failing item never stops the others. Failures are retried up to ``retries``
+more times, except errors listed in ``no_retry`` (by default the toolchain's own
+``SbnError``: bad input fails the same way every time). A Ray worker that dies (killed,
+out of memory, segfault) is a failure like any other and is retried the same way.
+
+``on_result`` is called in the calling process as each item finishes (its last attempt),
+so a caller can record progress durably while the rest still run. A ``KeyboardInterrupt``
+(or an exception from ``on_result``) cancels what is still running and propagates.
+
+Ray is imported only when ``workers >= 1``. If Ray is already initialised (a test fixture,
+a notebook, a caller running several fan-outs) it is used as it is and left running;
+otherwise this call starts it (``ray.init(address=...)`` for a cluster, a local instance
+with ``workers`` CPUs otherwise) and always shuts it down again. ``fn`` and the items
+must be picklable; ``fn`` must be importable by the workers (a module-level function, or
+a ``functools.partial`` of one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from sbn.errors import ConfigError, SbnError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item: ``ok`` with ``value``, or failed with ``error``."""
+
+    index: int
+    ok: bool
+    value: Any = None
+    error: str | None = None        # one line: "ExceptionType: message"
+    error_type: str | None = None   # the exception's class name
+    attempts: int = 1
+    seconds: float = 0.0            # wall time of all attempts together
+    permanent: bool = False         # failed with an error in ``no_retry``: it would again
+
+
+def fan_out(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    retries: int = 1,
+    no_retry: tuple[type[BaseException], ...] = (SbnError,),
+    cpus_per_task: float = 1,
+    on_result: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Run ``fn(item)`` for every item; return one ``Outcome`` per item, in item order.
+
+    workers: 0 runs in this process, one item after the other (no Ray); N >= 1 keeps at
+    most N Ray tasks in flight (a local Ray instance gets N CPUs); None: as many as the
+    cluster has CPUs for, or locally min(items, CPU cores). address: an existing Ray
+    cluster ("auto", "ray://host:10001", "host:6379") instead of a local instance.
+    """
+    items = list(items)
+    if workers is not None and workers < 0:
+        raise ConfigError(f"workers must be >= 0 (0 runs in this process), got {workers}")
+    if retries < 0:
+        raise ConfigError(f"retries must be >= 0, got {retries}")
+    if workers == 0 and address is not None:
+        raise ConfigError("--address needs Ray workers: give --workers 1 or more")
+    on_result = on_result or (lambda outcome: None)
+    if not items:
+        return []
+    if workers == 0:
+        return _in_process(fn, items, retries, no_retry, on_result)
+    return _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, on_result)
+
+
+def one_line(exc: BaseException) -> str:
+    """``"Type: message"`` on a single line (multi-line messages are joined)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _in_process(fn, items, retries, no_retry, on_result) -> list[Outcome]:
+    outcomes = []
+    for index, item in enumerate(items):
+        start = time.time()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                value = fn(item)
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded, not raised
+                if attempts <= retries and not isinstance(exc, no_retry):
+                    log.warning("item %d failed (%s); retrying", index, one_line(exc))
+                    continue
+                outcome = Outcome(index, False, error=one_line(exc),
+                                  error_type=type(exc).__name__, attempts=attempts,
+                                  seconds=time.time() - start,
+                                  permanent=isinstance(exc, no_retry))
+            else:
+                outcome = Outcome(index, True, value=value, attempts=attempts,
+                                  seconds=time.time() - start)
+            break
+        outcomes.append(outcome)
+        on_result(outcome)
+    return outcomes
+
+
+def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, on_result):
+    import ray
+
+    owned = not ray.is_initialized()
+    if owned:
+        local = min(len(items), os.cpu_count() or 1)
+        _start_ray(ray, workers or local, address)
+    pending: dict[Any, tuple[int, int, float]] = {}  # ref -> (index, attempt, start time)
+    try:
+        if workers is None:
+            workers = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_task))
+        # max_retries=0: retries are counted here, the same way for both kinds of failure
+        task = ray.remote(num_cpus=cpus_per_task, max_retries=0)(fn)
+        queue = list(range(len(items)))[::-1]  # pop() from the end gives item order
+        results: dict[int, Outcome] = {}
+        started: dict[int, float] = {}
+
+        def submit(index: int, attempt: int) -> None:
+            started.setdefault(index, time.time())
+            pending[task.remote(items[index])] = (index, attempt, started[index])
+
+        while queue or pending:
+            while queue and len(pending) < workers:
+                submit(queue.pop(), 1)
+            done, _ = ray.wait(list(pending), num_returns=1)
+            ref = done[0]
+            index, attempt, start = pending.pop(ref)
+            try:
+                value = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - recorded per item
+                cause = _cause(exc)
+                if attempt <= retries and not isinstance(cause, no_retry):
+                    log.warning("item %d failed (%s); retrying", index, one_line(cause))
+                    submit(index, attempt + 1)
+                    continue
+                outcome = Outcome(index, False, error=one_line(cause),
+                                  error_type=type(cause).__name__, attempts=attempt,
+                                  seconds=time.time() - start,
+                                  permanent=isinstance(cause, no_retry))
+            else:
+                outcome = Outcome(index, True, value=value, attempts=attempt,
+                                  seconds=time.time() - start)
+            results[index] = outcome
+            on_result(outcome)
+        return [results[i] for i in range(len(items))]
+    finally:
+        for ref in pending:  # interrupted: stop what still runs
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+        if owned:
+            ray.shutdown()
+
+
+def _start_ray(ray, workers: int, address: str | None) -> None:
+    try:
+        if address is not None:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise ConfigError(f"could not start {where}: {one_line(exc)}") from None
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The application's own exception inside a Ray task error; Ray's error otherwise
+    (a dead worker, a cancelled task)."""
+    from ray.exceptions import RayTaskError
+
+    if isinstance(exc, RayTaskError) and exc.cause is not None:
+        return exc.cause
+    return exc
+

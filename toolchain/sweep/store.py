@@ -1,0 +1,109 @@
+"""The sweep folder: the plan (``sweep.json``) and the ledger of trials.
+
+    SWEEP_DIR/sweep.json               sbn.sweep-state/1: the plan, grid included
+    SWEEP_DIR/trials/<id>.safetensors  the trial's checkpoint (rewritten after every epoch)
+    SWEEP_DIR/trials/<id>.json         sbn.sweep-trial/1: the trial's result, status ok|failed
+    SWEEP_DIR/summary.json             sbn.sweep/1: the selection (see ``sbn.sweep.summary``)
+    SWEEP_DIR/chosen.safetensors       a copy of the chosen trial's checkpoint
+
+A trial is finished when its ``.json`` says ``"status": "ok"``; that file is written
+atomically and only after its checkpoint is complete, so whatever point a sweep is
+stopped at, the ledger never claims work that is not on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sbn import __version__
+from sbn.errors import ConfigError
+from sbn.fileio import write_json
+from sbn.sweep.plan import SweepPlan
+from sbn.sweep.trial import TRIAL_SCHEMA
+
+STATE_SCHEMA = "sbn.sweep-state/1"
+STATE_FILE = "sweep.json"
+TRIALS = "trials"
+
+
+class SweepDir:
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / STATE_FILE
+
+    def exists(self) -> bool:
+        return self.state_file.is_file()
+
+    def checkpoint(self, trial_id: str) -> Path:
+        return self.path / TRIALS / f"{trial_id}.safetensors"
+
+    def record_file(self, trial_id: str) -> Path:
+        return self.path / TRIALS / f"{trial_id}.json"
+
+    # ---- the plan -----------------------------------------------------------------------
+    def open(self, plan: SweepPlan, resume: bool) -> SweepPlan:
+        """Start a sweep here, or continue the one here with ``plan``; return the plan in
+        force (on resume: the stored one with the grid grown by ``plan``'s)."""
+        if self.exists():
+            if not resume:
+                raise ConfigError(
+                    f"{self.path} already holds a sweep: pass --resume to continue it "
+                    f"(finished trials are kept), or choose another --out"
+                )
+            stored = self.load_plan()
+            changed = stored.changed(plan)
+            if changed:
+                raise ConfigError(
+                    f"{self.path}: cannot resume with other settings (changed: "
+                    f"{', '.join(changed)}); use a new --out or the same options"
+                )
+            if stored.num_blocks != plan.num_blocks:
+                raise ConfigError(f"{self.path}: the backbone has changed shape")
+            plan = replace(plan, grid=stored.grid.union(plan.grid))
+        elif self.path.exists() and any(self.path.iterdir()):
+            raise ConfigError(f"{self.path} exists and is not a sweep folder: choose another --out")
+        self.save_plan(plan)
+        return plan
+
+    def save_plan(self, plan: SweepPlan) -> None:
+        write_json(self.state_file, {"schema": STATE_SCHEMA, "producer": f"sbn {__version__}",
+                                     **plan.to_dict()})
+
+    def load_plan(self) -> SweepPlan:
+        data = read_json(self.state_file, STATE_SCHEMA)
+        return SweepPlan.from_dict(data)
+
+    # ---- the ledger ---------------------------------------------------------------------
+    def write_record(self, record: dict[str, Any]) -> None:
+        write_json(self.record_file(record["id"]), record)
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Every trial result on disk, by id (finished and failed)."""
+        folder = self.path / TRIALS
+        if not folder.is_dir():
+            return {}
+        out = {}
+        for f in sorted(folder.glob("*.json")):
+            record = read_json(f, TRIAL_SCHEMA)
+            out[record["id"]] = record
+        return out
+
+
+def read_json(path: Path, schema: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise ConfigError(f"{path}: schema {found!r} is not supported (expected {schema})")
+    return data
