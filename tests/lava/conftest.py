@@ -72,3 +72,9 @@ def images():
 @pytest.fixture(scope="session")
 def small_config():
     return ModelConfig(**SMALL)
+
+
+@pytest.fixture(scope="session")
+def calibrate():
+    """``calibrated`` for test modules (importlib mode: they cannot import conftest)."""
+    return calibrated
