@@ -18,7 +18,7 @@ from sbn.graph import execute
 from sbn.targets.lava import make_plan, simulate
 from sbn.targets.lava.runtime import lava_children
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "nir-third-party"
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
 
 
 def dyadic(rng, shape, bits=3, scale=1.0):
