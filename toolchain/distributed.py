@@ -18,8 +18,8 @@ Ray is imported only when ``workers >= 1``. If Ray is already initialised (a tes
 a notebook, a caller running several fan-outs) it is used as it is and left running;
 otherwise this call starts it (``ray.init(address=...)`` for a cluster, a local instance
 with ``workers`` CPUs otherwise) and always shuts it down again. ``fn`` and the items
-must be picklable; ``fn`` must be importable by the workers (a module-level function, or
-a ``functools.partial`` of one).
+must be picklable (cloudpickle: module-level functions by reference, so the workers must
+be able to import their module; ``functools.partial`` objects and closures work too).
 """
 
 from __future__ import annotations
@@ -126,14 +126,15 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, on_re
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_task))
         # max_retries=0: retries are counted here, the same way for both kinds of failure
-        task = ray.remote(num_cpus=cpus_per_task, max_retries=0)(fn)
+        task = ray.remote(num_cpus=cpus_per_task, max_retries=0)(_call)
+        fn_ref = ray.put(fn)  # shipped once, whatever it is (function, partial, callable)
         queue = list(range(len(items)))[::-1]  # pop() from the end gives item order
         results: dict[int, Outcome] = {}
         started: dict[int, float] = {}
 
         def submit(index: int, attempt: int) -> None:
             started.setdefault(index, time.time())
-            pending[task.remote(items[index])] = (index, attempt, started[index])
+            pending[task.remote(fn_ref, items[index])] = (index, attempt, started[index])
 
         while queue or pending:
             while queue and len(pending) < workers:
@@ -167,6 +168,11 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, on_re
                 pass
         if owned:
             ray.shutdown()
+
+
+def _call(fn: Callable[[Any], Any], item: Any) -> Any:
+    """The Ray task: Ray resolves ``fn`` from the object store before calling this."""
+    return fn(item)
 
 
 def _start_ray(ray, workers: int, address: str | None) -> None:

@@ -112,3 +112,35 @@ def test_help_does_not_start_ray():
     assert result.returncode == 0, result.stderr
     assert "  sweep " in result.stdout and "--strides-everywhere" in result.stdout
     assert result.stdout.strip().endswith("False")
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_ray_then_resume(backbone, tmp_path):
+    """A real SIGINT to a running sweep on two Ray workers: exit 130, finished trials kept;
+    --resume trains only what is missing."""
+    import signal
+    import time
+
+    out = tmp_path / "sweep"
+    args = ["sweep", "--backbone", backbone, "--splits", "RB2,RB3,RB4", "--channels", "4,8",
+            "--strides", "1", "--T", "2", "--epochs", "2", "--train-samples", "128",
+            "--test-samples", "32", "--workers", "2", "--out", out, "--format", "json"]
+    proc = subprocess.Popen([str(SBN), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not list((out / "trials").glob("*.json")) if (out / "trials").exists() else True:
+        assert time.time() < deadline and proc.poll() is None, "no trial finished"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.rstrip().endswith(("interrupted", "aborted"))  # click reports Ctrl-C as an abort
+    done = {f.name: f.stat().st_mtime_ns for f in (out / "trials").glob("*.json")}
+    assert 1 <= len(done) < 6
+
+    resumed = sbn("sweep", "--out", out, "--resume", "--format", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["trials"] == {"planned": 6, "finished": 6, "failed": 0, "pending": 0}
+    assert f"{len(done)} finished trial(s) kept" in resumed.stderr
+    assert {n: (out / "trials" / n).stat().st_mtime_ns for n in done} == done

@@ -1,5 +1,6 @@
 """``sbn.distributed.fan_out``: in-process and on real Ray workers, failures, retries."""
 
+import functools
 import os
 import sys
 import time
@@ -111,6 +112,7 @@ def test_ray_runs_on_worker_processes(ray_local):
     assert all(o.ok for o in outcomes) and os.getpid() not in pids
     assert [o.index for o in outcomes] == [0, 1, 2, 3]
     assert [o.value for o in fan_out(square, [3, 4, 5], workers=2)] == [9, 16, 25]
+    assert [o.value for o in fan_out(functools.partial(pow, 2), [3, 4], workers=2)] == [8, 16]
     assert ray_local.is_initialized()  # a Ray it did not start is left running
 
 
