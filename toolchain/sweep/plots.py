@@ -53,7 +53,8 @@ def plot_sweep(summary: dict[str, Any], path: str | os.PathLike) -> None:
         for i, r in enumerate(rows):
             if r["chosen"]:
                 bits_ax.plot([i], [r["transmitted_bits"]], marker="o", markersize=14,
-                             markerfacecolor="none", color="black", label="chosen")
+                             markerfacecolor="none", color="black", linestyle="none",
+                             label="chosen")
         for ax in (bits_ax, drop_ax):
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=8)
