@@ -1,5 +1,6 @@
-"""Shared fixtures of the sweep tests: one tiny backbone and one local Ray instance for
-the whole area (Ray takes seconds to start on a 2-core machine)."""
+"""Shared fixtures of the sweep tests: one tiny backbone for the area, and a local Ray
+instance per test module (Ray takes seconds to start on a 2-core machine; per module, not
+per session, so that no Ray is left running under other areas' tests)."""
 
 import pytest
 
@@ -19,9 +20,9 @@ def backbone(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_local():
-    """A local Ray instance with 2 CPUs, shared by every test that fans out on Ray."""
+    """A local Ray instance with 2 CPUs, shared by the module's tests that fan out on Ray."""
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -29,3 +30,17 @@ def ray_local():
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """In-process trials with one torch thread, as on a Ray worker: on a shared 2-core
+    machine two threads contend with other processes and run many times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
