@@ -37,8 +37,11 @@ class TdBatchNorm(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t, b = x.shape[:2]
         flat = x.flatten(0, 1)  # (T*B, C, H, W): statistics over T, B, H, W per channel
+        factor = self.momentum
         if self.training:
             self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative average, as nn.BatchNorm2d does
+                factor = 1.0 / float(self.num_batches_tracked)
         y = F.batch_norm(
             flat,
             self.running_mean,
@@ -46,7 +49,7 @@ class TdBatchNorm(nn.BatchNorm2d):
             self.weight * (self.alpha * self.v_th),
             self.bias,
             self.training,
-            self.momentum,
+            factor if factor is not None else 0.0,
             self.eps,
         )
         return y.unflatten(0, (t, b))

@@ -146,6 +146,33 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
 
 
 @torch.no_grad()
+def recalibrate_norm(model: torch.nn.Module, data: ImageDataset, batch_size: int,
+                     samples: int = 512) -> None:
+    """Re-estimate every norm layer's running statistics for the current weights.
+
+    The running averages collected during an epoch mix statistics of weights that have
+    since moved; a deep spiking net is sensitive to that (each threshold sits on a
+    normalised value). One pass over ``samples`` training images in train mode with a
+    cumulative average ("precise BN", Wu & Johnson 2021) fixes it; weights are untouched.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
+    was_training = model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over the recalibration batches
+    model.train()
+    for images, _ in data.subset(samples).batches(batch_size):
+        model(images)
+    for m, (momentum, tracked) in zip(norms, saved):
+        m.momentum = momentum
+        m.num_batches_tracked.copy_(tracked)
+    model.train(was_training)
+
+
+@torch.no_grad()
 def evaluate(
     model: torch.nn.Module, data: ImageDataset, batch_size: int, progress: Progress | None = None,
     what: str = "eval",
@@ -284,6 +311,7 @@ def train(
             correct += batch_correct
             seen += n
             progress.on_batch(float(loss.detach()), batch_correct / n)
+        recalibrate_norm(model, train_data, settings.batch_size)
         accuracy = evaluate(model, test_data, settings.batch_size, progress, "test")
         result = EpochResult(epoch + 1, loss_sum / seen, correct / seen, accuracy, time.time() - t0)
         history.append(result)

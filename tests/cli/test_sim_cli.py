@@ -66,3 +66,27 @@ def test_sim_bad_source_is_one_line_error(tmp_path):
     res = sbn("sim", str(tmp_path / "empty"))
     assert res.returncode == 1
     assert res.stderr.strip().startswith("error:") and "manifest.json" in res.stderr
+
+
+def test_sim_on_ray_workers_equals_in_process(exported):
+    """--workers 2: chunks of samples on two Ray workers, merged into the same report."""
+    here, there = exported / "here.json", exported / "ray.json"
+    common = [str(exported / "export"), "--samples", "6", "--batch-size", "3", "--fuse", "graph",
+              "--checkpoint", str(exported / "m.safetensors"), "--format", "json"]
+    assert sbn("sim", *common, "--out", str(here)).returncode == 0
+    res = sbn("sim", *common, "--workers", "2", "--out", str(there))
+    assert res.returncode == 0, res.stderr
+    a, b = json.loads(here.read_text()), json.loads(there.read_text())
+    assert b["workers"] == 2 and b["simulated"] == 6 and b["failed"] == []
+    assert a["results"] == b["results"]
+    for key in ("accuracy", "agreement", "bytes_per_sample", "bits_on_the_wire", "payload_firing_rate"):
+        assert a[key] == b[key], key
+    manifest = json.loads((exported / "export" / "manifest.json").read_text())
+    assert b["bits_on_the_wire"] == 6 * manifest["bits_per_sample"]
+    assert b["agreement"]["payload_identical_to_executor"] is True
+
+
+def test_address_needs_workers(exported):
+    res = sbn("sim", str(exported / "export"), "--address", "auto")
+    assert res.returncode == 1
+    assert res.stderr == "error: --address needs Ray workers: give --workers 1 or more\n"

@@ -66,3 +66,14 @@ def test_unit_scaling_is_plain_batchnorm():
 @pytest.mark.parametrize("shape", [(2, 3, 2, 4, 4), (1, 1, 2, 1, 1)])
 def test_shape_is_kept(shape):
     assert TdBatchNorm(2).eval()(torch.randn(shape)).shape == shape
+
+
+def test_momentum_none_is_a_cumulative_average():
+    bn = TdBatchNorm(2).double()
+    bn.momentum = None
+    batches = [_input(seed) for seed in range(3)]
+    for x in batches:
+        bn.train()(x)
+    means = torch.stack([x.mean(dim=(0, 1, 3, 4)) for x in batches])
+    assert torch.allclose(bn.running_mean, means.mean(0), atol=1e-12)
+    assert int(bn.num_batches_tracked) == 3

@@ -139,3 +139,22 @@ def test_bad_settings(kwargs, message):
 def _accuracy(model, data):
     with torch.no_grad():
         return float((model(data.images).argmax(1) == data.labels).float().mean())
+
+
+def test_recalibrated_statistics_fit_the_current_weights(digits):
+    from sbn.train import recalibrate_norm
+
+    model = build_model(TINY)
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "tracked" not in k}
+    data = digits[0].subset(64)
+    recalibrate_norm(model, data, batch_size=32, samples=64)
+    stem_bn = model.stem[1]
+    # the stem's input does not depend on other norm layers: its running mean is the mean of
+    # the two batches' means of conv(x) over (T, B, H, W)
+    with torch.no_grad():
+        conv = model.stem[0]
+        means = [conv(model.encode_input(x)).mean(dim=(0, 1, 3, 4)) for x, _ in data.batches(32)]
+    assert torch.allclose(stem_bn.running_mean, torch.stack(means).mean(0), atol=1e-5)
+    assert stem_bn.momentum == 0.1 and model.training  # settings restored
+    for key, value in weights.items():
+        assert torch.equal(model.state_dict()[key], value), key

@@ -50,6 +50,8 @@ def _layers(ctx, param, value: str | None):
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Step 1 only: channel width multiplier (1.0 = ResNet50). [default: 0.0625]")
 @click.option("--layers", callback=_layers, default=None, help=LAYERS_HELP + " [default: 3,4,6,3]")
+@click.option("--surrogate-width", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Step 1 only: width a of the rectangular surrogate gradient. [default: 4]")
 @click.option("--T", "time_steps", type=click.IntRange(1, 8), default=None,
               help="Time steps (the method uses 2 or 4). [default: 4; step 2: the backbone's]")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
@@ -71,7 +73,7 @@ def _layers(ctx, param, value: str | None):
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="How to print the final summary on stdout.")
 def train(out, dataset, data_dir, download, backbone_path, split, channels, stride, kernel_size,
-          kind, width, layers, time_steps, epochs, batch_size, lr, optimizer, weight_decay,
+          kind, width, layers, surrogate_width, time_steps, epochs, batch_size, lr, optimizer, weight_decay,
           augment, train_samples, test_samples, seed, resume, summary, fmt):
     """Train a backbone (step 1) or fine-tune a bottleneck from one (step 2)."""
     from sbn import checkpoint as ckpt_io
@@ -79,7 +81,7 @@ def train(out, dataset, data_dir, download, backbone_path, split, channels, stri
     from sbn.data import load_dataset
     from sbn.errors import ConfigError
     from sbn.fileio import write_json
-    from sbn.models import BottleneckConfig, ModelConfig, parse_split
+    from sbn.models import BottleneckConfig, LIFParameters, ModelConfig, parse_split
     from sbn.train import TrainSettings, finetune_config
     from sbn.train import train as run_training
 
@@ -87,7 +89,8 @@ def train(out, dataset, data_dir, download, backbone_path, split, channels, stri
     if step2:
         if split is None or channels is None:
             raise ConfigError("--from (step 2) needs --split RBk and --channels C'")
-        for name, given in (("--width", width), ("--layers", layers)):
+        for name, given in (("--width", width), ("--layers", layers),
+                            ("--surrogate-width", surrogate_width)):
             if given is not None:
                 raise ConfigError(f"{name} comes from the backbone in step 2; drop it")
         if kind != "spiking":
@@ -106,6 +109,7 @@ def train(out, dataset, data_dir, download, backbone_path, split, channels, stri
         config = ModelConfig(
             kind=kind, num_classes=num_classes, width=0.0625 if width is None else width,
             layers=layers or (3, 4, 6, 3), time_steps=4 if time_steps is None else time_steps,
+            lif=LIFParameters() if surrogate_width is None else LIFParameters(surrogate_width=surrogate_width),
         )
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out {out}: checkpoints are .safetensors files")

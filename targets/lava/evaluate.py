@@ -1,0 +1,246 @@
+"""Accuracy in Lava on many samples: chunks of samples, each in its own Lava runtime,
+fanned out over Ray workers (or run here), merged into one report.
+
+    source = SimSource.resolve(Path("runs/sbn"))           # an `sbn export` folder or .nir files
+    report = evaluate(source, images, labels, checkpoint=ckpt, workers=4)
+
+Each chunk compares Lava with the reference executor (float64: outputs must be identical)
+and, given a checkpoint, with the PyTorch model in float64. A chunk whose worker fails is
+retried (``retries``); if it still fails its samples are listed under ``failed`` with the
+error, and the merged figures cover the samples that ran: nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from sbn.errors import ConfigError, SimulationError
+
+SCHEMA = "sbn.sim/1"
+
+
+@dataclass(frozen=True)
+class SimSource:
+    """What to simulate: one graph, or device + edge graphs (with the export's manifest)."""
+
+    first: str
+    second: str | None = None
+    manifest: dict | None = None
+    label: str = ""
+
+    @classmethod
+    def resolve(cls, source: Path, edge: Path | None = None) -> "SimSource":
+        """From an `sbn export` folder (device + edge, else full) or .nir file(s)."""
+        if not source.is_dir():
+            return cls(str(source), None if edge is None else str(edge), None, str(source))
+        mpath = source / "manifest.json"
+        if not mpath.is_file():
+            raise ConfigError(f"{source}: no manifest.json; give an `sbn export` folder or a .nir file")
+        try:
+            manifest = json.loads(mpath.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{mpath}: not JSON ({exc})") from None
+        if manifest.get("schema") != "sbn.manifest/1":
+            raise ConfigError(f"{mpath}: schema {manifest.get('schema')!r}, expected 'sbn.manifest/1'")
+        files = manifest.get("files", {})
+        if edge is not None:
+            raise ConfigError("--edge goes with a device .nir file, not with an export folder")
+        if "device" in files and "edge" in files:
+            return cls(str(source / files["device"]), str(source / files["edge"]), manifest, str(source))
+        return cls(str(source / files.get("full", "full.nir")), None, manifest, str(source))
+
+    @property
+    def expected_bytes(self) -> int | None:
+        if self.manifest is None or self.manifest.get("bits_per_sample") is None:
+            return None
+        return -(-int(self.manifest["bits_per_sample"]) // 8)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One worker's share: plain data, so it pickles to a Ray worker cheaply."""
+
+    source: SimSource
+    start: int                 # index of the first sample in the whole evaluation
+    images: np.ndarray         # [n, C, H, W] float64
+    time_steps: int
+    fuse: str
+    batch_size: int
+    checkpoint: str | None
+
+
+def run_chunk(chunk: Chunk) -> dict[str, Any]:
+    """Lava, the executor and (optionally) PyTorch on one chunk; per-sample rows."""
+    from sbn.graph import execute
+    from sbn.targets.lava.simulate import load_graph, simulate
+    from sbn.targets.lava.split import encode, simulate_split
+
+    src, images, t = chunk.source, chunk.images, chunk.time_steps
+    n = images.shape[0]
+    g1 = load_graph(src.first)
+    wire: list[int] | None = None
+    payload_rate = None
+    t0 = time.perf_counter()
+    if src.second is not None:
+        g2 = load_graph(src.second)
+        run = simulate_split(g1, g2, images, time_steps=t, fuse=chunk.fuse, batch_size=chunk.batch_size)
+        outputs, wire = run.outputs, run.bytes_per_sample
+        spikes = run.payload_spikes
+        payload_rate = [float(spikes[:, i].mean()) for i in range(n)]
+        processes = {"device": run.device.processes, "edge": run.edge.processes}
+        latency = {"device": max(run.device.latency.values()), "edge": max(run.edge.latency.values())}
+        wall = time.perf_counter() - t0
+        ref_dev = _only(execute(g1, encode(images, t)).outputs, src.first)
+        ref = _only(execute(g2, ref_dev).outputs, src.second)
+        payload_identical = [bool(np.array_equal(spikes[:, i], ref_dev[:, i])) for i in range(n)]
+    else:
+        single = simulate(g1, encode(images, t), fuse=chunk.fuse, batch_size=chunk.batch_size)
+        outputs = _only(single.outputs, src.first)
+        processes, latency = {"graph": single.processes}, {"graph": max(single.latency.values())}
+        wall = time.perf_counter() - t0
+        ref = _only(execute(g1, encode(images, t)).outputs, src.first)
+        payload_identical = None
+    logits = outputs.mean(axis=0).reshape(n, -1)
+    ref_logits = ref.mean(axis=0).reshape(n, -1)
+    torch_preds = _torch_predictions(chunk.checkpoint, images) if chunk.checkpoint else None
+    rows = []
+    for i in range(n):
+        rows.append({
+            "index": chunk.start + i,
+            "prediction": int(logits[i].argmax()),
+            "executor": int(ref_logits[i].argmax()),
+            "pytorch": None if torch_preds is None else int(torch_preds[i]),
+            "outputs_identical": bool(np.array_equal(outputs[:, i], ref[:, i])),
+            "payload_identical": None if payload_identical is None else payload_identical[i],
+            "bytes": None if wire is None else int(wire[i]),
+            "payload_firing_rate": None if payload_rate is None else payload_rate[i],
+        })
+    return {"rows": rows, "wall_s": wall, "processes": processes, "latency_steps": latency}
+
+
+def evaluate(
+    source: SimSource,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    time_steps: int,
+    checkpoint: str | None = None,
+    fuse: str = "block",
+    batch_size: int = 16,
+    workers: int = 0,
+    address: str | None = None,
+    retries: int = 1,
+    dataset: str = "",
+    on_chunk: Callable[[int, int], None] | None = None,
+    chunk_size: int | None = None,
+) -> dict[str, Any]:
+    """Simulate every image and merge the chunks into one ``sbn.sim/1`` report.
+
+    workers 0 runs the chunks here one after the other; K >= 1 runs K at a time on Ray
+    (``address`` for an existing cluster). ``on_chunk(done, total)`` follows progress.
+    """
+    from sbn import __version__
+    from sbn.distributed import fan_out
+
+    images = np.asarray(images, dtype=np.float64)
+    labels = np.asarray(labels)
+    n = images.shape[0]
+    if n < 1:
+        raise ConfigError("no samples to simulate")
+    size = chunk_size or (batch_size if workers == 0 else max(1, min(batch_size, -(-n // max(workers, 1)))))
+    chunks = [Chunk(source, lo, images[lo:lo + size], time_steps, fuse, batch_size, checkpoint)
+              for lo in range(0, n, size)]
+    done = [0]
+
+    def progress(_outcome) -> None:
+        done[0] += 1
+        if on_chunk:
+            on_chunk(done[0], len(chunks))
+
+    start = time.perf_counter()
+    outcomes = fan_out(run_chunk, chunks, workers=workers, address=address, retries=retries,
+                       on_result=progress)
+    wall = time.perf_counter() - start
+    rows, failed, processes, latency = [], [], {}, {}
+    for chunk, outcome in zip(chunks, outcomes):
+        if outcome.ok:
+            rows.extend(outcome.value["rows"])
+            processes, latency = outcome.value["processes"], outcome.value["latency_steps"]
+        else:
+            failed.append({"samples": [chunk.start, chunk.start + len(chunk.images) - 1],
+                           "error": outcome.error, "attempts": outcome.attempts})
+    for row in rows:
+        row["label"] = int(labels[row["index"]])
+    expected = source.expected_bytes
+    measured = sorted({r["bytes"] for r in rows if r["bytes"] is not None})
+    if expected is not None and measured and measured != [expected]:
+        raise SimulationError(f"measured {measured} bytes per sample, the manifest says {expected}")
+    return _merge(source, rows, failed, n, time_steps, fuse, workers, processes, latency, wall,
+                  dataset, expected, measured, __version__)
+
+
+def _merge(source, rows, failed, n, t, fuse, workers, processes, latency, wall, dataset,
+           expected, measured, version) -> dict[str, Any]:
+    def share(key_a: str, key_b: str) -> float | None:
+        pairs = [(r[key_a], r[key_b]) for r in rows if r[key_b] is not None]
+        return float(np.mean([a == b for a, b in pairs])) if pairs else None
+
+    def all_true(key: str) -> bool | None:
+        values = [r[key] for r in rows if r[key] is not None]
+        return bool(all(values)) if values else None
+
+    rates = [r["payload_firing_rate"] for r in rows if r["payload_firing_rate"] is not None]
+    return {
+        "schema": SCHEMA,
+        "producer": f"sbn {version}",
+        "source": source.label,
+        "graphs": ({"device": source.first, "edge": source.second} if source.second
+                   else {"full": source.first}),
+        "dataset": dataset,
+        "samples": n,
+        "simulated": len(rows),
+        "failed": failed,
+        "time_steps": t,
+        "fuse": fuse,
+        "workers": workers,
+        "processes": processes,
+        "latency_steps": latency,
+        "accuracy": float(np.mean([r["prediction"] == r["label"] for r in rows])) if rows else None,
+        "agreement": {
+            "executor_outputs_identical": all_true("outputs_identical"),
+            "executor_predictions": share("prediction", "executor"),
+            "pytorch_predictions": share("prediction", "pytorch"),
+            "payload_identical_to_executor": all_true("payload_identical"),
+        },
+        "pytorch_accuracy": (float(np.mean([r["pytorch"] == r["label"] for r in rows]))
+                             if rows and rows[0]["pytorch"] is not None else None),
+        "bytes_per_sample": {"measured": measured[-1] if measured else None, "manifest": expected},
+        "bits_on_the_wire": sum(8 * r["bytes"] for r in rows if r["bytes"] is not None),
+        "payload_firing_rate": float(np.mean(rates)) if rates else None,
+        "wall_s": wall,
+        "wall_s_per_sample": wall / max(len(rows), 1),
+        "results": sorted(rows, key=lambda r: r["index"]),
+    }
+
+
+def _only(outputs: dict[str, np.ndarray], where: str) -> np.ndarray:
+    if len(outputs) != 1:
+        raise SimulationError(f"{where}: expected one Output node, found {sorted(outputs)}")
+    return next(iter(outputs.values()))
+
+
+def _torch_predictions(path: str, images: np.ndarray) -> np.ndarray:
+    import torch
+
+    from sbn import checkpoint as ckpt_io
+
+    model = ckpt_io.load(path).build().double()  # float64, as the executor: no rounding flips
+    with torch.no_grad():
+        logits = model(torch.from_numpy(images))
+    return logits.numpy().argmax(axis=1)
