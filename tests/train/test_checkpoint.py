@@ -70,3 +70,17 @@ def test_corrupt_config_metadata(tmp_path):
     _raw(path, {"format": "sbn-checkpoint", "format_version": "1", "config": "{\"kind\": "})
     with pytest.raises(CheckpointError, match="corrupt checkpoint metadata"):
         ckpt_io.load(path)
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from sbn.fileio import write_json
+
+    mask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "x.json", {"a": 1})
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o644

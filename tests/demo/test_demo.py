@@ -1,0 +1,92 @@
+"""`sbn demo` end to end on a tiny setting: every artefact, reuse on the second run, errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SBN = Path(sys.executable).parent / "sbn"
+TINY = ["--width", "0.0625", "--T", "1", "--epochs", "1", "--finetune-epochs", "1",
+        "--samples", "4", "--split", "RB3", "--channels", "4"]
+
+
+def sbn(*args, timeout=900):
+    return subprocess.run([str(SBN), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    first = sbn("demo", "--out", out, *TINY)
+    assert first.returncode == 0, first.stderr[-2000:]
+    return out, first
+
+
+def test_report_folder(demo_dir):
+    out, first = demo_dir
+    for name in ("backbone.safetensors", "spikebottlenet.safetensors", "export/full.nir",
+                 "export/device.nir", "export/edge.nir", "export/manifest.json", "map.json",
+                 "lava.json", "energy.json", "energy.png", "bits.json", "bits.png",
+                 "report.json", "report.md"):
+        assert (out / name).stat().st_size > 0, name
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema"] == "sbn.demo/1"
+    lava = report["lava"]
+    # Lava runs the exported graphs; float64 PyTorch and the executor must agree with it
+    assert lava["samples"] == 4 and lava["failed"] == []
+    assert lava["executor_outputs_identical"] is True
+    assert lava["payload_identical_to_executor"] is True
+    assert lava["agreement"] == 1.0
+    # RB3 at width 1/16 is 16x32x32; C'=4, T=1 -> 4*32*32 = 4,096 bits = 512 bytes per sample
+    assert lava["bytes_per_sample"] == lava["manifest_bytes_per_sample"] == 512
+    assert report["bits"]["transmitted_bits"] == 4096
+    assert report["bits"]["compression_ratio"] == 4.0
+    assert report["export"]["split"] == "RB3"
+    assert report["energy"]["at_split"]["split"] == "RB3"
+    assert set(report["map"]) == {"device", "edge"}
+    assert "SpikeBottleNet demo report" in first.stdout
+    for step in range(1, 8):
+        assert f"[{step}/7]" in first.stderr
+
+
+def test_second_run_reuses_everything(demo_dir):
+    out, _ = demo_dir
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}
+    again = sbn("demo", "--out", out, *TINY)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stderr.count("(reused)") == 7
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")} == before
+
+
+def test_changed_setting_redoes_only_what_depends_on_it(demo_dir):
+    out, _ = demo_dir
+    backbone = out / "backbone.safetensors"
+    before = backbone.stat().st_mtime_ns
+    more = sbn("demo", "--out", out, *TINY[:-2], "--channels", "2")
+    assert more.returncode == 0, more.stderr[-2000:]
+    assert "train backbone  (reused)" in more.stderr
+    assert "train finetune  (reused)" not in more.stderr
+    assert backbone.stat().st_mtime_ns == before
+    assert json.loads((out / "report.json").read_text())["bits"]["transmitted_bits"] == 2048
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--split", "RB17"], "unknown split 'RB17': valid splits are RB1..RB16"),
+    (["--target", "truenorth"], "truenorth"),
+    (["--stride", "3", "--split", "RB16"], "stride 3 does not divide the 4x4 map after RB16"),
+])
+def test_bad_arguments(tmp_path, args, message):
+    result = sbn("demo", "--out", tmp_path / "d", *args, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_fresh_refuses_a_folder_that_is_not_a_demo(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    result = sbn("demo", "--out", tmp_path / "mine", "--fresh", timeout=120)
+    assert result.returncode == 1 and "is not a demo folder" in result.stderr
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"

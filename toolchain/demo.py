@@ -1,0 +1,314 @@
+"""``sbn demo``: the whole pipeline on the bundled digits, into one report folder.
+
+    backbone  -> fine-tuned SpikeBottleNet -> NIR export (full/device/edge) -> core map
+              -> Lava: device -> packed payload -> edge -> accuracy and agreement
+              -> energy per split point and bits, with plots -> report.json / report.md
+
+Every step writes its artefact atomically and records a stamp of its inputs; a second run
+reuses each artefact whose stamp still matches and redoes only what changed (``fresh``
+redoes everything).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from sbn import __version__
+from sbn import checkpoint as ckpt_io
+from sbn.data import ImageDataset, load_dataset
+from sbn.errors import ConfigError
+from sbn.fileio import write_json, write_text
+from sbn.models import BottleneckConfig, ModelConfig, parse_split
+from sbn.models.accounting import payload
+from sbn.train import Progress, TrainSettings, finetune_config, train
+
+SCHEMA = "sbn.demo/1"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    width: float = 0.125
+    time_steps: int = 2
+    split: str = "RB7"
+    channels: int = 8
+    stride: int = 1
+    epochs: int = 5
+    finetune_epochs: int = 2
+    batch_size: int = 32
+    lr: float = 3e-3
+    lava_samples: int = 32
+    target: str = "loihi2"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.lava_samples < 1:
+            raise ConfigError(f"--samples must be >= 1, got {self.lava_samples}")
+        if self.epochs < 1 or self.finetune_epochs < 1:
+            raise ConfigError("--epochs and --finetune-epochs must be >= 1")
+
+    def backbone_config(self) -> ModelConfig:
+        return ModelConfig(num_classes=10, width=self.width, time_steps=self.time_steps)
+
+    def bottleneck(self) -> BottleneckConfig:
+        config = self.backbone_config()
+        return BottleneckConfig(parse_split(self.split, config.num_blocks), self.channels, self.stride)
+
+
+@dataclass
+class DemoHooks:
+    """How a front end follows along; the library prints nothing."""
+
+    step: Callable[[str, bool], None] = lambda name, reused: None
+    training: Callable[[int], Progress] | None = None
+
+
+class Stamps:
+    """stamps.json: step name -> hash of what the step was computed from."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "stamps.json"
+        self.data: dict[str, str] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def fresh(self, step: str, key: str, *artefacts: Path) -> bool:
+        return self.data.get(step) == key and all(p.exists() for p in artefacts)
+
+    def mark(self, step: str, key: str) -> None:
+        self.data[step] = key
+        write_json(self.path, self.data)
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_demo(out: str | Path, settings: DemoSettings, *, fresh: bool = False,
+             hooks: DemoHooks | None = None) -> dict[str, Any]:
+    """Run (or reuse) every step; returns the report (schema ``sbn.demo/1``)."""
+    out = Path(out)
+    hooks = hooks or DemoHooks()
+    if fresh and out.exists():
+        if not (out / "stamps.json").exists():
+            raise ConfigError(f"{out} exists and is not a demo folder: refusing to clear it with --fresh")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamps = Stamps(out)
+    started = time.time()
+    torch.manual_seed(settings.seed)
+    train_data = load_dataset("digits", train=True)
+    test_data = load_dataset("digits", train=False)
+    report: dict[str, Any] = {"schema": SCHEMA, "tool_version": __version__,
+                              "settings": asdict(settings), "dataset": "digits"}
+
+    backbone_path = out / "backbone.safetensors"
+    backbone_summary = _train_step(
+        "backbone", stamps, hooks, backbone_path, settings.backbone_config(),
+        TrainSettings(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
+                      seed=settings.seed),
+        train_data, test_data, backbone=None,
+    )
+    sbn_path = out / "spikebottlenet.safetensors"
+    sbn_config = finetune_config(settings.backbone_config(), settings.bottleneck(), None)
+    sbn_summary = _train_step(
+        "finetune", stamps, hooks, sbn_path, sbn_config,
+        TrainSettings(epochs=settings.finetune_epochs, batch_size=settings.batch_size,
+                      lr=settings.lr / 3, seed=settings.seed),
+        train_data, test_data, backbone=backbone_path,
+    )
+    report["training"] = {"backbone": _brief(backbone_summary), "spikebottlenet": _brief(sbn_summary)}
+
+    export_dir = out / "export"
+    report["export"] = _export_step(stamps, hooks, sbn_path, export_dir)
+    report["map"] = _map_step(stamps, hooks, export_dir, settings.target, out)
+    report["lava"] = _lava_step(stamps, hooks, sbn_path, export_dir, test_data, settings, out)
+    report["energy"] = _energy_step(stamps, hooks, backbone_path, test_data, settings, out)
+    report["bits"] = _bits_step(stamps, hooks, sbn_config, out)
+    report["seconds"] = time.time() - started
+    write_json(out / "report.json", report)
+    write_text(out / "report.md", render_markdown(report))
+    return report
+
+
+def _brief(summary: dict[str, Any]) -> dict[str, Any]:
+    keep = ("checkpoint", "checkpoint_sha256", "arch", "epochs", "accuracy", "split",
+            "backbone_accuracy", "accuracy_drop", "payload_shape", "transmitted_bits",
+            "raw_bits", "compression_ratio", "seconds")
+    return {k: summary[k] for k in keep if k in summary}
+
+
+def _train_step(name, stamps, hooks, path, config, settings, train_data, test_data, backbone):
+    parent = ckpt_io.file_sha256(backbone) if backbone else None
+    key = _key(config.to_dict(), settings.to_dict(), parent)
+    summary_path = path.with_suffix(".json")
+    reuse = stamps.fresh(name, key, path, summary_path)
+    hooks.step(f"train {name}", reuse)
+    if reuse:
+        return json.loads(summary_path.read_text())
+    path.unlink(missing_ok=True)  # stale: other settings or another backbone
+    progress = hooks.training(settings.epochs) if hooks.training else None
+    kwargs = {}
+    if backbone is not None:
+        kwargs = dict(backbone=ckpt_io.load(backbone), backbone_path=backbone)
+    if progress is not None and hasattr(progress, "__enter__"):
+        with progress:
+            result = train(config, settings, train_data, test_data, path, progress=progress, **kwargs)
+    else:
+        result = train(config, settings, train_data, test_data, path, progress=progress, **kwargs)
+    write_json(summary_path, result.summary)
+    stamps.mark(name, key)
+    return result.summary
+
+
+def _export_step(stamps, hooks, sbn_path, export_dir) -> dict[str, Any]:
+    from sbn.graph.bundle import export_checkpoint
+
+    key = _key(ckpt_io.file_sha256(sbn_path))
+    reuse = stamps.fresh("export", key, export_dir / "manifest.json")
+    hooks.step("export NIR + partition", reuse)
+    if not reuse:
+        if export_dir.exists():
+            shutil.rmtree(export_dir)
+        export_checkpoint(sbn_path, export_dir)
+        stamps.mark("export", key)
+    return json.loads((export_dir / "manifest.json").read_text())
+
+
+def _map_step(stamps, hooks, export_dir, target_name, out) -> dict[str, Any]:
+    from sbn.targets import place, read_network, report_dict, resolve_target
+
+    key = _key(json.loads((export_dir / "manifest.json").read_text()), target_name)
+    path = out / "map.json"
+    reuse = stamps.fresh("map", key, path)
+    hooks.step(f"map device + edge onto {target_name}", reuse)
+    if not reuse:
+        target = resolve_target(target_name)
+        maps = {}
+        for part in ("device", "edge"):
+            placement = place(read_network(export_dir / f"{part}.nir"), target)
+            maps[part] = report_dict(placement, None, None)
+        write_json(path, maps)
+        stamps.mark("map", key)
+    maps = json.loads(path.read_text())
+    return {part: maps[part]["summary"] for part in maps}
+
+
+def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
+               settings: DemoSettings, out: Path) -> dict[str, Any]:
+    from sbn.demo_lava import compare_lava_pytorch
+
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    key = _key(manifest, settings.lava_samples)
+    path = out / "lava.json"
+    reuse = stamps.fresh("lava", key, path)
+    hooks.step(f"simulate {settings.lava_samples} test samples in Lava (device -> payload -> edge)", reuse)
+    if not reuse:
+        result = compare_lava_pytorch(sbn_path, export_dir, test_data.subset(settings.lava_samples))
+        write_json(path, result)
+        stamps.mark("lava", key)
+    r = json.loads(path.read_text())
+    return {
+        "file": path.name, "samples": r["simulated"], "failed": r["failed"],
+        "lava_accuracy": r["accuracy"], "pytorch_accuracy": r["pytorch_accuracy"],
+        "agreement": r["agreement"]["pytorch_predictions"],
+        "executor_outputs_identical": r["agreement"]["executor_outputs_identical"],
+        "payload_identical_to_executor": r["agreement"]["payload_identical_to_executor"],
+        "bytes_per_sample": r["bytes_per_sample"]["measured"],
+        "manifest_bytes_per_sample": r["bytes_per_sample"]["manifest"],
+        "payload_firing_rate": r["payload_firing_rate"],
+        "wall_s_per_sample": r["wall_s_per_sample"],
+    }
+
+
+def _energy_step(stamps, hooks, backbone_path, test_data, settings, out) -> dict[str, Any]:
+    from sbn.energy import (DEFAULT_SNN_PRESETS, estimate_energy, layer_table,
+                            measure_firing_rates, resolve_preset)
+    from sbn.energy.plots import plot_energy
+    from sbn.energy.report import to_dict
+
+    key = _key(ckpt_io.file_sha256(backbone_path), settings.lava_samples)
+    path, plot = out / "energy.json", out / "energy.png"
+    reuse = stamps.fresh("energy", key, path, plot)
+    hooks.step("device energy per split point (45 nm, ROLLS, Loihi) + plot", reuse)
+    if not reuse:
+        model = ckpt_io.load(backbone_path).build()
+        images = test_data.images[: max(settings.lava_samples, 64)]
+        rates = measure_firing_rates(model, images, source="pytorch")
+        presets = [resolve_preset(p) for p in (*DEFAULT_SNN_PRESETS, "loihi")]
+        report = estimate_energy(layer_table(model), rates, presets, resolve_preset("45nm"),
+                                 model={"checkpoint": backbone_path.name})
+        write_json(path, to_dict(report))
+        plot_energy(report, plot)
+        stamps.mark("energy", key)
+    data = json.loads(path.read_text())
+    split = settings.split.upper()
+    row = next(s for s in data["splits"] if s["split"] == split)
+    return {"file": path.name, "plot": plot.name, "at_split": {k: v for k, v in row.items() if k != "layers"}}
+
+
+def _bits_step(stamps, hooks, config: ModelConfig, out: Path) -> dict[str, Any]:
+    from sbn.energy.bits import to_dict, uniform_table
+    from sbn.energy.plots import plot_bits
+
+    b = config.bottleneck
+    key = _key(config.to_dict())
+    path, plot = out / "bits.json", out / "bits.png"
+    reuse = stamps.fresh("bits", key, path, plot)
+    hooks.step("bits per split point + plot", reuse)
+    if not reuse:
+        base = config.with_bottleneck(None)
+        table = uniform_table(base, b.channels, b.stride)
+        write_json(path, to_dict(table, model={"arch": config.arch, "width": config.width}))
+        plot_bits(table, plot)
+        stamps.mark("bits", key)
+    p = payload(config)
+    return {"file": path.name, "plot": plot.name, "split": p.split,
+            "transmitted_bits": p.spiking_bits, "baseline_bits": p.baseline_bits,
+            "raw_bits": p.raw_bits, "compression_ratio": p.compression_ratio,
+            "reduction_vs_bottlenetpp_pct": p.reduction_vs_baseline}
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    t = report["training"]
+    s = report["settings"]
+    lava = report["lava"]
+    bits = report["bits"]
+    e = report["energy"]["at_split"]
+    lines = [
+        "# SpikeBottleNet demo report",
+        "",
+        f"sbn {report['tool_version']}, digits, width {s['width']}, T = {s['time_steps']}, "
+        f"bottleneck after {s['split']} with C' = {s['channels']}, stride {s['stride']}.",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| backbone test accuracy (PyTorch) | {t['backbone']['accuracy']:.2%} |",
+        f"| SpikeBottleNet test accuracy (PyTorch) | {t['spikebottlenet']['accuracy']:.2%} |",
+        f"| accuracy drop vs backbone | {100 * t['spikebottlenet']['accuracy_drop']:+.2f} points |",
+        f"| Lava accuracy on {lava['samples']} test samples | {lava['lava_accuracy']:.2%} |",
+        f"| PyTorch accuracy on the same samples | {lava['pytorch_accuracy']:.2%} |",
+        f"| Lava / PyTorch prediction agreement | {lava['agreement']:.2%} |",
+        f"| Lava / reference-executor payload spikes identical | {lava['payload_identical_to_executor']} |",
+        f"| bits per sample on the wire (measured) | {8 * lava['bytes_per_sample']:,} ({lava['bytes_per_sample']:,} bytes) |",
+        f"| transmitted bits (manifest) | {bits['transmitted_bits']:,} |",
+        f"| raw bits at the split | {bits['raw_bits']:,} |",
+        f"| compression ratio | {bits['compression_ratio']:.1f}x |",
+        f"| reduction vs BottleNet++ (8-bit) | {bits['reduction_vs_bottlenetpp_pct']:.1f} % |",
+        f"| device energy to {s['split']}, BottleNet++ 45 nm | {e['ann_mj']:.3g} mJ |",
+    ]
+    for key, value in e.items():
+        if key.startswith("snn_") and key.endswith("_mj") and value is not None:
+            lines.append(f"| device energy to {s['split']}, SpikeBottleNet {key[4:-3]} | {value:.3g} mJ |")
+    for part, summary in report["map"].items():
+        lines.append(f"| {part} graph on {s['target']} | {summary.get('cores_used')} cores, "
+                     f"{summary.get('chips_used')} chip(s) |")
+    lines += ["", "Files: backbone.safetensors, spikebottlenet.safetensors, export/ (full.nir, "
+              "device.nir, edge.nir, manifest.json), map.json, lava.json, energy.json, energy.png, "
+              "bits.json, bits.png, report.json.", ""]
+    return "\n".join(lines)
