@@ -87,6 +87,8 @@ def lif_step(
 
 def lif_multistep(x: torch.Tensor, params: LIFParameters) -> torch.Tensor:
     """Run the LIF over ``x`` of shape ``[T, B, ...]`` from rest; returns spikes, same shape."""
+    if not (torch.is_grad_enabled() and x.requires_grad):
+        return _lif_multistep_inference(x, params)
     u = torch.zeros_like(x[0])
     o = torch.zeros_like(x[0])
     out = []
@@ -94,6 +96,22 @@ def lif_multistep(x: torch.Tensor, params: LIFParameters) -> torch.Tensor:
         o, u = lif_step(x[t], u, o, params)
         out.append(o)
     return torch.stack(out)
+
+
+@torch.no_grad()
+def _lif_multistep_inference(x: torch.Tensor, params: LIFParameters) -> torch.Tensor:
+    """The same recurrence without autograd, in place: about half the memory traffic.
+
+    Bit-identical to ``lif_step``: (1 - o) is 0 or 1, so multiplying by it is exact and the
+    order of the two products does not matter.
+    """
+    out = torch.empty_like(x)
+    u = x[0].clone()
+    out[0].copy_(u >= params.v_th)
+    for t in range(1, x.shape[0]):
+        u.mul_(params.decay).mul_(1.0 - out[t - 1]).add_(x[t])
+        out[t].copy_(u >= params.v_th)
+    return out
 
 
 class LIF(nn.Module):

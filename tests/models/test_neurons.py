@@ -72,3 +72,14 @@ def test_gradient_flows_through_time_and_reset():
 def test_bad_parameters(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         LIFParameters(**kwargs)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inference_path_is_bit_identical_to_the_autograd_path(dtype):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(5, 3, 4, 6, 6, generator=g) * 1.5 + 0.5).to(dtype)
+    with torch.no_grad():
+        fast = lif_multistep(x, PARAMS)
+    slow = lif_multistep(x.clone().requires_grad_(True), PARAMS)
+    assert torch.equal(fast, slow.detach())
+    assert fast.dtype == dtype and 0 < float(fast.mean()) < 1
