@@ -14,17 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from sbn.graph.numerics import pair
+
 Pads = tuple[tuple[int, int], tuple[int, int]]
-
-
-def pair(value, n: int = 2) -> tuple[int, ...]:
-    """An int or an n-sequence of ints as an n-tuple of Python ints."""
-    arr = np.atleast_1d(np.asarray(value)).astype(np.int64).ravel()
-    if arr.size == 1:
-        return (int(arr[0]),) * n
-    if arr.size != n:
-        raise ValueError(f"expected {n} values, got {arr.tolist()}")
-    return tuple(int(v) for v in arr)
 
 
 def resolve_padding(padding, kernel: tuple[int, int], dilation: tuple[int, int]) -> Pads:

@@ -37,7 +37,7 @@ import numpy as np
 
 from sbn.errors import SimulationError
 from sbn.graph import conventions
-from sbn.graph.executor import flatten_graph
+from sbn.graph.executor import dfs_back_edges, flatten_graph
 from sbn.targets.lava import ops
 from sbn.targets.shapes import infer_shapes
 
@@ -150,27 +150,9 @@ def _check_reset_mode(name: str, node) -> None:
 
 
 def _back_edges(g: nx.DiGraph, inputs: list[str]) -> set[tuple[str, str]]:
-    """The executor's rule: DFS from sorted Inputs, then other roots, then all nodes."""
+    """DFS back edges from the sorted Inputs, then other roots, then all nodes."""
     roots = inputs + sorted(n for n in g if g.in_degree(n) == 0 and n not in inputs) + sorted(g)
-    colour: dict[str, int] = {}
-    back: set[tuple[str, str]] = set()
-    for root in roots:
-        if root in colour:
-            continue
-        colour[root] = 1
-        stack = [(root, iter(sorted(g.successors(root))))]
-        while stack:
-            node, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                colour[node] = 2
-                stack.pop()
-            elif colour.get(child) == 1:
-                back.add((node, child))
-            elif child not in colour:
-                colour[child] = 1
-                stack.append((child, iter(sorted(g.successors(child)))))
-    return back
+    return dfs_back_edges(g, roots)
 
 
 def _group(g: nx.DiGraph, fuse: str) -> dict[str, str]:

@@ -183,7 +183,7 @@ def _schedule(flat_nodes, edges, inputs: list[str]):
         rest = nx.DiGraph(e for e in g.edges if e not in back)
         if not nx.is_directed_acyclic_graph(rest):  # a cycle without any neuron on it
             roots = sorted(inputs) + sorted(n for n in g if g.in_degree(n) == 0)
-            back |= _back_edges(rest, [r for r in roots if r in rest] + sorted(rest.nodes))
+            back |= dfs_back_edges(rest, [r for r in roots if r in rest] + sorted(rest.nodes))
     dag = nx.DiGraph()
     dag.add_nodes_from(g)
     dag.add_edges_from(e for e in g.edges if e not in back)
@@ -193,7 +193,7 @@ def _schedule(flat_nodes, edges, inputs: list[str]):
     return order, forward, backward
 
 
-def _back_edges(g: nx.DiGraph, roots: list[str]) -> set[tuple[str, str]]:
+def dfs_back_edges(g: nx.DiGraph, roots: list[str]) -> set[tuple[str, str]]:
     """Edges that close a cycle in a depth-first search from ``roots`` (in that order)."""
     colour: dict[str, int] = {}  # 1: on the stack, 2: done
     back: set[tuple[str, str]] = set()
