@@ -96,15 +96,20 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
         processes = {"device": run.device.processes, "edge": run.edge.processes}
         latency = {"device": max(run.device.latency.values()), "edge": max(run.edge.latency.values())}
         wall = time.perf_counter() - t0
-        ref_dev = _only(execute(g1, encode(images, t)).outputs, src.first)
-        ref = _only(execute(g2, ref_dev).outputs, src.second)
+        dev_exec = execute(g1, encode(images, t), record=True)
+        ref_dev = _only(dev_exec.outputs, src.first)
+        edge_exec = execute(g2, ref_dev, record=True)
+        ref = _only(edge_exec.outputs, src.second)
+        spike_sums = {**_spike_sums(g1, dev_exec.trace, "device"), **_spike_sums(g2, edge_exec.trace, "edge")}
         payload_identical = [bool(np.array_equal(spikes[:, i], ref_dev[:, i])) for i in range(n)]
     else:
         single = simulate(g1, encode(images, t), fuse=chunk.fuse, batch_size=chunk.batch_size)
         outputs = _only(single.outputs, src.first)
         processes, latency = {"graph": single.processes}, {"graph": max(single.latency.values())}
         wall = time.perf_counter() - t0
-        ref = _only(execute(g1, encode(images, t)).outputs, src.first)
+        full_exec = execute(g1, encode(images, t), record=True)
+        ref = _only(full_exec.outputs, src.first)
+        spike_sums = _spike_sums(g1, full_exec.trace, "graph")
         payload_identical = None
     logits = outputs.mean(axis=0).reshape(n, -1)
     ref_logits = ref.mean(axis=0).reshape(n, -1)
@@ -121,7 +126,20 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
             "bytes": None if wire is None else int(wire[i]),
             "payload_firing_rate": None if payload_rate is None else payload_rate[i],
         })
-    return {"rows": rows, "wall_s": wall, "processes": processes, "latency_steps": latency}
+    return {"rows": rows, "wall_s": wall, "processes": processes, "latency_steps": latency,
+            "spike_sums": spike_sums}
+
+
+def _spike_sums(graph, trace: dict[str, np.ndarray], part: str) -> dict[str, list[float]]:
+    """Spiking node -> [spikes, slots] over this chunk (for firing rates merged over chunks)."""
+    import nir
+
+    sums = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)) and name in trace:
+            values = trace[name]
+            sums[f"{part}:{name}"] = [float(values.sum()), float(values.size)]
+    return sums
 
 
 def evaluate(
@@ -168,9 +186,14 @@ def evaluate(
                        on_result=progress)
     wall = time.perf_counter() - start
     rows, failed, processes, latency = [], [], {}, {}
+    spikes: dict[str, list[float]] = {}
     for chunk, outcome in zip(chunks, outcomes):
         if outcome.ok:
             rows.extend(outcome.value["rows"])
+            for node, (count, slots) in outcome.value["spike_sums"].items():
+                total = spikes.setdefault(node, [0.0, 0.0])
+                total[0] += count
+                total[1] += slots
             processes, latency = outcome.value["processes"], outcome.value["latency_steps"]
         else:
             failed.append({"samples": [chunk.start, chunk.start + len(chunk.images) - 1],
@@ -181,8 +204,10 @@ def evaluate(
     measured = sorted({r["bytes"] for r in rows if r["bytes"] is not None})
     if expected is not None and measured and measured != [expected]:
         raise SimulationError(f"measured {measured} bytes per sample, the manifest says {expected}")
-    return _merge(source, rows, failed, n, time_steps, fuse, workers, processes, latency, wall,
-                  dataset, expected, measured, __version__)
+    report = _merge(source, rows, failed, n, time_steps, fuse, workers, processes, latency, wall,
+                    dataset, expected, measured, __version__)
+    report["firing_rates"] = {node: count / slots for node, (count, slots) in spikes.items() if slots}
+    return report
 
 
 def _merge(source, rows, failed, n, t, fuse, workers, processes, latency, wall, dataset,

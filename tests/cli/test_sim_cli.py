@@ -79,7 +79,8 @@ def test_sim_on_ray_workers_equals_in_process(exported):
     a, b = json.loads(here.read_text()), json.loads(there.read_text())
     assert b["workers"] == 2 and b["simulated"] == 6 and b["failed"] == []
     assert a["results"] == b["results"]
-    for key in ("accuracy", "agreement", "bytes_per_sample", "bits_on_the_wire", "payload_firing_rate"):
+    for key in ("accuracy", "agreement", "bytes_per_sample", "bits_on_the_wire", "payload_firing_rate",
+                "firing_rates"):
         assert a[key] == b[key], key
     manifest = json.loads((exported / "export" / "manifest.json").read_text())
     assert b["bits_on_the_wire"] == 6 * manifest["bits_per_sample"]

@@ -52,6 +52,13 @@ def test_chunks_merge_like_one_run(export_dir):
     assert whole["bits_on_the_wire"] == 5 * 128
     rates = [r["payload_firing_rate"] for r in whole["results"]]
     assert whole["payload_firing_rate"] == pytest.approx(np.mean(rates))
+    # per-node firing rates merged over chunks equal those of one run
+    assert chunked["firing_rates"].keys() == whole["firing_rates"].keys()
+    for node, rate in whole["firing_rates"].items():
+        assert chunked["firing_rates"][node] == pytest.approx(rate, abs=1e-15), node
+    # the payload is the device graph's encoder LIF output: same rate, two ways
+    assert whole["firing_rates"]["device:encoder.lif"] == pytest.approx(whole["payload_firing_rate"])
+    assert "edge:decoder.lif" in whole["firing_rates"]
     json.dumps(whole)
 
 
