@@ -68,6 +68,8 @@ class DemoHooks:
 
     step: Callable[[str, bool], None] = lambda name, reused: None
     training: Callable[[int], Progress] | None = None
+    #: (chunks done, chunks in all) while Lava runs the test samples
+    lava_chunk: Callable[[int, int], None] | None = None
 
 
 class Stamps:
@@ -209,7 +211,8 @@ def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
     reuse = stamps.fresh("lava", key, path)
     hooks.step(f"simulate {settings.lava_samples} test samples in Lava (device -> payload -> edge)", reuse)
     if not reuse:
-        result = compare_lava_pytorch(sbn_path, export_dir, test_data.subset(settings.lava_samples))
+        result = compare_lava_pytorch(sbn_path, export_dir, test_data.subset(settings.lava_samples),
+                                      on_chunk=hooks.lava_chunk)
         write_json(path, result)
         stamps.mark("lava", key)
     r = json.loads(path.read_text())

@@ -181,6 +181,8 @@ def evaluate(
         if on_chunk:
             on_chunk(done[0], len(chunks))
 
+    if on_chunk:
+        on_chunk(0, len(chunks))
     start = time.perf_counter()
     outcomes = fan_out(run_chunk, chunks, workers=workers, address=address, retries=retries,
                        on_result=progress)

@@ -7,6 +7,26 @@ from pathlib import Path
 import click
 
 
+class _ChunkBar:
+    """A transient bar over the Lava chunks, started on the first report."""
+
+    def __init__(self, console) -> None:
+        self.console = console
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        from rich.progress import Progress
+
+        if self.bar is None:
+            self.bar = Progress(console=self.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("Lava chunks", total=total)
+        self.bar.update(self.task, completed=done)
+        if done >= total:
+            self.bar.stop()
+            self.bar = None
+
+
 @click.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"),
               show_default=True, help="Report folder; a second run reuses what is already there.")
@@ -47,7 +67,7 @@ def demo(out, fresh, split, channels, stride, time_steps, width, epochs, finetun
         err.print(f"[bold][{next(steps)}/7][/bold] {name}" + ("  [dim](reused)[/dim]" if reused else ""))
 
     report = run_demo(out, settings, fresh=fresh,
-                      hooks=DemoHooks(step=step, training=RichProgress))
+                      hooks=DemoHooks(step=step, training=RichProgress, lava_chunk=_ChunkBar(err)))
     from rich.markdown import Markdown
 
     console().print(Markdown((out / "report.md").read_text()))
