@@ -2,17 +2,15 @@
 
 Each supported node becomes a ``NodeOp``: ``rest(batch)`` gives its state at rest and
 ``step(x, state) -> (y, state)`` advances one time step, ``x`` being the sum of everything the
-node receives in that step, shape (B, *input shape). Synaptic layers use ``kernels`` (im2col
-GEMM); neurons are NIR's equations stepped with forward Euler at the graph's ``dt``, written
-with the same float64 expressions as the reference executor (``sbn.graph.nodes``) so that
-potentials, and hence spikes, agree bit for bit::
+node receives in that step, shape (B, *input shape).
 
-    LIF      v = (1 - dt/tau) v + (dt/tau) r x + (dt/tau) v_leak;  z = v > v_threshold;
-             v = v_reset where z (hard reset in the spiking step)
-    IF       v = v + dt r x;  spike and reset as LIF
-    LI       v as LIF, output v;  I: v = v + dt r x, output v
-    CubaLIF  I = I + dt/tau_syn (w_in x - I);  v = (1 - dt/tau_mem) v + (dt/tau_mem) r I
-             + (dt/tau_mem) v_leak; spike and reset as LIF (CubaLI: output v)
+Synaptic layers (Conv, Affine, Linear, pooling, Flatten) use this backend's own kernels
+(``kernels``: im2col GEMM). Neurons, delays, scaling and thresholds step exactly the
+reference executor's equations (``sbn.graph.nodes``: NIR's dynamics, forward Euler at the
+graph's ``dt``, spike on ``v > v_threshold``, hard reset to ``v_reset``), taken from it
+rather than written again, so that potentials, and hence spikes, agree bit for bit; what
+the Lava tests then check is everything around them: processes, one-step hops, alignment
+delays, the payload on the wire.
 
 Anything Lava's process models cannot run exactly is refused here, naming the node.
 """
@@ -26,6 +24,7 @@ import nir
 import numpy as np
 
 from sbn.errors import SimulationError
+from sbn.graph import nodes as reference
 from sbn.targets.lava import kernels
 
 F64 = np.float64
@@ -39,15 +38,6 @@ class NodeOp:
 
 def _f(value) -> np.ndarray:
     return np.asarray(value, dtype=F64)
-
-
-def _rest(shape, value=0.0) -> Callable[[int], np.ndarray]:
-    full = np.broadcast_to(_f(value), shape)
-    return lambda batch: np.broadcast_to(full, (batch, *shape)).copy()
-
-
-def _bshape(*params) -> tuple[int, ...]:
-    return np.broadcast_shapes(*(np.shape(p) for p in params))
 
 
 def _stateless(fn: Callable[[np.ndarray], np.ndarray]) -> NodeOp:
@@ -99,96 +89,6 @@ def _flatten(node: nir.Flatten, dt: float) -> NodeOp:
     return _stateless(fn)
 
 
-def _leak(tau, r, v_leak, dt: float):
-    a = dt / _f(tau)
-    return 1.0 - a, a * _f(r), a * _f(v_leak)
-
-
-def _spike(v, threshold, reset):
-    z = v > threshold
-    return z.astype(F64), np.where(z, reset, v)
-
-
-def _lif(node: nir.LIF, dt: float) -> NodeOp:
-    decay, gain, drift = _leak(node.tau, node.r, node.v_leak, dt)
-    thr, reset = _f(node.v_threshold), _f(node.v_reset)
-    return NodeOp(lambda x, v: _spike(decay * v + gain * x + drift, thr, reset),
-                  _rest(_bshape(node.tau, node.r, node.v_leak, thr), node.v_leak))
-
-
-def _if(node: nir.IF, dt: float) -> NodeOp:
-    gain = dt * _f(node.r)
-    thr, reset = _f(node.v_threshold), _f(node.v_reset)
-    return NodeOp(lambda x, v: _spike(v + gain * x, thr, reset), _rest(_bshape(node.r, thr)))
-
-
-def _li(node: nir.LI, dt: float) -> NodeOp:
-    decay, gain, drift = _leak(node.tau, node.r, node.v_leak, dt)
-
-    def step(x, v):
-        v = decay * v + gain * x + drift
-        return v, v
-
-    return NodeOp(step, _rest(_bshape(node.tau, node.r, node.v_leak), node.v_leak))
-
-
-def _integrator(node: nir.I, dt: float) -> NodeOp:
-    gain = dt * _f(node.r)
-
-    def step(x, v):
-        v = v + gain * x
-        return v, v
-
-    return NodeOp(step, _rest(np.shape(node.r)))
-
-
-def _cuba(node, dt: float, spiking: bool) -> NodeOp:
-    a_syn = dt / _f(node.tau_syn)
-    decay, gain, drift = _leak(node.tau_mem, node.r, node.v_leak, dt)
-    w_in = _f(node.w_in)
-    shape = _bshape(node.tau_syn, node.tau_mem, node.r, node.v_leak)
-    rest_v, rest_i = _rest(shape, node.v_leak), _rest(shape)
-    thr = _f(node.v_threshold) if spiking else None
-    reset = _f(node.v_reset) if spiking else None
-
-    def step(x, state):
-        v, i = state
-        i = i + a_syn * (w_in * x - i)
-        v = decay * v + gain * i + drift
-        if not spiking:
-            return v, (v, i)
-        z, v = _spike(v, thr, reset)
-        return z, (v, i)
-
-    return NodeOp(step, lambda b: (rest_v(b), rest_i(b)))
-
-
-def _delay(node: nir.Delay, dt: float, name: str) -> NodeOp:
-    steps = _f(node.delay) / dt
-    whole = np.rint(steps)
-    if not np.allclose(steps, whole, rtol=0, atol=1e-6) or (whole < 0).any():
-        raise SimulationError(f"node {name}: Delay of {np.unique(node.delay)[:4].tolist()} is not "
-                              f"a whole number of steps at dt = {dt}; Lava steps in whole steps")
-    steps = whole.astype(np.int64)
-    depth = int(steps.max()) if steps.size else 0
-
-    def step(x, history):
-        history = [x] + history[:depth]  # history[d]: the input d steps ago
-        y = np.zeros_like(x)
-        for d in np.unique(steps):
-            if d < len(history):
-                mask = np.broadcast_to(steps == d, x.shape)
-                y[mask] = history[d][mask]
-        return y, history
-
-    return NodeOp(step, lambda batch: [])
-
-
-def _threshold(node: nir.Threshold, dt: float) -> NodeOp:
-    thr = _f(node.threshold)
-    return _stateless(lambda x: (x > thr).astype(F64))
-
-
 def _pool(fn):
     def build(node, dt: float) -> NodeOp:
         args = (node.kernel_size, node.stride, node.padding)
@@ -196,38 +96,27 @@ def _pool(fn):
     return build
 
 
-def _scale(node: nir.Scale, dt: float) -> NodeOp:
-    s = _f(node.scale)
-    return _stateless(lambda x: x * s)
-
-
+#: synaptic and shape nodes, on this backend's kernels
 BUILDERS: dict[type, Callable[..., NodeOp]] = {
-    nir.Input: lambda node, dt: _stateless(lambda x: x),
-    nir.Output: lambda node, dt: _stateless(lambda x: x),
     nir.Affine: _affine,
     nir.Linear: _linear,
-    nir.Scale: _scale,
     nir.Conv1d: _conv1d,
     nir.Conv2d: _conv2d,
     nir.SumPool2d: _pool(kernels.sum_pool2d),
     nir.AvgPool2d: _pool(kernels.avg_pool2d),
     nir.Flatten: _flatten,
-    nir.Threshold: _threshold,
-    nir.LIF: _lif,
-    nir.IF: _if,
-    nir.LI: _li,
-    nir.I: _integrator,
-    nir.CubaLIF: lambda node, dt: _cuba(node, dt, spiking=True),
-    nir.CubaLI: lambda node, dt: _cuba(node, dt, spiking=False),
 }
-SUPPORTED = sorted([t.__name__ for t in BUILDERS] + ["Delay"])
+#: nodes whose step is the reference executor's own (neuron dynamics and the like)
+SHARED = (nir.Input, nir.Output, nir.Scale, nir.Threshold, nir.LIF, nir.IF, nir.LI, nir.I,
+          nir.CubaLIF, nir.CubaLI, nir.Delay)
+SUPPORTED = sorted([t.__name__ for t in BUILDERS] + [t.__name__ for t in SHARED])
 
 
 def check_node(name: str, node) -> None:
     """SimulationError naming ``name`` if Lava cannot run this node exactly."""
     if isinstance(node, nir.Delay):
-        return
-    if type(node) not in BUILDERS:
+        return  # its dt check needs the graph's dt: build_op
+    if type(node) not in BUILDERS and type(node) not in SHARED:
         raise SimulationError(
             f"node {name}: NIR type {type(node).__name__} cannot be simulated in Lava; "
             f"supported: {', '.join(SUPPORTED)}"
@@ -242,8 +131,19 @@ def check_node(name: str, node) -> None:
                                   "forward-Euler step")
 
 
+def _check_delay(name: str, node: nir.Delay, dt: float) -> None:
+    steps = _f(node.delay) / dt
+    whole = np.rint(steps)
+    if not np.allclose(steps, whole, rtol=0, atol=1e-6) or (whole < 0).any():
+        raise SimulationError(f"node {name}: Delay of {np.unique(node.delay)[:4].tolist()} is not "
+                              f"a whole number of steps at dt = {dt}; Lava steps in whole steps")
+
+
 def build_op(name: str, node, dt: float) -> NodeOp:
     check_node(name, node)
-    if isinstance(node, nir.Delay):
-        return _delay(node, dt, name)
+    if type(node) in SHARED:
+        if isinstance(node, nir.Delay):
+            _check_delay(name, node, dt)
+        op = reference.build(name, node, dt)
+        return NodeOp(op.step, op.init)
     return BUILDERS[type(node)](node, dt)
