@@ -41,7 +41,6 @@ def test_differences_are_found(sbn_stride1):
     assert "edges differ" in found and "graph metadata differs" in found
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not present")
 def test_third_party_files_load():
     for path in sorted(FIXTURES.glob("*.nir")):
         assert isinstance(load_nir(path), nir.NIRGraph), path.name

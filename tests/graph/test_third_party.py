@@ -14,7 +14,6 @@ from sbn.graph import execute
 
 # ../shared beside the repository (as in CI), found from this file rather than the cwd
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not present")
 
 
 def test_norse_lif_reproduces_norse_traces():
