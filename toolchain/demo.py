@@ -11,6 +11,7 @@ redoes everything).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -158,10 +159,8 @@ def _train_step(name, stamps, hooks, path, config, settings, train_data, test_da
     kwargs = {}
     if backbone is not None:
         kwargs = dict(backbone=ckpt_io.load(backbone), backbone_path=backbone)
-    if progress is not None and hasattr(progress, "__enter__"):
-        with progress:
-            result = train(config, settings, train_data, test_data, path, progress=progress, **kwargs)
-    else:
+    # a front end's progress may be a context manager (bars drawn while it is open)
+    with progress if hasattr(progress, "__enter__") else contextlib.nullcontext():
         result = train(config, settings, train_data, test_data, path, progress=progress, **kwargs)
     write_json(summary_path, result.summary)
     stamps.mark(name, key)
