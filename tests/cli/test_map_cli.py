@@ -1,5 +1,6 @@
 """``sbn map`` through its real entry points (click runner and the installed scripts)."""
 
+import os
 import json
 import subprocess
 import sys
@@ -11,8 +12,8 @@ from click.testing import CliRunner
 from sbn.cli import cli
 from sbn.errors import MappingError
 
-# ../shared beside the repository (as in CI), found from this file rather than the cwd
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
+# ../shared, as tests/conftest.py found it
+FIXTURES = Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party"
 BIN = Path(sys.executable).parent
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import h5py
@@ -14,8 +15,8 @@ from sbn.graph.export import export_nir
 from sbn.graph.io import graph_differences, load_nir, save_nir
 from sbn.graph.partition import partition
 
-# ../shared beside the repository (as in CI), found from this file rather than the cwd
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
+# ../shared, as tests/conftest.py found it
+FIXTURES = Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party"
 
 
 @pytest.mark.parametrize("fixture", ["sbn_stride2", "sbn_last_stride2", "if_backbone"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nir
@@ -12,8 +13,8 @@ import torch.nn.functional as F
 
 from sbn.graph import execute
 
-# ../shared beside the repository (as in CI), found from this file rather than the cwd
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
+# ../shared, as tests/conftest.py found it
+FIXTURES = Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party"
 
 
 def test_norse_lif_reproduces_norse_traces():

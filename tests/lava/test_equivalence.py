@@ -7,6 +7,7 @@ snnTorch-style CubaLIF, LI readouts, and the toolchain's own export (dt = 1 in m
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nir
@@ -18,7 +19,8 @@ from sbn.graph import execute
 from sbn.targets.lava import make_plan, simulate
 from sbn.targets.lava.runtime import lava_children
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
+# ../shared, as tests/conftest.py found it
+FIXTURES = Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party"
 
 
 def dyadic(rng, shape, bits=3, scale=1.0):

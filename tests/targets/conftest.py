@@ -3,6 +3,7 @@ full-width ResNet50 costs no memory)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nir
@@ -11,8 +12,8 @@ import pytest
 
 from sbn.targets.spec import Target
 
-# ../shared beside the repository (as in CI), found from this file rather than the cwd
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "nir-third-party"
+# ../shared, as tests/conftest.py found it
+FIXTURES = Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party"
 
 
 def zeros(*shape):
