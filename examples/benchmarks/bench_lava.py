@@ -1,8 +1,8 @@
 """Benchmarks of the Lava backend (figures recorded in docs/lava.md).
 
-(a) one time step of a ResNet50 convolution: Lava's stock CPU Conv kernel (scipy,
-    one convolve2d per channel pair) against the toolchain's GEMM kernel (same inputs,
-    same Lava layout), and the speed-up;
+(a) one time step of a ResNet50 convolution at several spike densities: Lava's stock CPU
+    Conv kernel (scipy, one convolve2d per channel pair) against the toolchain's ``sbn_fast``
+    kernel (same inputs, same Lava layout, the same bits) and the executor's GEMM;
 (b) the full-width SpikeBottleNet-ResNet50 (CIFAR 32x32, T = 4, bottleneck after RB16):
     one sample through device + edge in Lava (two networks), wall time and memory.
 
@@ -21,38 +21,52 @@ import time
 import numpy as np
 
 
-def bench_conv(name, x_shape, cout, k, pad, repeats=3):
-    from lava.proc.conv import utils
-
-    from sbn.targets.lava.fast_models import lava_conv
-
-    rng = np.random.default_rng(0)
-    x = (rng.random(x_shape) < 0.2).astype(float)  # (X, Y, C) spikes
-    w = rng.normal(size=(cout, k, k, x_shape[2]))
-    t = time.perf_counter()
-    ref = utils.conv_scipy(x, w, (k, k), (1, 1), (pad, pad), (1, 1), 1)
-    stock = time.perf_counter() - t
+def _best(fn, repeats):
     best = np.inf
     for _ in range(repeats):
         t = time.perf_counter()
-        mine = lava_conv(x, w, 1, pad, 1, 1)
+        out = fn()
         best = min(best, time.perf_counter() - t)
-    err = float(np.abs(mine - ref).max())
-    print(f"{name}: stock {stock:.3f} s/step, sbn_fast {best * 1e3:.2f} ms/step, "
-          f"speed-up {stock / best:.0f}x, max |diff| {err:.1e}", flush=True)
+    return best, out
 
 
-def bench_all_layers():
+def bench_conv(name, x_shape, cout, k, pad, densities=(0.05, 0.1, 0.2), repeats=20):
+    """One layer, one step: Lava's stock kernel against ``sbn_fast`` (Lava-order kernel, one
+    thread) and, for scale, the executor's im2col GEMM (``kernels.conv2d``, BLAS threads)."""
+    from lava.proc.conv import utils
+
+    from sbn.targets.lava import kernels
+    from sbn.targets.lava.lava_order import LavaOrderConv
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(cout, k, k, x_shape[2]))
+    conv = LavaOrderConv(w, 1, pad, 1, 1)
+    w_nchw = np.ascontiguousarray(w[:, ::-1, ::-1].transpose(0, 3, 1, 2))
+    for density in densities:
+        x = (rng.random(x_shape) < density).astype(float)  # (X, Y, C) spikes
+        t = time.perf_counter()
+        ref = utils.conv_scipy(x, w, (k, k), (1, 1), (pad, pad), (1, 1), 1)
+        stock = time.perf_counter() - t
+        mine, out = _best(lambda: conv(x, binary=True), repeats)
+        x_nchw = np.ascontiguousarray(x.transpose(2, 0, 1))[None]
+        gemm, _ = _best(lambda: kernels.conv2d(x_nchw, w_nchw, None, 1, pad, 1, 1), repeats)
+        identical = np.array_equal(out.view(np.int64), ref.view(np.int64))
+        print(f"{name}, {density:.0%} spikes: stock {stock * 1e3:.1f} ms, sbn_fast {mine * 1e3:.2f} ms "
+              f"({stock / mine:.0f}x, bit-identical: {identical}), GEMM {gemm * 1e3:.2f} ms "
+              f"({stock / gemm:.0f}x)", flush=True)
+
+
+def bench_all_layers(density=0.2, per_layer=False):
     """Every Conv2d of the full-width exported ResNet50 (CIFAR), one step each: ours timed,
     the stock kernel timed on 4 output channels and scaled by C_out / 4 (its cost is linear
-    in the channel pairs it loops over)."""
+    in the channel pairs it loops over). ``per_layer`` prints each layer's speed-up."""
     import torch
     from lava.proc.conv import utils
 
     from sbn.graph import export_nir
     from sbn.models import ModelConfig, build_model
     from sbn.targets.lava import make_plan
-    from sbn.targets.lava.fast_models import lava_conv
+    from sbn.targets.lava.lava_order import LavaOrderConv
 
     torch.manual_seed(0)
     graph = export_nir(build_model(ModelConfig()).eval())
@@ -66,18 +80,22 @@ def bench_all_layers():
         c, h, w = plan.shapes[plan.preds[name][0]]
         weight = np.asarray(node.weight).transpose(0, 2, 3, 1)[:, ::-1, ::-1]  # Lava layout
         k, s, p = weight.shape[1], int(np.ravel(node.stride)[0]), int(np.ravel(node.padding)[0])
-        x = (rng.random((h, w, c)) < 0.2).astype(float)
+        # the stem sees the image (graded values), every other layer spikes
+        x = rng.random((h, w, c)) if c == 3 else (rng.random((h, w, c)) < density).astype(float)
         sub = min(4, weight.shape[0])
-        t = time.perf_counter()
-        utils.conv_scipy(x, np.ascontiguousarray(weight[:sub]), (k, k), (s, s), (p, p), (1, 1), 1)
-        stock_total += (time.perf_counter() - t) * weight.shape[0] / sub
-        t = time.perf_counter()
-        lava_conv(x, weight, s, p, 1, 1)
-        ours_total += time.perf_counter() - t
+        stock = _best(lambda: utils.conv_scipy(x, np.ascontiguousarray(weight[:sub]), (k, k), (s, s),
+                                               (p, p), (1, 1), 1), 2)[0] * weight.shape[0] / sub
+        conv = LavaOrderConv(weight, s, p, 1, 1)
+        ours = _best(lambda: conv(x), 5)[0]
+        stock_total += stock
+        ours_total += ours
         convs += 1
-    print(f"all {convs} convolutions of ResNet50 (CIFAR, one step): stock ~{stock_total:.1f} s "
-          f"(extrapolated), sbn_fast {ours_total:.3f} s, speed-up ~{stock_total / ours_total:.0f}x",
-          flush=True)
+        if per_layer:
+            print(f"  {name:28s} {k}x{k}/{s} {c:4d}->{weight.shape[0]:4d} on {h:2d}x{w:<2d} "
+                  f"stock {stock * 1e3:8.1f} ms  sbn_fast {ours * 1e3:7.3f} ms  {stock / ours:6.0f}x", flush=True)
+    print(f"all {convs} convolutions of ResNet50 (CIFAR, one step, {density:.0%} spikes): stock "
+          f"~{stock_total:.1f} s (extrapolated), sbn_fast {ours_total:.3f} s, speed-up "
+          f"~{stock_total / ours_total:.0f}x", flush=True)
 
 
 def _pss(pid: int) -> int:
@@ -140,13 +158,15 @@ def main():
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--skip-layers", action="store_true")
     parser.add_argument("--fuse", default="block", choices=["node", "block", "graph"])
+    parser.add_argument("--per-layer", action="store_true", help="each convolution's speed-up")
     args = parser.parse_args()
     print(f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
     bench_conv("1x1 conv 1024->256 on 8x8", (8, 8, 1024), 256, 1, 0)
     bench_conv("3x3 conv 64->64 on 32x32", (32, 32, 64), 64, 3, 1)
     if not args.skip_layers:
-        bench_all_layers()
+        for density in (0.1, 0.2):
+            bench_all_layers(density, args.per_layer)
     if not args.skip_full:
         bench_full(args.fuse)
 

@@ -8,10 +8,12 @@ the ``a_out`` sent at step t is the synaptic input accumulated at step t - 1 (on
 hop), binary inputs unless ``num_message_bits > 0``, Lava's ``(X, Y, C)`` layout and its
 flipped kernel (Lava's ``Conv`` convolves, it does not cross-correlate).
 
-Numerics: float64 throughout (the stock models are float64 too). The result equals the
-stock model's bit for bit whenever every partial sum is exact in float64 (e.g. spikes times
-weights with a few significant bits, as the tests use); otherwise the summation order differs
-(one GEMM versus scipy's per-channel-pair loop) and results differ in the last bits.
+Numerics: float64, bit for bit the stock models' results for any finite weights. ``Conv``
+runs ``lava_order.LavaOrderConv``, which adds the same products in the same order as Lava's
+per-channel-pair scipy loop but only visits non-zero inputs (spikes), in compiled code.
+``Dense`` evaluates the stock model's own numpy expressions (a column gather and a pairwise
+sum for spikes, a BLAS ``dot`` for graded input): those are already vectorised, and any
+other order would change the last bits.
 """
 
 from __future__ import annotations
@@ -27,29 +29,19 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import Dense
 
-from sbn.targets.lava import kernels
+from sbn.targets.lava.lava_order import LavaOrderConv, lava_order_conv, warm_up
 
 FAST_TAG = "sbn_fast"
 
-
-def lava_conv(s_in: np.ndarray, weight: np.ndarray, stride, padding, dilation, groups: int) -> np.ndarray:
-    """Lava's ``Conv`` semantics, (X, Y, C_in) -> (X', Y', C_out), weight (C_out, kx, ky, C_in).
-
-    Lava flips the kernel (true convolution); ``kernels.conv2d`` cross-correlates, so the
-    kernel is flipped back here and the axes moved to (B, C, X, Y).
-    """
-    x = np.ascontiguousarray(s_in.transpose(2, 0, 1))[None]
-    w = np.ascontiguousarray(weight[:, ::-1, ::-1, :].transpose(0, 3, 1, 2))
-    pad = kernels.pair(padding)
-    y = kernels.conv2d(x, w, None, kernels.pair(stride), pad, kernels.pair(dilation), int(groups))
-    return y[0].transpose(1, 2, 0)
+#: Lava's ``Conv`` semantics, (X, Y, C_in) -> (X', Y', C_out), weight (C_out, kx, ky, C_in/groups)
+lava_conv = lava_order_conv
 
 
 @implements(proc=Conv, protocol=LoihiProtocol)
 @requires(CPU)
 @tag(FAST_TAG, "floating_pt")
 class PyConvModelSbnFast(PyLoihiProcessModel):
-    """Lava ``Conv`` as one im2col GEMM per time step (float64)."""
+    """Lava ``Conv`` in Lava's own summation order, driven by the non-zero inputs (float64)."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
@@ -64,20 +56,27 @@ class PyConvModelSbnFast(PyLoihiProcessModel):
     weight_exp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
     num_weight_bits: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=5)
 
+    def __init__(self, proc_params=None):
+        super().__init__(proc_params)
+        self._conv: LavaOrderConv | None = None
+
     def run_spk(self) -> None:
         self.a_out.send(self.a_buf)  # accumulated last step: one step per hop, as Lava's
         s_in = self.s_in.recv()
-        if self.num_message_bits.item() == 0:
+        spikes = self.num_message_bits.item() == 0
+        if spikes:
             s_in = s_in.astype(bool)
-        self.a_buf = lava_conv(s_in.astype(np.float64), self.weight, self.stride,
-                               self.padding, self.dilation, int(self.groups[0]))
+        if self._conv is None:  # built on the first step: the weight is static (no learning)
+            self._conv = LavaOrderConv(self.weight, self.stride, self.padding, self.dilation,
+                                       int(self.groups[0]))
+        self.a_buf = self._conv(s_in, binary=spikes)
 
 
 @implements(proc=Dense, protocol=LoihiProtocol)
 @requires(CPU)
 @tag(FAST_TAG, "floating_pt")
 class PyDenseModelSbnFast(PyLoihiProcessModel):
-    """Lava ``Dense`` as one BLAS matrix-vector product per time step (float64)."""
+    """Lava ``Dense`` with the stock model's own expressions, so the sums keep their order."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
@@ -87,10 +86,10 @@ class PyDenseModelSbnFast(PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         self.a_out.send(self.a_buff)
-        s_in = self.s_in.recv()
-        if self.num_message_bits.item() == 0:
-            s_in = s_in.astype(bool)
-        self.a_buff = self.weights @ s_in.astype(np.float64)
+        if self.num_message_bits.item() > 0:
+            self.a_buff = self.weights.dot(self.s_in.recv())
+        else:
+            self.a_buff = self.weights[:, self.s_in.recv().astype(bool)].sum(axis=1)
 
 
 #: process class -> the toolchain's model for it
@@ -99,6 +98,7 @@ FAST_MODELS = {Conv: PyConvModelSbnFast, Dense: PyDenseModelSbnFast}
 
 def fast_run_cfg(**kwargs) -> Loihi2SimCfg:
     """A ``Loihi2SimCfg`` (floating point) that runs ``Conv`` and ``Dense`` on these models."""
+    warm_up()  # compile before Lava forks, so that each process inherits the kernel
     extra = dict(kwargs.pop("exception_proc_model_map", None) or {})
     return Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map={**FAST_MODELS, **extra},
                         **kwargs)
