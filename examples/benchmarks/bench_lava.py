@@ -32,10 +32,10 @@ def _best(fn, repeats):
 
 def bench_conv(name, x_shape, cout, k, pad, densities=(0.05, 0.1, 0.2), repeats=20):
     """One layer, one step: Lava's stock kernel against ``sbn_fast`` (Lava-order kernel, one
-    thread) and, for scale, the executor's im2col GEMM (``kernels.conv2d``, BLAS threads)."""
+    thread) and, for scale, the reference executor's GEMM (``numerics.conv2d``, BLAS threads)."""
     from lava.proc.conv import utils
 
-    from sbn.targets.lava import kernels
+    from sbn.graph import numerics
     from sbn.targets.lava.lava_order import LavaOrderConv
 
     rng = np.random.default_rng(0)
@@ -44,12 +44,10 @@ def bench_conv(name, x_shape, cout, k, pad, densities=(0.05, 0.1, 0.2), repeats=
     w_nchw = np.ascontiguousarray(w[:, ::-1, ::-1].transpose(0, 3, 1, 2))
     for density in densities:
         x = (rng.random(x_shape) < density).astype(float)  # (X, Y, C) spikes
-        t = time.perf_counter()
-        ref = utils.conv_scipy(x, w, (k, k), (1, 1), (pad, pad), (1, 1), 1)
-        stock = time.perf_counter() - t
+        stock, ref = _best(lambda: utils.conv_scipy(x, w, (k, k), (1, 1), (pad, pad), (1, 1), 1), 3)
         mine, out = _best(lambda: conv(x, binary=True), repeats)
         x_nchw = np.ascontiguousarray(x.transpose(2, 0, 1))[None]
-        gemm, _ = _best(lambda: kernels.conv2d(x_nchw, w_nchw, None, 1, pad, 1, 1), repeats)
+        gemm, _ = _best(lambda: numerics.conv2d(x_nchw, w_nchw, None, 1, pad, 1, 1), repeats)
         identical = np.array_equal(out.view(np.int64), ref.view(np.int64))
         print(f"{name}, {density:.0%} spikes: stock {stock * 1e3:.1f} ms, sbn_fast {mine * 1e3:.2f} ms "
               f"({stock / mine:.0f}x, bit-identical: {identical}), GEMM {gemm * 1e3:.2f} ms "
@@ -128,15 +126,33 @@ class RssSampler(threading.Thread):
             time.sleep(0.2)
 
 
+def calibrated(model):
+    """Norm statistics estimated on 16 random images, so that every layer's input is
+    normalised and the network fires (about 15 % per layer) as a trained one does; with the
+    default statistics an untrained network stays silent, and a spike-driven kernel would
+    then have nothing to time."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batch
+    model.train()
+    with torch.no_grad():
+        model(torch.from_numpy(np.random.default_rng(1).random((16, 3, 32, 32))).float())
+    return model.eval()
+
+
 def bench_full(fuse: str):
     import torch
 
     from sbn.graph import export_nir, partition
     from sbn.models import BottleneckConfig, ModelConfig, build_model
     from sbn.targets.lava import simulate_split
+    from sbn.targets.lava.split import encode
 
     torch.manual_seed(0)
-    model = build_model(ModelConfig(bottleneck=BottleneckConfig(16, 32, 2))).eval()
+    model = calibrated(build_model(ModelConfig(bottleneck=BottleneckConfig(16, 32, 2))))
     graph = export_nir(model)
     device, edge = partition(graph, "RB16")
     image = np.random.default_rng(0).random((1, 3, 32, 32))
@@ -150,7 +166,20 @@ def bench_full(fuse: str):
           f"sample (device {run.device.wall_s:.1f} s with {run.device.processes} processes, "
           f"edge {run.edge.wall_s:.1f} s with {run.edge.processes}); bytes/sample "
           f"{run.bytes_per_sample[0]}; peak summed PSS {sampler.peak / 2**30:.2f} GiB; parent "
-          f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB", flush=True)
+          f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; "
+          f"device firing rate {_firing_rate(device, encode(image, 4)):.3f} (the kernel's time "
+          f"follows the spike count)", flush=True)
+
+
+def _firing_rate(graph, inputs) -> float:
+    """Spikes per neuron per step over every LIF node of ``graph`` (reference executor)."""
+    import nir
+
+    from sbn.graph import execute
+
+    trace = execute(graph, inputs, record=True).trace
+    lifs = [trace[n] for n, node in graph.nodes.items() if isinstance(node, nir.LIF) and n in trace]
+    return sum(float(v.sum()) for v in lifs) / sum(v.size for v in lifs)
 
 
 def main():

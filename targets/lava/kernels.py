@@ -1,12 +1,13 @@
-"""Float64 kernels for the synaptic layers: convolution as im2col + one GEMM, pooling, dense.
+"""Float64 kernels for the synaptic layers of the toolchain's Lava processes: convolution,
+pooling, dense.
 
 Everything is laid out ``(B, C, H, W)`` (NIR's and PyTorch's layout, a batch axis first) and
-follows PyTorch's definitions: cross-correlation, symmetric zero padding, floor output size.
-The Lava-layout wrappers for Lava's own ``Conv`` process live in ``fast_models``.
+follows PyTorch's definitions: cross-correlation, zero padding, floor output size.
 
-Why im2col: Lava's stock CPU ``Conv`` model calls ``scipy.signal.convolve2d`` once per
-(output channel, input channel) pair, a Python loop of C_out * C_in calls per time step;
-gathering every receptive field into one matrix turns the whole layer into one BLAS GEMM.
+Convolution is what Lava's own ``Conv`` process would compute for the same layer, to the
+bit: the kernel flipped into Lava's convolution, H as Lava's X axis, W as its Y, summed
+in Lava's order by ``lava_order.LavaOrderConv``, which visits only the non-zero inputs.
+Lava's stock CPU model loops over (output, input) channel pairs in Python instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from sbn.graph.numerics import pair
+from sbn.targets.lava.lava_order import LavaOrderConv, is_binary
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -57,67 +59,34 @@ def windows(x: np.ndarray, kernel, stride, pads: Pads, dilation) -> np.ndarray:
     )
 
 
-def im2col(x: np.ndarray, kernel, stride, pads: Pads, dilation) -> np.ndarray:
-    """(B, C, H, W) -> (B, C, kh, kw, H', W'): one strided slice copy per kernel offset, so
-    that reshaping to (B, C*kh*kw, H'*W') needs no transpose and matches the weight's
-    (O, C, kh, kw) order."""
-    if any(p for pp in pads for p in pp):
-        x = np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
-    b, c, h, w = x.shape
-    ho = (h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
-    wo = (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
-    if ho < 1 or wo < 1:
-        raise ValueError(f"input {h}x{w} (padded) is smaller than the kernel {kernel}")
-    cols = np.empty((b, c, kernel[0], kernel[1], ho, wo), dtype=np.result_type(x, np.float64))
-    for i in range(kernel[0]):
-        r = i * dilation[0]
-        for j in range(kernel[1]):
-            q = j * dilation[1]
-            cols[:, :, i, j] = x[:, :, r:r + stride[0] * (ho - 1) + 1:stride[0],
-                                 q:q + stride[1] * (wo - 1) + 1:stride[1]]
-    return cols
+class Conv2d:
+    """NIR's ``Conv2d``: (B, C, H, W) -> (B, O, H', W'), weight (O, C/groups, kh, kw)
+    cross-correlated, optional bias; built once per layer (the weight is static)."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None = None, stride=1, padding=0,
+                 dilation=1, groups: int = 1):
+        weight = np.asarray(weight, dtype=np.float64)
+        dilation = pair(dilation)
+        pads = resolve_padding(padding, weight.shape[2:], dilation)
+        # cross-correlation with w is convolution with w flipped; (O, C, kh, kw) -> (O, kh, kw, C)
+        lava_weight = weight[:, :, ::-1, ::-1].transpose(0, 2, 3, 1)
+        self._conv = LavaOrderConv(lava_weight, pair(stride), pads, dilation, int(groups))
+        self._bias = None if bias is None else np.asarray(bias, dtype=np.float64).reshape(1, -1, 1, 1)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        binary = is_binary(x)
+        if len(x):
+            y = np.stack([self._conv(sample.transpose(1, 2, 0), binary) for sample in x])
+        else:
+            y = np.zeros((0, *self._conv.output_shape(x.shape[2:])))
+        y = y.transpose(0, 3, 1, 2)  # (B, H', W', O) -> (B, O, H', W')
+        return y if self._bias is None else y + self._bias
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride=1,
            padding=0, dilation=1, groups: int = 1) -> np.ndarray:
-    """(B, C, H, W) -> (B, O, H', W'), weight (O, C/groups, kh, kw): im2col + GEMM."""
-    kernel = weight.shape[2:]
-    stride, dilation = pair(stride), pair(dilation)
-    pads = resolve_padding(padding, kernel, dilation)
-    b, c = x.shape[:2]
-    out_c, cin_g = weight.shape[:2]
-    if kernel == (1, 1) and not any(p for pp in pads for p in pp):
-        # 1x1 convolution: a matrix product over channels, no window gathering at all
-        xs = x[:, :, ::stride[0], ::stride[1]]
-        ho, wo = xs.shape[2:]
-        cols = xs.reshape(b, c, ho * wo)
-        if groups == 1:
-            y = np.matmul(weight.reshape(out_c, c), cols)
-        else:
-            og = out_c // groups
-            y = np.concatenate([
-                np.matmul(weight[g * og:(g + 1) * og].reshape(og, cin_g), cols[:, g * cin_g:(g + 1) * cin_g])
-                for g in range(groups)
-            ], axis=1)
-        y = y.reshape(b, out_c, ho, wo)
-    else:
-        cols = im2col(x, kernel, stride, pads, dilation)  # (B, C, kh, kw, H', W')
-        ho, wo = cols.shape[4:]
-        k = kernel[0] * kernel[1]
-        cols = cols.reshape(b, c * k, ho * wo)
-        if groups == 1:
-            y = np.matmul(weight.reshape(out_c, c * k), cols)
-        else:
-            og = out_c // groups
-            y = np.concatenate([
-                np.matmul(weight[g * og:(g + 1) * og].reshape(og, cin_g * k),
-                          cols[:, g * cin_g * k:(g + 1) * cin_g * k])
-                for g in range(groups)
-            ], axis=1)
-        y = y.reshape(b, out_c, ho, wo)
-    if bias is not None:
-        y = y + bias.reshape(1, -1, 1, 1)
-    return y
+    """``Conv2d(weight, bias, ...)(x)``, for one call."""
+    return Conv2d(weight, bias, stride, padding, dilation, groups)(x)
 
 
 def sum_pool2d(x: np.ndarray, kernel_size, stride, padding) -> np.ndarray:

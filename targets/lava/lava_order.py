@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from lava.proc.conv import utils as lava_conv_utils
 
 from sbn.graph.numerics import pair
 
@@ -135,11 +134,25 @@ def _conv_kernel(x1, Y, C, wt, out, X2, Y2, kx, ky, sx, sy, dx, dy, groups, bina
 MAX_TAPS = 63
 
 
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+def _pads(padding) -> Pads:
+    """An int, an (x, y) pair (Lava's symmetric padding) or ((before, after), (before, after))."""
+    arr = np.asarray(padding, dtype=np.int64)
+    if arr.shape == (2, 2):
+        return ((int(arr[0, 0]), int(arr[0, 1])), (int(arr[1, 0]), int(arr[1, 1])))
+    px, py = pair(padding)
+    return ((px, px), (py, py))
+
+
 class LavaOrderConv:
     """One ``Conv`` layer in Lava's layout and summation order: ``(X, Y, C) -> (X', Y', O)``.
 
     ``weight`` is Lava's ``(O, kx, ky, C/groups)`` kernel (convolved, not cross-correlated);
-    stride, padding and dilation are ints or (x, y) pairs, as Lava's ``Conv`` takes them.
+    stride and dilation are ints or (x, y) pairs, as Lava's ``Conv`` takes them; padding
+    also, or ``((before, after), (before, after))`` for the asymmetric 'same' padding that
+    Lava's ``Conv`` cannot express (the loop is the same over the zero-padded input).
     The weight is re-laid out once here, not per call.
     """
 
@@ -155,7 +168,8 @@ class LavaOrderConv:
         self.kernel = (kx, ky)
         if kx * ky > MAX_TAPS:
             raise ValueError(f"Conv kernel {kx}x{ky} has more than {MAX_TAPS} taps")
-        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
+        self.stride, self.dilation = pair(stride), pair(dilation)
+        self.pads = _pads(padding)
         self.groups = int(groups)
         if self.groups < 1 or self.out_channels % self.groups:
             raise ValueError(f"C_out = {self.out_channels} is not divisible by groups = {self.groups}")
@@ -167,8 +181,13 @@ class LavaOrderConv:
         self._padded: np.ndarray | None = None
 
     def output_shape(self, input_shape) -> tuple[int, int, int]:
-        return tuple(lava_conv_utils.output_shape(tuple(input_shape), self.out_channels, self.kernel,
-                                                  self.stride, self.padding, self.dilation))
+        """As ``lava.proc.conv.utils.output_shape``, with (before, after) padding."""
+        x, y = input_shape[:2]
+        size = [(n + before + after - d * (k - 1) - 1) // s + 1
+                for n, (before, after), k, s, d in zip((x, y), self.pads, self.kernel, self.stride, self.dilation)]
+        if min(size) < 1:
+            raise ValueError(f"Conv input {x}x{y} (padded) is smaller than the kernel {self.kernel}")
+        return size[0], size[1], self.out_channels
 
     def __call__(self, s_in: np.ndarray, binary: bool | None = None) -> np.ndarray:
         """``binary``: the input holds only 0 and 1 (spikes); checked when not given."""
@@ -176,17 +195,22 @@ class LavaOrderConv:
         if x.ndim != 3 or x.shape[2] != self.in_channels:
             raise ValueError(f"Conv input must be (X, Y, {self.in_channels}), got shape {x.shape}")
         if binary is None:
-            binary = x.dtype == np.bool_ or bool(((x == 0) | (x == 1)).all())
-        (px, py), (X, Y, C) = self.padding, x.shape
-        shape = (X + 2 * px, Y + 2 * py, C)
+            binary = is_binary(x)
+        ((top, bottom), (left, right)), (X, Y, C) = self.pads, x.shape
+        shape = (X + top + bottom, Y + left + right, C)
         if self._padded is None or self._padded.shape != shape:
             self._padded = np.zeros(shape)  # the border stays zero: written once
-        self._padded[px:px + X, py:py + Y] = x
+        self._padded[top:top + X, left:left + Y] = x
         x2, y2, o = self.output_shape(x.shape)
         out = np.zeros(x2 * y2 * o)
         _conv_kernel(self._padded.ravel(), shape[1], C, self._wt, out, x2, y2, *self.kernel,
                      *self.stride, *self.dilation, self.groups, bool(binary))
         return out.reshape(x2, y2, o)
+
+
+def is_binary(x: np.ndarray) -> bool:
+    """Only zeros and ones (spikes): the kernel then skips the multiplications."""
+    return x.dtype == np.bool_ or bool(((x == 0) | (x == 1)).all())
 
 
 def lava_order_conv(s_in: np.ndarray, weight: np.ndarray, stride=1, padding=0, dilation=1,

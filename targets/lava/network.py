@@ -33,6 +33,7 @@ import nir
 
 from sbn.targets.lava import ops
 from sbn.targets.lava.fast_models import FAST_MODELS, FAST_TAG
+from sbn.targets.lava.lava_order import warm_up
 from sbn.targets.lava.plan import Plan, Segment
 
 
@@ -162,6 +163,7 @@ class Network:
                 getattr(src, f"out{j}").connect(getattr(dst, f"in{i}"))
 
     def run_cfg(self) -> Loihi2SimCfg:
+        warm_up()  # compile the convolution kernel here, before Lava forks the processes
         models = {p: _model_for(p) for p in self.processes.values()}
         return Loihi2SimCfg(select_tag=FAST_TAG, exception_proc_model_map={**FAST_MODELS, **models})
 

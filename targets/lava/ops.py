@@ -5,7 +5,7 @@ Each supported node becomes a ``NodeOp``: ``rest(batch)`` gives its state at res
 node receives in that step, shape (B, *input shape).
 
 Synaptic layers (Conv, Affine, Linear, pooling, Flatten) use this backend's own kernels
-(``kernels``: im2col GEMM). Neurons, delays, scaling and thresholds step exactly the
+(``kernels``; convolutions add in Lava's own ``Conv`` order, see ``lava_order``). Neurons, delays, scaling and thresholds step exactly the
 reference executor's equations (``sbn.graph.nodes``: NIR's dynamics, forward Euler at the
 graph's ``dt``, spike on ``v > v_threshold``, hard reset to ``v_reset``), taken from it
 rather than written again, so that potentials, and hence spikes, agree bit for bit; what
@@ -49,9 +49,8 @@ def _conv_args(node):
 
 
 def _conv2d(node: nir.Conv2d, dt: float) -> NodeOp:
-    w, b = np.ascontiguousarray(_f(node.weight)), _f(node.bias)
     stride, padding, dilation, groups = _conv_args(node)
-    return _stateless(lambda x: kernels.conv2d(x, w, b, stride, padding, dilation, groups))
+    return _stateless(kernels.Conv2d(_f(node.weight), _f(node.bias), stride, padding, dilation, groups))
 
 
 def _conv1d(node: nir.Conv1d, dt: float) -> NodeOp:
@@ -62,9 +61,8 @@ def _conv1d(node: nir.Conv1d, dt: float) -> NodeOp:
         padding = (0, kernels.pair(padding, 1)[0])
     stride = (1, kernels.pair(stride, 1)[0])
     dilation = (1, kernels.pair(dilation, 1)[0])
-    return _stateless(
-        lambda x: kernels.conv2d(x[:, :, None, :], w, b, stride, padding, dilation, groups)[:, :, 0, :]
-    )
+    conv = kernels.Conv2d(w, b, stride, padding, dilation, groups)
+    return _stateless(lambda x: conv(x[:, :, None, :])[:, :, 0, :])
 
 
 def _affine(node: nir.Affine, dt: float) -> NodeOp:

@@ -1,7 +1,6 @@
 """Dataset loaders: digits, and CIFAR on small files written here in the release format."""
 
 import hashlib
-import io
 import os
 import pickle
 import tarfile

@@ -14,6 +14,7 @@ from lava.proc.dense.process import Dense
 from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
 
+from sbn.graph import numerics
 from sbn.targets.lava import fast_run_cfg, kernels
 from sbn.targets.lava.fast_models import lava_conv
 from sbn.targets.lava.lava_order import LavaOrderConv
@@ -76,18 +77,53 @@ def test_conv_kernel_equals_lavas_reference_on_random_layers():
         assert same_bits(got, ref), (trial, k, s, p, d, g)
 
 
+def to_nchw(x, lava_weight):
+    """Lava's (X, Y, C) input and convolution kernel as NIR's (1, C, H, W) and cross-correlation."""
+    return x.transpose(2, 0, 1)[None], np.ascontiguousarray(lava_weight[:, ::-1, ::-1].transpose(0, 3, 1, 2))
+
+
 def test_a_gemm_is_not_bit_identical_on_the_same_layers():
-    """The order matters: a GEMM (the executor's kernel) over the same products differs in
-    the last bits, so the test above could fail for a kernel that sums in another order."""
+    """The order matters: a GEMM (the reference executor's tensordot) over the same products
+    differs in the last bits, so the tests above could fail for a kernel that sums in
+    another order."""
     rng = np.random.default_rng(5)
     x = (rng.random((12, 12, 16)) < 0.3).astype(float)
     weight = rng.normal(size=(8, 3, 3, 16))
     ref = stock_conv(x, weight, 3, 1, 1, 1, 1)
-    gemm = kernels.conv2d(x.transpose(2, 0, 1)[None], weight[:, ::-1, ::-1].transpose(0, 3, 1, 2),
-                          None, 1, 1, 1, 1)[0].transpose(1, 2, 0)
+    gemm = numerics.conv2d(*to_nchw(x, weight), None, 1, 1, 1, 1)[0].transpose(1, 2, 0)
     np.testing.assert_allclose(gemm, ref, rtol=0, atol=1e-12)
     assert not np.array_equal(gemm, ref)
     assert same_bits(lava_conv(x, weight, 1, 1, 1, 1), ref)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_nchw_kernel_is_lavas_conv_on_nir_layout(layer):
+    """The backend's NIR-layout convolution (what the SegmentProcess models run) is Lava's
+    stock Conv on the flipped kernel, bit for bit, sample by sample, with the bias after."""
+    x_, y_, ci, co, k, s, p, d, g = layer
+    rng = np.random.default_rng(sum(layer) + 1)
+    xs = (rng.random((3, x_, y_, ci)) < 0.3).astype(float)
+    weight = rng.normal(size=(co, k, k, ci // g))
+    bias = rng.normal(size=co)
+    conv = kernels.Conv2d(to_nchw(xs[0], weight)[1], bias, s, p, d, g)
+    got = conv(xs.transpose(0, 3, 1, 2))
+    for b in range(3):
+        ref = stock_conv(xs[b], weight, k, s, p, d, g) + bias
+        assert same_bits(np.ascontiguousarray(got[b].transpose(1, 2, 0)), ref)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_nchw_kernel_same_padding_matches_torch():
+    """'same' padding with an even kernel is asymmetric (Lava's Conv cannot express it):
+    the kernel pads the extra pixel after, as PyTorch does."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = (rng.random((2, 3, 7, 6)) < 0.4).astype(float)
+    w = rng.normal(size=(4, 3, 2, 4))
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding="same").numpy()
+    got = kernels.conv2d(x, w, None, 1, "same", 1, 1)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
 
 
 def test_conv_kernel_skips_zeros_only_where_exact():
