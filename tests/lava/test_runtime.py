@@ -58,10 +58,11 @@ SCRIPT = textwrap.dedent("""
 
     original = network.SegmentModel.run_spk
     def slow(self):
-        if self.time_step == 3:
-            with open({pids!r} + ".tmp", "w") as fh:
+        if self.time_step == 3:  # every segment process gets here: one temporary file each
+            tmp = {pids!r} + f".{{os.getpid()}}.tmp"
+            with open(tmp, "w") as fh:
                 fh.write(" ".join(map(str, lava_children_of_parent())))
-            os.replace({pids!r} + ".tmp", {pids!r})
+            os.replace(tmp, {pids!r})
         time.sleep(0.5)
         original(self)
     def lava_children_of_parent():
