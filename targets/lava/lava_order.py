@@ -61,6 +61,52 @@ def _acc4(d, wt, a, va, b, vb, c, vc, e, ve, n):
         d[i] += A[i] * va + B[i] * vb + C[i] * vc + E[i] * ve
 
 
+@numba.njit(inline="always")
+def _seq4(d, wt, a, va, b, vb, c, vc, e, ve, n):
+    """Four channels added to ``d`` one after the other (unlike ``_acc4``, which adds their
+    sum), with ``d`` read and written once."""
+    rows = (wt[a:a + n], wt[b:b + n], wt[c:c + n], wt[e:e + n])
+    for i in range(n):
+        acc = d[i]
+        acc += rows[0][i] * va
+        acc += rows[1][i] * vb
+        acc += rows[2][i] * vc
+        acc += rows[3][i] * ve
+        d[i] = acc
+
+
+@numba.njit(nogil=True, boundscheck=False, cache=True)
+def _conv1x1_kernel(x1, Y, C, wt, out, X2, Y2, sx, sy, groups):
+    """A 1x1 kernel: each window has one tap per channel, so ``s_c = w_c x_c`` exactly and
+    the output is ``((acc + w_c0 x_c0) + w_c1 x_c1) + ...``; four channels per pass over the
+    output row instead of one (same order, a quarter of the loads and stores of ``acc``)."""
+    O = out.size // (X2 * Y2)
+    cg = C // groups
+    og = O // groups
+    nz = np.zeros(cg, np.int64)
+    for xo in range(X2):
+        for yo in range(Y2):
+            q0 = (xo * sx * Y + yo * sy) * C
+            for g in range(groups):
+                xs = x1[q0 + g * cg:q0 + (g + 1) * cg]
+                n = 0
+                for c in range(cg):  # branch-free compaction of the non-zero channels
+                    nz[n] = c
+                    n += xs[c] != 0.0
+                p0 = (xo * Y2 + yo) * O + g * og
+                d = out[p0:p0 + og]
+                e = 0
+                while e + 4 <= n:
+                    c0, c1, c2, c3 = nz[e], nz[e + 1], nz[e + 2], nz[e + 3]
+                    _seq4(d, wt, c0 * O + g * og, xs[c0], c1 * O + g * og, xs[c1],
+                          c2 * O + g * og, xs[c2], c3 * O + g * og, xs[c3], og)
+                    e += 4
+                while e < n:
+                    _acc1(d, wt, nz[e] * O + g * og, xs[nz[e]], og)
+                    e += 1
+    return out
+
+
 @numba.njit(nogil=True, boundscheck=False, cache=True)
 def _conv_kernel(x1, Y, C, wt, out, X2, Y2, kx, ky, sx, sy, dx, dy, groups, binary):  # noqa: C901
     """x1: the padded input (X, Y, C) flattened; wt: the weight as (C/groups, kx*ky, O)
@@ -203,8 +249,12 @@ class LavaOrderConv:
         self._padded[top:top + X, left:left + Y] = x
         x2, y2, o = self.output_shape(x.shape)
         out = np.zeros(x2 * y2 * o)
-        _conv_kernel(self._padded.ravel(), shape[1], C, self._wt, out, x2, y2, *self.kernel,
-                     *self.stride, *self.dilation, self.groups, bool(binary))
+        if self.kernel == (1, 1):
+            _conv1x1_kernel(self._padded.ravel(), shape[1], C, self._wt, out, x2, y2, *self.stride,
+                            self.groups)
+        else:
+            _conv_kernel(self._padded.ravel(), shape[1], C, self._wt, out, x2, y2, *self.kernel,
+                         *self.stride, *self.dilation, self.groups, bool(binary))
         return out.reshape(x2, y2, o)
 
 
@@ -223,3 +273,4 @@ def warm_up() -> None:
     """Compile (or load from numba's cache) in this process, so that the processes Lava
     forks inherit the machine code instead of each compiling it again."""
     LavaOrderConv(np.ones((1, 1, 1, 1)))(np.ones((1, 1, 1)))
+    LavaOrderConv(np.ones((1, 2, 1, 1)))(np.ones((2, 1, 1)))
