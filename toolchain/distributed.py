@@ -49,6 +49,13 @@ class Outcome:
     permanent: bool = False         # failed with an error in ``no_retry``: it would again
 
 
+def _failure(index: int, exc: BaseException, attempts: int, start: float, no_retry) -> Outcome:
+    """The outcome of an item whose last attempt raised ``exc``."""
+    return Outcome(index, False, error=one_line(exc), error_type=type(exc).__name__,
+                   attempts=attempts, seconds=time.time() - start,
+                   permanent=isinstance(exc, no_retry))
+
+
 def fan_out(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
@@ -101,10 +108,7 @@ def _in_process(fn, items, retries, no_retry, on_result) -> list[Outcome]:
                 if attempts <= retries and not isinstance(exc, no_retry):
                     log.warning("item %d failed (%s); retrying", index, one_line(exc))
                     continue
-                outcome = Outcome(index, False, error=one_line(exc),
-                                  error_type=type(exc).__name__, attempts=attempts,
-                                  seconds=time.time() - start,
-                                  permanent=isinstance(exc, no_retry))
+                outcome = _failure(index, exc, attempts, start, no_retry)
             else:
                 outcome = Outcome(index, True, value=value, attempts=attempts,
                                   seconds=time.time() - start)
@@ -150,10 +154,7 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, on_re
                     log.warning("item %d failed (%s); retrying", index, one_line(cause))
                     submit(index, attempt + 1)
                     continue
-                outcome = Outcome(index, False, error=one_line(cause),
-                                  error_type=type(cause).__name__, attempts=attempt,
-                                  seconds=time.time() - start,
-                                  permanent=isinstance(cause, no_retry))
+                outcome = _failure(index, cause, attempt, start, no_retry)
             else:
                 outcome = Outcome(index, True, value=value, attempts=attempt,
                                   seconds=time.time() - start)

@@ -127,19 +127,18 @@ class RssSampler(threading.Thread):
 
 
 def calibrated(model):
-    """Norm statistics estimated on 16 random images, so that every layer's input is
-    normalised and the network fires (about 15 % per layer) as a trained one does; with the
-    default statistics an untrained network stays silent, and a spike-driven kernel would
-    then have nothing to time."""
+    """Norm statistics estimated on 16 random images (the trainer's precise-BN pass), so
+    that every layer's input is normalised and the network fires (about 15 % per layer) as
+    a trained one does; with the default statistics an untrained network stays silent, and
+    a spike-driven kernel would then have nothing to time."""
     import torch
 
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batch
-    model.train()
-    with torch.no_grad():
-        model(torch.from_numpy(np.random.default_rng(1).random((16, 3, 32, 32))).float())
+    from sbn.data.base import ImageDataset
+    from sbn.train import recalibrate_norm
+
+    images = torch.from_numpy(np.random.default_rng(1).random((16, 3, 32, 32))).float()
+    recalibrate_norm(model, ImageDataset("random", images, torch.zeros(16, dtype=torch.int64), 10),
+                     batch_size=16, samples=16)
     return model.eval()
 
 

@@ -11,9 +11,9 @@ flipped kernel (Lava's ``Conv`` convolves, it does not cross-correlate).
 Numerics: float64, bit for bit the stock models' results for any finite weights. ``Conv``
 runs ``lava_order.LavaOrderConv``, which adds the same products in the same order as Lava's
 per-channel-pair scipy loop but only visits non-zero inputs (spikes), in compiled code.
-``Dense`` evaluates the stock model's own numpy expressions (a column gather and a pairwise
-sum for spikes, a BLAS ``dot`` for graded input): those are already vectorised, and any
-other order would change the last bits.
+``Dense`` is Lava's own float model (a column gather and a pairwise sum for spikes, a BLAS
+``dot`` for graded input): it is already vectorised, and any other order would change the
+last bits.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.conv.process import Conv
+from lava.proc.dense.models import AbstractPyDenseModelFloat
 from lava.proc.dense.process import Dense
 
 from sbn.targets.lava.lava_order import LavaOrderConv, lava_order_conv, warm_up
@@ -75,21 +76,9 @@ class PyConvModelSbnFast(PyLoihiProcessModel):
 @implements(proc=Dense, protocol=LoihiProtocol)
 @requires(CPU)
 @tag(FAST_TAG, "floating_pt")
-class PyDenseModelSbnFast(PyLoihiProcessModel):
-    """Lava ``Dense`` with the stock model's own expressions, so the sums keep their order."""
-
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)
-    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    a_buff: np.ndarray = LavaPyType(np.ndarray, float)
-    weights: np.ndarray = LavaPyType(np.ndarray, float)
-    num_message_bits: np.ndarray = LavaPyType(np.ndarray, int, precision=5)
-
-    def run_spk(self) -> None:
-        self.a_out.send(self.a_buff)
-        if self.num_message_bits.item() > 0:
-            self.a_buff = self.weights.dot(self.s_in.recv())
-        else:
-            self.a_buff = self.weights[:, self.s_in.recv().astype(bool)].sum(axis=1)
+class PyDenseModelSbnFast(AbstractPyDenseModelFloat):
+    """Lava's own float ``Dense`` model under the ``sbn_fast`` tag: it is one vectorised numpy
+    expression already, and any faster one would add in another order (other last bits)."""
 
 
 #: process class -> the toolchain's model for it

@@ -10,36 +10,22 @@ from pathlib import Path
 
 import pytest
 
-import sbn.cli
-
 SBN = Path(sys.executable).parent / "sbn"
 FIXTURES = Path(__file__).parents[1] / "energy" / "fixtures"
 
 
-def sbn_main(monkeypatch, capsys, *args):
-    """Run ``sbn ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["sbn", *map(str, args)])
-    code = 0
-    try:
-        sbn.cli.main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_one_row_table(monkeypatch, capsys):
-    code, out, err = sbn_main(monkeypatch, capsys, "bits", "--arch", "resnet50", "--split", "RB16",
-                              "--channels", 32, "--stride", 2, "--T", 4)
+def test_one_row_table(run_sbn):
+    code, out, err = run_sbn("bits", "--arch", "resnet50", "--split", "RB16",
+                             "--channels", 32, "--stride", 2, "--T", 4)
     assert code == 0, err
     # the method's headline: 2048*4*4*4 = 131,072 raw bits, 32*2*2*4 = 512 sent, 256x
     assert "131,072" in out and "512" in out and "1,024" in out and "256x" in out
     assert "-50.0 %" in out
 
 
-def test_one_row_json(monkeypatch, capsys):
-    code, out, _ = sbn_main(monkeypatch, capsys, "bits", "--split", "rb8", "--channels", 16,
-                            "--T", 2, "--format", "json")
+def test_one_row_json(run_sbn):
+    code, out, _ = run_sbn("bits", "--split", "rb8", "--channels", 16,
+                           "--T", 2, "--format", "json")
     assert code == 0
     data = json.loads(out)
     assert data["schema"] == "sbn.bits/1"
@@ -49,11 +35,11 @@ def test_one_row_json(monkeypatch, capsys):
     assert row["compression_ratio"] == 64.0 and row["reduction_vs_baseline_pct"] == 75.0
 
 
-def test_whole_table_from_config_file_with_plot(monkeypatch, capsys, tmp_path):
+def test_whole_table_from_config_file_with_plot(run_sbn, tmp_path):
     expected = json.loads((FIXTURES / "bits_expected.json").read_text())["rows"]
     out_file, plot = tmp_path / "bits.csv", tmp_path / "bits.png"
-    code, _, err = sbn_main(monkeypatch, capsys, "bits", "--config", FIXTURES / "bits_table.toml",
-                            "--out", out_file, "--plot", plot)
+    code, _, err = run_sbn("bits", "--config", FIXTURES / "bits_table.toml",
+                           "--out", out_file, "--plot", plot)
     assert code == 0, err
     text = out_file.read_text()
     assert text.startswith("# sbn.bits/1")
@@ -67,8 +53,8 @@ def test_whole_table_from_config_file_with_plot(monkeypatch, capsys, tmp_path):
     assert plot.read_bytes().startswith(b"\x89PNG") and plot.stat().st_size > 10_000
 
 
-def test_same_bottleneck_after_every_split_md(monkeypatch, capsys):
-    code, out, _ = sbn_main(monkeypatch, capsys, "bits", "--channels", 8, "--format", "md")
+def test_same_bottleneck_after_every_split_md(run_sbn):
+    code, out, _ = run_sbn("bits", "--channels", 8, "--format", "md")
     assert code == 0
     assert len(re.findall(r"^\| RB\d+ \|", out, re.M)) == 16
     assert "| RB1 | 256x32x32 | 8x32x32 | 4 | 1,048,576 | 32,768 | 65,536 | 32 | 50 | 4,096 |" in out
@@ -84,9 +70,9 @@ def test_same_bottleneck_after_every_split_md(monkeypatch, capsys):
     (["--config", "x.toml", "--channels", "8"], "--channels conflicts with --config"),
     (["--arch", "vgg16", "--channels", "8"], "Invalid value for '--arch'"),
 ])
-def test_user_errors_are_one_line(monkeypatch, capsys, tmp_path, args, message):
+def test_user_errors_are_one_line(run_sbn, monkeypatch, tmp_path, args, message):
     monkeypatch.chdir(tmp_path)
-    code, _, err = sbn_main(monkeypatch, capsys, "bits", *args)
+    code, _, err = run_sbn("bits", *args)
     assert code == 1
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert message in err, err

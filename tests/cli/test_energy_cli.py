@@ -10,26 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import sbn.cli
-
 SBN = Path(sys.executable).parent / "sbn"
 MACS_RB16 = 1178599424  # tests/energy/fixtures/resnet50_macs.json
 
 
-def sbn_main(monkeypatch, capsys, *args):
-    """Run ``sbn ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["sbn", *map(str, args)])
-    code = 0
-    try:
-        sbn.cli.main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_baseline_without_checkpoint_json(monkeypatch, capsys):
-    code, out, err = sbn_main(monkeypatch, capsys, "energy", "--arch", "resnet50", "--format", "json")
+def test_baseline_without_checkpoint_json(run_sbn):
+    code, out, err = run_sbn("energy", "--arch", "resnet50", "--format", "json")
     assert code == 0, err
     data = json.loads(out)
     assert data["schema"] == "sbn.energy/1" and data["firing_rates"] is None
@@ -40,15 +26,15 @@ def test_baseline_without_checkpoint_json(monkeypatch, capsys):
     assert data["model"]["width"] == 1.0 and data["model"]["num_classes"] == 100
 
 
-def test_default_table_marks_missing_rates(monkeypatch, capsys):
-    code, out, _ = sbn_main(monkeypatch, capsys, "energy", "--width", "0.25")
+def test_default_table_marks_missing_rates(run_sbn):
+    code, out, _ = run_sbn("energy", "--width", "0.25")
     assert code == 0
     assert "RB16" in out and "needs rates" in out and "ANN 45nm [mJ]" in out
 
 
-def test_what_if_firing_rate_with_loihi(monkeypatch, capsys):
-    code, out, _ = sbn_main(monkeypatch, capsys, "energy", "--firing-rate", "0.1", "--preset",
-                            "loihi", "--format", "csv")
+def test_what_if_firing_rate_with_loihi(run_sbn):
+    code, out, _ = run_sbn("energy", "--firing-rate", "0.1", "--preset",
+                           "loihi", "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out.split("\n", 1)[1])))
     rb16 = rows[-1]
@@ -61,11 +47,11 @@ def test_what_if_firing_rate_with_loihi(monkeypatch, capsys):
     assert float(rb16["ratio_45nm"]) == pytest.approx(4.6 / (0.4 * 0.9))
 
 
-def test_user_preset_file(monkeypatch, capsys):
+def test_user_preset_file(run_sbn):
     presets = Path(__file__).parents[1] / "energy" / "fixtures" / "user_presets.toml"
-    code, out, err = sbn_main(monkeypatch, capsys, "energy", "--presets-file", presets,
-                              "--preset", "mychip", "--ann-preset", "mychip",
-                              "--firing-rate", "0.5", "--format", "json")
+    code, out, err = run_sbn("energy", "--presets-file", presets,
+                             "--preset", "mychip", "--ann-preset", "mychip",
+                             "--firing-rate", "0.5", "--format", "json")
     assert code == 0, err
     rb1 = json.loads(out)["splits"][0]
     assert rb1["ann_mj"] == pytest.approx(58720256 * 2.0e-9)            # MAC 2 pJ
@@ -82,18 +68,18 @@ def test_user_preset_file(monkeypatch, capsys):
     (["--plot", "e.gif"], "end the file name in"),
     (["--rates", "missing.json"], "cannot read firing rates"),
 ])
-def test_user_errors_are_one_line(monkeypatch, capsys, tmp_path, args, message):
+def test_user_errors_are_one_line(run_sbn, monkeypatch, tmp_path, args, message):
     monkeypatch.chdir(tmp_path)
-    code, _, err = sbn_main(monkeypatch, capsys, "energy", *args)
+    code, _, err = run_sbn("energy", *args)
     assert code == 1
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert re.search(message, err), err
 
 
-def test_malformed_preset_file(monkeypatch, capsys, tmp_path):
+def test_malformed_preset_file(run_sbn, tmp_path):
     bad = tmp_path / "p.toml"
     bad.write_text('schema = "sbn.energy-presets/1"\n[presets.x]\ne_syop_pj = 0\n')
-    code, _, err = sbn_main(monkeypatch, capsys, "energy", "--presets-file", bad)
+    code, _, err = run_sbn("energy", "--presets-file", bad)
     assert code == 1 and "must be > 0 pJ" in err and str(bad) in err
 
 
@@ -107,9 +93,9 @@ def test_installed_script(tmp_path):
     assert bad.returncode == 1 and bad.stderr.startswith("error: unknown energy preset")
 
 
-def test_layers_view(monkeypatch, capsys):
-    code, out, _ = sbn_main(monkeypatch, capsys, "energy", "--width", "0.25", "--firing-rate",
-                            "0.3", "--layers")
+def test_layers_view(run_sbn):
+    code, out, _ = run_sbn("energy", "--width", "0.25", "--firing-rate",
+                           "0.3", "--layers")
     assert code == 0
     assert "Counted layers" in out and "RB16.conv3" in out and "blocks.15.conv3" in out
     assert "downsample" not in out and "needs rates" not in out

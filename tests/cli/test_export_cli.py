@@ -19,18 +19,6 @@ BIN = Path(sys.executable).parent
 SMALL = dict(width=0.0625, layers=(1, 1, 1, 1), image_size=8, num_classes=5, time_steps=2)
 
 
-def sbn_main(monkeypatch, capsys, *args):
-    """Run ``sbn ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["sbn", *map(str, args)])
-    code = 0
-    try:
-        sbn.cli.main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def make_checkpoint(path: Path, **overrides) -> Path:
     torch.manual_seed(0)
     config = ModelConfig(**{**SMALL, **overrides})
@@ -51,10 +39,10 @@ def sbn_checkpoint(tmp_path_factory):
     return make_checkpoint(path, bottleneck=BottleneckConfig(split=2, channels=4, stride=2))
 
 
-def test_spikebottlenet_export_writes_the_four_files(monkeypatch, capsys, tmp_path, sbn_checkpoint):
+def test_spikebottlenet_export_writes_the_four_files(run_sbn, tmp_path, sbn_checkpoint):
     out = tmp_path / "export"
-    code, stdout, err = sbn_main(monkeypatch, capsys, "export", sbn_checkpoint, "--out", out,
-                                 "--format", "json")
+    code, stdout, err = run_sbn("export", sbn_checkpoint, "--out", out,
+                                "--format", "json")
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["device.nir", "edge.nir", "full.nir",
                                                      "manifest.json"]
@@ -80,14 +68,14 @@ def test_spikebottlenet_export_writes_the_four_files(monkeypatch, capsys, tmp_pa
                                   execute(full, x).outputs["output"])
 
 
-def test_backbone_export_and_split(monkeypatch, capsys, tmp_path):
+def test_backbone_export_and_split(run_sbn, tmp_path):
     ckpt = make_checkpoint(tmp_path / "backbone.safetensors")
-    code, stdout, err = sbn_main(monkeypatch, capsys, "export", ckpt, "--out", tmp_path / "a")
+    code, stdout, err = run_sbn("export", ckpt, "--out", tmp_path / "a")
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["full.nir", "manifest.json"]
     assert "spiking_resnet50" in stdout
-    code, stdout, err = sbn_main(monkeypatch, capsys, "export", ckpt, "--out", tmp_path / "b",
-                                 "--split", "rb3")
+    code, stdout, err = run_sbn("export", ckpt, "--out", tmp_path / "b",
+                                "--split", "rb3")
     assert code == 0, err
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["cut_node"] == "rb3.lif3" and manifest["compression_ratio"] == 1.0
@@ -95,10 +83,10 @@ def test_backbone_export_and_split(monkeypatch, capsys, tmp_path):
     assert "RB3" in stdout and "compression ratio" in stdout
 
 
-def test_export_replaces_an_earlier_export(monkeypatch, capsys, tmp_path, sbn_checkpoint):
+def test_export_replaces_an_earlier_export(run_sbn, tmp_path, sbn_checkpoint):
     out = tmp_path / "export"
     for _ in range(2):
-        code, _, err = sbn_main(monkeypatch, capsys, "export", sbn_checkpoint, "--out", out)
+        code, _, err = run_sbn("export", sbn_checkpoint, "--out", out)
         assert code == 0, err
     assert len(list(out.iterdir())) == 4
     assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no temp folders left
@@ -113,19 +101,19 @@ def _assert_failed_cleanly(code, err, tmp_path, out, pattern):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing half-written
 
 
-def test_bad_checkpoint(monkeypatch, capsys, tmp_path):
+def test_bad_checkpoint(run_sbn, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a checkpoint at all")
     out = tmp_path / "out"
-    code, _, err = sbn_main(monkeypatch, capsys, "export", bad, "--out", out)
+    code, _, err = run_sbn("export", bad, "--out", out)
     _assert_failed_cleanly(code, err, tmp_path, out, "not a readable safetensors checkpoint")
 
 
-def test_ann_checkpoint_is_refused(monkeypatch, capsys, tmp_path):
+def test_ann_checkpoint_is_refused(run_sbn, tmp_path):
     ckpt = make_checkpoint(tmp_path / "ann.safetensors", kind="ann",
                            bottleneck=BottleneckConfig(split=2, channels=4))
     out = tmp_path / "out"
-    code, _, err = sbn_main(monkeypatch, capsys, "export", ckpt, "--out", out)
+    code, _, err = run_sbn("export", ckpt, "--out", out)
     _assert_failed_cleanly(code, err, tmp_path, out, "NIR export is for spiking networks")
 
 
@@ -134,19 +122,18 @@ def test_ann_checkpoint_is_refused(monkeypatch, capsys, tmp_path):
     ("layer3", "unknown split 'layer3'"),
     ("RB1", "this SpikeBottleNet checkpoint is split at RB2"),
 ])
-def test_bad_split(monkeypatch, capsys, tmp_path, sbn_checkpoint, split, message):
+def test_bad_split(run_sbn, tmp_path, sbn_checkpoint, split, message):
     out = tmp_path / "out"
-    code, _, err = sbn_main(monkeypatch, capsys, "export", sbn_checkpoint, "--out", out,
-                            "--split", split)
+    code, _, err = run_sbn("export", sbn_checkpoint, "--out", out,
+                           "--split", split)
     _assert_failed_cleanly(code, err, tmp_path, out, message)
 
 
-def test_out_folder_that_is_not_an_export_is_left_alone(monkeypatch, capsys, tmp_path,
-                                                        sbn_checkpoint):
+def test_out_folder_that_is_not_an_export_is_left_alone(run_sbn, tmp_path, sbn_checkpoint):
     out = tmp_path / "precious"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    code, _, err = sbn_main(monkeypatch, capsys, "export", sbn_checkpoint, "--out", out)
+    code, _, err = run_sbn("export", sbn_checkpoint, "--out", out)
     assert code == 1 and "is not an sbn export folder" in err
     assert (out / "notes.txt").read_text() == "keep me"
 
@@ -164,13 +151,13 @@ def test_installed_scripts(tmp_path, sbn_checkpoint):
     assert bad.stderr.strip().startswith("error: ") and "no such checkpoint" in bad.stderr
 
 
-def test_export_folder_gets_ordinary_permissions(monkeypatch, capsys, tmp_path, sbn_checkpoint):
+def test_export_folder_gets_ordinary_permissions(run_sbn, tmp_path, sbn_checkpoint):
     import os
 
     umask = os.umask(0o022)
     try:
-        code, _, err = sbn_main(monkeypatch, capsys, "export", sbn_checkpoint, "--out",
-                                tmp_path / "e")
+        code, _, err = run_sbn("export", sbn_checkpoint, "--out",
+                               tmp_path / "e")
     finally:
         os.umask(umask)
     assert code == 0, err

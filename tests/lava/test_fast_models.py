@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.conv import utils as lava_conv_utils
@@ -117,7 +118,6 @@ def test_nchw_kernel_is_lavas_conv_on_nir_layout(layer):
 def test_nchw_kernel_same_padding_matches_torch():
     """'same' padding with an even kernel is asymmetric (Lava's Conv cannot express it):
     the kernel pads the extra pixel after, as PyTorch does."""
-    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(8)
     x = (rng.random((2, 3, 7, 6)) < 0.4).astype(float)
     w = rng.normal(size=(4, 3, 2, 4))
@@ -149,7 +149,6 @@ def test_conv_kernel_refuses_wrong_input_channels():
 
 
 def test_nchw_conv_matches_torch():
-    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
     x = rng.random((2, 4, 9, 8))
     w = rng.normal(size=(6, 2, 3, 3))
