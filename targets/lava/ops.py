@@ -123,6 +123,11 @@ def check_node(name: str, node) -> None:
         if hasattr(node, attr) and not np.all(np.isfinite(_f(getattr(node, attr)))):
             raise SimulationError(f"node {name}: parameter {attr} holds inf/nan; Lava's float "
                                   "models cannot run it exactly")
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)) and not np.all(np.isfinite(_f(node.weight))):
+        # Lava's Conv multiplies every weight by the zero inputs too, so inf/nan would leak
+        # into its sums where the kernel skips zeros: refused rather than computed otherwise
+        raise SimulationError(f"node {name}: weight holds inf/nan; Lava-order convolution "
+                              "needs finite weights")
     for attr in ("tau", "tau_mem", "tau_syn"):
         if hasattr(node, attr) and np.any(_f(getattr(node, attr)) == 0):
             raise SimulationError(f"node {name}: {attr} = 0 (an infinitely fast neuron) has no "

@@ -181,6 +181,19 @@ def test_delay_of_a_fraction_of_a_step_is_refused_by_name():
         make_plan(graph, dt=1.0)
 
 
+def test_convolution_with_nan_weights_is_refused_by_name():
+    weight = np.ones((2, 1, 3, 3))
+    weight[1, 0, 1, 1] = np.nan
+    graph = nir.NIRGraph(
+        nodes={"in": nir.Input(input_type={"input": np.array([1, 4, 4])}),
+               "conv": nir.Conv2d(input_shape=(4, 4), weight=weight, stride=1, padding=1,
+                                  dilation=1, groups=1, bias=np.zeros(2)),
+               "out": nir.Output(output_type={"output": np.array([2, 4, 4])})},
+        edges=[("in", "conv"), ("conv", "out")])
+    with pytest.raises(SimulationError, match=r"node conv: weight holds inf/nan"):
+        make_plan(graph)
+
+
 def test_unknown_fuse_mode_is_refused():
     with pytest.raises(SimulationError, match="unknown fuse mode 'layer'"):
         make_plan(residual_graph(np.random.default_rng(0)), fuse="layer")
