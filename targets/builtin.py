@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sbn.targets.spec import Target
+from sbn.targets.spec import FixedPointFormat, Target
 
 LOIHI2 = Target(
     name="loihi2",
@@ -15,6 +15,20 @@ LOIHI2 = Target(
     shared_conv_weights=True,
     energy_per_synaptic_op_j=23.6e-12,
     energy_per_neuron_update_j=52e-12,
+    fixed_point=FixedPointFormat(
+        weight_mant_bits=8,
+        weight_exp_min=0,
+        weight_exp_max=7,
+        state_bits=24,
+        decay_bits=12,
+        threshold_bits=17,
+        threshold_shift=6,
+        bias_mant_bits=13,
+        bias_exp_max=7,
+        accumulator_bits=24,
+        max_delay=63,
+        input_bits=8,
+    ),
     sources=(
         ("cores_per_chip", "Intel Labs, Loihi 2 technology brief (2021): 128 neuromorphic cores per chip"),
         ("neurons_per_core", "Intel Loihi 2 brief: up to 1M neurons per chip / 128 cores = 8192; an upper "
@@ -26,6 +40,14 @@ LOIHI2 = Target(
         ("energy_per_synaptic_op_j", "estimate: Loihi 1 synaptic spike op, 23.6 pJ (Davies et al. 2018); "
          "Intel publishes no per-op figure for Loihi 2"),
         ("energy_per_neuron_update_j", "estimate: Loihi 1 active neuron update, 52 pJ (Davies et al. 2018)"),
+        ("fixed_point", "Lava 0.10 bit-accurate models: lava/proc/lif/models.py PyLifModelBitAcc (u, v "
+         "24-bit signed; du, dv 12-bit, unity 4096; vth unsigned 17-bit, left-shifted by 6, as is a_in; "
+         "bias_mant signed 13-bit, bias_exp unsigned 3-bit); lava/proc/conv/models.py PyConvModelFixed "
+         "(sums clamped to signed 24 bits, 8-bit weights); lava/proc/dense/models.py "
+         "PyDelayDenseModelBitAcc and lava/proc/sparse/models.py PyDelaySparseModelBitAcc (6-bit delays, "
+         "0..63; 8-bit weights); Intel Labs, Loihi 2 technology brief (2021). Choices: weight exponent "
+         "0..7 only (Lava's Dense shifts the accumulated sum by weight_exp, PyConvModelFixed ignores it; "
+         "non-negative so m * 2**e is exact); 8-bit unsigned graded inputs (pixels)"),
     ),
 )
 

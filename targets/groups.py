@@ -17,7 +17,7 @@ a dense or reshaping step the product of fan-ins, capped by the source size.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import nir
@@ -84,6 +84,9 @@ class Network:
     inputs: dict[str, Shape]
     groups: tuple[NeuronGroup, ...]
     name: str = ""
+    #: node name -> the PyTorch module it came from (``sbn.module`` metadata), every node
+    #: of the graph; used to read rate files keyed by module path
+    modules: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     def source_size(self, name: str) -> int:
         if name in self.inputs:
@@ -225,7 +228,9 @@ def network_from_nir(graph: nir.NIRGraph, name: str = "") -> Network:
     inputs = {n: shapes[n] for n, node in nodes.items() if isinstance(node, nir.Input)}
     if not groups:
         raise GraphError("the graph has no neuron nodes and no synaptic readout: nothing to place")
-    return Network(inputs=inputs, groups=tuple(groups), name=name)
+    from sbn.graph.rates import node_modules
+
+    return Network(inputs=inputs, groups=tuple(groups), name=name, modules=node_modules(graph))
 
 
 def read_network(path) -> Network:

@@ -8,6 +8,10 @@ stores its kernel once per output channel held by the core instead of once per n
 
 Everything a placement needs to know about hardware is a field here; the placement code has
 no per-target branches.
+
+A target may also carry its chip's fixed-point number formats (:class:`FixedPointFormat`,
+the ``fixed_point`` table of a target file) for a quantiser to read; a target without them
+(a mixed-signal chip such as ROLLS) has ``fixed_point = None``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,125 @@ _OPTIONAL_INT_FIELDS = ("max_fan_in", "max_fan_out")
 
 
 @dataclass(frozen=True)
+class FixedPointFormat:
+    """Fixed-point number formats of a digital neuromorphic chip, for a quantiser.
+
+    Bit widths (``*_bits``) must be positive integers; exponents, the threshold shift and
+    ``max_delay`` must be non-negative integers; ``weight_exp_min <= weight_exp_max``.
+
+    ``weight_mant_bits``: signed weight mantissa bits (8: -128..127).
+    ``weight_exp_min`` / ``weight_exp_max``: range of the shared weight exponent of a layer;
+    the effective weight is ``m * 2**e``. Lava 0.10's ``PyConvModelFixed`` ignores
+    ``weight_exp``, and the Dense models apply it as a shift of the accumulated sum; only
+    non-negative exponents are used here, so ``m * 2**e`` is exact.
+    ``state_bits``: signed width of the neuron state (current ``u``, voltage ``v``).
+    ``decay_bits``: width of the decay constants ``du``, ``dv`` (fractions of ``2**decay_bits``).
+    ``threshold_bits``: unsigned width of ``vth``; ``threshold_shift``: the left shift the
+    chip applies to ``vth`` (and to the synaptic input ``a_in``) to MSB-align it with the state.
+    ``bias_mant_bits``: signed bias mantissa bits; ``bias_exp_max``: largest bias exponent.
+    ``accumulator_bits``: signed width the synaptic sums are clamped to.
+    ``max_delay``: longest synaptic delay in time steps.
+    ``input_bits``: unsigned width of graded input messages (e.g. 8-bit pixels).
+    """
+
+    weight_mant_bits: int
+    weight_exp_min: int
+    weight_exp_max: int
+    state_bits: int
+    decay_bits: int
+    threshold_bits: int
+    threshold_shift: int
+    bias_mant_bits: int
+    bias_exp_max: int
+    accumulator_bits: int
+    max_delay: int
+    input_bits: int
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            positive = f.name.endswith("_bits")
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if positive else 0):
+                kind = "a positive integer" if positive else "a non-negative integer"
+                raise ConfigError(f"fixed_point field {f.name!r} must be {kind}, got {value!r}")
+        if self.weight_exp_min > self.weight_exp_max:
+            raise ConfigError(
+                f"fixed_point field 'weight_exp_min' ({self.weight_exp_min}) exceeds "
+                f"'weight_exp_max' ({self.weight_exp_max})"
+            )
+
+    # --- derived figures ------------------------------------------------------------
+    @property
+    def weight_mant_min(self) -> int:
+        """Smallest weight mantissa."""
+        return -(2 ** (self.weight_mant_bits - 1))
+
+    @property
+    def weight_mant_max(self) -> int:
+        """Largest weight mantissa."""
+        return 2 ** (self.weight_mant_bits - 1) - 1
+
+    @property
+    def state_max(self) -> int:
+        """``2**(state_bits-1)``: the state wraps modulo this (Lava's ``max_uv_val``)."""
+        return 2 ** (self.state_bits - 1)
+
+    @property
+    def decay_unity(self) -> int:
+        """The decay constant that means 1 (a decay is ``d / decay_unity``)."""
+        return 2**self.decay_bits
+
+    @property
+    def threshold_max(self) -> int:
+        """Largest threshold mantissa (before the shift)."""
+        return 2**self.threshold_bits - 1
+
+    @property
+    def bias_mant_min(self) -> int:
+        """Smallest bias mantissa."""
+        return -(2 ** (self.bias_mant_bits - 1))
+
+    @property
+    def bias_mant_max(self) -> int:
+        """Largest bias mantissa."""
+        return 2 ** (self.bias_mant_bits - 1) - 1
+
+    @property
+    def accumulator_max(self) -> int:
+        """Largest synaptic sum before clamping."""
+        return 2 ** (self.accumulator_bits - 1) - 1
+
+    @property
+    def input_max(self) -> int:
+        """Largest graded input value."""
+        return 2**self.input_bits - 1
+
+    # --- files ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, int]:
+        """Plain data (a TOML/JSON table); ``from_dict`` reads it back."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "fixed_point") -> "FixedPointFormat":
+        """Build from a table of the fields; unknown and missing keys are named."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: field 'fixed_point' must be a table of fixed-point formats")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown fixed_point field {unknown[0]!r}; known fields are {', '.join(known)}"
+            )
+        missing = [n for n in known if n not in data]
+        if missing:
+            raise ConfigError(f"{where}: missing fixed_point field {missing[0]!r}")
+        try:
+            return cls(**data)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+
+@dataclass(frozen=True)
 class Target:
     """Hardware limits and costs of one neuromorphic target.
 
@@ -43,6 +166,7 @@ class Target:
     ``max_fan_out``: synapses one neuron may drive, averaged over a node (``None``: no limit).
     ``energy_per_synaptic_op_j`` / ``energy_per_neuron_update_j``: joules per event
     (``None`` for the neuron update where no figure is published).
+    ``fixed_point``: the chip's fixed-point number formats (``None``: none, e.g. analog).
     ``sources``: pairs (field name, where the figure comes from).
     """
 
@@ -58,6 +182,7 @@ class Target:
     energy_per_neuron_update_j: float | None = None
     max_fan_in: int | None = None
     max_fan_out: int | None = None
+    fixed_point: FixedPointFormat | None = None
     sources: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -78,6 +203,8 @@ class Target:
             raise ConfigError(f"{where}: field 'shared_conv_weights' must be true or false")
         _check_energy(where, "energy_per_synaptic_op_j", self.energy_per_synaptic_op_j, False)
         _check_energy(where, "energy_per_neuron_update_j", self.energy_per_neuron_update_j, True)
+        if self.fixed_point is not None and not isinstance(self.fixed_point, FixedPointFormat):
+            raise ConfigError(f"{where}: field 'fixed_point' must be a FixedPointFormat or absent")
         known = {f.name for f in dataclasses.fields(self)}
         for pair in self.sources:
             if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
@@ -146,10 +273,17 @@ class Target:
 
     # --- files ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain data with the file format string; ``from_dict`` reads it back."""
+        """Plain data with the file format string; ``from_dict`` reads it back.
+
+        ``fixed_point`` is written as a plain table, and left out when absent (TOML has no
+        null).
+        """
         data: dict[str, Any] = {"format": TARGET_FORMAT}
         for f in dataclasses.fields(self):
-            if f.name != "sources":
+            if f.name == "fixed_point":
+                if self.fixed_point is not None:
+                    data[f.name] = self.fixed_point.to_dict()
+            elif f.name != "sources":
                 data[f.name] = getattr(self, f.name)
         data["sources"] = dict(self.sources)
         return data
@@ -177,6 +311,8 @@ class Target:
         if not isinstance(sources, Mapping):
             raise ConfigError(f"{origin}: field 'sources' must be a table of field = \"text\"")
         kwargs["sources"] = tuple((str(k), v) for k, v in sources.items())
+        if kwargs.get("fixed_point") is not None:
+            kwargs["fixed_point"] = FixedPointFormat.from_dict(kwargs["fixed_point"], where=origin)
         try:
             return cls(**kwargs)
         except ConfigError as exc:

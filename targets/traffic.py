@@ -15,15 +15,14 @@ chip: their messages are reported apart. Everything is an expectation, in numpy,
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
 
 from sbn.errors import ConfigError
+from sbn.graph.rates import RATE_SCHEMAS as _RATE_SCHEMAS, read_rates, translate_module_keys
 from sbn.targets.placement import Placement
 
 
@@ -47,28 +46,14 @@ class Traffic:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-#: schema strings of rate files this module reads (the energy model's firing-rate files)
-RATE_SCHEMAS = ("sbn.firing-rates/1",)
+#: schema strings of rate files this module reads (``sbn.graph.rates``)
+RATE_SCHEMAS = _RATE_SCHEMAS
 
 
 def load_rates(path: str | os.PathLike) -> dict[str, float]:
-    """Read a JSON rates file: ``{"node": rate, ...}``, or that table under a ``"rates"`` key
-    of a versioned file such as the energy model's ``sbn.firing-rates/1``."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rates file ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("rates"), dict):
-        schema = data.get("schema", data.get("format"))
-        if schema is not None and schema not in RATE_SCHEMAS:
-            raise ConfigError(f"{path}: rates schema {schema!r} is not supported (this sbn reads {', '.join(RATE_SCHEMAS)})")
-        data = data["rates"]
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object of node name -> firing rate")
-    return data
+    """Read a rates file (``sbn.graph.rates.read_rates``: an ``sbn.firing-rates/1`` file or a
+    plain JSON ``{"node": rate}``) and return its table, keyed by NIR node name."""
+    return dict(read_rates(path).rates)
 
 
 def resolve_rates(placement: Placement, rates: dict[str, float] | None, default: float | None) -> dict[str, float]:
@@ -77,9 +62,11 @@ def resolve_rates(placement: Placement, rates: dict[str, float] | None, default:
     A rate keyed by a neuron or Input node is that node's rate. A rate keyed by a synaptic
     node is, as in the energy model, the rate of the spike train entering it, so it gives the
     rate of the source feeding it (the mean where several such nodes give one source a rate).
-    Sources with no rate take ``default``.
+    Sources with no rate take ``default``. Keys that are no node name but the PyTorch module
+    path of exactly one node (``sbn.module`` metadata: files of older ``sbn energy``) are
+    translated to that node.
     """
-    rates = dict(rates or {})
+    rates = translate_module_keys(dict(rates or {}), placement.network.modules)
     names = list(placement.network.inputs) + [gp.group.name for gp in placement.groups]
     entering: dict[str, str] = {}  # synaptic node -> the spiking source entering it
     for gp in placement.groups:
@@ -88,9 +75,11 @@ def resolve_rates(placement: Placement, rates: dict[str, float] | None, default:
                 entering.setdefault(node, p.source)
     unknown = sorted(set(rates) - set(names) - set(entering))
     if unknown:
+        valid = names + sorted(set(entering) - set(names))
+        shown = ", ".join(valid[:12]) + (f", ... ({len(valid)} in all)" if len(valid) > 12 else "")
         raise ConfigError(
             f"firing rate given for {unknown[0]!r}, which is not a node of the graph that carries "
-            f"spikes; rates apply to: {', '.join(names + sorted(set(entering) - set(names)))}"
+            f"spikes; rates apply to: {shown}"
         )
     for key, rate in rates.items():
         _check_rate(key, rate)

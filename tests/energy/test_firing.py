@@ -8,7 +8,7 @@ from sbn.energy import (
     FiringRateProbe, FiringRates, config_layer_table, layer_table, load_rates,
     measure_firing_rates, save_rates,
 )
-from sbn.energy.firing import canonical_layer_name
+from sbn.energy.firing import canonical_layer_name, layer_rates, node_name
 from sbn.errors import ConfigError
 from sbn.models import ModelConfig, build_model
 
@@ -164,3 +164,61 @@ def test_rates_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         load_rates(tmp_path / "bad.json")
+
+
+def test_rates_file_is_keyed_by_nir_node_name(tmp_path):
+    from sbn.graph.rates import read_rates
+
+    table = config_layer_table(ModelConfig(width=1 / 16, num_classes=10))
+    rates = FiringRates.from_mapping({n: 0.125 for n in table.names}, time_steps=4, source="x")
+    save_rates(tmp_path / "r.json", rates)
+    data = read_rates(tmp_path / "r.json")
+    assert set(data.rates) == {f"rb{k}.conv{n}" for k in range(1, 17) for n in (1, 2, 3)}
+    assert data.time_steps == 4 and data.source == "x"
+    assert node_name("blocks.15.conv3") == "rb16.conv3" == node_name("RB16.conv3")
+    assert load_rates(tmp_path / "r.json") == rates  # back to layer keys
+
+
+def test_neuron_node_keys_become_the_layers_they_feed():
+    rates = {"stem.lif": 0.1, "rb1.lif1": 0.2, "rb1.lif2": 0.3, "rb1.lif3": 0.4,
+             "rb2.lif3": 0.9, "encoder.lif": 0.9, "decoder.lif": 0.5, "input": 0.9,
+             "rb3.downsample": 0.9, "head.fc": 0.9, "rb4.lif3": 0.9, "rb3.conv2": 0.6}
+    assert layer_rates(rates, num_blocks=4, split=2) == {
+        "blocks.0.conv1": 0.1, "blocks.0.conv2": 0.2, "blocks.0.conv3": 0.3,
+        "blocks.1.conv1": 0.4, "blocks.2.conv1": 0.5, "blocks.2.conv2": 0.6}
+    assert layer_rates({"rb2.lif3": 0.7}, num_blocks=4) == {"blocks.2.conv1": 0.7}
+    with pytest.raises(ConfigError, match="'rb1.lif1' and 'rb1.conv2' give .* different rates"):
+        layer_rates({"rb1.lif1": 0.2, "rb1.conv2": 0.3}, num_blocks=4)
+    with pytest.raises(ConfigError, match="unknown key 'rb5.lif1'"):
+        layer_rates({"rb5.lif1": 0.2}, num_blocks=4)
+    with pytest.raises(ConfigError, match="unknown key 'encoder.lif'"):
+        layer_rates({"encoder.lif": 0.2}, num_blocks=4)  # no bottleneck: no encoder
+
+
+def test_shared_reader_errors(tmp_path):
+    from sbn.graph.rates import read_rates, translate_module_keys, write_rates
+
+    write_rates(tmp_path / "ok.json", {"rb1.lif1": 0.5}, time_steps=2, source="lava")
+    assert dict(read_rates(tmp_path / "ok.json").rates) == {"rb1.lif1": 0.5}
+    (tmp_path / "plain.json").write_text('{"l1": 0.1}')
+    plain = read_rates(tmp_path / "plain.json")
+    assert dict(plain.rates) == {"l1": 0.1} and plain.time_steps is None
+    with pytest.raises(ConfigError, match="does not state time_steps"):
+        load_rates(tmp_path / "plain.json")
+    for text, words in [('{"schema": "sbn.firing-rates/1", "rates": {"a": null}}', "'a' must be"),
+                        ('{"schema": "sbn.firing-rates/1", "rates": {"a": true}}', "'a' must be"),
+                        ('{"schema": "sbn.firing-rates/1", "rates": [1]}', '"rates" must be'),
+                        ('{"schema": "x", "rates": {}}', "schema 'x' is not supported"),
+                        ('{"schema": "sbn.firing-rates/1", "time_steps": 0, "rates": {}}',
+                         "time_steps must be")]:
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(ConfigError, match=words):
+            read_rates(tmp_path / "bad.json")
+    modules = {"rb1.conv1": "backbone.blocks.0.conv1", "rb1.lif1": "backbone.blocks.0.sn1",
+               "a": "shared", "b": "shared", "head.flatten": None}
+    assert translate_module_keys({"blocks.0.conv1": 0.1, "rb1.lif1": 0.2, "zz": 0.3}, modules) \
+        == {"rb1.conv1": 0.1, "rb1.lif1": 0.2, "zz": 0.3}
+    with pytest.raises(ConfigError, match="module key 'shared' matches several nodes"):
+        translate_module_keys({"shared": 0.1}, modules)
+    with pytest.raises(ConfigError, match="'rb1.conv1' is given a rate twice"):
+        translate_module_keys({"rb1.conv1": 0.1, "blocks.0.conv1": 0.1}, modules)

@@ -137,5 +137,5 @@ def test_load_rates(tmp_path):
         load_rates(tmp_path / "list.json")
     with pytest.raises(ConfigError, match="bad.json: not valid JSON"):
         load_rates(tmp_path / "bad.json")
-    with pytest.raises(ConfigError, match="cannot read rates file"):
+    with pytest.raises(ConfigError, match="missing.json: cannot read firing rates"):
         load_rates(tmp_path / "missing.json")

@@ -22,6 +22,7 @@ COMMANDS = {
     "energy": "sbn.cli.energy:energy",
     "export": "sbn.cli.export:export",
     "map": "sbn.cli.map:map_command",
+    "quantize": "sbn.cli.quantize:quantize_command",
     "sweep": "sbn.cli.sweep:sweep",
     "sim": "sbn.cli.sim:sim",
     "train": "sbn.cli.train:train",

@@ -30,9 +30,11 @@ DEFAULT_SAMPLES = 32
 @click.option("--firing-rate", type=float,
               help="What if every counted layer received spikes at this rate (0..1).")
 @click.option("--rates", "rates_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Firing rates from a file (sbn.firing-rates/1 JSON, e.g. from a Lava run).")
+              help="Measured firing rates from a file instead of measuring (sbn.firing-rates/1, "
+                   "keyed by NIR node name: --save-rates output or a Lava run).")
 @click.option("--save-rates", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write the rates used to this file.")
+              help="Also write the rates used to this file (sbn.firing-rates/1, keyed by NIR "
+                   "node name; `sbn map --rates` reads it).")
 @click.option("--preset", "presets", multiple=True,
               help="Extra SNN preset besides 45nm and rolls (e.g. loihi); repeatable.")
 @click.option("--ann-preset", default="45nm", show_default=True,
@@ -127,7 +129,9 @@ def _shapes_and_rates(checkpoint, width, num_classes, time_steps, dataset, data_
         model["bottleneck_split"] = config.bottleneck.split_name
 
     if rates_file is not None:
-        table, rates = config_layer_table(config), load_rates(rates_file)
+        split = config.bottleneck.split if config.bottleneck is not None else None
+        table = config_layer_table(config)
+        rates = load_rates(rates_file, num_blocks=config.num_blocks, split=split, time_steps=t)
         if rates.time_steps != t:
             raise ConfigError(f"{rates_file}: rates were measured at T = {rates.time_steps}, "
                               f"the model runs T = {t}")

@@ -42,12 +42,21 @@ from sbn.errors import ConfigError, SimulationError
               help="An existing Ray cluster (e.g. auto, ray://head:10001) instead of a local one.")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="Times a failed chunk of samples is retried before it is reported.")
+@click.option("--target", "target_spec", default=None,
+              help="Run the device graph in this chip's fixed point on Lava's own Conv/LIF "
+                   "processes (loihi2, or a target file with a fixed_point table); the edge stays float.")
+@click.option("--chips", type=click.IntRange(min=1), default=None,
+              help="With --target: chips on the board the device graph is placed on.")
+@click.option("--quantized", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="With --target: an `sbn quantize` file (default: the export's, else quantise now).")
+@click.option("--rates-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --target: write the firing rates measured in Lava (sbn.firing-rates/1).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the output here (atomically) instead of stdout.")
 def sim(source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, batch_size,
-        workers, address, retries, fmt, out):
+        workers, address, retries, target_spec, chips, quantized, rates_out, fmt, out):
     """Simulate SOURCE (an `sbn export` folder, or a .nir file) in Lava on test images."""
     from rich.progress import Progress
 
@@ -65,6 +74,19 @@ def sim(source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, 
     images = data.images[:n].double().numpy()
     labels = data.labels[:n].numpy()
     t = time_steps_of(load_graph(src.first), time_steps or (src.manifest or {}).get("time_steps"))
+    if target_spec is None:
+        for flag, value in (("--chips", chips), ("--quantized", quantized), ("--rates-out", rates_out)):
+            if value is not None:
+                raise ConfigError(f"{flag} goes with --target (the fixed-point device path)")
+    else:
+        if workers or checkpoint is not None:
+            raise ConfigError("--target runs in this process and compares with the float graphs; "
+                              "--workers and --checkpoint are for the float path")
+        from sbn.cli.sim_fixed import run_fixed
+
+        return run_fixed(src, images, labels, target_spec=target_spec, chips=chips, quantized=quantized,
+                         time_steps=t, batch_size=batch_size, fuse=fuse, dataset=dataset,
+                         rates_out=rates_out, fmt=fmt, out=out)
     where = f"{workers} Ray worker(s)" if workers else "this process"
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"Lava: {n} sample(s), T = {t}, on {where}", total=None)

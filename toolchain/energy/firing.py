@@ -8,11 +8,15 @@ over a tensor of images with the probe attached. Rates measured elsewhere (a Lav
 what-if value) enter through ``FiringRates.from_mapping`` / ``FiringRates.uniform`` or a
 rates file (``save_rates`` / ``load_rates``): the energy arithmetic never cares where
 they came from.
+
+Rates files are ``sbn.graph.rates`` files: keyed by NIR node name (``rb3.conv1``: the rate
+entering that convolution; ``rb3.lif1``: the rate that neuron node emits, i.e. the rate
+entering ``rb3.conv2``). ``FiringRates`` itself keys by counted layer (``blocks.2.conv1``);
+``node_name`` / ``layer_rates`` translate between the two.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -24,14 +28,14 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from sbn import __version__
 from sbn.errors import ConfigError
-from sbn.energy.macs import LayerTable, backbone_of, counted_convs
-from sbn.fileio import write_json
+from sbn.energy.macs import COUNTED_CONVS, LayerTable, backbone_of, counted_convs
+from sbn.graph.rates import RATES_SCHEMA, RatesFile, parse_rates, rates_dict, read_rates, write_rates
 
 log = logging.getLogger(__name__)
 
-RATES_SCHEMA = "sbn.firing-rates/1"
+_LAYER = re.compile(r"^blocks\.(\d+)\.(conv[123])$")
+_NEURON = re.compile(r"^rb(\d+)\.lif([123])$")
 _LABEL = re.compile(r"^RB(\d+)\.(conv\d)$", re.IGNORECASE)
 
 
@@ -97,35 +101,105 @@ class FiringRates:
         return cls(rates=dict(rates), time_steps=time_steps, source=source)
 
     def to_dict(self) -> dict:
-        return {
-            "schema": RATES_SCHEMA,
-            "producer": f"sbn {__version__}",
-            "source": self.source,
-            "samples": self.samples,
-            "time_steps": self.time_steps,
-            "extra": dict(self.extra),
-            "rates": dict(self.rates),
-        }
+        """The ``sbn.firing-rates/1`` object, keyed by NIR node name (``rb1.conv1``)."""
+        return rates_dict({node_name(k): v for k, v in self.rates.items()},
+                          time_steps=self.time_steps, source=self.source, samples=self.samples,
+                          extra=self.extra)
 
     @classmethod
     def from_dict(cls, data: Mapping, where: str = "firing rates") -> "FiringRates":
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{where}: expected a JSON object")
-        if data.get("schema") != RATES_SCHEMA:
+        """Rates from an ``sbn.firing-rates/1`` object (keys: ``rbK.convN`` node names or
+        the older module paths); the object must state ``time_steps``."""
+        if isinstance(data, Mapping) and data.get("schema") != RATES_SCHEMA:
             raise ConfigError(
                 f"{where}: schema {data.get('schema')!r} is not supported "
                 f"(this sbn reads {RATES_SCHEMA!r})"
             )
-        try:
-            return cls(
-                rates=dict(data["rates"]),
-                time_steps=int(data["time_steps"]),
-                source=str(data.get("source", "file")),
-                samples=data.get("samples"),
-                extra=dict(data.get("extra") or {}),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: malformed firing-rate file ({exc})") from None
+        return cls.from_file(parse_rates(data, where), where=where)
+
+    @classmethod
+    def from_file(
+        cls, data: RatesFile, *, num_blocks: int | None = None, split: int | None = None,
+        time_steps: int | None = None, where: str = "firing rates",
+    ) -> "FiringRates":
+        """Rates read by ``sbn.graph.rates.read_rates``, rekeyed by counted layer with
+        ``layer_rates`` (neuron-node keys need ``num_blocks``). The file's T wins over
+        ``time_steps``; one of them must be known."""
+        t = data.time_steps if data.time_steps is not None else time_steps
+        if t is None:
+            raise ConfigError(f"{where}: the rates file does not state time_steps (T)")
+        return cls(
+            rates=layer_rates(data.rates, num_blocks, split, where=where), time_steps=t,
+            source=data.source, samples=data.samples, extra=data.extra,
+        )
+
+
+def node_name(layer: str) -> str:
+    """``blocks.2.conv1`` (or ``RB3.conv1`` ...) -> ``rb3.conv1``: the NIR node the exporter
+    makes of that convolution."""
+    name = canonical_layer_name(layer)
+    match = _LAYER.match(name)
+    if not match:
+        raise ConfigError(f"{layer!r} is not a counted layer (blocks.<k>.conv<n>)")
+    return f"rb{int(match.group(1)) + 1}.{match.group(2)}"
+
+
+def layer_rates(
+    rates: Mapping[str, float], num_blocks: int | None = None, split: int | None = None,
+    where: str = "firing rates",
+) -> dict[str, float]:
+    """Rates keyed by NIR node name -> rates keyed by counted layer (``blocks.<k-1>.convN``).
+
+    ``rbK.convN`` (and the older ``blocks.<k-1>.convN`` / ``backbone.`` / ``RBK.convN``) is
+    the rate entering that layer. With ``num_blocks`` (and the bottleneck's ``split``, RB
+    number) neuron nodes are read too: ``stem.lif`` enters RB1.conv1, ``rbK.lif1`` enters
+    RBK.conv2, ``rbK.lif2`` RBK.conv3, ``rbK.lif3`` RB(K+1).conv1 (``decoder.lif`` does after
+    the split). Other nodes of the exported graph (input, shortcuts, encoder, head, ...)
+    feed no counted layer and are skipped; any other key is an error naming it.
+    """
+    out: dict[str, float] = {}
+    origin: dict[str, str] = {}
+
+    def put(layer: str, key: str, rate: float) -> None:
+        if layer in out and abs(out[layer] - float(rate)) > 1e-12:
+            raise ConfigError(f"{where}: {origin[layer]!r} and {key!r} give the spikes entering "
+                              f"{node_name(layer)} different rates")
+        out.setdefault(layer, float(rate))
+        origin.setdefault(layer, key)
+
+    others = {"input", "output", "stem.conv", "head.pool", "head.flatten", "head.fc"}
+    if split is not None:
+        others |= {"encoder.conv", "encoder.lif", "decoder.conv"}
+    for key, rate in rates.items():
+        key = str(key)
+        layer = canonical_layer_name(key)
+        match = _LAYER.match(layer)
+        if match and (num_blocks is None or int(match.group(1)) < num_blocks):
+            put(layer, key, rate)
+            continue
+        if num_blocks is None:
+            raise ConfigError(f"{where}: unknown key {key!r}: expected a counted layer "
+                              f"such as rb1.conv1")
+        neuron = _NEURON.match(key)
+        block = int(neuron.group(1)) if neuron else 0
+        if neuron and 1 <= block <= num_blocks:
+            n = int(neuron.group(2))
+            if n < 3:
+                put(f"blocks.{block - 1}.{COUNTED_CONVS[n]}", key, rate)
+            elif block < num_blocks and block != split:
+                put(f"blocks.{block}.conv1", key, rate)
+        elif key == "stem.lif":
+            put("blocks.0.conv1", key, rate)
+        elif key == "decoder.lif" and split is not None:
+            if split < num_blocks:
+                put(f"blocks.{split}.conv1", key, rate)
+        elif key in others or re.fullmatch(r"rb(\d+)\.downsample", key) and \
+                1 <= int(key[2:].split(".")[0]) <= num_blocks:
+            pass
+        else:
+            raise ConfigError(f"{where}: unknown key {key!r}: not a node of this model's NIR "
+                              f"graph (expected names such as rb1.conv1, rb1.lif1, stem.lif)")
+    return out
 
 
 def canonical_layer_name(key: str) -> str:
@@ -138,18 +212,20 @@ def canonical_layer_name(key: str) -> str:
 
 
 def save_rates(path: str | os.PathLike, rates: FiringRates) -> None:
-    write_json(path, rates.to_dict())
+    """Write ``rates`` as an ``sbn.firing-rates/1`` file keyed by NIR node name."""
+    write_rates(path, {node_name(k): v for k, v in rates.rates.items()},
+                time_steps=rates.time_steps, source=rates.source, samples=rates.samples,
+                extra=rates.extra)
 
 
-def load_rates(path: str | os.PathLike) -> FiringRates:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read firing rates ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    return FiringRates.from_dict(data, where=str(path))
+def load_rates(
+    path: str | os.PathLike, *, num_blocks: int | None = None, split: int | None = None,
+    time_steps: int | None = None,
+) -> FiringRates:
+    """Read a rates file (``sbn.graph.rates.read_rates``) as per-layer ``FiringRates``; see
+    ``FiringRates.from_file`` for ``num_blocks``, ``split`` and ``time_steps``."""
+    return FiringRates.from_file(read_rates(path), num_blocks=num_blocks, split=split,
+                                 time_steps=time_steps, where=str(path))
 
 
 class FiringRateProbe:

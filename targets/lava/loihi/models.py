@@ -1,0 +1,161 @@
+"""Fast process models for Lava's own fixed-point processes (tag ``sbn_fast``).
+
+Each model keeps the interface, timing and integer arithmetic of Lava 0.10's bit-accurate
+model of the same process, and is selected with ``fast_fixed_run_cfg()``
+(``Loihi2SimCfg(select_tag="fixed_pt")`` plus an ``exception_proc_model_map``):
+
+- ``Conv``: ``PyConvModelFixed`` convolves with torch in float32 and truncates to the
+  weight's integer type, then wraps to 24 bits (``signed_clamp``). Here the same integer
+  sums come from the spike-driven kernel of ``lava_order`` in float64 (exact for integers
+  below 2**53; integer sums do not depend on the order of addition), then the same wrap. The
+  two agree wherever the stock model's float32 sums are exact (every partial sum below
+  2**24, which ``sbn.targets.quantize`` checks for the accumulator anyway).
+- ``LIFReset``: ``PyLifResetModelBitAcc`` itself (it is vectorised numpy already), plus a
+  recorder: within the window the network gives it, each step's spikes are written into a
+  shared memory-mapped array (``SpikeRecorder``), from which spike counts, firing rates and
+  per-layer agreement are read after the run. The arithmetic is the stock model's.
+- ``DelaySparse``: ``PyDelaySparseModelBitAcc`` with its per-delay weight stack built once
+  instead of every step (same integers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.resources import CPU
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.conv.process import Conv
+from lava.proc.conv.utils import signed_clamp
+from lava.proc.lif.models import PyLifResetModelBitAcc
+from lava.proc.lif.process import LIF, LIFReset
+from lava.proc.sparse.models import PyDelaySparseModelBitAcc
+from lava.proc.sparse.process import DelaySparse
+
+from sbn.targets.lava.fast_models import FAST_TAG
+from sbn.targets.lava.lava_order import LavaOrderConv, warm_up
+
+#: proc_params key of a LIF process's recording window (see ``SpikeRecorder``)
+RECORD_KEY = "sbn_record"
+
+
+class SpikeRecorder:
+    """Where a neuron process writes its spikes: a ``uint8`` memory map of shape
+    ``[samples * T, *shape]`` (Lava layout), written at Lava steps ``first .. first + len - 1``."""
+
+    def __init__(self, path: str, shape: tuple[int, ...], first: int, length: int) -> None:
+        self.path, self.shape, self.first, self.length = path, tuple(shape), int(first), int(length)
+
+    def create(self) -> np.memmap:
+        return np.memmap(self.path, dtype=np.uint8, mode="w+", shape=(self.length, *self.shape))
+
+    def open(self, mode: str = "r+") -> np.memmap:
+        return np.memmap(self.path, dtype=np.uint8, mode=mode, shape=(self.length, *self.shape))
+
+
+@implements(proc=Conv, protocol=LoihiProtocol)
+@requires(CPU)
+@tag(FAST_TAG, "fixed_pt")
+class PyConvModelFixedSbnFast(PyLoihiProcessModel):
+    """Lava ``Conv`` in integers, spike-driven (see module docstring)."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    a_buf: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    weight: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
+    kernel_size: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
+    stride: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
+    padding: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
+    dilation: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
+    groups: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
+    num_message_bits: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=5)
+    weight_exp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
+    num_weight_bits: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=5)
+
+    def __init__(self, proc_params=None):
+        super().__init__(proc_params)
+        self._conv: LavaOrderConv | None = None
+
+    def run_spk(self) -> None:
+        self.a_out.send(self.a_buf)  # accumulated last step: one step per hop, as Lava's
+        s_in = self.s_in.recv()
+        spikes = self.num_message_bits.item() == 0
+        if spikes:
+            s_in = s_in.astype(bool)
+        if self._conv is None:  # the weight is static (no learning): laid out once
+            self._conv = LavaOrderConv(self.weight.astype(np.float64), self.stride, self.padding,
+                                       self.dilation, int(self.groups[0]))
+        total = self._conv(s_in, binary=spikes)
+        # like the stock model: the integer sum in the weight's type, wrapped to 24 bits
+        self.a_buf = signed_clamp(np.rint(total).astype(np.int64), bits=24).astype(np.int32)
+
+
+@implements(proc=LIFReset, protocol=LoihiProtocol)
+@requires(CPU)
+@tag(FAST_TAG, "fixed_pt")
+class PyLifResetModelSbnFast(PyLifResetModelBitAcc):
+    """Lava's bit-accurate ``LIFReset`` model, recording its spikes (see ``SpikeRecorder``)."""
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self._recorder: SpikeRecorder | None = proc_params.get(RECORD_KEY)
+        self._record: np.memmap | None = None
+
+    def spiking_activation(self):
+        s = super().spiking_activation()
+        rec = self._recorder
+        if rec is not None:
+            i = self.time_step - rec.first
+            if 0 <= i < rec.length:
+                if self._record is None:
+                    self._record = rec.open()
+                self._record[i] = s
+        return s
+
+
+@implements(proc=DelaySparse, protocol=LoihiProtocol)
+@requires(CPU)
+@tag(FAST_TAG, "fixed_pt")
+class PyDelaySparseModelSbnFast(PyDelaySparseModelBitAcc):
+    """Lava's bit-accurate ``DelaySparse`` with the per-delay weight stack built once."""
+
+    _stack = None
+
+    def calc_act(self, s_in) -> np.ndarray:
+        if self._stack is None:
+            self._stack = delay_stack(self.weights, self.delays, self.a_buff.shape[-1] - 1)
+        return np.reshape(self._stack.dot(s_in),
+                          (self.a_buff.shape[-1], self.weights.shape[0])).T
+
+
+def delay_stack(weights, delays, max_delay: int):
+    """``AbstractPyDelaySparseModel.get_delay_wgts_mat`` built from the non-zero entries in one
+    pass: rows ``k * n_out + i`` hold the weights of delay k (Lava assigns into a CSR matrix
+    entry by entry, quadratic in the synapse count)."""
+    from scipy.sparse import coo_matrix, csr_matrix
+
+    w = coo_matrix(weights)
+    d = np.asarray(csr_matrix(delays)[w.row, w.col]).ravel().astype(np.int64)
+    n_out, n_in = w.shape
+    return coo_matrix((w.data, (d * n_out + w.row, w.col)),
+                      shape=((max_delay + 1) * n_out, n_in)).tocsr()
+
+
+#: process class -> the toolchain's fixed-point model for it
+FAST_FIXED_MODELS = {Conv: PyConvModelFixedSbnFast, LIFReset: PyLifResetModelSbnFast,
+                     DelaySparse: PyDelaySparseModelSbnFast}
+
+
+def fixed_run_cfg(fast: bool = True) -> Loihi2SimCfg:
+    """Lava's bit-accurate models (``fast=False``) or the toolchain's (``fast=True``)."""
+    if not fast:
+        return Loihi2SimCfg(select_tag="fixed_pt")
+    warm_up()  # compile the kernel before Lava forks its processes
+    return Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=dict(FAST_FIXED_MODELS))
+
+
+__all__ = ["FAST_FIXED_MODELS", "LIF", "PyConvModelFixedSbnFast", "PyDelaySparseModelSbnFast",
+           "PyLifResetModelSbnFast", "RECORD_KEY", "SpikeRecorder", "fixed_run_cfg"]

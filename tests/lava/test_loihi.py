@@ -1,0 +1,212 @@
+"""Quantisation to Loihi 2's formats and the device graph on Lava's own fixed-point processes.
+
+The fast models are checked against Lava's stock bit-accurate models (``PyConvModelFixed``,
+``PyLifResetModelBitAcc``, ``PyDelaySparseModelBitAcc``, ``PyLifModelBitAcc``) spike for
+spike on a small residual network with a shortcut, a delayed convolution (relay) and a
+graded input; a perturbed run shows that the comparison can fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import nir
+import numpy as np
+import pytest
+
+from sbn.errors import ConfigError, MappingError, SimulationError
+from sbn.targets import get_target
+from sbn.targets.lava.loihi import simulate_fixed, timing
+from sbn.targets.quantize import graph_digest, load, quantize, save
+
+LOIHI2 = get_target("loihi2")
+
+
+def lif(shape, tau=2.0, r=2.0, v_leak=0.0, v_threshold=1.0, v_reset=0.0):
+    full = lambda v: np.full(shape, v, dtype=np.float64)  # noqa: E731
+    return nir.LIF(tau=full(tau), r=full(r), v_leak=full(v_leak), v_threshold=full(v_threshold),
+                   v_reset=full(v_reset))
+
+
+def conv(weight, bias, in_hw, padding=0, stride=1):
+    return nir.Conv2d(input_shape=in_hw, weight=np.asarray(weight, dtype=np.float64), stride=stride,
+                      padding=padding, dilation=1, groups=1, bias=np.asarray(bias, dtype=np.float64))
+
+
+def graph(nodes, edges, dt=1.0):
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"sbn.dt": dt})
+
+
+def one_layer():
+    """Input (1, 2, 2) -> 1x1 conv (w 0.5, b 0.25) -> LIF (tau 2, r 2: gain 1, k 0.5) -> Output."""
+    return graph({
+        "input": nir.Input(input_type={"input": np.array([1, 2, 2])}),
+        "conv": conv([[[[0.5]]]], [0.25], (2, 2)),
+        "lif": lif((1, 2, 2)),
+        "output": nir.Output(output_type={"output": np.array([1, 2, 2])}),
+    }, [("input", "conv"), ("conv", "lif"), ("lif", "output")])
+
+
+def residual(seed=0):
+    """input -> c1 -> l1 -> c2 -> l2 -> c3 -> l3 -> output, with l1 -> l3 as an identity
+    shortcut and as a 1x1 convolution ``cds``: both need a delay of one step."""
+    rng = np.random.default_rng(seed)
+    w = lambda *s: rng.normal(0, 0.6, s)  # noqa: E731
+    b = lambda n: rng.uniform(-0.1, 0.3, n)  # noqa: E731
+    return graph({
+        "input": nir.Input(input_type={"input": np.array([2, 6, 6])}),
+        "c1": conv(w(4, 2, 3, 3), b(4), (6, 6), padding=1),
+        "l1": lif((4, 6, 6), v_leak=0.1),
+        "c2": conv(w(4, 4, 3, 3), b(4), (6, 6), padding=1),
+        "l2": lif((4, 6, 6)),
+        "c3": conv(w(4, 4, 1, 1), b(4), (6, 6)),
+        "cds": conv(w(4, 4, 1, 1), b(4), (6, 6)),
+        "l3": lif((4, 6, 6), tau=4.0, r=4.0),
+        "output": nir.Output(output_type={"output": np.array([4, 6, 6])}),
+    }, [("input", "c1"), ("c1", "l1"), ("l1", "c2"), ("c2", "l2"), ("l2", "c3"), ("c3", "l3"),
+        ("l1", "l3"), ("l1", "cds"), ("cds", "l3"), ("l3", "output")])
+
+
+# ---- quantisation --------------------------------------------------------------------------
+
+def test_one_layer_hand_computed():
+    q = quantize(one_layer(), LOIHI2)
+    n = q.neurons["lif"]
+    # headroom 6 bits: vth = 2**(24 - 1 - 6 - 6) = 2048, sigma = vth / V_th = 2048
+    assert (n.vth, n.sigma, n.du, n.dv) == (2048, 2048.0, 4095, 2048)  # dv = 4096 * dt/tau
+    p = q.projections["conv"]
+    # graded input as pixels x * 255: w = 2048 * 0.5 / 255 = 4.016 -> m 4, e 0
+    assert p.graded and p.weight_exp == 0 and p.weight_mant.ravel().tolist() == [4]
+    # bias 64 * 2048 * 0.25 = 32768 = 2048 * 2**4 (4096 > 4095 at 2**3)
+    assert n.bias_exp.ravel().tolist() == [4] * 4 and n.bias_mant.ravel().tolist() == [2048] * 4
+    assert q.outputs == {"output": "lif"} and q.input_scale == 255
+
+
+def test_sigma_drops_for_a_bias_the_format_cannot_hold_at_full_scale():
+    g = one_layer()
+    g.nodes["conv"] = conv([[[[0.5]]]], [-5.0], (2, 2))
+    q = quantize(g, LOIHI2)
+    # |64 sigma b| <= 4095 * 2**7 -> sigma <= 1638.0; vth = floor(1638.0) = 1638
+    assert q.neurons["lif"].vth == 1638
+    assert q.neurons["lif"].bias_mant.ravel()[0] * 2 ** q.neurons["lif"].bias_exp.ravel()[0] == \
+        pytest.approx(-64 * 1638 * 5.0, abs=2 ** 7)
+    assert any("threshold 1638" in note for note in q.notes)
+
+
+def test_headroom_trades_threshold_resolution():
+    assert quantize(one_layer(), LOIHI2, headroom_bits=8).neurons["lif"].vth == 512
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda g: g.nodes.__setitem__("lif", lif((1, 2, 2), v_reset=0.5)), "node lif: v_reset"),
+    (lambda g: setattr(g.nodes["lif"], "tau", np.array([[[2.0, 3.0], [2.0, 2.0]]])), "node lif: tau differs"),
+    (lambda g: setattr(g.nodes["lif"], "v_threshold", np.full((1, 2, 2), -1.0)), "unsigned"),
+    (lambda g: setattr(g.nodes["lif"], "tau", np.full((1, 2, 2), 0.5)), "dv = 8192"),
+    (lambda g: g.nodes.__setitem__("conv", nir.AvgPool2d(kernel_size=1, stride=1, padding=0)),
+     "node conv: NIR type AvgPool2d has no fixed-point mapping"),
+])
+def test_refusals_name_the_node(change, message):
+    g = one_layer()
+    change(g)
+    with pytest.raises(MappingError, match=message):
+        quantize(g, LOIHI2)
+
+
+def test_a_target_without_formats_is_refused():
+    with pytest.raises(ConfigError, match="'rolls' states no fixed-point format"):
+        quantize(one_layer(), get_target("rolls"))
+
+
+def test_recurrent_graph_is_refused():
+    g = one_layer()
+    g.nodes["rec"] = conv([[[[0.1]]]], [0.0], (2, 2))
+    g.edges += [("lif", "rec"), ("rec", "lif")]
+    with pytest.raises(MappingError, match="recurrent"):
+        quantize(g, LOIHI2)
+
+
+def test_save_load_round_trip_and_graph_check(tmp_path):
+    g = residual()
+    q = quantize(g, LOIHI2)
+    save(tmp_path / "q.safetensors", q)
+    back = load(tmp_path / "q.safetensors")
+    assert back.graph_sha256 == graph_digest(g) and back.format == q.format
+    for name, p in q.projections.items():
+        assert np.array_equal(back.projections[name].weight, p.weight)
+        assert back.projections[name].weight_exp == p.weight_exp
+    for name, n in q.neurons.items():
+        b = back.neurons[name]
+        assert (b.vth, b.dv, b.du) == (n.vth, n.dv, n.du)
+        assert np.array_equal(b.bias_mant, n.bias_mant) and np.array_equal(b.bias_exp, n.bias_exp)
+    other = residual(seed=1)
+    with pytest.raises(ConfigError, match="made from another graph"):
+        simulate_fixed(other, back, np.zeros((1, 2, 6, 6)), time_steps=2)
+    (tmp_path / "bad.safetensors").write_bytes(b"not a file")
+    with pytest.raises(ConfigError, match="bad.safetensors: not a safetensors"):
+        load(tmp_path / "bad.safetensors")
+
+
+def test_timing_aligns_shortcuts_with_synaptic_delays():
+    tm = timing(quantize(residual(), LOIHI2))
+    assert tm.start == {"input": 1, "l1": 2, "l2": 3, "l3": 4}
+    assert tm.delay == {"c1": 0, "c2": 0, "c3": 0, "l1->l3": 1, "cds": 1}
+
+
+# ---- Lava ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def runs():
+    g = residual()
+    q = quantize(g, LOIHI2)
+    images = np.random.default_rng(3).random((2, 2, 6, 6))
+    fast = simulate_fixed(g, q, images, time_steps=3)
+    stock = simulate_fixed(g, q, images, time_steps=3, fast=False, probe=True)
+    return g, q, images, fast, stock
+
+
+def test_fast_models_equal_lavas_bit_accurate_models(runs):
+    _, _, _, fast, stock = runs
+    assert set(fast.spikes) == set(stock.spikes) == {"l1", "l2", "l3"}
+    for name in fast.spikes:
+        assert fast.spikes[name].shape == (3, 2, 4, 6, 6)
+        assert np.array_equal(fast.spikes[name], stock.spikes[name]), name
+    assert np.array_equal(fast.outputs["output"], stock.outputs["output"])
+    total = sum(int(s.sum()) for s in fast.spikes.values())
+    assert 0.05 < total / sum(s.size for s in fast.spikes.values()) < 0.6  # the net fires
+    kinds = sorted(set(fast.processes.values()))
+    assert kinds == ["Conv", "DelaySparse", "LIF", "LIFReset", "RingBuffer"]
+    assert fast.relays == ["relay:cds"]
+
+
+def test_the_comparison_can_fail(runs):
+    g, q, images, _, stock = runs
+    n = q.neurons["l2"]
+    off = dataclasses.replace(q, neurons={**q.neurons, "l2": dataclasses.replace(n, vth=n.vth + 64)})
+    perturbed = simulate_fixed(g, off, images, time_steps=3)
+    assert np.array_equal(perturbed.spikes["l1"], stock.spikes["l1"])
+    assert not np.array_equal(perturbed.spikes["l2"], stock.spikes["l2"])
+
+
+def test_every_sample_starts_from_rest(runs):
+    g, q, images, fast, _ = runs
+    alone = simulate_fixed(g, q, images[1:], time_steps=3)
+    for name, spikes in alone.spikes.items():
+        assert np.array_equal(spikes[:, 0], fast.spikes[name][:, 1]), name
+
+
+def test_fixed_point_follows_the_float_graph(runs):
+    from sbn.graph import execute
+    from sbn.targets.lava.split import encode
+
+    g, _, images, fast, _ = runs
+    ref = execute(g, encode(images, 3), record=True)
+    # the first layer sees the same input up to 8-bit pixels and weights: nearly every spike
+    assert (fast.spikes["l1"] == ref.trace["l1"]).mean() > 0.9
+    for name in fast.spikes:
+        assert abs(fast.spikes[name].mean() - ref.trace[name].mean()) < 0.1
+
+
+def test_inputs_outside_unit_range_are_refused():
+    g = one_layer()
+    with pytest.raises(SimulationError, match=r"inputs must lie in \[0, 1\]"):
+        simulate_fixed(g, quantize(g, LOIHI2), np.full((1, 1, 2, 2), 2.0), time_steps=1)

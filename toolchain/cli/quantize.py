@@ -1,0 +1,94 @@
+"""``sbn quantize EXPORT_DIR --target loihi2``: the device graph in the chip's integer formats.
+
+Writes ``EXPORT_DIR/device.<target>.safetensors`` (integer weights, exponents, thresholds,
+decays, biases; ``sbn.targets.quantize``) and records it in ``manifest.json`` under
+``quantized.<target>``, so that ``sbn sim EXPORT_DIR --target <target>`` runs exactly these
+numbers. A single device .nir file works too (``--out`` then names the file to write).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("quantize")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--target", "target_spec", default="loihi2", show_default=True,
+              help="Built-in target (loihi2) or a .toml/.json target file with a fixed_point table.")
+@click.option("--headroom-bits", type=click.IntRange(0, 16), default=6, show_default=True,
+              help="Bits of the 24-bit state above the threshold (more: fewer saturations, "
+                   "coarser threshold).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: device.<target>.safetensors in the export folder).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Path | None, fmt: str) -> None:
+    """Quantise SOURCE's device graph (an `sbn export` folder or a device .nir) for a target."""
+    from sbn.errors import ConfigError
+    from sbn.fileio import write_json
+    from sbn.graph.io import load_nir
+    from sbn.targets import resolve_target
+    from sbn.targets.quantize import quantize, save
+
+    target = resolve_target(target_spec)
+    manifest = None
+    if source.is_dir():
+        mpath = source / "manifest.json"
+        try:
+            manifest = json.loads(mpath.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{mpath}: cannot read the export's manifest ({exc})") from None
+        device = manifest.get("files", {}).get("device")
+        if device is None:
+            raise ConfigError(f"{source}: the export has no device graph (export with a split)")
+        graph_path = source / device
+        out = out or source / f"device.{target.name}.safetensors"
+    else:
+        graph_path = source
+        if out is None:
+            raise ConfigError("give --out FILE when SOURCE is a .nir file")
+    if out.resolve() == graph_path.resolve():
+        raise ConfigError(f"--out {out} is the input graph; choose another file")
+    q = quantize(load_nir(graph_path), target, headroom_bits=headroom_bits)
+    save(out, q)
+    if manifest is not None and out.parent.resolve() == source.resolve():
+        manifest.setdefault("quantized", {})[target.name] = out.name
+        write_json(source / "manifest.json", manifest)
+    if fmt == "json":
+        click.echo(json.dumps(summary(q, out), indent=2))
+    else:
+        click.echo(_table(q, out), nl=False)
+
+
+def summary(q, out: Path) -> dict:
+    return {
+        "schema": "sbn.quantize/1", "file": str(out), "target": q.target,
+        "headroom_bits": q.headroom_bits, "input_scale": q.input_scale, "notes": q.notes,
+        "neurons": {n.name: {"vth": n.vth, "dv": n.dv, "du": n.du, "sigma": n.sigma,
+                             "bias_exp_max": int(n.bias_exp.max())} for n in q.neurons.values()},
+        "projections": {p.name: {"kind": p.kind, "source": p.source, "target": p.target,
+                                 "weight_exp": p.weight_exp,
+                                 "weight_mant_peak": int(abs(p.weight_mant).max())}
+                        for p in q.projections.values()},
+    }
+
+
+def _table(q, out: Path) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sbn quantize -> {out} ({q.target}, headroom {q.headroom_bits} bits)")
+    for col in ("neuron group", "vth", "dv", "inputs (weight exp, peak |mantissa|)"):
+        table.add_column(col)
+    for n in q.neurons.values():
+        ins = ", ".join(f"{p.name} ({p.weight_exp}, {int(abs(p.weight_mant).max())})" for p in q.into(n.name))
+        table.add_row(n.name, str(n.vth), str(n.dv), ins)
+    buf = io.StringIO()
+    console = Console(file=buf, width=140, force_terminal=False)
+    console.print(table)
+    for note in q.notes:
+        console.print(f"note: {note}")
+    return buf.getvalue()
