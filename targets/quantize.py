@@ -225,13 +225,19 @@ def _bias(name: str, values: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
     return mant, exp
 
 
-def quantize(graph: nir.NIRGraph, target, *, headroom_bits: int = HEADROOM_BITS,
-             dt: float | None = None) -> Quantized:
-    """Fixed-point parameters of ``graph`` (layer form) in ``target``'s formats."""
+def require_format(target):
+    """The target's ``fixed_point`` formats, or a ConfigError saying it has none."""
     fmt = getattr(target, "fixed_point", None)
     if fmt is None:
         raise ConfigError(f"target {target.name!r} states no fixed-point format (field "
                           "'fixed_point'); quantisation needs one, e.g. --target loihi2")
+    return fmt
+
+
+def quantize(graph: nir.NIRGraph, target, *, headroom_bits: int = HEADROOM_BITS,
+             dt: float | None = None) -> Quantized:
+    """Fixed-point parameters of ``graph`` (layer form) in ``target``'s formats."""
+    fmt = require_format(target)
     shift = fmt.threshold_shift
     top = fmt.state_bits - 1 - shift - headroom_bits
     if not 0 <= top < fmt.threshold_bits:

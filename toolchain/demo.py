@@ -131,6 +131,7 @@ def run_demo(out: str | Path, settings: DemoSettings, *, fresh: bool = False,
     report["export"] = _export_step(stamps, hooks, sbn_path, export_dir)
     report["map"] = _map_step(stamps, hooks, export_dir, settings.target, out)
     report["lava"] = _lava_step(stamps, hooks, sbn_path, export_dir, test_data, settings, out)
+    report["fixed_point"] = _fixed_step(stamps, hooks, export_dir, test_data, settings, out)
     report["energy"] = _energy_step(stamps, hooks, backbone_path, test_data, settings, out)
     report["bits"] = _bits_step(stamps, hooks, sbn_config, out)
     report["seconds"] = time.time() - started
@@ -228,6 +229,51 @@ def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
     }
 
 
+def _fixed_step(stamps, hooks, export_dir, test_data: ImageDataset, settings: DemoSettings,
+                out: Path) -> dict[str, Any]:
+    """The device graph quantised for the target and run on Lava's own fixed-point processes."""
+    from sbn.fixed_point import evaluate_fixed, firing_rates
+    from sbn.graph.io import load_nir
+    from sbn.graph.rates import write_rates
+    from sbn.targets import resolve_target
+    from sbn.targets.lava.evaluate import SimSource
+    from sbn.targets.quantize import quantize, save
+
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    key = _key(manifest, settings.lava_samples, settings.target, "fixed/1")
+    path = out / "lava-fixed.json"
+    reuse = stamps.fresh("fixed", key, path, out / "rates-fixed.json")
+    hooks.step(f"quantise the device graph for {settings.target}; run it on Lava's fixed-point "
+               f"processes ({settings.lava_samples} samples)", reuse)
+    target = resolve_target(settings.target)
+    if target.fixed_point is None:
+        return {"skipped": f"target {target.name} states no fixed-point format"}
+    if not reuse:
+        source = SimSource.resolve(export_dir)
+        q = quantize(load_nir(Path(source.first)), target)
+        save(export_dir / f"device.{target.name}.safetensors", q)
+        data = test_data.subset(settings.lava_samples)
+        result = evaluate_fixed(source, data.images.double().numpy(), data.labels.numpy(), target=target,
+                                time_steps=int(manifest["time_steps"]), quantized=q, dataset=data.name,
+                                on_chunk=hooks.lava_chunk)
+        write_rates(out / "rates-fixed.json", firing_rates(result), time_steps=int(manifest["time_steps"]),
+                    source=f"lava fixed point ({target.name}) on {data.name}", samples=len(data.labels))
+        write_json(path, result)
+        stamps.mark("fixed", key)
+    r = json.loads(path.read_text())
+    agreement = [v["spike_agreement"] for v in r["layers"].values()]
+    return {
+        "file": path.name, "target": r["target"], "samples": r["samples"],
+        "fixed_accuracy": r["accuracy"]["fixed"], "float_accuracy": r["accuracy"]["float"],
+        "prediction_agreement": r["prediction_agreement"],
+        "spike_agreement_min": min(agreement), "spike_agreement_mean": float(sum(agreement) / len(agreement)),
+        "synaptic_ops_per_sample": r["energy"]["synaptic_ops_per_sample"],
+        "device_energy_per_sample_j": r["energy"]["device_energy_per_sample_j"],
+        "bytes_per_sample": r["bytes_per_sample"]["measured"],
+        "wall_s_per_sample": r["wall_s_per_sample"],
+    }
+
+
 def _energy_step(stamps, hooks, backbone_path, test_data, settings, out) -> dict[str, Any]:
     from sbn.energy import (DEFAULT_SNN_PRESETS, estimate_energy, layer_table,
                             measure_firing_rates, resolve_preset)
@@ -276,6 +322,21 @@ def _bits_step(stamps, hooks, config: ModelConfig, out: Path) -> dict[str, Any]:
             "reduction_vs_bottlenetpp_pct": p.reduction_vs_baseline}
 
 
+def _fixed_rows(fx: dict[str, Any] | None) -> list[str]:
+    if not fx or "skipped" in fx:
+        return [] if not fx else [f"| device in fixed point | skipped: {fx['skipped']} |"]
+    return [
+        f"| device in {fx['target']} fixed point on Lava's Conv/LIF processes: accuracy on "
+        f"{fx['samples']} samples | {fx['fixed_accuracy']:.2%} |",
+        f"| the same samples with the device in float | {fx['float_accuracy']:.2%} |",
+        f"| fixed / float prediction agreement | {fx['prediction_agreement']:.2%} |",
+        f"| fixed / float spike agreement per layer (mean, lowest) | {fx['spike_agreement_mean']:.3f}, "
+        f"{fx['spike_agreement_min']:.3f} |",
+        f"| synaptic ops per sample, measured in Lava | {fx['synaptic_ops_per_sample']:,.0f} "
+        f"({1e6 * fx['device_energy_per_sample_j']:.3g} uJ on {fx['target']}) |",
+    ]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     t = report["training"]
     s = report["settings"]
@@ -298,6 +359,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"| Lava / PyTorch prediction agreement | {lava['agreement']:.2%} |",
         f"| Lava / reference-executor payload spikes identical | {lava['payload_identical_to_executor']} |",
         f"| bits per sample on the wire (measured) | {8 * lava['bytes_per_sample']:,} ({lava['bytes_per_sample']:,} bytes) |",
+        *_fixed_rows(report.get("fixed_point")),
         f"| transmitted bits (manifest) | {bits['transmitted_bits']:,} |",
         f"| raw bits at the split | {bits['raw_bits']:,} |",
         f"| compression ratio | {bits['compression_ratio']:.1f}x |",
@@ -311,6 +373,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {part} graph on {s['target']} | {summary.get('cores_used')} cores, "
                      f"{summary.get('chips_used')} chip(s) |")
     lines += ["", "Files: backbone.safetensors, spikebottlenet.safetensors, export/ (full.nir, "
-              "device.nir, edge.nir, manifest.json), map.json, lava.json, energy.json, energy.png, "
+              "device.nir, edge.nir, manifest.json, device.<target>.safetensors), map.json, lava.json, "
+              "lava-fixed.json, rates-fixed.json, energy.json, energy.png, "
               "bits.json, bits.png, report.json.", ""]
     return "\n".join(lines)

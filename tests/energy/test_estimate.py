@@ -86,8 +86,12 @@ def test_estimate_errors():
         estimate_energy(table, None, [CostPreset("macs_only", e_mac_pj=1.0)], P45)
     with pytest.raises(ConfigError, match="listed twice"):
         estimate_energy(table, None, [P45, P45], P45)
-    with pytest.raises(ConfigError, match="miss 1 counted layers"):
-        estimate_energy(table, FiringRates.from_mapping({"blocks.0.conv1": 0.1}, 4), [P45], P45)
+    with pytest.raises(ConfigError, match="miss 1 counted layers"):  # a gap before RB2's rate
+        estimate_energy(table, FiringRates.from_mapping({"blocks.1.conv2": 0.1}, 4), [P45], P45)
+    # rates measured on a device graph cut after RB1: the energy of split RB1 alone
+    device = estimate_energy(table, FiringRates.from_mapping({"blocks.0.conv1": 0.1}, 4), [P45], P45)
+    assert [s.block for s in device.splits] == [1]
+    assert device.splits[0].syops == pytest.approx(0.1 * 4 * 10000)
     report = estimate_energy(table, None, [P45], P45)
     with pytest.raises(ConfigError, match="unknown split 'RB3'"):
         report.split("RB3")

@@ -19,7 +19,7 @@ import click
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--target", "target_spec", default="loihi2", show_default=True,
               help="Built-in target (loihi2) or a .toml/.json target file with a fixed_point table.")
-@click.option("--headroom-bits", type=click.IntRange(0, 16), default=6, show_default=True,
+@click.option("--headroom-bits", type=click.IntRange(0, 24), default=6, show_default=True,
               help="Bits of the 24-bit state above the threshold (more: fewer saturations, "
                    "coarser threshold).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,

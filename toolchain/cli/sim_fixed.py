@@ -19,12 +19,14 @@ def run_fixed(src, images, labels, *, target_spec: str, chips: int | None, quant
     from sbn.fileio import write_text
     from sbn.fixed_point import evaluate_fixed, firing_rates
     from sbn.graph.rates import write_rates
-    from sbn.targets import resolve_target
-    from sbn.targets.quantize import load
+    from sbn.targets import place, read_network, resolve_target
+    from sbn.targets.quantize import load, require_format
 
     target = resolve_target(target_spec)
     if chips is not None:
         target = target.with_chips(chips)
+    require_format(target)
+    place(read_network(src.first), target)  # a graph that does not fit: sbn map's message
     if quantized is None and src.manifest is not None:
         name = (src.manifest.get("quantized") or {}).get(target.name)
         if name is not None:

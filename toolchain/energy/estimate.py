@@ -135,11 +135,11 @@ def estimate_energy(
     names = [p.name for p in snn_presets]
     if len(set(names)) != len(names):
         raise ConfigError(f"a preset is listed twice: {', '.join(names)}")
-    if rates is not None:
-        rates.check_covers(table)
-    priced = [price_layer(layer, ann_preset, snn_presets, rates) for layer in table.layers]
+    last = table.num_blocks if rates is None else rates.check_covers(table)
+    priced = [price_layer(layer, ann_preset, snn_presets, rates) for layer in table.layers
+              if layer.block <= last]
     splits = []
-    for block in range(1, table.num_blocks + 1):
+    for block in range(1, last + 1):
         layers = tuple(le for le in priced if le.block <= block)
         splits.append(SplitEnergy(
             block=block,

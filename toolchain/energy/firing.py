@@ -66,11 +66,17 @@ class FiringRates:
         except KeyError:
             raise ConfigError(f"no firing rate for layer {name}") from None
 
-    def check_covers(self, table: LayerTable) -> None:
-        """Raise unless there is a rate for every layer of ``table`` and nothing else."""
+    def check_covers(self, table: LayerTable) -> int:
+        """The last block k such that every layer of RB1..RBk has a rate; raise if that is no
+        block at all, if a layer inside that prefix lacks one, or for a rate of a layer the
+        model does not have. Rates measured on a device graph (``sbn sim --target``) cover the
+        blocks up to its split only: the energy is then reported for the splits up to k."""
         missing = [n for n in table.names if n not in self.rates]
         unknown = sorted(set(self.rates) - set(table.names))
-        if missing:
+        first_gap = min((layer.block for layer in table.layers if layer.name in missing), default=None)
+        covered = table.num_blocks if first_gap is None else first_gap - 1
+        later = [la.name for la in table.layers if la.block > covered and la.name not in missing]
+        if missing and (covered < 1 or later):  # nothing covered, or a gap between rates
             raise ConfigError(
                 f"firing rates ({self.source}) miss {len(missing)} counted layers, "
                 f"e.g. {missing[0]}"
@@ -80,6 +86,7 @@ class FiringRates:
                 f"firing rates ({self.source}) name layers the model does not have, "
                 f"e.g. {unknown[0]}"
             )
+        return covered
 
     @classmethod
     def uniform(
