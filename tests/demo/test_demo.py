@@ -28,7 +28,8 @@ def test_report_folder(demo_dir):
     out, first = demo_dir
     for name in ("backbone.safetensors", "spikebottlenet.safetensors", "export/full.nir",
                  "export/device.nir", "export/edge.nir", "export/manifest.json", "map.json",
-                 "lava.json", "energy.json", "energy.png", "bits.json", "bits.png",
+                 "lava.json", "lava-fixed.json", "rates-fixed.json", "export/device.loihi2.safetensors",
+                 "energy.json", "energy.png", "bits.json", "bits.png",
                  "report.json", "report.md"):
         assert (out / name).stat().st_size > 0, name
     report = json.loads((out / "report.json").read_text())
@@ -46,9 +47,14 @@ def test_report_folder(demo_dir):
     assert report["export"]["split"] == "RB3"
     assert report["energy"]["at_split"]["split"] == "RB3"
     assert set(report["map"]) == {"device", "edge"}
+    fixed = report["fixed_point"]  # the device half on Lava's fixed-point processes
+    assert fixed["target"] == "loihi2" and fixed["samples"] == 4
+    assert fixed["bytes_per_sample"] == 512 and 0 < fixed["spike_agreement_min"] <= 1
+    assert fixed["synaptic_ops_per_sample"] > 0
+    assert "fixed point on Lava's Conv/LIF processes" in (out / "report.md").read_text()
     assert "SpikeBottleNet demo report" in first.stdout
-    for step in range(1, 8):
-        assert f"[{step}/7]" in first.stderr
+    for step in range(1, 9):
+        assert f"[{step}/8]" in first.stderr
 
 
 def test_second_run_reuses_everything(demo_dir):
@@ -56,7 +62,7 @@ def test_second_run_reuses_everything(demo_dir):
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}
     again = sbn("demo", "--out", out, *TINY)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stderr.count("(reused)") == 7
+    assert again.stderr.count("(reused)") == 8
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")} == before
 
 

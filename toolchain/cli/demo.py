@@ -61,10 +61,10 @@ def demo(out, fresh, split, channels, stride, time_steps, width, epochs, finetun
     settings.bottleneck()  # validates the split against the model
     settings.backbone_config().with_bottleneck(settings.bottleneck())
     err = Console(stderr=True)
-    steps = iter(range(1, 8))
+    steps = iter(range(1, 9))
 
     def step(name: str, reused: bool) -> None:
-        err.print(f"[bold][{next(steps)}/7][/bold] {name}" + ("  [dim](reused)[/dim]" if reused else ""))
+        err.print(f"[bold][{next(steps)}/8][/bold] {name}" + ("  [dim](reused)[/dim]" if reused else ""))
 
     report = run_demo(out, settings, fresh=fresh,
                       hooks=DemoHooks(step=step, training=RichProgress, lava_chunk=_ChunkBar(err)))

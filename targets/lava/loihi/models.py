@@ -4,12 +4,12 @@ Each model keeps the interface, timing and integer arithmetic of Lava 0.10's bit
 model of the same process, and is selected with ``fast_fixed_run_cfg()``
 (``Loihi2SimCfg(select_tag="fixed_pt")`` plus an ``exception_proc_model_map``):
 
-- ``Conv``: ``PyConvModelFixed`` convolves with torch in float32 and truncates to the
-  weight's integer type, then wraps to 24 bits (``signed_clamp``). Here the same integer
-  sums come from the spike-driven kernel of ``lava_order`` in float64 (exact for integers
-  below 2**53; integer sums do not depend on the order of addition), then the same wrap. The
-  two agree wherever the stock model's float32 sums are exact (every partial sum below
-  2**24, which ``sbn.targets.quantize`` checks for the accumulator anyway).
+- ``Conv``: ``PyConvModelFixed`` convolves with ``conv_scipy`` in float64 (Lava 0.10 sets
+  ``TORCH_IS_AVAILABLE = False``), truncates to the weight's integer type and wraps to 24
+  bits (``signed_clamp``). Here the same integer sums come from the spike-driven kernel of
+  ``lava_order`` in float64, then the same wrap: both are exact for integer sums below
+  2**53, and integer sums do not depend on the order of addition, so the two agree for any
+  integer weights.
 - ``LIFReset``: ``PyLifResetModelBitAcc`` itself (it is vectorised numpy already), plus a
   recorder: within the window the network gives it, each step's spikes are written into a
   shared memory-mapped array (``SpikeRecorder``), from which spike counts, firing rates and
