@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.conv.models import AbstractPyConvModel
 from lava.proc.conv.process import Conv
 from lava.proc.dense.models import AbstractPyDenseModelFloat
 from lava.proc.dense.process import Dense
@@ -38,24 +38,9 @@ FAST_TAG = "sbn_fast"
 lava_conv = lava_order_conv
 
 
-@implements(proc=Conv, protocol=LoihiProtocol)
-@requires(CPU)
-@tag(FAST_TAG, "floating_pt")
-class PyConvModelSbnFast(PyLoihiProcessModel):
-    """Lava ``Conv`` in Lava's own summation order, driven by the non-zero inputs (float64)."""
-
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float, precision=24)
-    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    a_buf: np.ndarray = LavaPyType(np.ndarray, float)
-    weight: np.ndarray = LavaPyType(np.ndarray, float)
-    kernel_size: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    stride: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    padding: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    dilation: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    groups: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    num_message_bits: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=5)
-    weight_exp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
-    num_weight_bits: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=5)
+class LavaOrderConvModel(AbstractPyConvModel):
+    """Lava ``Conv``'s interface and timing on ``LavaOrderConv``; the geometry Vars are
+    declared by Lava's ``AbstractPyConvModel``, the data types by each subclass."""
 
     def __init__(self, proc_params=None):
         super().__init__(proc_params)
@@ -68,9 +53,25 @@ class PyConvModelSbnFast(PyLoihiProcessModel):
         if spikes:
             s_in = s_in.astype(bool)
         if self._conv is None:  # built on the first step: the weight is static (no learning)
-            self._conv = LavaOrderConv(self.weight, self.stride, self.padding, self.dilation,
-                                       int(self.groups[0]))
-        self.a_buf = self._conv(s_in, binary=spikes)
+            self._conv = LavaOrderConv(np.asarray(self.weight, dtype=np.float64), self.stride,
+                                       self.padding, self.dilation, int(self.groups[0]))
+        self.a_buf = self.finish(self._conv(s_in, binary=spikes))
+
+    def finish(self, total: np.ndarray) -> np.ndarray:
+        """What ``a_buf`` holds for the kernel's float64 sums (here: the sums themselves)."""
+        return total
+
+
+@implements(proc=Conv, protocol=LoihiProtocol)
+@requires(CPU)
+@tag(FAST_TAG, "floating_pt")
+class PyConvModelSbnFast(LavaOrderConvModel):
+    """Lava ``Conv`` in Lava's own summation order, driven by the non-zero inputs (float64)."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float, precision=24)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    a_buf: np.ndarray = LavaPyType(np.ndarray, float)
+    weight: np.ndarray = LavaPyType(np.ndarray, float)
 
 
 @implements(proc=Dense, protocol=LoihiProtocol)

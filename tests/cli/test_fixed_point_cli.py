@@ -8,33 +8,14 @@ import subprocess
 import sys
 
 import pytest
-import torch
-
-from sbn import checkpoint as ckpt_io
-from sbn.models import BottleneckConfig, ModelConfig, build_model
-from sbn.models.norm import TdBatchNorm
 
 NEURONS = ["stem.lif", "rb1.lif1", "rb1.lif2", "rb1.lif3", "rb2.lif1", "rb2.lif2", "rb2.lif3",
            "encoder.lif"]
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    from sbn.graph import export_checkpoint
-
-    cfg = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), image_size=32, num_classes=10,
-                      time_steps=2, bottleneck=BottleneckConfig(2, 4, 1))
-    torch.manual_seed(3)
-    model = build_model(cfg)
-    with torch.no_grad():  # statistics from data, so that the neurons fire
-        for bn in (m for m in model.modules() if isinstance(m, TdBatchNorm)):
-            bn.momentum = 1.0
-        model.train()
-        model(torch.rand(4, 3, 32, 32))
-    root = tmp_path_factory.mktemp("fixed")
-    ckpt_io.save(root / "m.safetensors", ckpt_io.Checkpoint(config=cfg, model_state=model.eval().state_dict()))
-    export_checkpoint(root / "m.safetensors", root / "export")
-    return root
+def exported(tmp_path_factory, export_small_sbn):
+    return export_small_sbn(tmp_path_factory.mktemp("fixed"))
 
 
 def sbn(*args):
@@ -54,7 +35,26 @@ def test_quantize_writes_the_file_and_records_it(run_sbn, exported):
     assert len(summary["notes"]) == len(lowered)
     assert (export / "device.loihi2.safetensors").is_file()
     manifest = json.loads((export / "manifest.json").read_text())
-    assert manifest["quantized"] == {"loihi2": "device.loihi2.safetensors"}
+    assert manifest["quantized"]["loihi2"] == "device.loihi2.safetensors"
+
+
+def test_concurrent_quantize_runs_both_land_in_the_manifest(exported, tmp_path):
+    import dataclasses
+
+    from sbn.targets import get_target
+    from sbn.targets.registry import save_target_file
+
+    other = tmp_path / "loihi2b.json"
+    save_target_file(other, dataclasses.replace(get_target("loihi2"), name="loihi2b"))
+    export = exported / "export"
+    runs = [subprocess.Popen([sys.executable, "-c", "from sbn.cli import main; main()", "quantize",
+                              str(export), "--target", spec], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True) for spec in ("loihi2", str(other))]
+    for run in runs:
+        assert run.wait(timeout=300) == 0, run.stderr.read()
+    # each run re-reads the manifest under a lock before it records its file
+    quantized = json.loads((export / "manifest.json").read_text())["quantized"]
+    assert quantized == {"loihi2": "device.loihi2.safetensors", "loihi2b": "device.loihi2b.safetensors"}
 
 
 @pytest.mark.parametrize("args, message", [

@@ -7,30 +7,11 @@ import subprocess
 import sys
 
 import pytest
-import torch
-
-from sbn import checkpoint as ckpt_io
-from sbn.models import BottleneckConfig, ModelConfig, build_model
-from sbn.models.norm import TdBatchNorm
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    from sbn.graph import export_checkpoint
-
-    cfg = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), image_size=32, num_classes=10,
-                      time_steps=2, bottleneck=BottleneckConfig(2, 4, 1))
-    torch.manual_seed(3)
-    model = build_model(cfg)
-    with torch.no_grad():  # statistics from data, so that the neurons fire
-        for bn in (m for m in model.modules() if isinstance(m, TdBatchNorm)):
-            bn.momentum = 1.0
-        model.train()
-        model(torch.rand(4, 3, 32, 32))
-    root = tmp_path_factory.mktemp("sim")
-    ckpt_io.save(root / "m.safetensors", ckpt_io.Checkpoint(config=cfg, model_state=model.eval().state_dict()))
-    export_checkpoint(root / "m.safetensors", root / "export")
-    return root
+def exported(tmp_path_factory, export_small_sbn):
+    return export_small_sbn(tmp_path_factory.mktemp("sim"))
 
 
 def sbn(*args):

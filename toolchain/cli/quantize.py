@@ -28,7 +28,7 @@ import click
 def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Path | None, fmt: str) -> None:
     """Quantise SOURCE's device graph (an `sbn export` folder or a device .nir) for a target."""
     from sbn.errors import ConfigError
-    from sbn.fileio import write_json
+    from sbn.fileio import locked, read_json, write_json
     from sbn.graph.io import load_nir
     from sbn.targets import resolve_target
     from sbn.targets.quantize import quantize, save
@@ -55,8 +55,11 @@ def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Pa
     q = quantize(load_nir(graph_path), target, headroom_bits=headroom_bits)
     save(out, q)
     if manifest is not None and out.parent.resolve() == source.resolve():
-        manifest.setdefault("quantized", {})[target.name] = out.name
-        write_json(source / "manifest.json", manifest)
+        mpath = source / "manifest.json"
+        with locked(mpath):  # another `sbn quantize` may record its target meanwhile: re-read
+            current = read_json(mpath, "the export's manifest")
+            current.setdefault("quantized", {})[target.name] = out.name
+            write_json(mpath, current)
     if fmt == "json":
         click.echo(json.dumps(summary(q, out), indent=2))
     else:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
 from sbn import __version__
@@ -28,7 +27,7 @@ from sbn.energy.estimate import EnergyReport, LayerEnergy, SplitEnergy
 from sbn.energy.firing import FiringRates
 from sbn.energy.presets import CostPreset
 from sbn.energy.tables import csv_text, markdown_table
-from sbn.fileio import write_text
+from sbn.fileio import read_json, write_text
 
 SCHEMA = "sbn.energy/1"
 UNITS = {
@@ -157,14 +156,7 @@ def write_report(path: str | os.PathLike, report: EnergyReport, fmt: str = "json
 
 
 def read_report(path: str | os.PathLike) -> EnergyReport:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read energy report ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    return from_dict(data, where=str(path))
+    return from_dict(read_json(path, "energy report"), where=str(path))
 
 
 def _provenance(report: EnergyReport) -> str:

@@ -26,11 +26,9 @@ too (T unknown). This module needs neither torch nor the targets: ``sbn energy``
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -128,14 +126,9 @@ def parse_rates(data: Any, where: str = "firing rates") -> RatesFile:
 
 def read_rates(path: str | os.PathLike) -> RatesFile:
     """Read and check a rates file; every problem is a one-line ConfigError naming ``path``."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read firing rates ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    return parse_rates(data, where=str(path))
+    from sbn.fileio import read_json
+
+    return parse_rates(read_json(path, "firing rates"), where=str(path))
 
 
 def translate_module_keys(rates: Mapping[str, float], nodes: Mapping[str, str | None],

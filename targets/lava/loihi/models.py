@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
@@ -35,8 +34,8 @@ from lava.proc.lif.process import LIF, LIFReset
 from lava.proc.sparse.models import PyDelaySparseModelBitAcc
 from lava.proc.sparse.process import DelaySparse
 
-from sbn.targets.lava.fast_models import FAST_TAG
-from sbn.targets.lava.lava_order import LavaOrderConv, warm_up
+from sbn.targets.lava.fast_models import FAST_TAG, LavaOrderConvModel
+from sbn.targets.lava.lava_order import warm_up
 
 #: proc_params key of a LIF process's recording window (see ``SpikeRecorder``)
 RECORD_KEY = "sbn_record"
@@ -59,38 +58,17 @@ class SpikeRecorder:
 @implements(proc=Conv, protocol=LoihiProtocol)
 @requires(CPU)
 @tag(FAST_TAG, "fixed_pt")
-class PyConvModelFixedSbnFast(PyLoihiProcessModel):
+class PyConvModelFixedSbnFast(LavaOrderConvModel):
     """Lava ``Conv`` in integers, spike-driven (see module docstring)."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     a_buf: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     weight: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
-    kernel_size: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    stride: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    padding: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    dilation: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    groups: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=8)
-    num_message_bits: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=5)
-    weight_exp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
-    num_weight_bits: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=5)
 
-    def __init__(self, proc_params=None):
-        super().__init__(proc_params)
-        self._conv: LavaOrderConv | None = None
-
-    def run_spk(self) -> None:
-        self.a_out.send(self.a_buf)  # accumulated last step: one step per hop, as Lava's
-        s_in = self.s_in.recv()
-        spikes = self.num_message_bits.item() == 0
-        if spikes:
-            s_in = s_in.astype(bool)
-        if self._conv is None:  # the weight is static (no learning): laid out once
-            self._conv = LavaOrderConv(self.weight.astype(np.float64), self.stride, self.padding,
-                                       self.dilation, int(self.groups[0]))
-        total = self._conv(s_in, binary=spikes)
+    def finish(self, total: np.ndarray) -> np.ndarray:
         # like the stock model: the integer sum in the weight's type, wrapped to 24 bits
-        self.a_buf = signed_clamp(np.rint(total).astype(np.int64), bits=24).astype(np.int32)
+        return signed_clamp(np.rint(total).astype(np.int64), bits=24).astype(np.int32)
 
 
 @implements(proc=LIFReset, protocol=LoihiProtocol)
