@@ -38,13 +38,14 @@ FAST_TAG = "sbn_fast"
 lava_conv = lava_order_conv
 
 
-class LavaOrderConvModel(AbstractPyConvModel):
-    """Lava ``Conv``'s interface and timing on ``LavaOrderConv``; the geometry Vars are
-    declared by Lava's ``AbstractPyConvModel``, the data types by each subclass."""
+class SpikeDrivenConvModel(AbstractPyConvModel):
+    """Lava ``Conv``'s interface and timing: send last step's ``a_buf``, receive, accumulate
+    (``accumulate(s_in, spikes) -> a_buf``, which each subclass defines). The geometry Vars are declared by Lava's
+    ``AbstractPyConvModel``, the data types by each subclass."""
 
     def __init__(self, proc_params=None):
         super().__init__(proc_params)
-        self._conv: LavaOrderConv | None = None
+        self._conv = None  # built on the first step: the weight is static (no learning)
 
     def run_spk(self) -> None:
         self.a_out.send(self.a_buf)  # accumulated last step: one step per hop, as Lava's
@@ -52,26 +53,25 @@ class LavaOrderConvModel(AbstractPyConvModel):
         spikes = self.num_message_bits.item() == 0
         if spikes:
             s_in = s_in.astype(bool)
-        if self._conv is None:  # built on the first step: the weight is static (no learning)
-            self._conv = LavaOrderConv(np.asarray(self.weight, dtype=np.float64), self.stride,
-                                       self.padding, self.dilation, int(self.groups[0]))
-        self.a_buf = self.finish(self._conv(s_in, binary=spikes))
-
-    def finish(self, total: np.ndarray) -> np.ndarray:
-        """What ``a_buf`` holds for the kernel's float64 sums (here: the sums themselves)."""
-        return total
+        self.a_buf = self.accumulate(s_in, spikes)  # each model's own arithmetic
 
 
 @implements(proc=Conv, protocol=LoihiProtocol)
 @requires(CPU)
 @tag(FAST_TAG, "floating_pt")
-class PyConvModelSbnFast(LavaOrderConvModel):
+class PyConvModelSbnFast(SpikeDrivenConvModel):
     """Lava ``Conv`` in Lava's own summation order, driven by the non-zero inputs (float64)."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     a_buf: np.ndarray = LavaPyType(np.ndarray, float)
     weight: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def accumulate(self, s_in: np.ndarray, spikes: bool) -> np.ndarray:
+        if self._conv is None:
+            self._conv = LavaOrderConv(self.weight, self.stride, self.padding, self.dilation,
+                                       int(self.groups[0]))
+        return self._conv(s_in, binary=spikes)
 
 
 @implements(proc=Dense, protocol=LoihiProtocol)

@@ -5,11 +5,11 @@ model of the same process, and is selected with ``fast_fixed_run_cfg()``
 (``Loihi2SimCfg(select_tag="fixed_pt")`` plus an ``exception_proc_model_map``):
 
 - ``Conv``: ``PyConvModelFixed`` convolves with ``conv_scipy`` in float64 (Lava 0.10 sets
-  ``TORCH_IS_AVAILABLE = False``), truncates to the weight's integer type and wraps to 24
-  bits (``signed_clamp``). Here the same integer sums come from the spike-driven kernel of
-  ``lava_order`` in float64, then the same wrap: both are exact for integer sums below
-  2**53, and integer sums do not depend on the order of addition, so the two agree for any
-  integer weights.
+  ``TORCH_IS_AVAILABLE = False``), truncates to the weight's int32 type and wraps to 24 bits
+  (``signed_clamp``). Here ``int_conv.IntConv`` forms the same integer sums, visiting only
+  the non-zero inputs, then the same wrap. Integer sums do not depend on the order of
+  addition, and conv_scipy's float64 sums of integers are exact below 2**53, so the two agree
+  for any integer weights whose sums fit int32.
 - ``LIFReset``: ``PyLifResetModelBitAcc`` itself (it is vectorised numpy already), plus a
   recorder: within the window the network gives it, each step's spikes are written into a
   shared memory-mapped array (``SpikeRecorder``), from which spike counts, firing rates and
@@ -34,8 +34,8 @@ from lava.proc.lif.process import LIF, LIFReset
 from lava.proc.sparse.models import PyDelaySparseModelBitAcc
 from lava.proc.sparse.process import DelaySparse
 
-from sbn.targets.lava.fast_models import FAST_TAG, LavaOrderConvModel
-from sbn.targets.lava.lava_order import warm_up
+from sbn.targets.lava.fast_models import FAST_TAG, SpikeDrivenConvModel
+from sbn.targets.lava.loihi.int_conv import IntConv, warm_up
 
 #: proc_params key of a LIF process's recording window (see ``SpikeRecorder``)
 RECORD_KEY = "sbn_record"
@@ -58,7 +58,7 @@ class SpikeRecorder:
 @implements(proc=Conv, protocol=LoihiProtocol)
 @requires(CPU)
 @tag(FAST_TAG, "fixed_pt")
-class PyConvModelFixedSbnFast(LavaOrderConvModel):
+class PyConvModelFixedSbnFast(SpikeDrivenConvModel):
     """Lava ``Conv`` in integers, spike-driven (see module docstring)."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
@@ -66,9 +66,12 @@ class PyConvModelFixedSbnFast(LavaOrderConvModel):
     a_buf: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     weight: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
 
-    def finish(self, total: np.ndarray) -> np.ndarray:
+    def accumulate(self, s_in: np.ndarray, spikes: bool) -> np.ndarray:
+        if self._conv is None:
+            self._conv = IntConv(np.asarray(self.weight, dtype=np.int32), self.stride, self.padding,
+                                 self.dilation, int(self.groups[0]))
         # like the stock model: the integer sum in the weight's type, wrapped to 24 bits
-        return signed_clamp(np.rint(total).astype(np.int64), bits=24).astype(np.int32)
+        return signed_clamp(self._conv(s_in).astype(np.int64), bits=24).astype(np.int32)
 
 
 @implements(proc=LIFReset, protocol=LoihiProtocol)
