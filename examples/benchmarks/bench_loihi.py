@@ -185,21 +185,20 @@ def _best(fn, repeats):
 
 def _conv_kernels(weight, spikes, k):
     """The two Conv models' arithmetic on one frame: ``PyConvModelFixed`` (Lava's ``conv``
-    then a 24-bit wrap) and ``PyConvModelFixedSbnFast`` (the Lava-order kernel, the same wrap)."""
+    then a 24-bit wrap) and ``PyConvModelFixedSbnFast`` (``IntConv``, the same wrap)."""
     from lava.proc.conv import utils
 
-    from sbn.targets.lava.lava_order import LavaOrderConv, warm_up
+    from sbn.targets.lava.loihi.int_conv import IntConv, warm_up
 
     warm_up()
-    one, pad = np.array([1, 1]), np.array([k // 2, k // 2])
-    conv = LavaOrderConv(weight.astype(np.float64), one, pad, one, 1)
+    conv = IntConv(weight.astype(np.int32), 1, k // 2, 1, 1)
     s = spikes.astype(bool)
 
     def stock():
         return utils.signed_clamp(utils.conv(s, weight, (k, k), (1, 1), (k // 2, k // 2), (1, 1), 1), bits=24)
 
     def fast():
-        return utils.signed_clamp(np.rint(conv(s, binary=True)).astype(np.int64), bits=24).astype(np.int32)
+        return utils.signed_clamp(conv(s).astype(np.int64), bits=24).astype(np.int32)
 
     return stock, fast
 

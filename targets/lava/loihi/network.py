@@ -44,7 +44,7 @@ from sbn.errors import MappingError, SimulationError
 from sbn.targets.lava.loihi.models import RECORD_KEY, SpikeRecorder
 from sbn.targets.quantize import Quantized
 
-#: Loihi 2's synaptic delays are 6-bit
+#: Loihi 2's synaptic delays are 6-bit (used where a quantisation file states no max_delay)
 MAX_DELAY = 63
 
 
@@ -221,9 +221,6 @@ def _source_shape(q: Quantized, name: str) -> tuple[int, ...]:
 
 
 def _relay(net: FixedNetwork, add, projection: str, src, nir_shape, delay: int):
-    if delay > MAX_DELAY:
-        raise MappingError(f"projection {projection}: needs a delay of {delay} steps; Loihi 2's "
-                           f"synaptic delays hold 0..{MAX_DELAY}")
     shape = lava_shape(tuple(nir_shape))
     size = math.prod(shape)
     name = f"relay:{projection}"

@@ -92,8 +92,10 @@ def _result(net: FixedNetwork, streams: dict[str, np.ndarray], wall: float) -> F
         data = np.array(rec.open("r"))
         spikes[n] = from_lava(data.reshape(b, t, *data.shape[1:]).swapaxes(0, 1), q.neurons[n].shape)
     for n, stream in streams.items():
-        if n not in spikes:
-            spikes[n] = from_lava(_windows(stream, tm.start[n], b, t), q.neurons[n].shape)
+        sunk = from_lava(_windows(stream, tm.start[n], b, t), q.neurons[n].shape)
+        if n in spikes and not np.array_equal(spikes[n], sunk):  # two read-outs of one group
+            raise SimulationError(f"node {n}: the spikes recorded in its process differ from its sink's")
+        spikes[n] = sunk
     outputs = {o: spikes[n] for o, n in q.outputs.items()}
     return FixedRun(outputs=outputs, spikes=spikes, start=dict(tm.start), delays=dict(tm.delay),
                     steps=net.run_steps, processes=dict(net.kinds), relays=list(net.relays), wall_s=wall)
