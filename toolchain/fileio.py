@@ -94,3 +94,19 @@ def locked(path: str | os.PathLike) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def refuse_overwriting_inputs(outputs: dict[str, Any], inputs: list[Any]) -> None:
+    """ConfigError if an output path (by option name) is one of the inputs or another output,
+    compared as resolved paths (``runs/../runs/x`` and a symlink are the same file)."""
+    from sbn.errors import ConfigError
+
+    taken = {Path(p).resolve(): str(p) for p in inputs if p is not None}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        real = Path(path).resolve()
+        if real in taken:
+            raise ConfigError(f"{flag} {path} is {taken[real]}, which this command reads or writes; "
+                              "choose another file")
+        taken[real] = f"the file of another option ({path})"

@@ -72,10 +72,22 @@ def test_quantize_does_not_write_over_its_input(run_sbn, exported):
     graph = exported / "export" / "device.nir"
     before = graph.read_bytes()
     code, _, err = run_sbn("quantize", graph, "--out", graph)
-    assert code == 1 and "is the input graph" in err
+    assert code == 1 and "which this command reads or writes" in err
     assert graph.read_bytes() == before
     code, _, err = run_sbn("quantize", graph)
     assert code == 1 and "give --out FILE" in err
+
+
+def test_sim_does_not_write_over_its_inputs(run_sbn, exported):
+    export = exported / "export"
+    before = {p.name: p.read_bytes() for p in export.iterdir() if p.is_file()}
+    for args in (["--out", export / "device.nir"], ["--out", export / ".." / "export" / "manifest.json"],
+                 ["--target", "loihi2", "--rates-out", export / "edge.nir"],
+                 ["--target", "loihi2", "--out", exported / "r.json", "--rates-out", exported / "r.json"]):
+        code, _, err = run_sbn("sim", export, "--samples", "1", *args)
+        assert code == 1 and "choose another file" in err and len(err.strip().splitlines()) == 1, err
+    assert {p.name: p.read_bytes() for p in export.iterdir() if p.is_file()} == before
+    assert not (exported / "r.json").exists()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -28,7 +28,7 @@ import click
 def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Path | None, fmt: str) -> None:
     """Quantise SOURCE's device graph (an `sbn export` folder or a device .nir) for a target."""
     from sbn.errors import ConfigError
-    from sbn.fileio import locked, read_json, write_json
+    from sbn.fileio import locked, read_json, refuse_overwriting_inputs, write_json
     from sbn.graph.io import load_nir
     from sbn.targets import resolve_target
     from sbn.targets.quantize import quantize, save
@@ -50,8 +50,7 @@ def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Pa
         graph_path = source
         if out is None:
             raise ConfigError("give --out FILE when SOURCE is a .nir file")
-    if out.resolve() == graph_path.resolve():
-        raise ConfigError(f"--out {out} is the input graph; choose another file")
+    refuse_overwriting_inputs({"--out": out}, [graph_path, None if manifest is None else source / "manifest.json"])
     q = quantize(load_nir(graph_path), target, headroom_bits=headroom_bits)
     save(out, q)
     if manifest is not None and out.parent.resolve() == source.resolve():

@@ -61,12 +61,16 @@ def sim(source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, 
     from rich.progress import Progress
 
     from sbn.data import load_dataset
-    from sbn.fileio import write_text
+    from sbn.fileio import refuse_overwriting_inputs, write_text
     from sbn.targets.lava import load_graph
     from sbn.targets.lava.evaluate import SimSource, evaluate
     from sbn.targets.lava.split import time_steps_of
 
     src = SimSource.resolve(source, edge)
+    refuse_overwriting_inputs(
+        {"--out": out, "--rates-out": rates_out},
+        [src.first, src.second, checkpoint, quantized,
+         Path(src.label) / "manifest.json" if src.manifest is not None else None])
     if address is not None and workers == 0:
         raise ConfigError("--address needs Ray workers: give --workers 1 or more")
     data = load_dataset(dataset, root=data_dir)
