@@ -60,6 +60,11 @@ class TdBatchNorm(nn.BatchNorm2d):
 
         Computed in float64 so that folding adds no more rounding than necessary.
         """
+        return self.fold_terms()
+
+    def fold_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``folded()`` with gradients to ``weight`` and ``bias`` (the running statistics are
+        constants): for training with the norm folded in (``sbn.qat``)."""
         var = self.running_var.double()
         scale = self.weight.double() * (self.alpha * self.v_th) / torch.sqrt(var + self.eps)
         shift = self.bias.double() - self.running_mean.double() * scale

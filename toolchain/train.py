@@ -11,6 +11,8 @@ uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import math
 import time
@@ -45,6 +47,8 @@ class TrainSettings:
     augment: bool = False
     train_samples: int | None = None  # a prefix of the training set (None: all of it)
     test_samples: int | None = None
+    #: quantisation-aware fine-tune for this target's fixed point (``sbn.qat``); None: float
+    quantize: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -155,7 +159,10 @@ def recalibrate_norm(model: torch.nn.Module, data: ImageDataset, batch_size: int
     normalised value). One pass over ``samples`` training images in train mode with a
     cumulative average ("precise BN", Wu & Johnson 2021) fixes it; weights are untouched.
     """
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    # a norm whose forward is replaced on the instance is folded into its convolution by the
+    # quantisation-aware context (sbn.qat): it passes its input through, its statistics frozen
+    norms = [m for m in model.modules()
+             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and "forward" not in m.__dict__]
     if not norms:
         return
     saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
@@ -260,7 +267,7 @@ def train(
                 f"{out}: cannot resume: it was trained with another model config "
                 f"({saved.config.arch}); use a new --out or the same options"
             )
-        saved_settings = saved.training.get("settings", {})
+        saved_settings = TrainSettings.from_dict(saved.training.get("settings", {})).to_dict()
         if saved_settings != settings.to_dict():
             changed = sorted(k for k in settings.to_dict() if saved_settings.get(k) != getattr(settings, k))
             raise CheckpointError(
@@ -275,7 +282,16 @@ def train(
     elif out.exists():
         raise CheckpointError(f"{out} exists: pass --resume to continue it, or choose another --out")
     else:
-        if backbone is not None:
+        if backbone is not None and settings.quantize is not None:
+            # the quantisation-aware fine-tune starts from the whole trained SpikeBottleNet
+            ckpt_io.load_state(model, backbone.model_state, config.arch)
+            extra = {"float_checkpoint": str(backbone_path) if backbone_path else None,
+                     "float_sha256": ckpt_io.file_sha256(backbone_path) if backbone_path else None,
+                     "float_accuracy": evaluate(model, test_data, settings.batch_size, progress, "float")}
+            with _fixed_point(model, settings):  # where the fine-tune starts
+                extra["quantized_accuracy_before"] = evaluate(
+                    model, test_data, settings.batch_size, progress, settings.quantize)
+        elif backbone is not None:
             init_from_backbone(model, backbone.model_state)
             # the backbone's accuracy at this run's T, on this run's test set
             reference = ckpt_io.Checkpoint(
@@ -289,6 +305,25 @@ def train(
                 ),
             }
 
+    with _fixed_point(model, settings):
+        _epochs(model, optimizer, settings, train_data, test_data, out, config, history, extra,
+                start_epoch, started, progress)
+    summary = make_summary(config, settings, history, extra, out, time.time() - started)
+    return TrainResult(summary=summary, model=model.eval(), history=history)
+
+
+def _fixed_point(model: torch.nn.Module, settings: TrainSettings):
+    """The quantisation-aware context (``sbn.qat``) when the settings ask for it."""
+    if settings.quantize is None:
+        return contextlib.nullcontext()
+    from sbn.qat import fake_quantized
+    from sbn.targets import resolve_target
+
+    return fake_quantized(model, resolve_target(settings.quantize))
+
+
+def _epochs(model, optimizer, settings, train_data, test_data, out, config, history, extra,
+            start_epoch, started, progress) -> None:
     model.train()
     for epoch in range(start_epoch, settings.epochs):
         for group in optimizer.param_groups:
@@ -317,9 +352,6 @@ def train(
         history.append(result)
         _save(out, config, model, optimizer, settings, history, extra, time.time() - started)
         progress.on_epoch_end(result)
-
-    summary = make_summary(config, settings, history, extra, out, time.time() - started)
-    return TrainResult(summary=summary, model=model.eval(), history=history)
 
 
 def _check_data(config: ModelConfig, train_data: ImageDataset, test_data: ImageDataset) -> None:
@@ -383,6 +415,12 @@ def make_summary(
         "history": [asdict(h) for h in history],
         "seconds": seconds,
     }
+    if settings.quantize is not None:
+        summary.update(quantized_for=settings.quantize,
+                       float_checkpoint=extra.get("float_checkpoint"),
+                       float_sha256=extra.get("float_sha256"),
+                       float_accuracy=extra.get("float_accuracy"),
+                       quantized_accuracy_before=extra.get("quantized_accuracy_before"))
     if config.bottleneck is not None:
         p = payload(config, config.bottleneck)
         backbone_accuracy = extra.get("backbone_accuracy")

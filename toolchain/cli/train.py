@@ -66,6 +66,9 @@ def _layers(ctx, param, value: str | None):
               help="Use only the first N training images.")
 @click.option("--test-samples", type=click.IntRange(min=1), default=None,
               help="Evaluate on only the first N test images.")
+@click.option("--quantize", "quantize_target", default=None,
+              help="Step 3: fine-tune the SpikeBottleNet given to --from through this target's "
+                   "fixed point (loihi2): the device half trains with the chip's weight rounding.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue --out from its last finished epoch.")
 @click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -74,7 +77,7 @@ def _layers(ctx, param, value: str | None):
               show_default=True, help="How to print the final summary on stdout.")
 def train(out, dataset, data_dir, download, backbone_path, split, channels, stride, kernel_size,
           kind, width, layers, surrogate_width, time_steps, epochs, batch_size, lr, optimizer, weight_decay,
-          augment, train_samples, test_samples, seed, resume, summary, fmt):
+          augment, train_samples, test_samples, quantize_target, seed, resume, summary, fmt):
     """Train a backbone (step 1) or fine-tune a bottleneck from one (step 2)."""
     from sbn import checkpoint as ckpt_io
     from sbn.cli.train_view import RichProgress, render_summary
@@ -85,8 +88,25 @@ def train(out, dataset, data_dir, download, backbone_path, split, channels, stri
     from sbn.train import TrainSettings, finetune_config
     from sbn.train import train as run_training
 
-    step2 = backbone_path is not None
-    if step2:
+    step2 = backbone_path is not None and quantize_target is None
+    if quantize_target is not None:
+        from sbn.targets import resolve_target
+        from sbn.targets.quantize import require_format
+
+        require_format(resolve_target(quantize_target))
+        if backbone_path is None:
+            raise ConfigError("--quantize fine-tunes a trained SpikeBottleNet: give it with --from")
+        for name, given in (("--split", split), ("--channels", channels), ("--width", width),
+                            ("--layers", layers), ("--surrogate-width", surrogate_width),
+                            ("--T", time_steps)):
+            if given is not None:
+                raise ConfigError(f"{name} comes from the checkpoint given to --from with --quantize; drop it")
+        backbone = ckpt_io.load(backbone_path)
+        config = backbone.config
+        if config.bottleneck is None or config.kind != "spiking":
+            raise ConfigError(f"--quantize needs a spiking SpikeBottleNet checkpoint (with a split); "
+                              f"{backbone_path} is a {config.arch}")
+    elif step2:
         if split is None or channels is None:
             raise ConfigError("--from (step 2) needs --split RBk and --channels C'")
         for name, given in (("--width", width), ("--layers", layers),
@@ -119,12 +139,14 @@ def train(out, dataset, data_dir, download, backbone_path, split, channels, stri
     settings = TrainSettings(
         dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         optimizer=optimizer, seed=seed, augment=(dataset != "digits") if augment is None else augment,
-        train_samples=train_samples, test_samples=test_samples,
+        train_samples=train_samples, test_samples=test_samples, quantize=quantize_target,
     )
     train_data = load_dataset(dataset, root=data_dir, train=True, download_missing=download)
     test_data = load_dataset(dataset, root=data_dir, train=False)
     out.parent.mkdir(parents=True, exist_ok=True)
-    note(f"training {config.arch} ({'step 2 from ' + str(backbone_path) if step2 else 'step 1'}) "
+    step = ("step 1" if backbone_path is None else f"step 2 from {backbone_path}" if step2
+            else f"quantisation-aware for {quantize_target} from {backbone_path}")
+    note(f"training {config.arch} ({step}) "
          f"on {dataset}: {len(train_data.subset(train_samples))} train / "
          f"{len(test_data.subset(test_samples))} test images, T={config.time_steps}, -> {out}")
     with RichProgress(epochs) as progress:
