@@ -140,6 +140,14 @@ def run_demo(out: str | Path, settings: DemoSettings, *, fresh: bool = False,
     return report
 
 
+def _export_manifest(export_dir: Path) -> dict[str, Any]:
+    """The export's manifest as the export wrote it: the steps' keys depend on it, and the
+    quantisation entries that the fixed-point step adds are not an input of any step."""
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    manifest.pop("quantized", None)
+    return manifest
+
+
 def _brief(summary: dict[str, Any]) -> dict[str, Any]:
     keep = ("checkpoint", "checkpoint_sha256", "arch", "epochs", "accuracy", "split",
             "backbone_accuracy", "accuracy_drop", "payload_shape", "transmitted_bits",
@@ -179,13 +187,13 @@ def _export_step(stamps, hooks, sbn_path, export_dir) -> dict[str, Any]:
             shutil.rmtree(export_dir)
         export_checkpoint(sbn_path, export_dir)
         stamps.mark("export", key)
-    return json.loads((export_dir / "manifest.json").read_text())
+    return _export_manifest(export_dir)
 
 
 def _map_step(stamps, hooks, export_dir, target_name, out) -> dict[str, Any]:
     from sbn.targets import place, read_network, report_dict, resolve_target
 
-    key = _key(json.loads((export_dir / "manifest.json").read_text()), target_name)
+    key = _key(_export_manifest(export_dir), target_name)
     path = out / "map.json"
     reuse = stamps.fresh("map", key, path)
     hooks.step(f"map device + edge onto {target_name}", reuse)
@@ -205,7 +213,7 @@ def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
                settings: DemoSettings, out: Path) -> dict[str, Any]:
     from sbn.demo_lava import compare_lava_pytorch
 
-    manifest = json.loads((export_dir / "manifest.json").read_text())
+    manifest = _export_manifest(export_dir)
     key = _key(manifest, settings.lava_samples)
     path = out / "lava.json"
     reuse = stamps.fresh("lava", key, path)
@@ -237,9 +245,9 @@ def _fixed_step(stamps, hooks, export_dir, test_data: ImageDataset, settings: De
     from sbn.graph.rates import write_rates
     from sbn.targets import resolve_target
     from sbn.targets.lava.evaluate import SimSource
-    from sbn.targets.quantize import quantize, save
+    from sbn.targets.quantize import quantize, save_in_export
 
-    manifest = json.loads((export_dir / "manifest.json").read_text())
+    manifest = _export_manifest(export_dir)
     key = _key(manifest, settings.lava_samples, settings.target, "fixed/1")
     path = out / "lava-fixed.json"
     reuse = stamps.fresh("fixed", key, path, out / "rates-fixed.json")
@@ -251,7 +259,7 @@ def _fixed_step(stamps, hooks, export_dir, test_data: ImageDataset, settings: De
     if not reuse:
         source = SimSource.resolve(export_dir)
         q = quantize(load_nir(Path(source.first)), target)
-        save(export_dir / f"device.{target.name}.safetensors", q)
+        save_in_export(export_dir, q)
         data = test_data.subset(settings.lava_samples)
         result = evaluate_fixed(source, data.images.double().numpy(), data.labels.numpy(), target=target,
                                 time_steps=int(manifest["time_steps"]), quantized=q, dataset=data.name,

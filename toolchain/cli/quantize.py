@@ -28,10 +28,10 @@ import click
 def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Path | None, fmt: str) -> None:
     """Quantise SOURCE's device graph (an `sbn export` folder or a device .nir) for a target."""
     from sbn.errors import ConfigError
-    from sbn.fileio import locked, read_json, refuse_overwriting_inputs, write_json
+    from sbn.fileio import refuse_overwriting_inputs
     from sbn.graph.io import load_nir
     from sbn.targets import resolve_target
-    from sbn.targets.quantize import quantize, save
+    from sbn.targets.quantize import quantize, save, save_in_export
 
     target = resolve_target(target_spec)
     manifest = None
@@ -52,13 +52,10 @@ def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Pa
             raise ConfigError("give --out FILE when SOURCE is a .nir file")
     refuse_overwriting_inputs({"--out": out}, [graph_path, None if manifest is None else source / "manifest.json"])
     q = quantize(load_nir(graph_path), target, headroom_bits=headroom_bits)
-    save(out, q)
-    if manifest is not None and out.parent.resolve() == source.resolve():
-        mpath = source / "manifest.json"
-        with locked(mpath):  # another `sbn quantize` may record its target meanwhile: re-read
-            current = read_json(mpath, "the export's manifest")
-            current.setdefault("quantized", {})[target.name] = out.name
-            write_json(mpath, current)
+    if manifest is not None and out.resolve() == (source / f"device.{target.name}.safetensors").resolve():
+        save_in_export(source, q)  # and recorded in the manifest
+    else:
+        save(out, q)
     if fmt == "json":
         click.echo(json.dumps(summary(q, out), indent=2))
     else:
