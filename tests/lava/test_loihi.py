@@ -232,3 +232,33 @@ def test_inputs_outside_unit_range_are_refused():
     g = one_layer()
     with pytest.raises(SimulationError, match=r"inputs must lie in \[0, 1\]"):
         simulate_fixed(g, quantize(g, LOIHI2), np.full((1, 1, 2, 2), 2.0), time_steps=1)
+
+
+def test_conv_models_wrap_sums_beyond_24_bits_alike():
+    """Sums past the 24-bit accumulator wrap (``signed_clamp``) in Lava's model and ours."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.proc.conv.process import Conv
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    from sbn.targets.lava.loihi import fixed_run_cfg
+    from sbn.targets.lava.runtime import run_network
+
+    rng = np.random.default_rng(5)
+    weight = rng.integers(-128, 128, (3, 3, 3, 4)).astype(np.int32) << 15  # up to 2**22 each
+    spikes = (rng.random((6, 6, 4, 4)) < 0.7).astype(np.int32)  # (X, Y, C, steps)
+    streams = []
+    for fast in (False, True):
+        src = Source(data=spikes)
+        conv = Conv(weight=weight, input_shape=(6, 6, 4), padding=1)
+        sink = Sink(shape=conv.a_out.shape, buffer=4)
+        src.s_out.connect(conv.s_in)
+        conv.a_out.connect(sink.a_in)
+        streams.append(run_network(src, 4, fixed_run_cfg(fast), lambda: np.asarray(sink.data.get())))
+    stock, ours = streams
+    assert np.array_equal(stock, ours)
+    from sbn.targets.lava.loihi.int_conv import IntConv
+
+    sums = np.stack([IntConv(weight, 1, 1)(spikes[..., t]).astype(np.int64) for t in range(3)], -1)
+    assert np.abs(sums).max() >= 2 ** 23  # the sums do leave the accumulator's range ...
+    assert np.array_equal(stock[..., 1:], (sums + 2 ** 23) % 2 ** 24 - 2 ** 23)  # ... and wrap

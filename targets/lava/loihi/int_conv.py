@@ -92,7 +92,9 @@ class IntConv:
         if x.ndim != 3 or x.shape[2] != self.cin_g * self.groups:
             raise ValueError(f"Conv input must be (X, Y, {self.cin_g * self.groups}), got {x.shape}")
         out = np.zeros(self.output_shape(x.shape), dtype=np.int32)
-        _scatter(np.ascontiguousarray(x, dtype=np.int32), self._wt, out, self.kx, self.ky,
+        if x.dtype not in (np.bool_, np.int32) or not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x, dtype=np.int32)
+        _scatter(x, self._wt, out, self.kx, self.ky,
                  *self.stride, *self.padding, *self.dilation, self.cin_g,
                  self.out_channels // self.groups)
         return out
@@ -100,4 +102,6 @@ class IntConv:
 
 def warm_up() -> None:
     """Compile (or load from numba's cache) before Lava forks its processes."""
-    IntConv(np.ones((1, 1, 1, 1), dtype=np.int64))(np.ones((1, 1, 1), dtype=np.int64))
+    conv = IntConv(np.ones((1, 1, 1, 1), dtype=np.int64))
+    conv(np.ones((1, 1, 1), dtype=np.int32))  # graded messages
+    conv(np.ones((1, 1, 1), dtype=np.bool_))  # spikes

@@ -37,6 +37,8 @@ from lava.proc.sparse.process import DelaySparse
 from sbn.targets.lava.fast_models import FAST_TAG, SpikeDrivenConvModel
 from sbn.targets.lava.loihi.int_conv import IntConv, warm_up
 
+#: sums at or beyond this magnitude wrap in the 24-bit accumulator (``signed_clamp(bits=24)``)
+ACC_HALF = 1 << 23
 #: proc_params key of a LIF process's recording window (see ``SpikeRecorder``)
 RECORD_KEY = "sbn_record"
 
@@ -70,8 +72,11 @@ class PyConvModelFixedSbnFast(SpikeDrivenConvModel):
         if self._conv is None:
             self._conv = IntConv(np.asarray(self.weight, dtype=np.int32), self.stride, self.padding,
                                  self.dilation, int(self.groups[0]))
-        # like the stock model: the integer sum in the weight's type, wrapped to 24 bits
-        return signed_clamp(self._conv(s_in).astype(np.int64), bits=24).astype(np.int32)
+        total = self._conv(s_in)
+        if total.size and (total.min() < -ACC_HALF or total.max() >= ACC_HALF):
+            # like the stock model: the integer sum in the weight's type, wrapped to 24 bits
+            total = signed_clamp(total.astype(np.int64), bits=24).astype(np.int32)
+        return total
 
 
 @implements(proc=LIFReset, protocol=LoihiProtocol)
