@@ -185,10 +185,11 @@ def _best(fn, repeats):
 
 def _conv_kernels(weight, spikes, k):
     """The two Conv models' arithmetic on one frame: ``PyConvModelFixed`` (Lava's ``conv``
-    then a 24-bit wrap) and ``PyConvModelFixedSbnFast`` (``IntConv``, the same wrap)."""
+    then a 24-bit wrap) and ``PyConvModelFixedSbnFast`` (``IntConv`` and its ``wrap24``)."""
     from lava.proc.conv import utils
 
     from sbn.targets.lava.loihi.int_conv import IntConv, warm_up
+    from sbn.targets.lava.loihi.models import wrap24
 
     warm_up()
     conv = IntConv(weight.astype(np.int32), 1, k // 2, 1, 1)
@@ -198,7 +199,7 @@ def _conv_kernels(weight, spikes, k):
         return utils.signed_clamp(utils.conv(s, weight, (k, k), (1, 1), (k // 2, k // 2), (1, 1), 1), bits=24)
 
     def fast():
-        return utils.signed_clamp(conv(s).astype(np.int64), bits=24).astype(np.int32)
+        return wrap24(conv(s))
 
     return stock, fast
 

@@ -57,6 +57,14 @@ class SpikeRecorder:
         return np.memmap(self.path, dtype=np.uint8, mode=mode, shape=(self.length, *self.shape))
 
 
+def wrap24(total: np.ndarray) -> np.ndarray:
+    """As the stock model: integer sums wrapped to the 24-bit accumulator (``signed_clamp``),
+    skipped when no sum leaves its range (the common case; the result is the same)."""
+    if total.size and (total.min() < -ACC_HALF or total.max() >= ACC_HALF):
+        return signed_clamp(total.astype(np.int64), bits=24).astype(np.int32)
+    return total
+
+
 @implements(proc=Conv, protocol=LoihiProtocol)
 @requires(CPU)
 @tag(FAST_TAG, "fixed_pt")
@@ -72,11 +80,7 @@ class PyConvModelFixedSbnFast(SpikeDrivenConvModel):
         if self._conv is None:
             self._conv = IntConv(np.asarray(self.weight, dtype=np.int32), self.stride, self.padding,
                                  self.dilation, int(self.groups[0]))
-        total = self._conv(s_in)
-        if total.size and (total.min() < -ACC_HALF or total.max() >= ACC_HALF):
-            # like the stock model: the integer sum in the weight's type, wrapped to 24 bits
-            total = signed_clamp(total.astype(np.int64), bits=24).astype(np.int32)
-        return total
+        return wrap24(self._conv(s_in))
 
 
 @implements(proc=LIFReset, protocol=LoihiProtocol)
