@@ -75,6 +75,7 @@ def evaluate_fixed(
     """Fixed-point device + float edge on every image; one ``sbn.sim-fixed/1`` report."""
     from sbn import __version__
     from sbn.graph import execute
+    from sbn.graph.executor import flatten_graph
     from sbn.graph.io import load_nir
     from sbn.targets import network_from_nir, place
     from sbn.targets.lava import payload
@@ -99,7 +100,7 @@ def evaluate_fixed(
     n = images.shape[0]
     if n < 1:
         raise ConfigError("no samples to simulate")
-    nodes = dict(device.nodes)
+    nodes, _ = flatten_graph(device)
     groups = list(quantized.neurons)
     agree = {g: [0, 0] for g in groups}
     spikes = {g: 0 for g in groups}
