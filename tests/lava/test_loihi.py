@@ -262,3 +262,20 @@ def test_conv_models_wrap_sums_beyond_24_bits_alike():
     sums = np.stack([IntConv(weight, 1, 1)(spikes[..., t]).astype(np.int64) for t in range(3)], -1)
     assert np.abs(sums).max() >= 2 ** 23  # the sums do leave the accumulator's range ...
     assert np.array_equal(stock[..., 1:], (sums + 2 ** 23) % 2 ** 24 - 2 ** 23)  # ... and wrap
+
+
+@pytest.mark.parametrize("name, message", [
+    ("braille_noDelay_bias_zero.nir", "node lif1.lif: recurrent connections"),
+    ("cnn_sinabs.nir", "node 11: NIR type Affine has no fixed-point mapping"),
+    ("lif_norse.nir", "node 0: NIR type Affine has no fixed-point mapping"),
+    ("two_lif_neurons.nir", "node linear1: NIR type Linear has no fixed-point mapping"),
+])
+def test_third_party_graphs_are_refused_by_name(name, message):
+    import os
+    from pathlib import Path
+
+    from sbn.graph.io import load_nir
+
+    graph = load_nir(Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party" / name)
+    with pytest.raises(MappingError, match=message):
+        quantize(graph, LOIHI2)
