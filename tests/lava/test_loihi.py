@@ -160,11 +160,14 @@ def test_integer_conv_kernel_equals_lavas_conv_on_random_layers():
     from sbn.targets.lava.loihi.int_conv import IntConv
 
     rng = np.random.default_rng(7)
-    for trial in range(200):
+    kernels = []
+    for trial in range(300):
         g = int(rng.choice([1, 2]))
         cin, cout = g * int(rng.integers(1, 4)), g * int(rng.integers(1, 4))
         k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
         s, p, d = (tuple(int(v) for v in rng.integers(lo, hi, 2)) for lo, hi in ((1, 3), (0, 3), (1, 3)))
+        if trial % 2:  # every other layer the common case, which has a kernel of its own
+            g, s, d = 1, (1, 1), (1, 1)
         shape = (int(rng.integers(k[0] * d[0], 9)), int(rng.integers(k[1] * d[1], 9)), cin)
         w = rng.integers(-128, 128, (cout, *k, cin // g)) << int(rng.integers(0, 5))
         if trial % 3:
@@ -172,8 +175,11 @@ def test_integer_conv_kernel_equals_lavas_conv_on_random_layers():
         else:
             x = rng.integers(0, 256, shape) * (rng.random(shape) < 0.5)  # 8-bit graded messages
         ref = conv_scipy(x, w.astype(np.float64), k, s, p, d, g)
-        got = IntConv(w, s, p, d, g)(x)
-        assert got.shape == ref.shape and np.array_equal(got, ref), (trial, k, s, p, d, g)
+        conv = IntConv(w, s, p, d, g)
+        got = conv(x)
+        kernels.append(conv.kernel)
+        assert got.shape == ref.shape and np.array_equal(got, ref), (trial, k, s, p, d, g, conv.kernel)
+    assert kernels.count("rows") >= 150 and kernels.count("general") >= 100
 
 
 @pytest.fixture(scope="module")

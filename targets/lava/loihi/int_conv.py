@@ -3,7 +3,9 @@
 Integer sums do not depend on the order of addition, so unlike ``lava_order`` (float64, Lava's
 own order) this kernel may add in any order: each non-zero input ``v`` at padded position
 (X, Y), channel c adds ``v * w`` to every output its taps reach, one contiguous run of
-output channels at a time (compiled with numba; the inner loop vectorises). Geometry as
+output channels at a time (compiled with numba; the inner loop vectorises). For the common
+layer (stride 1, no dilation, one group) a second kernel adds the taps of one kernel row as a
+single contiguous run (``_scatter_rows``: about 1.5x faster on a 3x3 layer). Geometry as
 ``lava.proc.conv.utils.conv_scipy``: Lava convolves (kernel flipped), with symmetric
 padding, stride and dilation in (x, y), and groups. The caller wraps the sums
 to the chip's accumulator width. Sums are int32, as Lava's model casts its sums to the
@@ -14,6 +16,17 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _add_run(d, w, v):  # pragma: no cover - compiled
+    # d += v * w over one run (slices: numba proves the indices and vectorises); spikes skip the product
+    if v == 1:
+        for o in range(d.shape[0]):
+            d[o] += w[o]
+    else:
+        for o in range(d.shape[0]):
+            d[o] += v * w[o]
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -50,14 +63,34 @@ def _scatter(x, wt, out, kx, ky, sx, sy, px0, py0, dx, dy, cin_g, og):  # pragma
                     continue
                 dst = (x2 * y2n + y2) * o_all + o0
                 src = wc + (i * ky + j) * o_all
-                d = flat[dst:dst + og]  # slices: numba proves the indices and vectorises
-                w = wflat[src:src + og]
-                if v == 1:
-                    for o in range(og):
-                        d[o] += w[o]
-                else:
-                    for o in range(og):
-                        d[o] += v * w[o]
+                _add_run(flat[dst:dst + og], wflat[src:src + og], v)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _scatter_rows(x, wr, out, kx, ky, px0, py0):  # pragma: no cover - compiled
+    # stride 1, dilation 1, one group; wr[c, i, jj, o] holds tap (i, ky-1-jj): for one spike and
+    # one kernel row i, the outputs (x2, py-j_hi .. py-j_lo) and the weights of jj = ky-1-j_hi ..
+    # ky-1-j_lo are each one contiguous run of (j_hi-j_lo+1) * O integers
+    x2n, y2n, o_all = out.shape
+    X, Y, C = x.shape
+    flat = out.reshape(-1)
+    wflat = wr.reshape(-1)
+    for xx in range(X):
+        px = xx + px0
+        i_lo, i_hi = max(0, px - x2n + 1), min(kx - 1, px)
+        for yy in range(Y):
+            py = yy + py0
+            j_lo, j_hi = max(0, py - y2n + 1), min(ky - 1, py)
+            run = (j_hi - j_lo + 1) * o_all
+            for c in range(C):
+                v = x[xx, yy, c]
+                if v == 0:
+                    continue
+                wc = (c * kx * ky + ky - 1 - j_hi) * o_all
+                for i in range(i_lo, i_hi + 1):
+                    dst = ((px - i) * y2n + py - j_hi) * o_all
+                    src = wc + i * ky * o_all
+                    _add_run(flat[dst:dst + run], wflat[src:src + run], v)
 
 
 def _pair(value) -> tuple[int, int]:
@@ -81,6 +114,11 @@ class IntConv:
         self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
         # flipped (Lava convolves) and tap-major: wt[c, i, j, o] = weight[o, kx-1-i, ky-1-j, c]
         self._wt = np.ascontiguousarray(weight[:, ::-1, ::-1, :].transpose(3, 1, 2, 0), dtype=np.int32)
+        #: which kernel runs: "rows" (stride 1, no dilation, one group) or "general"
+        self.kernel = ("rows" if self.stride == (1, 1) and self.dilation == (1, 1) and self.groups == 1
+                       else "general")
+        if self.kernel == "rows":  # flipped along x only: see _scatter_rows
+            self._wt = np.ascontiguousarray(self._wt[:, :, ::-1, :])
 
     def output_shape(self, input_shape) -> tuple[int, int, int]:
         size = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, k, s, d in
@@ -94,14 +132,17 @@ class IntConv:
         out = np.zeros(self.output_shape(x.shape), dtype=np.int32)
         if x.dtype not in (np.bool_, np.int32) or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x, dtype=np.int32)
-        _scatter(x, self._wt, out, self.kx, self.ky,
-                 *self.stride, *self.padding, *self.dilation, self.cin_g,
-                 self.out_channels // self.groups)
+        if self.kernel == "rows":
+            _scatter_rows(x, self._wt, out, self.kx, self.ky, *self.padding)
+        else:
+            _scatter(x, self._wt, out, self.kx, self.ky, *self.stride, *self.padding,
+                     *self.dilation, self.cin_g, self.out_channels // self.groups)
         return out
 
 
 def warm_up() -> None:
     """Compile (or load from numba's cache) before Lava forks its processes."""
-    conv = IntConv(np.ones((1, 1, 1, 1), dtype=np.int64))
-    conv(np.ones((1, 1, 1), dtype=np.int32))  # graded messages
-    conv(np.ones((1, 1, 1), dtype=np.bool_))  # spikes
+    for conv in (IntConv(np.ones((1, 1, 1, 1), dtype=np.int64)),
+                 IntConv(np.ones((1, 1, 1, 1), dtype=np.int64), stride=2)):
+        conv(np.ones((1, 1, 1), dtype=np.int32))  # graded messages
+        conv(np.ones((1, 1, 1), dtype=np.bool_))  # spikes
