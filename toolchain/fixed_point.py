@@ -79,7 +79,8 @@ def evaluate_fixed(
     from sbn.graph.io import load_nir
     from sbn.targets import network_from_nir, place
     from sbn.targets.lava import payload
-    from sbn.targets.lava.loihi import simulate_fixed
+    from sbn.targets.lava.loihi import simulate_fixed, timing
+    from sbn.targets.lava.loihi.relays import relay_name, relayed, with_relays
     from sbn.targets.lava.simulate import simulate
     from sbn.targets.lava.split import encode
     from sbn.targets.quantize import HEADROOM_BITS, check_matches, quantize
@@ -94,7 +95,11 @@ def evaluate_fixed(
     check_matches(quantized, device)
     if quantized.target != target.name:
         raise ConfigError(f"the quantisation is for target {quantized.target!r}, not {target.name!r}")
-    placement = place(network_from_nir(device, name="device"), target)  # MappingError if it does not fit
+    # the relay neurons that align delayed convolutions take cores too: placed with the rest
+    delays = timing(quantized).delay
+    relays = relayed(quantized, delays)
+    placement = place(with_relays(network_from_nir(device, name="device"), quantized, delays),
+                      target)  # MappingError if it does not fit
     images = np.asarray(images, dtype=np.float64)
     labels = np.asarray(labels)
     n = images.shape[0]
@@ -108,6 +113,7 @@ def evaluate_fixed(
     slots = {g: 0 for g in groups}
     syops_group = {g: 0 for g in groups}
     syops_core: dict[int, int] = {}
+    syops_relay: dict[str, int] = {}  # relayed projection -> synaptic ops into its relay
     rows, wire_bytes, payload_rate = [], [], []
     wall_device = wall_edge = 0.0
     run = None
@@ -135,6 +141,11 @@ def evaluate_fixed(
             syops_group[p.target] += int(per_neuron.sum())
             for core, count in _per_core(placement, p.target, per_neuron).items():
                 syops_core[core] = syops_core.get(core, 0) + count
+            if p.name in relays:  # one identity synapse per spike into the relay neurons
+                relay_events = synaptic_events(None, src)
+                syops_relay[p.name] = syops_relay.get(p.name, 0) + int(relay_events.sum())
+                for core, count in _per_core(placement, relay_name(p.name), relay_events).items():
+                    syops_core[core] = syops_core.get(core, 0) + count
         (sent,) = run.outputs.values()  # [T, B, C', H', W'] spikes
         shape = (time_steps, *sent.shape[2:])
         wire = [payload.pack(sent[:, i]) for i in range(b)]
@@ -165,9 +176,11 @@ def evaluate_fixed(
     for name, kind in run.processes.items():
         owner = name if name in core_of else (quantized.projections[name].target
                                               if name in quantized.projections else None)
+        if name.endswith(".delay") and name[:-len(".delay")] in core_of:  # a relay's synapses
+            owner = name[:-len(".delay")]
         proc_cores[name] = {"kind": kind, "cores": core_of.get(owner) if owner else None}
     e_syop = target.energy_per_synaptic_op_j
-    total_syops = sum(syops_group.values())
+    total_syops = sum(syops_group.values()) + sum(syops_relay.values())
     acc = lambda key: float(np.mean([r[key] == r["label"] for r in rows]))  # noqa: E731
     return {
         "schema": SCHEMA,
@@ -193,7 +206,10 @@ def evaluate_fixed(
         "cores": {str(c): {"chip": placement.cores[c].chip if c < len(placement.cores) else None,
                            "synaptic_ops": v} for c, v in sorted(syops_core.items())},
         "processes": proc_cores,
-        "relays": list(run.relays),
+        "relays": {relay_name(p): {"source": src, "neurons": placement.group(relay_name(p)).group.neurons,
+                                   "cores": core_of[relay_name(p)],
+                                   "synaptic_ops": syops_relay.get(p, 0)}
+                   for p, src in relays.items()},
         "latency_steps": run.latency,
         "bytes_per_sample": {"measured": wire_bytes[-1], "manifest": expected},
         "bits_on_the_wire": 8 * sum(wire_bytes),

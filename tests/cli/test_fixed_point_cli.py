@@ -130,9 +130,14 @@ def test_sim_target_reports_and_hands_rates_to_map_and_energy(run_sbn, exported,
     for name, layer in report["layers"].items():
         assert 0 <= layer["spike_agreement"] <= 1 and layer["spikes"] >= 0
         assert report["processes"][name]["kind"] == "LIFReset" and report["processes"][name]["cores"]
-    # synaptic ops per core add up to those per group, and the energy is their price
+    # synaptic ops per core add up to those per group and relay, and the energy is their price
     assert sum(c["synaptic_ops"] for c in report["cores"].values()) == \
-        sum(v["synaptic_ops"] for v in report["layers"].values())
+        sum(v["synaptic_ops"] for v in report["layers"].values()) + \
+        sum(v["synaptic_ops"] for v in report["relays"].values())
+    for name, relay in report["relays"].items():  # placed like any group, synapses on its cores
+        assert relay["cores"] and report["processes"][name]["cores"] == relay["cores"]
+        assert report["processes"][name + ".delay"]["cores"] == relay["cores"]
+    assert all(p["cores"] for p in report["processes"].values() if p["kind"] != "RingBuffer")
     e = report["energy"]
     assert e["device_energy_per_sample_j"] == pytest.approx(e["synaptic_ops_per_sample"] * 23.6e-12)
     assert any(layer["spikes"] for layer in report["layers"].values())

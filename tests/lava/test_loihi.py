@@ -206,6 +206,27 @@ def test_fast_models_equal_lavas_bit_accurate_models(runs):
     assert fast.relays == ["relay:cds"]
 
 
+def test_relay_neurons_are_placed_like_any_group():
+    from sbn.targets import network_from_nir, place
+    from sbn.targets.lava.loihi import timing
+    from sbn.targets.lava.loihi.relays import with_relays
+
+    g = residual()
+    q = quantize(g, LOIHI2)
+    plain = network_from_nir(g)
+    net = with_relays(plain, q, timing(q).delay)
+    relay = net.group("relay:cds")
+    assert relay.kind == "LIF" and relay.shape == (4, 6, 6) and relay.fan_in == 1
+    assert [p.source for p in relay.projections] == ["l1"]
+    sources = {p.via: p.source for p in net.group("l3").projections}
+    assert sources[("cds",)] == "relay:cds" and sources[()] == "l1"  # the identity needs no relay
+    assert net.group("l3").fan_in == plain.group("l3").fan_in  # same synapses into l3
+    placed = place(net, LOIHI2)
+    assert placed.group("relay:cds").tiles >= 1
+    assert sum(gp.group.neurons for gp in placed.groups) == \
+        sum(gp.group.neurons for gp in place(plain, LOIHI2).groups) + 4 * 6 * 6
+
+
 def test_the_comparison_can_fail(runs):
     g, q, images, _, stock = runs
     n = q.neurons["l2"]

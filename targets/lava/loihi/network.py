@@ -42,6 +42,7 @@ from scipy import sparse
 
 from sbn.errors import MappingError, SimulationError
 from sbn.targets.lava.loihi.models import RECORD_KEY, SpikeRecorder
+from sbn.targets.lava.loihi.relays import relay_name
 from sbn.targets.quantize import Quantized
 
 #: Loihi 2's synaptic delays are 6-bit (used where a quantisation file states no max_delay)
@@ -223,7 +224,7 @@ def _source_shape(q: Quantized, name: str) -> tuple[int, ...]:
 def _relay(net: FixedNetwork, add, projection: str, src, nir_shape, delay: int):
     shape = lava_shape(tuple(nir_shape))
     size = math.prod(shape)
-    name = f"relay:{projection}"
+    name = relay_name(projection)
     syn = add(f"{name}.delay", DelaySparse(weights=_identity(size, 1), delays=_identity(size, delay, int),
                                            max_delay=delay, name=f"{name}.delay"), "DelaySparse")
     # u = a_in << 6 = 64 for a spike, 0 otherwise; v has no memory (dv 4095); vth 0: v > 0 fires
