@@ -119,15 +119,16 @@ def process_group(ranks: Ranks, device: torch.device, timeout_s: float = 1800):
 def wrap(model: torch.nn.Module, ranks: Ranks, device: torch.device) -> torch.nn.Module:
     """``model`` under DDP when the run is parallel; ``model`` itself otherwise.
 
-    ``broadcast_buffers=False``: the synchronised tdBN keeps the running statistics equal
-    on every rank already, and a broadcast would cost a collective per forward.
+    ``forward_sync_buffers=False``: the synchronised tdBN keeps the running statistics
+    equal on every rank already (DDP still copies rank 0's buffers once, at the start), and
+    a broadcast would cost a collective per forward.
     """
     if not ranks.parallel:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+    return DistributedDataParallel(model, device_ids=ids, forward_sync_buffers=False)
 
 
 def sum_over_ranks(values: list[float], ranks: Ranks, device: torch.device) -> list[float]:

@@ -4,9 +4,11 @@ With each rank holding a share of the batch, a plain tdBN would normalise with i
 mean and variance; the method's tdBN takes them per channel over the whole batch, all T
 time steps, H and W. Here each rank sums its share, one ``all_reduce`` adds the sums, and
 every rank normalises with the global statistics and updates identical running averages.
-The all-reduce is ``torch.distributed.nn.functional.all_reduce``, which is differentiable
-(its backward all-reduces the gradients), so the input gradients are those of the
-full-batch tdBN too: the tests compare two gloo ranks with one process on the whole batch.
+The all-reduce is torch's functional collective (``_functional_collectives.all_reduce``,
+which torch names as the successor of ``torch.distributed.nn.functional.all_reduce``); it
+is differentiable (its backward all-reduces the gradients), so the input gradients are
+those of the full-batch tdBN too: the tests compare two gloo ranks with one process on the
+whole batch.
 
 The sums are taken around the running mean (the same on every rank), not around zero:
 ``E[(x-c)^2] - E[x-c]^2`` loses far less to cancellation when ``c`` is near the mean,
@@ -36,7 +38,7 @@ class SyncTdBatchNorm(TdBatchNorm):
         if not (self.training and dist.is_available() and dist.is_initialized()
                 and dist.get_world_size(self.process_group) > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
+        from torch.distributed._functional_collectives import all_reduce
 
         t, b = x.shape[:2]
         flat = x.flatten(0, 1).float()  # (T*B, C, H, W); statistics in fp32 under autocast too
@@ -45,8 +47,9 @@ class SyncTdBatchNorm(TdBatchNorm):
         centred = flat - shift
         count = torch.tensor([flat.numel() // c], dtype=torch.float32, device=flat.device)
         local = torch.cat([centred.sum((0, 2, 3)), centred.square().sum((0, 2, 3)), count])
-        total = all_reduce(local, group=self.process_group)  # [2C + 1], summed over ranks
-        n = total[-1]
+        group = self.process_group or dist.group.WORLD
+        total = all_reduce(local, "sum", group)  # [2C + 1], summed over ranks
+        n = total[-1].detach()
         mean_c = total[:c] / n                              # E[x - shift]
         var = (total[c:2 * c] / n - mean_c.square()).clamp_min(0.0)  # biased, normalises
         mean = mean_c + shift.view(c)

@@ -41,13 +41,13 @@ def crop_flip(images: torch.Tensor, draws: CropFlip) -> torch.Tensor:
     """Apply ``draws`` to ``images`` ``[n, C, H, W]`` (any dtype, any device)."""
     n, c, h, w = images.shape
     device = images.device
-    padded = F.pad(images, (PAD, PAD, PAD, PAD))                      # [n, C, H+8, W+8]
+    padded = F.pad(images, (PAD, PAD, PAD, PAD)).flatten(2)               # [n, C, (H+8)(W+8)]
     rows = draws.dy.to(device)[:, None] + torch.arange(h, device=device)  # [n, H]
     cols = draws.dx.to(device)[:, None] + torch.arange(w, device=device)  # [n, W]
     cols = torch.where(draws.flip.to(device)[:, None], cols.flip(1), cols)
-    batch = torch.arange(n, device=device)[:, None, None, None]
-    channel = torch.arange(c, device=device)[None, :, None, None]
-    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
+    # one gather of the H*W source pixels of each image, the same for all its channels
+    index = (rows[:, :, None] * (w + 2 * PAD) + cols[:, None, :]).flatten(1)  # [n, H*W]
+    return padded.gather(2, index[:, None, :].expand(n, c, h * w)).view(n, c, h, w)
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
