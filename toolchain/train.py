@@ -83,6 +83,10 @@ class TrainSettings:
             raise ConfigError(
                 f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
             )
+        if self.quantize is not None and self.precision != "fp32":
+            raise ConfigError(  # the rounding it emulates is exact only in fp32 arithmetic
+                f"--quantize emulates the chip's rounding in fp32; drop --precision {self.precision}"
+            )
         for name in ("train_samples", "test_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:

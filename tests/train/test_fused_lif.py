@@ -60,3 +60,18 @@ def test_compiled_loop_equals_eager():
         pytest.skip(f"torch.compile cannot run here: {type(exc).__name__}: {str(exc)[:200]}")
     assert torch.equal(s_fused, s_eager)
     torch.testing.assert_close(g_fused, g_eager, rtol=1e-5, atol=1e-6)
+
+
+def test_a_machine_that_cannot_compile_is_refused_in_one_line(monkeypatch):
+    import sbn.train_fused_lif as fused
+    from sbn.errors import ConfigError
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("InductorError: no working C++ compiler\nmore lines")
+
+    monkeypatch.setattr(fused, "fused_lif_multistep", broken)
+    with pytest.raises(ConfigError) as refused:
+        fused.check_compiler(torch.device("cpu"))
+    message = str(refused.value)
+    assert message.startswith("--lif fused: torch.compile cannot build the fused loop on cpu")
+    assert "no working C++ compiler" in message and "\n" not in message and "use --lif eager" in message
