@@ -1,8 +1,8 @@
 """Evaluation and precise-BN recalibration, on the run's device and ranks, in fp32.
 
-Both run in fp32 whatever the training precision: the accuracy a run reports is that of
-the model as it is exported and simulated, and the statistics the thresholds sit on are
-estimated in the arithmetic the exported model uses.
+Both run in IEEE fp32 whatever the training precision (no autocast, no TF32): the accuracy
+a run reports is that of the model as it is exported and simulated, and the statistics the
+thresholds sit on are estimated in the arithmetic the exported model uses.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch
 from sbn.data import ImageDataset
 from sbn.data.loader import DeviceData
 from sbn.train_ddp import sum_over_ranks
+from sbn.train_precision import ieee_fp32
 from sbn.train_runtime import Runtime
 
 
@@ -43,8 +44,9 @@ def recalibrate_norm(model: torch.nn.Module, data: ImageDataset, batch_size: int
         m.momentum = None  # cumulative moving average over the recalibration batches
     model.train()
     loader = DeviceData(data.subset(samples), runtime.device, runtime.ranks.shard)
-    for batch in loader.batches(batch_size):
-        model(runtime.inputs(batch.images))
+    with ieee_fp32():
+        for batch in loader.batches(batch_size):
+            model(runtime.inputs(batch.images))
     for m, (momentum, tracked) in zip(norms, saved):
         m.momentum = momentum
         m.num_batches_tracked.copy_(tracked)
@@ -62,11 +64,12 @@ def evaluate(model: torch.nn.Module, data: ImageDataset, batch_size: int, progre
     if progress:
         progress.on_eval_start(what, math.ceil(len(data) / batch_size))
     loader = DeviceData(data, runtime.device, runtime.ranks.shard)
-    for batch in loader.batches(batch_size):
-        logits = model(runtime.inputs(batch.images))
-        correct += (logits.argmax(1) == batch.labels).sum()  # no sync per batch
-        if progress:
-            progress.on_eval_batch()
+    with ieee_fp32():
+        for batch in loader.batches(batch_size):
+            logits = model(runtime.inputs(batch.images))
+            correct += (logits.argmax(1) == batch.labels).sum()  # no sync per batch
+            if progress:
+                progress.on_eval_batch()
     model.train(was_training)
     (total,) = sum_over_ranks([float(correct)], runtime.ranks, runtime.device)
     return total / max(len(data), 1)

@@ -8,6 +8,11 @@ state and the checkpoint stay fp32. fp16's narrow exponent needs loss scaling
 What each device can run is data, not an ``if`` chain in the trainer: fp16 is refused on
 the CPU (PyTorch's CPU kernels for half are slow or missing; bf16 is the CPU's low
 precision), bf16 on a GPU without bf16 arithmetic (before Ampere).
+
+fp32 means IEEE fp32: PyTorch lets cuDNN run fp32 convolutions in TF32 (10-bit mantissa)
+on Ampere and later unless told otherwise, which would make an "fp32" run a third
+precision and move the spikes of thresholds the evaluation reports on. bf16 is the fast
+mode; fp32 is the reference.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ class Precision:
     def autocast(self):
         """The context the forward and the loss run in."""
         if self.name == "fp32":
-            return contextlib.nullcontext()
+            return ieee_fp32()
         return torch.autocast(self.device_type, dtype=self.dtype)
 
     def grad_scaler(self, state: dict[str, Any] | None = None) -> torch.amp.GradScaler:
@@ -48,6 +53,19 @@ class Precision:
         if state and scaler.is_enabled():
             scaler.load_state_dict(state)
         return scaler
+
+
+@contextlib.contextmanager
+def ieee_fp32():
+    """cuDNN's fp32 convolutions in IEEE fp32, not TF32, inside the context (a no-op for
+    the CPU's kernels)."""
+    conv = torch.backends.cudnn.conv
+    saved = conv.fp32_precision
+    conv.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        conv.fp32_precision = saved
 
 
 def supported(device: torch.device) -> tuple[str, ...]:

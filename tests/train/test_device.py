@@ -65,6 +65,11 @@ def test_bf16_autocast_runs_the_convolutions_in_bf16_on_the_cpu():
     with precision_for("bf16", torch.device("cpu")).autocast():
         y = conv(torch.rand(1, 3, 8, 8))
     assert y.dtype == torch.bfloat16
-    # fp32 is no autocast at all, and only fp16 scales the loss
-    assert precision_for("fp32", torch.device("cpu")).autocast().__class__.__name__ == "nullcontext"
+    # fp32 is IEEE fp32 (no TF32 convolutions inside, restored after), only fp16 scales the loss
+    cudnn = torch.backends.cudnn.conv
+    before = cudnn.fp32_precision
+    with precision_for("fp32", torch.device("cpu")).autocast():
+        assert cudnn.fp32_precision == "ieee"
+        assert conv(torch.rand(1, 3, 8, 8)).dtype == torch.float32
+    assert cudnn.fp32_precision == before
     assert not precision_for("bf16", torch.device("cpu")).grad_scaler().is_enabled()
