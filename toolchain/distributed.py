@@ -65,14 +65,18 @@ def fan_out(
     retries: int = 1,
     no_retry: tuple[type[BaseException], ...] = (SbnError,),
     cpus_per_task: float = 1,
+    gpus_per_task: float = 0,
     on_result: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Run ``fn(item)`` for every item; return one ``Outcome`` per item, in item order.
 
     workers: 0 runs in this process, one item after the other (no Ray); N >= 1 keeps at
     most N Ray tasks in flight (a local Ray instance gets N CPUs); None: as many as the
-    cluster has CPUs for, or locally min(items, CPU cores). address: an existing Ray
-    cluster ("auto", "ray://host:10001", "host:6379") instead of a local instance.
+    cluster has CPUs (and, with ``gpus_per_task``, GPUs) for, or locally min(items, CPU
+    cores). address: an existing Ray cluster ("auto", "ray://host:10001", "host:6379")
+    instead of a local instance. gpus_per_task: Ray's ``num_gpus`` per task (0.5 lets two
+    tasks share a GPU); Ray gives each task its GPUs through CUDA_VISIBLE_DEVICES and hides
+    them from tasks that ask for none.
     """
     items = list(items)
     if workers is not None and workers < 0:
@@ -81,12 +85,15 @@ def fan_out(
         raise ConfigError(f"retries must be >= 0, got {retries}")
     if workers == 0 and address is not None:
         raise ConfigError("--address needs Ray workers: give --workers 1 or more")
+    if gpus_per_task < 0:
+        raise ConfigError(f"GPUs per task must be >= 0, got {gpus_per_task}")
     on_result = on_result or (lambda outcome: None)
     if not items:
         return []
     if workers == 0:
         return _in_process(fn, items, retries, no_retry, on_result)
-    return _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, on_result)
+    return _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_per_task,
+                   on_result)
 
 
 def one_line(exc: BaseException) -> str:
@@ -118,7 +125,8 @@ def _in_process(fn, items, retries, no_retry, on_result) -> list[Outcome]:
     return outcomes
 
 
-def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, on_result):
+def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_per_task,
+            on_result):
     import ray
 
     owned = not ray.is_initialized()
@@ -127,10 +135,14 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, on_re
         _start_ray(ray, workers or local, address)
     pending: dict[Any, tuple[int, int, float]] = {}  # ref -> (index, attempt, start time)
     try:
+        resources = ray.cluster_resources()
+        if gpus_per_task > resources.get("GPU", 0):  # Ray would wait for it for ever
+            raise ConfigError(f"each task asks for {gpus_per_task} GPU(s) but the Ray cluster "
+                              f"has {resources.get('GPU', 0):g}")
         if workers is None:
-            workers = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_task))
+            workers = _slots(resources, cpus_per_task, gpus_per_task)
         # max_retries=0: retries are counted here, the same way for both kinds of failure
-        task = ray.remote(num_cpus=cpus_per_task, max_retries=0)(_call)
+        task = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=0)(_call)
         fn_ref = ray.put(fn)  # shipped once, whatever it is (function, partial, callable)
         queue = list(range(len(items)))[::-1]  # pop() from the end gives item order
         results: dict[int, Outcome] = {}
@@ -169,6 +181,14 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, on_re
                 pass
         if owned:
             ray.shutdown()
+
+
+def _slots(resources: dict, cpus_per_task: float, gpus_per_task: float) -> int:
+    """How many tasks the cluster's resources run at once."""
+    slots = int(resources.get("CPU", 1) // cpus_per_task)
+    if gpus_per_task > 0:
+        slots = min(slots, int(resources.get("GPU", 0) // gpus_per_task))
+    return max(1, slots)
 
 
 def _call(fn: Callable[[Any], Any], item: Any) -> Any:

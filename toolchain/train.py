@@ -7,14 +7,18 @@ atomically, holding everything a resumed run needs: weights, optimiser state, th
 reached, the history and the settings. The data order of epoch ``e`` is drawn from a
 generator seeded with ``(seed, e)``, so a resumed run sees exactly the batches the
 uninterrupted run would have seen.
+
+Where it runs (device, layout, LIF kernel, data-parallel ranks) is a ``Runtime``
+(``sbn.train_runtime``), apart from the settings: a checkpoint holds CPU tensors only and
+resumes anywhere. The helpers live in ``train_optim`` (optimiser, schedule, its state),
+``train_eval`` (evaluation, precise BN), ``train_precision``, ``train_ddp``,
+``train_sync_norm`` and ``train_fused_lif``.
 """
 
 from __future__ import annotations
 
 import contextlib
-
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,9 +29,19 @@ import torch.nn.functional as F
 
 from sbn import checkpoint as ckpt_io
 from sbn.data import ImageDataset
+from sbn.data.loader import DeviceData
 from sbn.errors import CheckpointError, ConfigError
 from sbn.models import BottleneckConfig, ModelConfig, build_model
 from sbn.models.accounting import payload
+from sbn.train_ddp import barrier, sum_over_ranks, wrap
+from sbn.train_eval import evaluate, recalibrate_norm
+from sbn.train_optim import cosine_lr, make_optimizer, optimizer_tensors, restore_optimizer
+from sbn.train_precision import PRECISIONS, precision_for
+from sbn.train_runtime import Runtime, cpu_state
+
+__all__ = ["EpochResult", "Progress", "Runtime", "TrainResult", "TrainSettings", "cosine_lr",
+           "evaluate", "finetune_config", "init_from_backbone", "make_summary",
+           "recalibrate_norm", "train"]
 
 SUMMARY_SCHEMA = "sbn.train/1"
 OPTIMIZERS = ("adam", "sgd")
@@ -49,6 +63,8 @@ class TrainSettings:
     test_samples: int | None = None
     #: quantisation-aware fine-tune for this target's fixed point (``sbn.qat``); None: float
     quantize: str | None = None
+    #: arithmetic of the training step (sbn.train_precision); evaluation is always fp32
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -62,6 +78,14 @@ class TrainSettings:
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(
                 f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+        if self.quantize is not None and self.precision != "fp32":
+            raise ConfigError(  # the rounding it emulates is exact only in fp32 arithmetic
+                f"--quantize emulates the chip's rounding in fp32; drop --precision {self.precision}"
             )
         for name in ("train_samples", "test_samples"):
             value = getattr(self, name)
@@ -121,113 +145,6 @@ def init_from_backbone(model: torch.nn.Module, backbone_state: dict[str, torch.T
     ckpt_io.load_state(model.backbone, backbone_state, "backbone")
 
 
-def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
-    if settings.optimizer == "sgd":
-        return torch.optim.SGD(
-            model.parameters(), lr=settings.lr, momentum=0.9, weight_decay=settings.weight_decay
-        )
-    return torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-
-
-def cosine_lr(base: float, epoch: int, epochs: int) -> float:
-    """Learning rate for 0-based ``epoch``: cosine from ``base`` down to 1 % of it."""
-    floor = 0.01 * base
-    return floor + (base - floor) * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
-
-
-def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """CIFAR's standard augmentation: random 4-pixel-padded crop and horizontal flip."""
-    n, _, h, w = images.shape
-    padded = F.pad(images, (4, 4, 4, 4))
-    dy = torch.randint(0, 9, (n,), generator=generator)
-    dx = torch.randint(0, 9, (n,), generator=generator)
-    flip = torch.rand(n, generator=generator) < 0.5
-    out = torch.empty_like(images)
-    for i in range(n):  # per-image offsets; n is a batch, not a neuron count
-        crop = padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
-        out[i] = crop.flip(-1) if flip[i] else crop
-    return out
-
-
-@torch.no_grad()
-def recalibrate_norm(model: torch.nn.Module, data: ImageDataset, batch_size: int,
-                     samples: int = 512) -> None:
-    """Re-estimate every norm layer's running statistics for the current weights.
-
-    The running averages collected during an epoch mix statistics of weights that have
-    since moved; a deep spiking net is sensitive to that (each threshold sits on a
-    normalised value). One pass over ``samples`` training images in train mode with a
-    cumulative average ("precise BN", Wu & Johnson 2021) fixes it; weights are untouched.
-    """
-    # a norm whose forward is replaced on the instance is folded into its convolution by the
-    # quantisation-aware context (sbn.qat): it passes its input through, its statistics frozen
-    norms = [m for m in model.modules()
-             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and "forward" not in m.__dict__]
-    if not norms:
-        return
-    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
-    was_training = model.training
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average over the recalibration batches
-    model.train()
-    for images, _ in data.subset(samples).batches(batch_size):
-        model(images)
-    for m, (momentum, tracked) in zip(norms, saved):
-        m.momentum = momentum
-        m.num_batches_tracked.copy_(tracked)
-    model.train(was_training)
-
-
-@torch.no_grad()
-def evaluate(
-    model: torch.nn.Module, data: ImageDataset, batch_size: int, progress: Progress | None = None,
-    what: str = "eval",
-) -> float:
-    """Top-1 accuracy of ``model`` on ``data``, in [0, 1]."""
-    was_training = model.training
-    model.eval()
-    correct = 0
-    batches = math.ceil(len(data) / batch_size)
-    if progress:
-        progress.on_eval_start(what, batches)
-    for images, labels in data.batches(batch_size):
-        correct += int((model(images).argmax(1) == labels).sum())
-        if progress:
-            progress.on_eval_batch()
-    model.train(was_training)
-    return correct / max(len(data), 1)
-
-
-def _optim_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Split an optimiser state into safetensors-storable tensors and JSON."""
-    state = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for index, entry in state["state"].items():
-        for key, value in entry.items():
-            if torch.is_tensor(value):
-                tensors[f"{index}.{key}"] = value.detach().clone().contiguous()
-            else:
-                scalars.setdefault(str(index), {})[key] = value
-    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
-
-
-def _restore_optimizer(
-    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
-) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for name, value in tensors.items():
-        index, key = name.split(".", 1)
-        state.setdefault(int(index), {})[key] = value
-    for index, values in meta.get("scalars", {}).items():
-        state.setdefault(int(index), {}).update(values)
-    try:
-        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"optimiser state does not fit this model ({exc})") from None
-
-
 def train(
     config: ModelConfig,
     settings: TrainSettings,
@@ -239,77 +156,103 @@ def train(
     backbone_path: str | Path | None = None,
     resume: bool = False,
     progress: Progress | None = None,
+    runtime: Runtime | None = None,
 ) -> TrainResult:
     """Train ``config`` and write the checkpoint ``out`` after every epoch.
 
     ``backbone`` (step 2 only) supplies the starting weights of everything but the
     bottleneck. With ``resume`` an existing ``out`` is continued from its last epoch with
     the same settings; without it an existing ``out`` is an error, so nothing is lost.
+    ``runtime`` says where to run (default: this process, on the CPU); the returned model
+    is back on the CPU, in the model's own modules.
     """
     out = Path(out)
     progress = progress or Progress()
+    runtime = runtime or Runtime()
+    precision = precision_for(settings.precision, runtime.device)  # refused before any work
     _check_data(config, train_data, test_data)
     train_data = train_data.subset(settings.train_samples)
     test_data = test_data.subset(settings.test_samples)
 
     torch.manual_seed(settings.seed)
-    model = build_model(config)
-    optimizer = make_optimizer(model, settings)
-    history: list[EpochResult] = []
-    start_epoch = 0
-    started = time.time()
-    extra: dict[str, Any] = {}
-
+    model = runtime.prepare(build_model(config))
+    optimizer = make_optimizer(model, settings.optimizer, settings.lr, settings.weight_decay)
+    state = _RunState(started=time.time())
     if resume and out.exists():
-        saved = ckpt_io.load(out)
-        if saved.config != config:
-            raise CheckpointError(
-                f"{out}: cannot resume: it was trained with another model config "
-                f"({saved.config.arch}); use a new --out or the same options"
-            )
-        saved_settings = TrainSettings.from_dict(saved.training.get("settings", {})).to_dict()
-        if saved_settings != settings.to_dict():
-            changed = sorted(k for k in settings.to_dict() if saved_settings.get(k) != getattr(settings, k))
-            raise CheckpointError(
-                f"{out}: cannot resume with other settings (changed: {', '.join(changed)})"
-            )
-        ckpt_io.load_state(model, saved.model_state, config.arch)
-        _restore_optimizer(optimizer, saved.optim_state, saved.training.get("optimizer", {}))
-        history = [EpochResult(**h) for h in saved.training.get("history", [])]
-        start_epoch = int(saved.training.get("epoch", 0))
-        extra = saved.training.get("reference", {})
-        started -= float(saved.training.get("seconds", 0.0))
+        _resume(out, config, settings, model, optimizer, state)
     elif out.exists():
         raise CheckpointError(f"{out} exists: pass --resume to continue it, or choose another --out")
-    else:
-        if backbone is not None and settings.quantize is not None:
-            # the quantisation-aware fine-tune starts from the whole trained SpikeBottleNet
-            ckpt_io.load_state(model, backbone.model_state, config.arch)
-            extra = {"float_checkpoint": str(backbone_path) if backbone_path else None,
-                     "float_sha256": ckpt_io.file_sha256(backbone_path) if backbone_path else None,
-                     "float_accuracy": evaluate(model, test_data, settings.batch_size, progress, "float")}
-            with _fixed_point(model, settings):  # where the fine-tune starts
-                extra["quantized_accuracy_before"] = evaluate(
-                    model, test_data, settings.batch_size, progress, settings.quantize)
-        elif backbone is not None:
-            init_from_backbone(model, backbone.model_state)
-            # the backbone's accuracy at this run's T, on this run's test set
-            reference = ckpt_io.Checkpoint(
-                replace(backbone.config, time_steps=config.time_steps), backbone.model_state
-            ).build()
-            extra = {
-                "backbone_checkpoint": str(backbone_path) if backbone_path else None,
-                "backbone_sha256": ckpt_io.file_sha256(backbone_path) if backbone_path else None,
-                "backbone_accuracy": evaluate(
-                    reference, test_data, settings.batch_size, progress, "backbone"
-                ),
-            }
+    elif backbone is not None:
+        state.extra = _start_from(backbone, backbone_path, config, settings, model, test_data,
+                                  progress, runtime)
 
+    scaler = precision.grad_scaler(state.scaler)
     with _fixed_point(model, settings):
-        _epochs(model, optimizer, settings, train_data, test_data, out, config, history, extra,
-                start_epoch, started, progress)
-    summary = make_summary(config, settings, history, extra, out, time.time() - started)
-    return TrainResult(summary=summary, model=model.eval(), history=history)
+        _epochs(model, optimizer, scaler, precision, runtime, settings, train_data, test_data,
+                out, config, state, progress)
+    summary = make_summary(config, settings, state.history, state.extra, out,
+                           time.time() - state.started)
+    summary["runtime"] = runtime.describe()
+    return TrainResult(summary=summary, model=runtime.release(model).eval(), history=state.history)
+
+
+@dataclass
+class _RunState:
+    """What a run carries from epoch to epoch (and a checkpoint from run to run)."""
+
+    started: float
+    history: list[EpochResult] = field(default_factory=list)
+    start_epoch: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    scaler: dict[str, Any] | None = None  # fp16 loss scale
+
+
+def _resume(out: Path, config: ModelConfig, settings: TrainSettings, model: torch.nn.Module,
+            optimizer: torch.optim.Optimizer, state: _RunState) -> None:
+    saved = ckpt_io.load(out)
+    if saved.config != config:
+        raise CheckpointError(
+            f"{out}: cannot resume: it was trained with another model config "
+            f"({saved.config.arch}); use a new --out or the same options"
+        )
+    saved_settings = TrainSettings.from_dict(saved.training.get("settings", {})).to_dict()
+    if saved_settings != settings.to_dict():
+        changed = sorted(k for k in settings.to_dict() if saved_settings.get(k) != getattr(settings, k))
+        raise CheckpointError(
+            f"{out}: cannot resume with other settings (changed: {', '.join(changed)})"
+        )
+    ckpt_io.load_state(model, saved.model_state, config.arch)
+    restore_optimizer(optimizer, saved.optim_state, saved.training.get("optimizer", {}))
+    state.history = [EpochResult(**h) for h in saved.training.get("history", [])]
+    state.start_epoch = int(saved.training.get("epoch", 0))
+    state.extra = saved.training.get("reference", {})
+    state.scaler = saved.training.get("grad_scaler")
+    state.started -= float(saved.training.get("seconds", 0.0))
+
+
+def _start_from(backbone, backbone_path, config, settings, model, test_data, progress,
+                runtime) -> dict[str, Any]:
+    """Load the starting weights of step 2 or 3; return the reference figures."""
+    sha = ckpt_io.file_sha256(backbone_path) if backbone_path else None
+    path = str(backbone_path) if backbone_path else None
+    if settings.quantize is not None:
+        # the quantisation-aware fine-tune starts from the whole trained SpikeBottleNet
+        ckpt_io.load_state(model, backbone.model_state, config.arch)
+        extra = {"float_checkpoint": path, "float_sha256": sha,
+                 "float_accuracy": evaluate(model, test_data, settings.batch_size, progress,
+                                            "float", runtime)}
+        with _fixed_point(model, settings):  # where the fine-tune starts
+            extra["quantized_accuracy_before"] = evaluate(
+                model, test_data, settings.batch_size, progress, settings.quantize, runtime)
+        return extra
+    init_from_backbone(model, backbone.model_state)
+    # the backbone's accuracy at this run's T, on this run's test set
+    reference = runtime.prepare(ckpt_io.Checkpoint(
+        replace(backbone.config, time_steps=config.time_steps), backbone.model_state
+    ).build())
+    return {"backbone_checkpoint": path, "backbone_sha256": sha,
+            "backbone_accuracy": evaluate(reference, test_data, settings.batch_size, progress,
+                                          "backbone", runtime)}
 
 
 def _fixed_point(model: torch.nn.Module, settings: TrainSettings):
@@ -322,35 +265,46 @@ def _fixed_point(model: torch.nn.Module, settings: TrainSettings):
     return fake_quantized(model, resolve_target(settings.quantize))
 
 
-def _epochs(model, optimizer, settings, train_data, test_data, out, config, history, extra,
-            start_epoch, started, progress) -> None:
+def _epochs(model, optimizer, scaler, precision, runtime, settings, train_data, test_data, out,
+            config, state, progress) -> None:
+    ranks, device = runtime.ranks, runtime.device
+    net = wrap(model, ranks, device)
+    loader = DeviceData(train_data, device, ranks.shard)
     model.train()
-    for epoch in range(start_epoch, settings.epochs):
+    for epoch in range(state.start_epoch, settings.epochs):
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(settings.lr, epoch, settings.epochs)
         generator = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
         t0 = time.time()
-        loss_sum, correct, seen = 0.0, 0, 0
-        progress.on_epoch_start(epoch, math.ceil(len(train_data) / settings.batch_size))
-        for images, labels in train_data.batches(settings.batch_size, shuffle=True, generator=generator):
-            if settings.augment:
-                images = augment_batch(images, generator)
-            logits = model(images)
-            loss = F.cross_entropy(logits, labels)
+        # loss sum, correct, seen, kept on the device: no host sync for the epoch's totals
+        totals = torch.zeros(3, dtype=torch.float64, device=device)
+        progress.on_epoch_start(epoch, -(-len(train_data) // settings.batch_size))
+        for batch in loader.batches(settings.batch_size, shuffle=True, augment=settings.augment,
+                                    generator=generator):
+            with precision.autocast():
+                logits = net(runtime.inputs(batch.images))
+            # this rank's share of the global batch's mean loss; DDP then averages over
+            # ranks, so the gradient is the whole batch's whatever the shares' sizes
+            loss_sum = F.cross_entropy(logits.float(), batch.labels, reduction="sum")
+            loss = loss_sum * (ranks.world_size / batch.total)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            n = len(labels)
-            loss_sum += float(loss.detach()) * n
-            batch_correct = int((logits.argmax(1) == labels).sum())
-            correct += batch_correct
-            seen += n
-            progress.on_batch(float(loss.detach()), batch_correct / n)
-        recalibrate_norm(model, train_data, settings.batch_size)
-        accuracy = evaluate(model, test_data, settings.batch_size, progress, "test")
-        result = EpochResult(epoch + 1, loss_sum / seen, correct / seen, accuracy, time.time() - t0)
-        history.append(result)
-        _save(out, config, model, optimizer, settings, history, extra, time.time() - started)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            n = len(batch.labels)
+            correct = (logits.argmax(1) == batch.labels).sum()
+            totals += torch.stack([loss_sum.detach().double(), correct.double(),
+                                   torch.tensor(float(n), dtype=torch.float64, device=device)])
+            progress.on_batch(float(loss_sum.detach()) / max(n, 1), float(correct) / max(n, 1))
+        loss_total, correct_total, seen = sum_over_ranks(totals.tolist(), ranks, device)
+        recalibrate_norm(model, train_data, settings.batch_size, runtime=runtime)
+        accuracy = evaluate(model, test_data, settings.batch_size, progress, "test", runtime)
+        result = EpochResult(epoch + 1, loss_total / seen, correct_total / seen, accuracy,
+                             time.time() - t0)
+        state.history.append(result)
+        if ranks.main:
+            _save(out, config, model, optimizer, scaler, settings, state, time.time() - state.started)
+        barrier(ranks)  # no rank runs ahead of the checkpoint it may resume from
         progress.on_epoch_end(result)
 
 
@@ -368,27 +322,29 @@ def _check_data(config: ModelConfig, train_data: ImageDataset, test_data: ImageD
             )
 
 
-def _save(
-    out: Path, config: ModelConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-    settings: TrainSettings, history: list[EpochResult], extra: dict[str, Any], seconds: float,
-) -> None:
-    optim_tensors, optim_meta = _optim_tensors(optimizer)
+def _save(out: Path, config: ModelConfig, model: torch.nn.Module,
+          optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+          settings: TrainSettings, state: _RunState, seconds: float) -> None:
+    optim_tensors, optim_meta = optimizer_tensors(optimizer)
+    history = state.history
     training = {
         "epoch": history[-1].epoch,
         "settings": settings.to_dict(),
         "history": [asdict(h) for h in history],
         "optimizer": optim_meta,
-        "reference": extra,
+        "reference": state.extra,
         "test_accuracy": history[-1].test_accuracy,
         "seconds": seconds,
     }
+    if scaler.is_enabled():
+        training["grad_scaler"] = scaler.state_dict()
     # json round trip: what is saved must be what load() gives back
     training = json.loads(json.dumps(training))
     ckpt_io.save(
         out,
         ckpt_io.Checkpoint(
             config=config,
-            model_state={k: v.detach().clone() for k, v in model.state_dict().items()},
+            model_state=cpu_state(model),
             training=training,
             optim_state=optim_tensors,
             rng_state=torch.get_rng_state(),

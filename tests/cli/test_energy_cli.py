@@ -67,6 +67,8 @@ def test_user_preset_file(run_sbn):
     (["--format", "table", "--out", "e.md"], "--out writes a file"),
     (["--plot", "e.gif"], "end the file name in"),
     (["--rates", "missing.json"], "cannot read firing rates"),
+    (["--device", "cuda:3", "--firing-rate", "0.1"], "--device cuda:3: torch sees no CUDA GPU"),
+    (["--device", "npu"], "unknown device 'npu'"),
 ])
 def test_user_errors_are_one_line(run_sbn, monkeypatch, tmp_path, args, message):
     monkeypatch.chdir(tmp_path)

@@ -77,6 +77,15 @@ def test_sweep_on_ray_export_and_reselect(backbone, tmp_path):
     (["--splits", "RB1", "--channels", "4", "--plot", "x.gif"], "cannot tell the plot format"),
     (["--splits", "RB1", "--channels", "4", "--T", "9"], "T must be in 1..8"),
     (["--splits", "RB1", "--channels", "4", "--workers", "-1"], "Invalid value for '--workers'"),
+    (["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "2"],
+     "--gpus-per-trial 2: a trial trains on at most one GPU"),
+    (["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "1", "--workers", "0"],
+     "with --workers 0 the trials run in this process on --device"),
+    (["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "1", "--device", "cpu"],
+     "--gpus-per-trial with --device cpu"),
+    (["--splits", "RB1", "--channels", "4", "--device", "tpu"], "unknown device 'tpu'"),
+    (["--splits", "RB1", "--channels", "4", "--precision", "fp16", "--workers", "0",
+      "--device", "cpu"], "--precision fp16 cannot run on cpu"),
 ])
 def test_bad_arguments_one_line(backbone, tmp_path, args, message, capsys):
     # in process through sbn.cli.run, the script's own error path (a subprocess per case

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from sbn import checkpoint as ckpt_io
 
@@ -76,3 +77,83 @@ def test_help_lists_subcommands():
     assert result.returncode == 0
     for name in ("train", "energy", "bits", "map"):
         assert f"  {name} " in result.stdout
+
+
+# ---- where and how it runs: device, precision, recipe, data-parallel launch ------------------
+def _in_process(args, capsys):
+    """``sbn train ARGS`` through sbn.cli.run, the script's own error path; (code, out, err)."""
+    from sbn.cli import cli, run
+
+    try:
+        run(cli, ["train", *map(str, args)])
+        code = 0
+    except SystemExit as exited:
+        code = exited.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("args, message", [
+    pytest.param(["--device", "cuda"], "--device cuda: torch sees no CUDA GPU on this machine",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
+    (["--device", "tpu"], "unknown device 'tpu': use auto, cpu, cuda or cuda:N"),
+    (["--device", "cpu", "--precision", "fp16"],
+     "--precision fp16 cannot run on cpu (fp16 needs a CUDA GPU); use fp32 or bf16"),
+    (["--precision", "fp8"], "Invalid value for '--precision'"),
+    (["--recipe", "cifar100-resnet50", "--from", "b.safetensors"], "--recipe sets up step 1"),
+    (["--recipe", "imagenet"], "Invalid value for '--recipe'"),
+])
+def test_runtime_refusals_one_line_nothing_written(tmp_path, capsys, args, message):
+    out = tmp_path / "runs" / "x.safetensors"
+    code, _, err = _in_process(["--out", out, *args], capsys)
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert not out.parent.exists()
+
+
+def test_a_half_set_launch_environment_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    code, _, err = _in_process(["--out", tmp_path / "x.safetensors", "--device", "cpu"], capsys)
+    assert code == 1 and "WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT missing" in err
+    assert "torchrun --nproc-per-node N -m sbn train" in err
+
+
+def test_recipe_fills_what_the_command_line_leaves(tmp_path, capsys):
+    import numpy as np
+    import pickle
+
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, n in (("train", 24), ("test", 8)):
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"fine_labels": [int(v) for v in rng.integers(0, 100, n)]}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    code, out, err = _in_process([
+        "--recipe", "cifar100-resnet50", "--data-dir", tmp_path, "--device", "cpu",
+        "--width", "0.0625", "--layers", "1,1,1,1", "--T", "2", "--epochs", "1",
+        "--batch-size", "8", "--out", tmp_path / "r.safetensors", "--format", "json"], capsys)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["recipe"] == "cifar100-resnet50"
+    # given on the command line: kept
+    assert (summary["config"]["width"], summary["config"]["layers"], summary["config"]["time_steps"]) \
+        == (0.0625, [1, 1, 1, 1], 2)
+    assert (summary["settings"]["batch_size"], summary["settings"]["epochs"]) == (8, 1)
+    # left at their defaults: the recipe's
+    s = summary["settings"]
+    assert (s["dataset"], s["optimizer"], s["lr"], s["weight_decay"], s["augment"]) == \
+        ("cifar100", "sgd", 0.1, 5e-4, True)
+    assert summary["config"]["num_classes"] == 100
+
+
+def test_torchrun_two_cpu_ranks_through_the_cli(tmp_path):
+    out = tmp_path / "ddp.safetensors"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "sbn", "train", "--device", "cpu", "--out", out, *QUICK, "--format", "json"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)  # one summary: only rank 0 prints
+    assert summary["runtime"]["world_size"] == 2 and summary["epochs"] == 1
+    assert ckpt_io.load(out).training["epoch"] == 1

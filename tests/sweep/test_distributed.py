@@ -105,6 +105,15 @@ def test_empty_and_one_line():
     assert one_line(KeyError()) == "KeyError"
 
 
+def test_tasks_at_once_follow_cpus_and_gpus():
+    from sbn.distributed import _slots
+
+    assert _slots({"CPU": 8}, 1, 0) == 8
+    assert _slots({"CPU": 8, "GPU": 2}, 1, 0.5) == 4   # two trials per GPU
+    assert _slots({"CPU": 8, "GPU": 4}, 4, 1) == 2     # CPUs are the limit
+    assert _slots({"CPU": 8}, 1, 1) == 1               # never below one (fan_out refuses first)
+
+
 # ---- on Ray -------------------------------------------------------------------------------
 def test_ray_runs_on_worker_processes(ray_local):
     outcomes = fan_out(pid_after_nap, range(4), workers=2)
@@ -114,6 +123,13 @@ def test_ray_runs_on_worker_processes(ray_local):
     assert [o.value for o in fan_out(square, [3, 4, 5], workers=2)] == [9, 16, 25]
     assert [o.value for o in fan_out(functools.partial(pow, 2), [3, 4], workers=2)] == [8, 16]
     assert ray_local.is_initialized()  # a Ray it did not start is left running
+
+
+def test_tasks_asking_for_absent_gpus_are_refused(ray_local):
+    if ray_local.cluster_resources().get("GPU", 0):
+        pytest.skip("this machine's Ray has GPUs")
+    with pytest.raises(ConfigError, match="each task asks for 1 GPU"):
+        fan_out(square, [1, 2], workers=2, gpus_per_task=1)
 
 
 def test_ray_failures_are_recorded_not_raised(ray_local):

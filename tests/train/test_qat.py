@@ -75,13 +75,9 @@ def test_the_float_forward_comes_back_and_statistics_stay(model):
     assert not torch.equal(before, inside)  # the rounding is in the forward
 
     # training passes and precise-BN recalibration leave the folded (device) statistics alone
-    class Data:
-        def subset(self, n):
-            return self
+    from sbn.data import ImageDataset
 
-        def batches(self, size):
-            yield images, None
-
+    data = ImageDataset("random", images, torch.zeros(3, dtype=torch.int64), 10)
     device = [bn for _, bn, _, _ in device_pairs(model)]
     edge = model.bottleneck.dec_bn
     stats = [(bn.running_mean.clone(), bn.running_var.clone()) for bn in device]
@@ -89,7 +85,7 @@ def test_the_float_forward_comes_back_and_statistics_stay(model):
     with torch.no_grad(), fake_quantized(model, LOIHI2):
         model.train()
         model(images)
-        recalibrate_norm(model, Data(), 3)
+        recalibrate_norm(model, data, 3)
         model.eval()
     for (mean, var), bn in zip(stats, device):
         assert torch.equal(mean, bn.running_mean) and torch.equal(var, bn.running_var)

@@ -130,6 +130,8 @@ def test_data_must_fit_model(digits, tmp_path):
     ({"epochs": 0}, "epochs must be >= 1"),
     ({"optimizer": "lamb"}, "optimizer must be one of adam, sgd"),
     ({"lr": 0.0}, "learning rate must be > 0"),
+    ({"precision": "fp8"}, "precision must be one of fp32, bf16, fp16"),
+    ({"quantize": "loihi2", "precision": "bf16"}, "--quantize emulates the chip's rounding in fp32"),
 ])
 def test_bad_settings(kwargs, message):
     with pytest.raises(ConfigError, match=message):

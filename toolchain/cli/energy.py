@@ -27,6 +27,9 @@ DEFAULT_SAMPLES = 32
 @click.option("--samples", type=int, help=f"Samples for measuring firing rates [{DEFAULT_SAMPLES}].")
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Which samples are drawn.")
+@click.option("--device", "device_spec", default="auto", show_default=True,
+              help="Where the firing rates are measured: auto (a GPU where there is one), "
+                   "cpu, cuda or cuda:N.")
 @click.option("--firing-rate", type=float,
               help="What if every counted layer received spikes at this rate (0..1).")
 @click.option("--rates", "rates_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -50,7 +53,7 @@ DEFAULT_SAMPLES = 32
 @click.option("--layers", "show_layers", is_flag=True,
               help="Table format: also list every counted layer.")
 def energy(arch, checkpoint, width, num_classes, time_steps, dataset, data_dir, samples,
-           batch_size, seed, firing_rate, rates_file, save_rates, presets, ann_preset,
+           batch_size, seed, device_spec, firing_rate, rates_file, save_rates, presets, ann_preset,
            presets_file, fmt, out, plot, show_layers) -> None:
     """Cumulative device energy for every split point RB1..RB16.
 
@@ -63,6 +66,9 @@ def energy(arch, checkpoint, width, num_classes, time_steps, dataset, data_dir, 
     )
     from sbn.energy.report import render
 
+    from sbn.device import resolve_device
+
+    device = resolve_device(device_spec)  # refused before anything is measured or written
     fmt = choose_format(fmt, out)
     extra = load_preset_file(presets_file) if presets_file else {}
     names = list(dict.fromkeys([*DEFAULT_SNN_PRESETS, *presets]))
@@ -80,7 +86,7 @@ def energy(arch, checkpoint, width, num_classes, time_steps, dataset, data_dir, 
 
     table, rates, model = _shapes_and_rates(
         checkpoint, width, num_classes, time_steps, dataset, data_dir, samples, batch_size,
-        seed, firing_rate, rates_file,
+        seed, firing_rate, rates_file, device,
     )
     report = estimate_energy(table, rates, snn, ann, model={"arch": arch, **model})
     if save_rates is not None:
@@ -99,7 +105,7 @@ def energy(arch, checkpoint, width, num_classes, time_steps, dataset, data_dir, 
 
 
 def _shapes_and_rates(checkpoint, width, num_classes, time_steps, dataset, data_dir, samples,
-                      batch_size, seed, firing_rate, rates_file):
+                      batch_size, seed, firing_rate, rates_file, device):
     """(layer table, rates or None, model description) from the options."""
     from sbn.energy import FiringRates, config_layer_table, layer_table, load_rates
     from sbn.energy.firing import measure_on_dataset
@@ -147,7 +153,7 @@ def _shapes_and_rates(checkpoint, width, num_classes, time_steps, dataset, data_
         with progress.status(f"measuring firing rates on {samples or DEFAULT_SAMPLES} samples"):
             rates = measure_on_dataset(
                 net, dataset or "digits", root=data_dir, samples=samples or DEFAULT_SAMPLES,
-                batch_size=batch_size, seed=seed,
+                batch_size=batch_size, seed=seed, device=device,
             )
     elif dataset is not None or samples is not None or data_dir is not None:
         raise ConfigError("the checkpoint holds the real-valued baseline: it has no firing "

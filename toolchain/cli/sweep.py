@@ -18,7 +18,7 @@ DEFAULTS = {"strides": "1,2", "time_steps": "2,4", "strides_everywhere": False,
             "kernel_size": 3, "rates_samples": 32, "budget": 3.0, "relaxed_budget": 4.0,
             "objective": "energy", "preset": "45nm"}
 TRAIN_FIELDS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "seed",
-                "augment", "train_samples", "test_samples")
+                "augment", "train_samples", "test_samples", "precision")
 
 
 @click.command("sweep")
@@ -62,6 +62,13 @@ TRAIN_FIELDS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "weight_de
 @click.option("--workers", type=click.IntRange(min=0),
               help="Trials at once on Ray; 0 runs them in this process [cores].")
 @click.option("--address", help="An existing Ray cluster (e.g. auto or ray://host:10001).")
+@click.option("--device", "device_spec", default="auto", show_default=True,
+              help="Where each trial trains: auto, cpu, cuda or cuda:N (resolved by the "
+                   "process that runs the trial).")
+@click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Ray GPUs per trial, up to 1 (0.5: two trials share a GPU).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+              help="Training-step arithmetic of every trial [fp32].")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="Extra attempts for a trial that fails (not for bad configurations).")
 @click.option("--retry-failed", is_flag=True,
@@ -77,8 +84,8 @@ TRAIN_FIELDS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "weight_de
 def sweep(sweep_dir, backbone, grid_file, splits, channels, strides, strides_everywhere,
           time_steps, kernel_size, dataset, data_dir, epochs, batch_size, lr, optimizer,
           weight_decay, augment, train_samples, test_samples, seed, rates_samples, budget,
-          relaxed_budget, objective, preset, workers, address, retries, retry_failed, resume, fmt,
-          report, plot) -> None:
+          relaxed_budget, objective, preset, workers, address, device_spec, gpus_per_trial,
+          precision, retries, retry_failed, resume, fmt, report, plot) -> None:
     """Fine-tune a bottleneck for every split x C' x stride x T, keep those within the
     accuracy budget, pick the fewest bits per split point, then the split point."""
     given = {k: v for k, v in locals().items() if v is not None}
@@ -105,6 +112,7 @@ def sweep(sweep_dir, backbone, grid_file, splits, channels, strides, strides_eve
     with TrialProgress() as progress:
         run = run_sweep(sweep_dir, plan, resume=resume, workers=workers, address=address,
                         retries=retries, retry_failed=retry_failed, data_dir=data_dir,
+                        device=device_spec, gpus_per_trial=gpus_per_trial,
                         on_start=progress.start, on_trial=progress.trial)
     if run.skipped:
         note(f"{len(run.skipped)} finished trial(s) kept from before")

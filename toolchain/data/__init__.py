@@ -1,4 +1,4 @@
-"""Datasets as plain tensors: images float32 ``[N, 3, 32, 32]`` in [0, 1], labels int64.
+"""Datasets as plain tensors: pixels ``[N, 3, 32, 32]`` (uint8 or float32 in [0, 1]), labels int64.
 
 ``digits`` (scikit-learn's bundled handwritten digits) needs no download and is the default;
 ``cifar10`` and ``cifar100`` read the standard python-release folders.

@@ -69,7 +69,7 @@ def load_cifar(release: CifarRelease, root: str | Path | None, train: bool) -> I
         x, y = _decode_batch(batch, path, release)
         images.append(x)
         labels.append(y)
-    x = torch.from_numpy(np.concatenate(images)).float().div_(255.0)
+    x = torch.from_numpy(np.concatenate(images))  # uint8: converted per batch, on the device
     y = torch.from_numpy(np.concatenate(labels))
     return ImageDataset(release.name, x, y, release.num_classes)
 

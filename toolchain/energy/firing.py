@@ -305,9 +305,11 @@ def measure_firing_rates(
     batch_size: int = 16,
     source: str = "pytorch",
     extra: Mapping[str, str] | None = None,
+    device: torch.device | str | None = None,
 ) -> FiringRates:
     """Run ``model`` (eval mode, no gradients) over ``images`` ``[N, C, H, W]`` in batches
-    and return the input firing rate of every counted layer. The model's mode is restored."""
+    and return the input firing rate of every counted layer. The model's mode is restored,
+    and so is its device when ``device`` runs it elsewhere for the measurement."""
     if images.dim() != 4 or images.shape[0] == 0:
         raise ConfigError(
             f"images must be a non-empty [N, C, H, W] tensor, got {tuple(images.shape)}"
@@ -315,14 +317,16 @@ def measure_firing_rates(
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     was_training = model.training
-    model.eval()
+    home = next(model.parameters()).device
+    device = home if device is None else torch.device(device)
+    model.eval().to(device)
     try:
         with FiringRateProbe(model) as probe, torch.no_grad():
             for start in range(0, images.shape[0], batch_size):
-                model(images[start:start + batch_size])
+                model(images[start:start + batch_size].to(device))
                 log.debug("firing rates: %d/%d samples", probe.samples, images.shape[0])
     finally:
-        model.train(was_training)
+        model.train(was_training).to(home)
     return probe.rates(source=source, extra=extra)
 
 
@@ -347,8 +351,9 @@ def sample_images(
 def measure_on_dataset(
     model: nn.Module, dataset: str = "digits", *, root: str | os.PathLike | None = None,
     samples: int = 32, batch_size: int = 16, seed: int = 0,
+    device: torch.device | str | None = None,
 ) -> FiringRates:
-    """``measure_firing_rates`` on ``samples`` test images of ``dataset``."""
+    """``measure_firing_rates`` on ``samples`` test images of ``dataset`` (on ``device``)."""
     images = sample_images(dataset, root=root, samples=samples, seed=seed)
     config = backbone_of(model).config
     expected = (config.in_channels, config.image_size, config.image_size)
@@ -358,5 +363,5 @@ def measure_on_dataset(
         )
     return measure_firing_rates(
         model, images, batch_size=batch_size, source=f"pytorch on {dataset}",
-        extra={"dataset": dataset, "seed": str(seed)},
+        extra={"dataset": dataset, "seed": str(seed)}, device=device,
     )

@@ -30,7 +30,7 @@ GRID_SCHEMA = "sbn.sweep-grid/1"
 TOP_KEYS = {"backbone", "splits", "channels", "strides", "T", "time_steps",
             "strides_everywhere", "kernel_size", "rates_samples"}
 TRAIN_KEYS = {"dataset", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "seed",
-              "augment", "train_samples", "test_samples"}
+              "augment", "train_samples", "test_samples", "precision"}
 SELECTION_KEYS = {"budget", "relaxed_budget", "objective", "preset"}
 
 

@@ -40,6 +40,8 @@ def run_sweep(
     retries: int = 1,
     retry_failed: bool = False,
     data_dir: str | os.PathLike | None = None,
+    device: str = "auto",
+    gpus_per_trial: float = 0,
     trial_fn: Callable[[TrialJob], dict[str, Any]] = run_trial,
     on_start: Callable[[int, int], None] | None = None,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
@@ -51,7 +53,13 @@ def run_sweep(
     Failed trials are recorded with their error and tried again by the next run, except
     those that failed on bad input (an ``SbnError``: they would fail the same way) unless
     ``retry_failed``; finished trials never are.
+
+    device: where each trial trains and measures, resolved in the process that runs it (a
+    Ray task sees only the GPUs Ray gave it, none without ``gpus_per_trial``).
+    gpus_per_trial: Ray GPUs per trial, in (0, 1]: a trial trains on one GPU (0.5 puts two
+    trials on each); data parallelism inside a trial is ``sbn train`` under torchrun.
     """
+    _check_device(device, gpus_per_trial, workers, plan.train.precision)
     folder = SweepDir(out)
     plan = folder.open(plan, resume)
     trials = plan.grid.trials(plan.num_blocks)
@@ -63,7 +71,7 @@ def run_sweep(
     if on_start:
         on_start(len(trials), len(todo))
     threads = None if workers == 0 else 1
-    jobs = [_job(folder, plan, spec, data_dir, threads) for spec in todo]
+    jobs = [_job(folder, plan, spec, data_dir, threads, device) for spec in todo]
     ran: list[dict[str, Any]] = []
 
     def record(outcome: Outcome) -> None:
@@ -73,18 +81,42 @@ def run_sweep(
         if on_trial:
             on_trial(rec)
 
-    fan_out(trial_fn, jobs, workers=workers, address=address, retries=retries, on_result=record)
+    fan_out(trial_fn, jobs, workers=workers, address=address, retries=retries,
+            gpus_per_task=gpus_per_trial, on_result=record)
     return SweepRun(plan=plan, ran=ran, skipped=[t.id for t in trials if t.id in finished],
                     not_retried=[t.id for t in trials if t.id in hopeless])
 
 
-def _job(folder: SweepDir, plan: SweepPlan, spec: TrialSpec, data_dir, threads) -> TrialJob:
+def _check_device(device: str, gpus_per_trial: float, workers: int | None,
+                  precision: str) -> None:
+    """Refuse what cannot work before any trial starts (or anything is written)."""
+    from sbn.device import parse_device, resolve_device
+    from sbn.errors import ConfigError
+    from sbn.train_precision import precision_for
+
+    kind, _ = parse_device(device)
+    if not 0 <= gpus_per_trial <= 1:
+        raise ConfigError(f"--gpus-per-trial {gpus_per_trial:g}: a trial trains on at most one "
+                          f"GPU (0.5 shares one between two trials); for more, train with "
+                          f"torchrun (docs/training.md)")
+    if gpus_per_trial and workers == 0:
+        raise ConfigError("--gpus-per-trial asks Ray for GPUs; with --workers 0 the trials run "
+                          "in this process on --device")
+    if gpus_per_trial and kind == "cpu":
+        raise ConfigError("--gpus-per-trial with --device cpu: give --device auto or cuda")
+    if workers == 0:  # this process runs the trials: it must have the device
+        precision_for(precision, resolve_device(device))
+
+
+def _job(folder: SweepDir, plan: SweepPlan, spec: TrialSpec, data_dir, threads,
+         device: str) -> TrialJob:
     return TrialJob(
         spec=spec, backbone=str(plan.backbone),
         checkpoint=str(folder.checkpoint(spec.id).resolve()),
         settings=plan.train.to_dict(), kernel_size=plan.kernel_size,
         rates_samples=plan.rates_samples,
         data_dir=None if data_dir is None else str(Path(data_dir).resolve()), threads=threads,
+        device=device,
     )
 
 

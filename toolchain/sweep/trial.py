@@ -34,6 +34,7 @@ class TrialJob:
     rates_samples: int = 32
     data_dir: str | None = None
     threads: int | None = 1     # torch threads in the worker; None leaves them alone
+    device: str = "auto"        # resolved on the worker (Ray shows a task only its GPUs)
 
 
 def run_trial(job: TrialJob) -> dict[str, Any]:
@@ -41,20 +42,23 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
     import torch
 
     from sbn import checkpoint as ckpt_io
-    from sbn.train import TrainSettings, finetune_config, train
+    from sbn.device import resolve_device
+    from sbn.train import Runtime, TrainSettings, finetune_config, train
 
     if job.threads is not None:
         torch.set_num_threads(job.threads)  # K workers share the machine's cores
+    device = resolve_device(job.device)
     settings = TrainSettings.from_dict(job.settings)
     backbone = ckpt_io.load(job.backbone)
     config = finetune_config(backbone.config, job.spec.bottleneck(job.kernel_size),
                              job.spec.time_steps)
     train_data, test_data = _datasets(settings.dataset, job.data_dir)
     result = train(config, settings, train_data, test_data, job.checkpoint,
-                   backbone=backbone, backbone_path=job.backbone, resume=True)
+                   backbone=backbone, backbone_path=job.backbone, resume=True,
+                   runtime=Runtime(device=device))
     summary = result.summary
     energy = device_energy(result.model, job.spec.split, settings.dataset, job.data_dir,
-                           job.rates_samples, settings.seed)
+                           job.rates_samples, settings.seed, device)
     from sbn.models.accounting import payload
 
     p = payload(config)
@@ -76,13 +80,14 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
 
 
 def device_energy(model, split: int, dataset: str, data_dir: str | None, samples: int,
-                  seed: int) -> dict[str, Any]:
+                  seed: int, device=None) -> dict[str, Any]:
     """Cumulative device energy of RB1..RB``split`` (sbn.energy), firing rates measured on
     ``samples`` test images with the trained model itself."""
     from sbn.energy import estimate_energy, layer_table, resolve_preset
     from sbn.energy.firing import measure_on_dataset
 
-    rates = measure_on_dataset(model, dataset, root=data_dir, samples=samples, seed=seed)
+    rates = measure_on_dataset(model, dataset, root=data_dir, samples=samples, seed=seed,
+                               device=device)
     report = estimate_energy(layer_table(model), rates,
                              [resolve_preset(n) for n in SNN_PRESETS], resolve_preset(ANN_PRESET))
     at = report.split(split)

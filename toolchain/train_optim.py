@@ -1,0 +1,53 @@
+"""Optimiser, learning-rate schedule, and the optimiser state as checkpoint tensors + JSON."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from sbn.errors import CheckpointError
+
+
+def make_optimizer(model: torch.nn.Module, optimizer: str, lr: float,
+                   weight_decay: float) -> torch.optim.Optimizer:
+    if optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def cosine_lr(base: float, epoch: int, epochs: int) -> float:
+    """Learning rate for 0-based ``epoch``: cosine from ``base`` down to 1 % of it."""
+    floor = 0.01 * base
+    return floor + (base - floor) * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimiser state into safetensors-storable CPU tensors and JSON."""
+    state = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{index}.{key}"] = value.detach().to("cpu", copy=True).contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def restore_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
+    """Load a saved state; torch moves each tensor to its parameter's device."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    for index, values in meta.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(values)
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"optimiser state does not fit this model ({exc})") from None
