@@ -65,6 +65,9 @@ class ModelConfig:
     time_steps: int = 4
     lif: LIFParameters = field(default_factory=LIFParameters)
     bottleneck: BottleneckConfig | None = None
+    #: a norm on the pooled features before the FC (folded into it at export; see
+    #: ``ResNet.head``); None: on for the spiking net, off for the real-valued baseline
+    head_norm: bool | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -81,6 +84,8 @@ class ModelConfig:
             raise ConfigError(f"T must be in 1..8, got {self.time_steps}")
         if self.kind == "ann" and self.time_steps != 1:
             object.__setattr__(self, "time_steps", 1)
+        if self.head_norm is None:
+            object.__setattr__(self, "head_norm", self.kind == "spiking")
         if self.bottleneck is not None:
             self._check_bottleneck(self.bottleneck)
 
@@ -149,6 +154,7 @@ class ModelConfig:
             d = dict(d)
             d["layers"] = tuple(d["layers"])
             d["lif"] = LIFParameters(**d["lif"])
+            d.setdefault("head_norm", False)  # written before the head norm existed
             if d.get("bottleneck") is not None:
                 d["bottleneck"] = BottleneckConfig(**d["bottleneck"])
             return cls(**d)

@@ -17,6 +17,7 @@ from torch import nn
 
 from sbn.models.config import EXPANSION, ModelConfig
 from sbn.models.layers import conv1x1, conv3x3
+from sbn.models.neurons import LIFParameters
 from sbn.models.norm import TdBatchNorm
 
 NeuronFactory = Callable[[], nn.Module]
@@ -66,7 +67,7 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    """Stem (3x3 conv, no max-pool) -> RB1..RBn -> mean over T, H, W -> FC."""
+    """Stem (3x3 conv, no max-pool) -> RB1..RBn -> mean over T, H, W -> (norm) -> FC."""
 
     def __init__(self, config: ModelConfig, neuron: NeuronFactory, norm: NormFactory) -> None:
         super().__init__()
@@ -82,8 +83,12 @@ class ResNet(nn.Module):
             blocks.extend(layer)
             inplanes = planes * Bottleneck.expansion
         self.blocks = nn.ModuleList(blocks)
+        # plain BN (alpha * V_th = 1) over the pooled features; see head()
+        self.head_norm = TdBatchNorm(inplanes) if config.head_norm else None
         self.fc = nn.Linear(inplanes, config.num_classes)
         _init_weights(self)
+        if config.kind == "spiking":
+            _identity_blocks(self, config.lif)
 
     def encode_input(self, images: torch.Tensor) -> torch.Tensor:
         """Direct encoding: the image is presented unchanged at each of the T steps."""
@@ -97,7 +102,15 @@ class ResNet(nn.Module):
         return x
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(x.mean(dim=(0, 3, 4)))  # (T, B, C, H, W) -> (B, C) -> (B, classes)
+        pooled = x.mean(dim=(0, 3, 4))  # (T, B, C, H, W) -> (B, C)
+        if self.head_norm is not None:
+            # Spike rates pooled over T, H, W vary little between images (about 0.14 +- 0.03
+            # at init); an FC on them needs weights ~30x larger than usual, which Adam reaches
+            # only after hundreds of steps. Standardising them first lets the head learn at
+            # once. At inference the norm is affine and folds into the FC (the exporter does),
+            # so the deployed head is the method's pooling + one FC.
+            pooled = self.head_norm(pooled[None, :, :, None, None])[0, :, :, 0, 0]
+        return self.fc(pooled)  # (B, classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.stem(self.encode_input(images))
@@ -120,3 +133,23 @@ def _init_weights(model: nn.Module) -> None:
         elif isinstance(m, TdBatchNorm):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def identity_margin(lif: LIFParameters) -> float:
+    """The offset that a fresh block's last norm adds (see ``_identity_blocks``): a spike on
+    the shortcut lands at V_th + margin, no spike at ``margin / (1 - k)`` at most, below V_th.
+    Zero for an IF neuron (k = 1), whose potential would sum any offset up to V_th."""
+    return lif.v_th * min(0.25, (1.0 - lif.decay) / 2.0)
+
+
+def _identity_blocks(model: ResNet, lif: LIFParameters) -> None:
+    """Each block starts as an identity for spikes: its last norm starts at lambda = 0 and
+    beta = ``identity_margin``, so the last neuron sees only the shortcut plus the margin
+    and re-emits the shortcut's spikes (Goyal et al. 2017 zero-initialise the same norm in
+    ReLU ResNets; the margin keeps a spike off the threshold, where the first updates'
+    rounding would decide it). Without this the 48 spiking layers of a fresh net scramble
+    the input: a linear probe on RB16's pooled spikes scores chance on digits, against 52 %
+    with it, and the backbone learns several times faster (docs/training.md)."""
+    for block in model.blocks:
+        nn.init.zeros_(block.bn3.weight)
+        nn.init.constant_(block.bn3.bias, identity_margin(lif))

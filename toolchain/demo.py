@@ -41,10 +41,10 @@ class DemoSettings:
     split: str = "RB7"
     channels: int = 8
     stride: int = 1
-    epochs: int = 5
-    finetune_epochs: int = 2
+    epochs: int = 12
+    finetune_epochs: int = 5
     batch_size: int = 32
-    lr: float = 3e-3
+    lr: float = 1e-2
     lava_samples: int = 32
     target: str = "loihi2"
     seed: int = 0
@@ -381,7 +381,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {part} graph on {s['target']} | {summary.get('cores_used')} cores, "
                      f"{summary.get('chips_used')} chip(s) |")
     lines += ["", "Files: backbone.safetensors, spikebottlenet.safetensors, export/ (full.nir, "
-              "device.nir, edge.nir, manifest.json, device.<target>.safetensors), map.json, lava.json, "
+              f"device.nir, edge.nir, manifest.json, device.{s['target']}.safetensors), map.json, lava.json, "
               "lava-fixed.json, rates-fixed.json, energy.json, energy.png, "
               "bits.json, bits.png, report.json.", ""]
     return "\n".join(lines)

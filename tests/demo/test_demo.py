@@ -96,3 +96,16 @@ def test_fresh_refuses_a_folder_that_is_not_a_demo(tmp_path):
     result = sbn("demo", "--out", tmp_path / "mine", "--fresh", timeout=120)
     assert result.returncode == 1 and "is not a demo folder" in result.stderr
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+
+
+def test_cli_defaults_are_the_library_defaults():
+    from sbn.cli.demo import demo
+    from sbn.demo import DemoSettings
+
+    defaults = {p.name: p.default for p in demo.params}
+    settings = DemoSettings()
+    for option, field in [("epochs", "epochs"), ("finetune_epochs", "finetune_epochs"),
+                          ("width", "width"), ("time_steps", "time_steps"), ("split", "split"),
+                          ("channels", "channels"), ("stride", "stride"), ("samples", "lava_samples"),
+                          ("target", "target"), ("seed", "seed")]:
+        assert defaults[option] == getattr(settings, field), option

@@ -77,3 +77,57 @@ def test_momentum_none_is_a_cumulative_average():
     means = torch.stack([x.mean(dim=(0, 1, 3, 4)) for x in batches])
     assert torch.allclose(bn.running_mean, means.mean(0), atol=1e-12)
     assert int(bn.num_batches_tracked) == 3
+
+
+def test_head_norm_is_on_for_the_spiking_net_and_off_for_old_configs():
+    from sbn.models import ModelConfig, build_model
+
+    spiking, ann = ModelConfig(width=0.0625), ModelConfig(kind="ann", width=0.0625)
+    assert spiking.head_norm is True and ann.head_norm is False
+    assert ModelConfig.from_dict(spiking.to_dict()) == spiking
+    old = spiking.to_dict()
+    del old["head_norm"]  # a checkpoint written before the head norm existed
+    assert ModelConfig.from_dict(old).head_norm is False
+    assert "head_norm.weight" in build_model(spiking).state_dict()
+    assert not any(k.startswith("head_norm") for k in build_model(ModelConfig.from_dict(old)).state_dict())
+
+
+def test_head_norm_standardises_the_pooled_features():
+    from sbn.models import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(width=0.0625, num_classes=10, time_steps=2)).train()
+    seen = {}
+    model.head_norm.register_forward_pre_hook(lambda m, i: seen.update(raw=i[0][0, :, :, 0, 0].detach()))
+    model.fc.register_forward_pre_hook(lambda m, i: seen.update(x=i[0].detach()))
+    images = torch.rand(16, 3, 32, 32)
+    model(images)
+    raw = seen["raw"]  # (B, C): the spike rates pooled over T, H, W
+    want = (raw - raw.mean(0)) / torch.sqrt(raw.var(0, unbiased=False) + 1e-5)
+    torch.testing.assert_close(seen["x"], want, atol=1e-5, rtol=0)
+    assert raw.std(0).max() < 0.2 < seen["x"].std(0).max()  # the rates vary little; the FC sees O(1)
+
+
+def test_a_fresh_spiking_block_passes_its_input_spikes_through():
+    from sbn.models import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(width=0.0625, num_classes=10, time_steps=2)).eval()
+    block = model.blocks[1]  # an identity shortcut (no projection)
+    assert block.downsample is None and torch.all(block.bn3.weight == 0)
+    assert torch.all(block.bn3.bias == 0.25)  # V_th min(1/4, (1 - k)/2) with k = 0.5
+    for steps in (2, 8):  # the margin never charges a silent neuron up to V_th
+        spikes = (torch.rand(steps, 3, block.conv1.in_channels, 8, 8) < 0.3).float()
+        assert torch.equal(block(spikes), spikes)
+    assert torch.all(build_model(ModelConfig(kind="ann", width=0.0625)).blocks[1].bn3.weight == 1)
+
+
+@pytest.mark.parametrize("decay, v_th, margin", [(0.5, 1.0, 0.25), (0.25, 2.0, 0.5), (0.8, 1.0, 0.1),
+                                                 (1.0, 1.0, 0.0)])
+def test_identity_margin_stays_below_the_threshold(decay, v_th, margin):
+    from sbn.models.neurons import LIFParameters
+    from sbn.models.resnet import identity_margin
+
+    m = identity_margin(LIFParameters(decay=decay, v_th=v_th))
+    assert m == pytest.approx(margin)
+    assert decay == 1.0 or m / (1 - decay) < v_th  # the silent neuron's limit: no spike ever

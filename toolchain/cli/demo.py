@@ -37,9 +37,9 @@ class _ChunkBar:
 @click.option("--T", "time_steps", type=click.IntRange(1, 8), default=2, show_default=True)
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=0.125, show_default=True,
               help="Channel width multiplier of the 16-RB ResNet50.")
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1), default=12, show_default=True,
               help="Backbone epochs.")
-@click.option("--finetune-epochs", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--finetune-epochs", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--samples", type=click.IntRange(min=1), default=32, show_default=True,
               help="Test samples simulated in Lava.")
 @click.option("--target", default="loihi2", show_default=True, help="Target for the core map.")

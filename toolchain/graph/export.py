@@ -148,7 +148,7 @@ class _Builder:
                  phases=x.phases)
         return Tensor(name, x.channels, x.height, x.width, x.phases)
 
-    def head(self, x: Tensor, fc: nn.Linear) -> str:
+    def head(self, x: Tensor, fc: nn.Linear, norm: TdBatchNorm | None = None) -> str:
         c, h, w = x.nir_shape
         size = np.array([h, w])
         self.add("head.pool", nir.AvgPool2d(kernel_size=size, stride=size,
@@ -158,6 +158,9 @@ class _Builder:
                  Tensor("head.pool", c, 1, 1))
         weight = fc.weight.detach().double().cpu().numpy()
         bias = fc.bias.detach().double().cpu().numpy()
+        if norm is not None:  # the pooled features' norm folds into the FC: W (a x + s) + b
+            scale, shift = (t.cpu().numpy() for t in norm.folded())
+            weight, bias = weight * scale[None, :], weight @ shift + bias
         p = x.phases
         # the mean over the full map is the mean over every phase's positions
         weight = np.tile(weight, (1, p * p)) / (p * p)
@@ -208,7 +211,7 @@ def export_nir(model: nn.Module) -> nir.NIRGraph:
                          b.conv("encoder.conv", x, unit.enc_conv, unit.enc_bn))
             x = b.neuron("decoder.lif", unit.dec_act,
                          b.conv_transpose("decoder.conv", x, unit.dec_conv, unit.dec_bn))
-    b.head(x, backbone.fc)
+    b.head(x, backbone.fc, backbone.head_norm)
     return nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata=graph_metadata(model),
                         type_check=True)
 
