@@ -96,7 +96,10 @@ def test_gradients_reach_weights_and_norm_parameters(model):
     model.zero_grad()
     with fake_quantized(model, LOIHI2):
         model.train()
-        model(torch.rand(2, 3, 32, 32)).sum().backward()
+        # a loss, not the sum of the logits: the head norm (train mode) makes the summed
+        # logits independent of the features, and their gradient exactly zero
+        logits = model(torch.rand(4, 3, 32, 32))
+        torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 3])).backward()
         model.eval()
     conv, bn, _, _ = device_pairs(model)[1]
     assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0

@@ -160,3 +160,24 @@ def test_recalibrated_statistics_fit_the_current_weights(digits):
     assert stem_bn.momentum == 0.1 and model.training  # settings restored
     for key, value in weights.items():
         assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_head_norm_statistics_come_from_the_body_at_inference(digits):
+    from sbn.models import build_model
+    from sbn.train import recalibrate_norm
+
+    torch.manual_seed(0)
+    model = build_model(TINY)
+    data = digits[0].subset(96)
+    recalibrate_norm(model, data, 32)
+    model.eval()
+    pooled = []
+    model.head_norm.register_forward_pre_hook(lambda m, i: pooled.append(i[0][0, :, :, 0, 0]))
+    with torch.no_grad():
+        for images, _ in data.batches(32):
+            model(images)
+    features = torch.cat(pooled)  # the head's input as evaluation sees it
+    torch.testing.assert_close(model.head_norm.running_mean, features.mean(0), atol=1e-6, rtol=0)
+    # per batch of 32, unbiased, averaged over the three batches: as BatchNorm keeps it
+    var = torch.stack([f.var(0) for f in pooled]).mean(0)
+    torch.testing.assert_close(model.head_norm.running_var, var, atol=1e-6, rtol=1e-5)
