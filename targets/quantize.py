@@ -44,7 +44,7 @@ import numpy as np
 
 from sbn.errors import ConfigError, MappingError
 from sbn.graph import conventions
-from sbn.graph.executor import flatten_graph
+from sbn.graph.schedule import flatten_graph
 
 SCHEMA = "sbn.quantized/1"
 NEURON_TYPES = (nir.LIF, nir.IF)

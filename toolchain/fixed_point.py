@@ -75,7 +75,7 @@ def evaluate_fixed(
     """Fixed-point device + float edge on every image; one ``sbn.sim-fixed/1`` report."""
     from sbn import __version__
     from sbn.graph import execute
-    from sbn.graph.executor import flatten_graph
+    from sbn.graph.schedule import flatten_graph
     from sbn.graph.io import load_nir
     from sbn.targets import network_from_nir, place
     from sbn.targets.lava import payload

@@ -31,6 +31,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 import nir
 
+from sbn.graph.schedule import sum_inputs, zeros_input
 from sbn.targets.lava import ops
 from sbn.targets.lava.fast_models import FAST_MODELS, FAST_TAG
 from sbn.targets.lava.lava_order import warm_up
@@ -74,7 +75,6 @@ class SegmentModel(PyLoihiProcessModel):
         self.ops = {n: ops.build_op(n, plan.nodes[n], plan.dt) for n in self.nodes}
         self.preds = {n: plan.preds[n] for n in self.nodes}
         self.back = {n: plan.back_preds[n] for n in self.nodes}
-        self.in_shapes = {n: plan.shapes[n] for n in self.nodes}
         self.hop_sources = [h.source for h in seg.hops]
         self.rings = [
             collections.deque([np.zeros((self.batch, *plan.shapes[h.source]))] * h.delay,
@@ -84,7 +84,7 @@ class SegmentModel(PyLoihiProcessModel):
         self.sends = list(seg.sends)
         self.send_buf = [np.zeros((self.batch, *plan.shapes[n])) for n in self.sends]
         self.recorded = [n for n in self.nodes if isinstance(plan.nodes[n], nir.Output)]
-        self.input_types = {n: plan.nodes[n].input_type for n in self.nodes}
+        self.node = {n: plan.nodes[n] for n in self.nodes}
         self.state: dict = {}
         self.previous: dict[str, np.ndarray] = {}
 
@@ -118,18 +118,12 @@ class SegmentModel(PyLoihiProcessModel):
         self.send_buf = [current[n] for n in self.sends]
 
     def _gather(self, n: str, current: dict, received: dict) -> np.ndarray:
-        """Sum of the node's inputs in the executor's order: forward preds by name, then back
-        edges (previous step) by name."""
+        """What node ``n`` receives, by the shared schedule's rule (``sum_inputs``)."""
+        late = [p for p in self.back[n] if p in self.previous]  # none at t = 0
         parts = [current[p] if p in current else received[p] for p in self.preds[n]]
-        parts += [self.previous[p] for p in self.back[n] if p in self.previous]
-        if not parts:
-            declared = (self.input_types[n] or {}).get("input")
-            shape = tuple(int(d) for d in np.atleast_1d(declared)) if declared is not None else ()
-            return np.zeros((self.batch, *shape))
-        total = parts[0]
-        for p in parts[1:]:
-            total = total + p
-        return total
+        parts += [self.previous[p] for p in late]
+        x = sum_inputs(n, parts, self.preds[n] + late)
+        return zeros_input(n, self.node[n], self.batch) if x is None else x
 
 
 def _model_for(process: SegmentProcess) -> type:

@@ -22,8 +22,8 @@ Granularity (``fuse``):
 
 Whatever the granularity, a cycle (recurrent connection) is kept inside one segment: a back
 edge needs its source's value of the previous step, which a Lava hop cannot deliver in time
-once the two ends start at different steps. Back edges are chosen as the executor chooses
-them (depth-first search from the Input nodes in name order, children in name order).
+once the two ends start at different steps. Order, back edges and predecessors come from
+``sbn.graph.schedule``, the schedule the reference executor steps by.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ import nir
 import numpy as np
 
 from sbn.errors import SimulationError
-from sbn.graph import conventions
-from sbn.graph.executor import dfs_back_edges, flatten_graph
+from sbn.graph.schedule import choose_dt, schedule
 from sbn.targets.lava import ops
 from sbn.targets.shapes import infer_shapes
 
@@ -94,40 +93,22 @@ class Plan:
         return [(s.name, h) for s in self.segments for h in s.hops if h.delay > 0]
 
 
-def graph_dt(graph: nir.NIRGraph, dt: float | None = None) -> float:
-    """``dt`` if given, else the graph's ``sbn.dt``, else NIR's paper default (executor rule)."""
-    if dt is None:
-        dt = conventions.graph_dt(graph.metadata)
-    if dt is None:
-        dt = conventions.DEFAULT_DT
-    if not dt > 0:
-        raise SimulationError(f"dt must be > 0, got {dt}")
-    return float(dt)
-
-
 def make_plan(graph: nir.NIRGraph, fuse: str = "block", dt: float | None = None) -> Plan:
     if fuse not in FUSE_MODES:
         raise SimulationError(f"unknown fuse mode {fuse!r}; choose one of {', '.join(FUSE_MODES)}")
-    flat, edges = flatten_graph(graph)
-    step = graph_dt(graph, dt)
+    sched = schedule(graph)
+    flat, edges = sched.nodes, sched.edges
+    step = choose_dt(graph, flat, dt)
     for name, node in flat.items():
         _check_reset_mode(name, node)
         ops.build_op(name, node, step)  # refuses what Lava's models cannot run, by name
     shapes = infer_shapes(SimpleNamespace(nodes=flat, edges=edges))  # no NIR type inference
-    inputs = sorted(n for n, v in flat.items() if isinstance(v, nir.Input))
-    outputs = sorted(n for n, v in flat.items() if isinstance(v, nir.Output))
-    if not outputs:
-        raise SimulationError("the graph has no Output node: nothing to simulate")
     g = nx.DiGraph()
     g.add_nodes_from(flat)
     g.add_edges_from(edges)
-    back = _back_edges(g, inputs) if not nx.is_directed_acyclic_graph(g) else set()
-    dag = nx.DiGraph()
-    dag.add_nodes_from(g)
-    dag.add_edges_from(e for e in g.edges if e not in back)
-    order = list(nx.lexicographical_topological_sort(dag))
-    preds = {n: sorted(dag.predecessors(n)) for n in g}
-    back_preds = {n: sorted(s for s, d in back if d == n) for n in g}
+    order = sched.order
+    preds, back_preds = sched.preds, sched.back_preds
+    inputs, outputs = sched.inputs, sched.outputs
 
     segment_of = _group(g, fuse)
     segments = _segments(g, order, segment_of)
@@ -147,12 +128,6 @@ def _check_reset_mode(name: str, node) -> None:
                 f"node {name}: reset mode {mode!r} cannot be simulated exactly; only the hard "
                 "reset to v_reset (NIR's rule) is supported"
             )
-
-
-def _back_edges(g: nx.DiGraph, inputs: list[str]) -> set[tuple[str, str]]:
-    """DFS back edges from the sorted Inputs, then other roots, then all nodes."""
-    roots = inputs + sorted(n for n in g if g.in_degree(n) == 0 and n not in inputs) + sorted(g)
-    return dfs_back_edges(g, roots)
 
 
 def _group(g: nx.DiGraph, fuse: str) -> dict[str, str]:

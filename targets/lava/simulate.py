@@ -17,7 +17,8 @@ from pathlib import Path
 import nir
 import numpy as np
 
-from sbn.errors import SimulationError
+from sbn.errors import GraphError, SimulationError
+from sbn.graph.schedule import check_inputs
 from sbn.targets.lava.network import Network
 from sbn.targets.lava.plan import Plan, make_plan
 from sbn.targets.lava.runtime import run_network
@@ -64,10 +65,8 @@ def simulate(
     """Run ``graph`` in Lava over ``inputs`` ([T, B, *input shape], or a dict by Input name)."""
     graph = load_graph(graph)
     plan = plan or make_plan(graph, fuse=fuse, dt=dt)
-    feeds = _feeds(plan, inputs)
+    feeds = _feeds(graph, plan, inputs)
     steps_t, total = next(iter(feeds.values())).shape[:2]
-    if steps_t < 1 or total < 1:
-        raise SimulationError(f"inputs must hold at least one step and one sample, got [T, B] = [{steps_t}, {total}]")
     if batch_size < 1:
         raise SimulationError(f"batch size must be >= 1, got {batch_size}")
     run_steps = steps_t + plan.latency
@@ -92,26 +91,9 @@ def simulate(
     )
 
 
-def _feeds(plan: Plan, inputs) -> dict[str, np.ndarray]:
-    names = plan.inputs
-    if isinstance(inputs, dict):
-        given = dict(inputs)
-    elif len(names) == 1:
-        given = {names[0]: inputs}
-    else:
-        raise SimulationError(f"the graph has {len(names)} Input nodes ({', '.join(names)}): "
-                              "pass a dict of arrays by Input name")
-    if sorted(given) != names:
-        raise SimulationError(f"inputs {sorted(given)} do not match the graph's Input nodes {names}")
-    feeds, lengths = {}, set()
-    for name in names:
-        x = np.asarray(given[name], dtype=np.float64)
-        want = plan.shapes[name]
-        if x.ndim < 2 or tuple(x.shape[2:]) != tuple(want):
-            raise SimulationError(
-                f"input {name!r} has shape {tuple(x.shape)}; expected [T, B, {', '.join(map(str, want))}]")
-        feeds[name] = x
-        lengths.add(x.shape[:2])
-    if len(lengths) > 1:
-        raise SimulationError(f"inputs disagree on [T, B]: {sorted(lengths)}")
-    return feeds
+def _feeds(graph: nir.NIRGraph, plan: Plan, inputs) -> dict[str, np.ndarray]:
+    """The executor's input rules (``sbn.graph.schedule.check_inputs``), as SimulationErrors."""
+    try:
+        return check_inputs(graph, plan.inputs, inputs)
+    except GraphError as exc:
+        raise SimulationError(str(exc)) from None

@@ -197,3 +197,26 @@ def test_convolution_with_nan_weights_is_refused_by_name():
 def test_unknown_fuse_mode_is_refused():
     with pytest.raises(SimulationError, match="unknown fuse mode 'layer'"):
         make_plan(residual_graph(np.random.default_rng(0)), fuse="layer")
+
+
+def test_recurrent_graphs_are_cut_where_the_executor_cuts_them():
+    """The shared schedule: a biased recurrent Affine gives its bias at t = 0, and a loop of
+    two neurons is cut on both edges, in Lava as in the executor."""
+    from nir_graphs import biased_recurrent_affine, two_neuron_loop
+
+    rng = np.random.default_rng(11)
+    assert_equal_to_executor(biased_recurrent_affine(), spikes(rng, (6, 3, 2), p=0.2), fuse="node", dt=1.0)
+    ref, _ = assert_equal_to_executor(two_neuron_loop(), spikes(rng, (8, 3, 1), p=0.3), fuse="node", dt=1.0)
+    assert ref["out"].any()
+
+
+@pytest.mark.parametrize("name", ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
+def test_braille_rnn_agrees_on_every_step(name):
+    """A longer run than the generic file test: every output value of every step equal."""
+    from sbn.graph.io import load_nir
+
+    graph = load_nir(FIXTURES / f"{name}.nir")
+    shape = make_plan(graph).shapes["input"]
+    x = spikes(np.random.default_rng(5), (40, 4, *shape), p=0.2)
+    ref, _ = assert_equal_to_executor(graph, x, fuse="node")
+    assert ref["output"].any()

@@ -22,7 +22,7 @@ import nir
 import numpy as np
 
 from sbn.errors import SimulationError
-from sbn.graph.executor import flatten_graph
+from sbn.graph.schedule import flatten_graph
 from sbn.targets.lava.loihi.models import fixed_run_cfg
 from sbn.targets.lava.loihi.network import FixedNetwork, build, from_lava, quantize_images
 from sbn.targets.lava.runtime import run_network
