@@ -24,7 +24,8 @@ import nir
 import numpy as np
 
 from sbn.errors import GraphError
-from sbn.targets.shapes import NEURON_TYPES, Shape, check_supported, infer_shapes
+from sbn.graph.node_types import NEURONS
+from sbn.graph.shapes import Shape, check_supported, infer_shapes
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def network_from_nir(graph: nir.NIRGraph, name: str = "") -> Network:
         pred[dst].append(src)
 
     def is_source(n: str) -> bool:
-        return isinstance(nodes[n], (*NEURON_TYPES, nir.Input))
+        return isinstance(nodes[n], (*NEURONS, nir.Input))
 
     synaptic = [n for n in nodes if not is_source(n) and not isinstance(nodes[n], nir.Output)]
     sub = nx.DiGraph()
@@ -220,7 +221,7 @@ def network_from_nir(graph: nir.NIRGraph, name: str = "") -> Network:
     groups = []
     for n, node in nodes.items():
         feeds_output = any(isinstance(nodes[s], nir.Output) for s in succ[n])
-        if isinstance(node, NEURON_TYPES):
+        if isinstance(node, NEURONS):
             groups.append(NeuronGroup(n, type(node).__name__, shapes[n], projections(n), feeds_output))
         elif n in chains and feeds_output:  # a synaptic readout into an Output: its own group
             projs = tuple(c.projection() for c in chains[n])

@@ -33,6 +33,10 @@ from sbn.train import Progress, TrainSettings, finetune_config, train
 
 SCHEMA = "sbn.demo/1"
 
+#: samples per Lava runtime in the demo: small enough that progress shows, large enough that
+#: the runtime start (about a second) stays a small part of each chunk
+LAVA_CHUNK = 8
+
 
 @dataclass(frozen=True)
 class DemoSettings:
@@ -211,7 +215,7 @@ def _map_step(stamps, hooks, export_dir, target_name, out) -> dict[str, Any]:
 
 def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
                settings: DemoSettings, out: Path) -> dict[str, Any]:
-    from sbn.demo_lava import compare_lava_pytorch
+    from sbn.simulation import SimSource, simulate_dataset
 
     manifest = _export_manifest(export_dir)
     key = _key(manifest, settings.lava_samples)
@@ -219,8 +223,11 @@ def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
     reuse = stamps.fresh("lava", key, path)
     hooks.step(f"simulate {settings.lava_samples} test samples in Lava (device -> payload -> edge)", reuse)
     if not reuse:
-        result = compare_lava_pytorch(sbn_path, export_dir, test_data.subset(settings.lava_samples),
-                                      on_chunk=hooks.lava_chunk)
+        data = test_data.subset(settings.lava_samples)
+        result = simulate_dataset(
+            SimSource.resolve(export_dir), data.images.double().numpy(), data.labels.numpy(),
+            time_steps=int(manifest["time_steps"]), checkpoint=str(sbn_path), dataset=data.name,
+            on_chunk=hooks.lava_chunk, chunk_size=LAVA_CHUNK)
         write_json(path, result)
         stamps.mark("lava", key)
     r = json.loads(path.read_text())
@@ -244,7 +251,7 @@ def _fixed_step(stamps, hooks, export_dir, test_data: ImageDataset, settings: De
     from sbn.graph.io import load_nir
     from sbn.graph.rates import write_rates
     from sbn.targets import resolve_target
-    from sbn.targets.lava.evaluate import SimSource
+    from sbn.simulation import SimSource
     from sbn.targets.quantize import quantize, save_in_export
 
     manifest = _export_manifest(export_dir)

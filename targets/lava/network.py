@@ -2,8 +2,9 @@
 
 Every segment process has one ``InPort`` per value it receives (``in0``, ``in1``, ... in the
 order of ``Segment.hops``), one ``OutPort`` per node whose value leaves it (``out0``, ...),
-and one ``Var`` per Output node it holds (``rec0``, ...: the Output's value over the run's
-Lava steps, read back after the run). Its process model (tag ``"sbn_fast"``) is made per
+one ``Var`` per Output node it holds (``rec0``, ...: the Output's value over the run's
+Lava steps, read back after the run), and ``spikes``: the spikes each of its spiking nodes
+emitted over the run (firing rates measured in Lava, not taken from the executor). Its process model (tag ``"sbn_fast"``) is made per
 segment, because Lava matches model attributes to port names; ``run_cfg`` hands the models
 to Lava through ``exception_proc_model_map`` (keyed by process instance).
 
@@ -16,6 +17,7 @@ t = 0. Samples run side by side as the batch axis of every port, each from rest.
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass
 
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
@@ -31,11 +33,16 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 import nir
 
+from sbn.graph import node_types
 from sbn.graph.schedule import sum_inputs, zeros_input
 from sbn.targets.lava import ops
 from sbn.targets.lava.fast_models import FAST_MODELS, FAST_TAG
 from sbn.targets.lava.lava_order import warm_up
 from sbn.targets.lava.plan import Plan, Segment
+
+
+def spiking_nodes(plan: Plan, segment: Segment) -> list[str]:
+    return [n for n in segment.nodes if isinstance(plan.nodes[n], node_types.SPIKING)]
 
 
 class SegmentProcess(AbstractProcess):
@@ -55,6 +62,8 @@ class SegmentProcess(AbstractProcess):
         for k, node in enumerate(self.recorded):
             shape = (run_steps, batch, *shapes[node])
             setattr(self, f"rec{k}", Var(shape=shape, init=np.zeros(shape)))
+        self.spiking = spiking_nodes(plan, segment)
+        self.spikes = Var(shape=(max(len(self.spiking), 1),), init=np.zeros(max(len(self.spiking), 1)))
 
     def port_counts(self) -> tuple[int, int, int]:
         return len(self.segment.hops), len(self.segment.sends), len(self.recorded)
@@ -85,6 +94,7 @@ class SegmentModel(PyLoihiProcessModel):
         self.send_buf = [np.zeros((self.batch, *plan.shapes[n])) for n in self.sends]
         self.recorded = [n for n in self.nodes if isinstance(plan.nodes[n], nir.Output)]
         self.node = {n: plan.nodes[n] for n in self.nodes}
+        self.spiking = spiking_nodes(plan, seg)
         self.state: dict = {}
         self.previous: dict[str, np.ndarray] = {}
 
@@ -114,6 +124,8 @@ class SegmentModel(PyLoihiProcessModel):
         for k, n in enumerate(self.recorded):
             rec = getattr(self, f"rec{k}")
             rec[s] = current[n]
+        for i, n in enumerate(self.spiking):
+            self.spikes[i] += current[n].sum()
         self.previous = current
         self.send_buf = [current[n] for n in self.sends]
 
@@ -131,6 +143,7 @@ def _model_for(process: SegmentProcess) -> type:
     attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, float) for i in range(n_in)}
     attrs.update({f"out{j}": LavaPyType(PyOutPort.VEC_DENSE, float) for j in range(n_out)})
     attrs.update({f"rec{k}": LavaPyType(np.ndarray, float) for k in range(n_rec)})
+    attrs["spikes"] = LavaPyType(np.ndarray, float)
     cls = type(f"PySegmentModel_{n_in}_{n_out}_{n_rec}", (SegmentModel,), attrs)
     return tag(FAST_TAG)(requires(CPU)(implements(proc=SegmentProcess, protocol=LoihiProtocol)(cls)))
 
@@ -165,10 +178,20 @@ class Network:
     def anchor(self) -> SegmentProcess:
         return next(iter(self.processes.values()))
 
-    def read_outputs(self) -> dict[str, np.ndarray]:
-        """Output node -> its value over every Lava step of the run, [steps, B, ...]."""
-        out = {}
+    def read_record(self) -> "Record":
+        """What the run recorded, read from the processes' Vars (call before the runtime stops)."""
+        outputs, spikes = {}, {}
         for proc in self.processes.values():
             for k, node in enumerate(proc.recorded):
-                out[node] = np.asarray(getattr(proc, f"rec{k}").get())
-        return out
+                outputs[node] = np.asarray(getattr(proc, f"rec{k}").get())
+            if proc.spiking:
+                spikes.update(zip(proc.spiking, np.asarray(proc.spikes.get())[:len(proc.spiking)].tolist()))
+        return Record(outputs, spikes)
+
+
+@dataclass
+class Record:
+    #: Output node -> its value over every Lava step of the run, [steps, B, ...]
+    outputs: dict[str, np.ndarray]
+    #: spiking node -> spikes it emitted over the run's T steps and samples
+    spikes: dict[str, float]

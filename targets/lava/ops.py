@@ -24,7 +24,7 @@ import nir
 import numpy as np
 
 from sbn.errors import SimulationError
-from sbn.graph import nodes as reference
+from sbn.graph import node_types
 from sbn.targets.lava import kernels
 
 F64 = np.float64
@@ -147,6 +147,6 @@ def build_op(name: str, node, dt: float) -> NodeOp:
     if type(node) in SHARED:
         if isinstance(node, nir.Delay):
             _check_delay(name, node, dt)
-        op = reference.build(name, node, dt)
+        op = node_types.build(name, node, dt)
         return NodeOp(op.step, op.init)
     return BUILDERS[type(node)](node, dt)

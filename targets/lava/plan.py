@@ -38,7 +38,7 @@ import numpy as np
 from sbn.errors import SimulationError
 from sbn.graph.schedule import choose_dt, schedule
 from sbn.targets.lava import ops
-from sbn.targets.shapes import infer_shapes
+from sbn.graph.shapes import infer_shapes
 
 FUSE_MODES = ("node", "block", "graph")
 

@@ -43,6 +43,14 @@ class LavaRun:
     wall_s: float = 0.0
     #: Output node -> the raw stream over Lava steps of the last chunk, [steps, B, ...]
     raw: dict[str, np.ndarray] = field(default_factory=dict)
+    #: spiking node -> spikes it emitted in Lava, over all samples and T steps
+    spikes: dict[str, float] = field(default_factory=dict)
+    #: spiking node -> its neuron-steps (neurons x T x samples): spikes / slots is its rate
+    slots: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def firing_rates(self) -> dict[str, float]:
+        return {n: self.spikes[n] / self.slots[n] for n in self.spikes if self.slots.get(n)}
 
 
 def load_graph(graph: nir.NIRGraph | str | os.PathLike) -> nir.NIRGraph:
@@ -72,11 +80,15 @@ def simulate(
     run_steps = steps_t + plan.latency
     chunks: dict[str, list[np.ndarray]] = {o: [] for o in plan.outputs}
     raw: dict[str, np.ndarray] = {}
+    spikes: dict[str, float] = {}
     t0 = time.perf_counter()
     for lo in range(0, total, batch_size):
         frames = {n: np.ascontiguousarray(f[:, lo:lo + batch_size]) for n, f in feeds.items()}
         net = Network(plan, frames, steps_t, run_steps)
-        raw = run_network(net.anchor, run_steps, net.run_cfg(), net.read_outputs)
+        record = run_network(net.anchor, run_steps, net.run_cfg(), net.read_record)
+        raw = record.outputs
+        for node, count in record.spikes.items():
+            spikes[node] = spikes.get(node, 0.0) + count
         for o in plan.outputs:
             start = plan.output_latency(o)
             chunks[o].append(raw[o][start:start + steps_t])
@@ -88,6 +100,8 @@ def simulate(
         alignment=[(seg, hop.source, hop.delay) for seg, hop in plan.aligned_hops],
         wall_s=time.perf_counter() - t0,
         raw=raw,
+        spikes=spikes,
+        slots={n: int(np.prod(plan.shapes[n])) * steps_t * total for n in spikes},
     )
 
 

@@ -32,14 +32,27 @@ def spikes(rng, shape, p=0.4):
 
 
 def assert_equal_to_executor(graph, x, fuse="graph", dt=None, **kw):
-    ref = execute(graph, x, dt=dt).outputs
+    """Outputs equal, and the spikes Lava counted per spiking node equal the executor's."""
+    executed = execute(graph, x, dt=dt, record=True)
+    ref = executed.outputs
     run = simulate(graph, x, fuse=fuse, dt=dt, **kw)
     assert sorted(run.outputs) == sorted(ref)
     for name in ref:
         assert run.outputs[name].shape == ref[name].shape
         np.testing.assert_array_equal(run.outputs[name], ref[name], err_msg=name)
+    spiking = {n for n, node in run_nodes(graph).items() if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF, nir.Threshold))}
+    assert set(run.spikes) == spiking
+    for name in spiking:
+        assert run.spikes[name] == executed.trace[name].sum(), name
+        assert run.slots[name] == executed.trace[name].size, name
     assert not lava_children()
     return ref, run
+
+
+def run_nodes(graph):
+    from sbn.graph.schedule import flatten_graph
+
+    return flatten_graph(graph)[0]
 
 
 def residual_graph(rng, c=3, side=6):

@@ -6,7 +6,7 @@ import pytest
 
 from sbn.errors import GraphError
 from sbn.targets.groups import network_from_nir, read_network
-from sbn.targets.shapes import infer_shapes
+from sbn.graph.shapes import infer_shapes
 
 
 def _proj(group):

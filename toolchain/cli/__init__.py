@@ -8,6 +8,7 @@ cause (``SbnError`` and bad arguments) print one line and exit with code 1.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import click
@@ -47,8 +48,42 @@ def cli() -> None:
     """SpikeBottleNet toolchain: train, export to NIR, map and simulate on Lava, profile."""
 
 
+class _OncePerMessage(logging.Filter):
+    """The library logs a warning where it arises; when two backends meet the same graph,
+    the user reads it once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+class _EchoHandler(logging.Handler):
+    """``warning: ...`` on whatever stderr is now (tests swap it per run)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+def _show_warnings() -> None:
+    """The library's warnings on stderr as ``warning: ...`` lines, each once per command."""
+    logger = logging.getLogger("sbn")
+    for old in [h for h in logger.handlers if isinstance(h, _EchoHandler)]:
+        logger.removeHandler(old)
+    handler = _EchoHandler(logging.WARNING)
+    handler.addFilter(_OncePerMessage())
+    logger.addHandler(handler)
+
+
 def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn") -> None:
     """Run ``command`` turning user errors into one line on stderr and exit code 1."""
+    _show_warnings()
     try:
         command.main(args=args, prog_name=prog, standalone_mode=False)
     except click.exceptions.Abort:

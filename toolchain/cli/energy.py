@@ -13,6 +13,7 @@ DEFAULT_SAMPLES = 32
 
 
 @click.command("energy")
+@click.argument("graph", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--arch", type=click.Choice(["resnet50"]), default="resnet50", show_default=True,
               help="Backbone whose shapes are counted (the CIFAR ResNet50).")
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
@@ -52,10 +53,12 @@ DEFAULT_SAMPLES = 32
               help="Energy versus split point figure (.png, .pdf or .svg).")
 @click.option("--layers", "show_layers", is_flag=True,
               help="Table format: also list every counted layer.")
-def energy(arch, checkpoint, width, num_classes, time_steps, dataset, data_dir, samples,
+@click.pass_context
+def energy(ctx, graph, arch, checkpoint, width, num_classes, time_steps, dataset, data_dir, samples,
            batch_size, seed, device_spec, firing_rate, rates_file, save_rates, presets, ann_preset,
            presets_file, fmt, out, plot, show_layers) -> None:
-    """Cumulative device energy for every split point RB1..RB16.
+    """Cumulative device energy for every split point RB1..RB16; or, given GRAPH (any .nir
+    file), synaptic ops and energy per node.
 
     The baseline (BottleNet++, MACs on 45 nm) needs only shapes; the spiking model needs
     firing rates: measured on --samples images of --dataset with --checkpoint, read with
@@ -68,12 +71,18 @@ def energy(arch, checkpoint, width, num_classes, time_steps, dataset, data_dir, 
 
     from sbn.device import resolve_device
 
-    device = resolve_device(device_spec)  # refused before anything is measured or written
     fmt = choose_format(fmt, out)
     extra = load_preset_file(presets_file) if presets_file else {}
     names = list(dict.fromkeys([*DEFAULT_SNN_PRESETS, *presets]))
     snn = [resolve_preset(n, extra) for n in names]
     ann = resolve_preset(ann_preset, extra)
+    if graph is not None:
+        from sbn.cli.energy_graph import refuse_model_options, run_graph_energy
+
+        refuse_model_options(ctx)
+        return run_graph_energy(graph, rates_file=rates_file, firing_rate=firing_rate,
+                                time_steps=time_steps, snn=snn, ann=ann, fmt=fmt, out=out)
+    device = resolve_device(device_spec)  # refused before anything is measured or written
 
     measuring = dataset is not None or samples is not None or data_dir is not None
     if firing_rate is not None and rates_file is not None:

@@ -3,6 +3,9 @@
 Reports per-sample predictions, accuracy, agreement with the reference executor (and with
 the PyTorch model given ``--checkpoint``), the measured bytes on the wire per sample (checked
 against the manifest) and the wall time per sample. JSON schema ``sbn.sim/1``.
+
+``sbn sim GRAPH.nir --input X.npy`` runs any NIR graph on given streams instead of images
+(``sim_graph``; schema ``sbn.sim-graph/1``).
 """
 
 from __future__ import annotations
@@ -51,19 +54,39 @@ from sbn.errors import ConfigError, SimulationError
               help="With --target: an `sbn quantize` file (default: the export's, else quantise now).")
 @click.option("--rates-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --target: write the firing rates measured in Lava (sbn.firing-rates/1).")
+@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Run SOURCE (a .nir file) on these input streams instead of images: "
+                                 ".npy [T, *in] or [T, B, *in], or .npz keyed by Input node name.")
+@click.option("--dt", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --input: the time step (overrides the graph's; graphs without one get 1e-4).")
+@click.option("--backend", type=click.Choice(["lava", "executor"]), default="lava", show_default=True,
+              help="With --input: Lava (cross-checked against the executor) or the reference executor.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the output here (atomically) instead of stdout.")
-def sim(source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, batch_size,
-        workers, address, retries, target_spec, chips, quantized, rates_out, fmt, out):
-    """Simulate SOURCE (an `sbn export` folder, or a .nir file) in Lava on test images."""
+              help="Write the report here (atomically) instead of stdout; with --input: the "
+                   "Output streams, as .npz keyed by Output node name.")
+@click.pass_context
+def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, batch_size,
+        workers, address, retries, target_spec, chips, quantized, rates_out, input_path, dt, backend,
+        fmt, out):
+    """Simulate SOURCE (an `sbn export` folder, or a .nir file) in Lava on test images, or
+    a .nir file on given input streams (--input)."""
+    from sbn.cli.options import given_options
+    from sbn.cli.sim_graph import refuse_dataset_options, run_streams
+
+    if input_path is not None:
+        refuse_dataset_options(ctx)
+        return run_streams(source, input_path, backend=backend, dt=dt, fuse=fuse,
+                           batch_size=batch_size, fmt=fmt, out=out)
+    for flag in given_options(ctx, ("dt", "backend")):
+        raise ConfigError(f"{flag} goes with --input (a graph on given streams)")
     from rich.progress import Progress
 
     from sbn.data import load_dataset
     from sbn.fileio import refuse_overwriting_inputs, write_text
     from sbn.targets.lava import load_graph
-    from sbn.targets.lava.evaluate import SimSource, evaluate
+    from sbn.simulation import SimSource, simulate_dataset
     from sbn.targets.lava.split import time_steps_of
 
     src = SimSource.resolve(source, edge)
@@ -94,11 +117,13 @@ def sim(source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, 
     where = f"{workers} Ray worker(s)" if workers else "this process"
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"Lava: {n} sample(s), T = {t}, on {where}", total=None)
-        report = evaluate(
+        report = simulate_dataset(
             src, images, labels, time_steps=t, checkpoint=None if checkpoint is None else str(checkpoint),
             fuse=fuse, batch_size=batch_size, workers=workers, address=address, retries=retries,
             dataset=dataset, on_chunk=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if report["simulated"] == 0 and fmt == "table":  # nothing to tabulate: say what failed
+        raise SimulationError(f"all {n} samples failed: {report['failed'][0]['error']}")
     text = json.dumps(report, indent=2) + "\n" if fmt == "json" else _table(report)
     if out is None:
         click.echo(text, nl=False)
@@ -123,11 +148,15 @@ def _table(report: dict) -> str:
     console.print(table)
     a, b = report["agreement"], report["bytes_per_sample"]
     console.print(
-        f"accuracy {report['accuracy']:.3f} | executor: outputs identical "
-        f"{a['executor_outputs_identical']}, predictions {a['executor_predictions']:.3f} | pytorch "
-        f"{'-' if a['pytorch_predictions'] is None else format(a['pytorch_predictions'], '.3f')} | "
-        f"payload firing rate {'-' if report['payload_firing_rate'] is None else format(report['payload_firing_rate'], '.3f')} | "
+        f"accuracy {_num(report['accuracy'])} | executor: outputs identical "
+        f"{a['executor_outputs_identical']}, predictions {_num(a['executor_predictions'])} | pytorch "
+        f"{_num(a['pytorch_predictions'])} | payload firing rate {_num(report['payload_firing_rate'])} | "
         f"bytes/sample {b['measured']} (manifest {b['manifest']}) | "
-        f"{report['wall_s_per_sample']:.2f} s/sample | processes {report['processes']} | "
+        f"{_num(report['wall_s_per_sample'], '.2f')} s/sample | processes {report['processes']} | "
         f"latency {report['latency_steps']} steps")
     return buf.getvalue()
+
+
+def _num(value: float | None, spec: str = ".3f") -> str:
+    """A figure, or "-" where the run has none (no sample ran, no checkpoint given)."""
+    return "-" if value is None else format(value, spec)

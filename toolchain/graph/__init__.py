@@ -1,6 +1,9 @@
 """NIR export, partitioning and the reference executor.
 
     executor      execute(graph, inputs) -> Execution: the ground truth of what a graph means
+    schedule      the order, cycle cuts and input rules the executor and every backend share
+    node_types    the NIR node types the toolchain knows: role, flags, executor step
+    shapes        output shape of every node (filling in what third-party files leave out)
     export        export_nir(model) -> NIRGraph: a spiking ResNet / SpikeBottleNet, exactly
     partition     partition(graph, cut) -> (device, edge)
     io            load_nir / save_nir (one-line GraphErrors), graph_differences

@@ -28,12 +28,12 @@ import nir
 import numpy as np
 
 from sbn.errors import GraphError
-from sbn.graph import conventions, nodes
+from sbn.graph import conventions, node_types
 from sbn.graph.schedule import check_inputs, choose_dt, schedule, sum_inputs, zeros_input
 
 __all__ = ["Execution", "execute", "SUPPORTED"]
 
-SUPPORTED = nodes.SUPPORTED
+SUPPORTED = node_types.SUPPORTED
 
 
 @dataclass
@@ -62,7 +62,7 @@ def execute(
     plan = schedule(graph)
     feeds = check_inputs(graph, plan.inputs, inputs)
     dt = choose_dt(graph, plan.nodes, dt)
-    ops = {name: nodes.build(name, plan.nodes[name], dt) for name in plan.order}
+    ops = {name: node_types.build(name, plan.nodes[name], dt) for name in plan.order}
     steps, batch = next(iter(feeds.values())).shape[:2]
 
     state = {name: ops[name].init(batch) for name in plan.order}

@@ -16,10 +16,10 @@ import numpy as np
 
 from sbn.errors import GraphError
 from sbn.fileio import atomic_path
-from sbn.graph.nodes import BUILDERS
+from sbn.graph.node_types import TYPES
 
 #: node types a file may hold: the executor's, plus nested graphs
-KNOWN_TYPES = sorted({t.__name__ for t in BUILDERS} | {"NIRGraph"})
+KNOWN_TYPES = sorted({t.__name__ for t in TYPES} | {"NIRGraph"})
 
 
 def save_nir(path: str | os.PathLike, graph: nir.NIRGraph) -> None:

@@ -1,4 +1,4 @@
-"""One step function per NIR node type, and the table the executor dispatches on.
+"""One step function per NIR node type (the table that maps types to them: ``node_types``).
 
 Each builder turns a node into an ``Op``: ``init(batch)`` gives the state at rest and
 ``step(x, state) -> (y, state)`` advances one time step of length ``dt``, where ``x`` is the
@@ -58,53 +58,53 @@ def _shape(*params: np.ndarray) -> tuple[int, ...]:
 
 
 # ---- stateless ---------------------------------------------------------------------------
-def _passthrough(node, dt: float) -> Op:
+def passthrough(node, dt: float) -> Op:
     return Op(step=lambda x, s: (x, s))
 
 
-def _affine(node: nir.Affine, dt: float) -> Op:
+def affine(node: nir.Affine, dt: float) -> Op:
     w, b = _arr(node.weight), _arr(node.bias)
     return Op(step=lambda x, s: (numerics.affine(x, w, b), s))
 
 
-def _linear(node: nir.Linear, dt: float) -> Op:
+def linear(node: nir.Linear, dt: float) -> Op:
     w = _arr(node.weight)
     return Op(step=lambda x, s: (numerics.affine(x, w, None), s))
 
 
-def _scale(node: nir.Scale, dt: float) -> Op:
+def scale(node: nir.Scale, dt: float) -> Op:
     scale = _arr(node.scale)
     return Op(step=lambda x, s: (x * scale, s))
 
 
-def _conv2d(node: nir.Conv2d, dt: float) -> Op:
+def conv2d(node: nir.Conv2d, dt: float) -> Op:
     w, b = _arr(node.weight), _arr(node.bias)
     args = (node.stride, node.padding, node.dilation, int(np.asarray(node.groups)))
     return Op(step=lambda x, s: (numerics.conv2d(x, w, b, *args), s))
 
 
-def _conv1d(node: nir.Conv1d, dt: float) -> Op:
+def conv1d(node: nir.Conv1d, dt: float) -> Op:
     w, b = _arr(node.weight), _arr(node.bias)
     args = (node.stride, node.padding, node.dilation, int(np.asarray(node.groups)))
     return Op(step=lambda x, s: (numerics.conv1d(x, w, b, *args), s))
 
 
-def _sum_pool(node: nir.SumPool2d, dt: float) -> Op:
+def sum_pool(node: nir.SumPool2d, dt: float) -> Op:
     args = (node.kernel_size, node.stride, node.padding)
     return Op(step=lambda x, s: (numerics.sum_pool2d(x, *args), s))
 
 
-def _avg_pool(node: nir.AvgPool2d, dt: float) -> Op:
+def avg_pool(node: nir.AvgPool2d, dt: float) -> Op:
     args = (node.kernel_size, node.stride, node.padding)
     return Op(step=lambda x, s: (numerics.avg_pool2d(x, *args), s))
 
 
-def _flatten(node: nir.Flatten, dt: float) -> Op:
+def flatten(node: nir.Flatten, dt: float) -> Op:
     start, end = int(np.asarray(node.start_dim)), int(np.asarray(node.end_dim))
     return Op(step=lambda x, s: (numerics.flatten(x, start, end), s))
 
 
-def _threshold(node: nir.Threshold, dt: float) -> Op:
+def threshold(node: nir.Threshold, dt: float) -> Op:
     thr = _arr(node.threshold)
     return Op(step=lambda x, s: ((x > thr).astype(F64), s))
 
@@ -121,7 +121,7 @@ def _fire(v: np.ndarray, threshold: np.ndarray, reset: np.ndarray):
     return z.astype(F64), np.where(z, reset, v)
 
 
-def _lif(node: nir.LIF, dt: float) -> Op:
+def lif(node: nir.LIF, dt: float) -> Op:
     decay, gain, drift = _leaky(node.tau, node.r, node.v_leak, dt)
     thr, reset = _arr(node.v_threshold), _arr(node.v_reset)
 
@@ -132,7 +132,7 @@ def _lif(node: nir.LIF, dt: float) -> Op:
     return Op(step, _at_rest(shape, node.v_leak), voltage=lambda v: v)
 
 
-def _if(node: nir.IF, dt: float) -> Op:
+def if_(node: nir.IF, dt: float) -> Op:
     gain = dt * _arr(node.r)
     thr, reset = _arr(node.v_threshold), _arr(node.v_reset)
 
@@ -142,7 +142,7 @@ def _if(node: nir.IF, dt: float) -> Op:
     return Op(step, _at_rest(_shape(node.r, thr)), voltage=lambda v: v)
 
 
-def _li(node: nir.LI, dt: float) -> Op:
+def li(node: nir.LI, dt: float) -> Op:
     decay, gain, drift = _leaky(node.tau, node.r, node.v_leak, dt)
 
     def step(x, v):
@@ -153,7 +153,7 @@ def _li(node: nir.LI, dt: float) -> Op:
     return Op(step, _at_rest(shape, node.v_leak), voltage=lambda v: v)
 
 
-def _integrator(node: nir.I, dt: float) -> Op:
+def integrator(node: nir.I, dt: float) -> Op:
     gain = dt * _arr(node.r)
 
     def step(x, v):
@@ -184,7 +184,7 @@ def _cuba(node, dt: float, spiking: bool) -> Op:
     return Op(step, lambda b: (rest_v(b), rest_i(b)), voltage=lambda s: s[0])
 
 
-def _delay(node: nir.Delay, dt: float) -> Op:
+def delay(node: nir.Delay, dt: float) -> Op:
     steps = _arr(node.delay) / dt
     whole = np.rint(steps)
     if not np.allclose(steps, whole, rtol=0, atol=1e-6) or (whole < 0).any():
@@ -211,42 +211,9 @@ def _delay(node: nir.Delay, dt: float) -> Op:
     return Op(step, lambda batch: [])
 
 
-#: node type -> builder(node, dt) -> Op
-BUILDERS: dict[type, Callable[[Any, float], Op]] = {
-    nir.Input: _passthrough,
-    nir.Output: _passthrough,
-    nir.Affine: _affine,
-    nir.Linear: _linear,
-    nir.Scale: _scale,
-    nir.Conv1d: _conv1d,
-    nir.Conv2d: _conv2d,
-    nir.SumPool2d: _sum_pool,
-    nir.AvgPool2d: _avg_pool,
-    nir.Flatten: _flatten,
-    nir.Threshold: _threshold,
-    nir.LIF: _lif,
-    nir.IF: _if,
-    nir.LI: _li,
-    nir.I: _integrator,
-    nir.CubaLIF: lambda node, dt: _cuba(node, dt, spiking=True),
-    nir.CubaLI: lambda node, dt: _cuba(node, dt, spiking=False),
-    nir.Delay: _delay,
-}
-
-#: the types whose meaning depends on dt
-TIMED = (nir.LIF, nir.IF, nir.LI, nir.I, nir.CubaLIF, nir.CubaLI, nir.Delay)
-
-SUPPORTED = sorted(t.__name__ for t in BUILDERS) + ["NIRGraph (nested, flattened)"]
+def cuba_lif(node: nir.CubaLIF, dt: float) -> Op:
+    return _cuba(node, dt, spiking=True)
 
 
-def build(name: str, node: nir.NIRNode, dt: float) -> Op:
-    builder = BUILDERS.get(type(node))
-    if builder is None:
-        raise GraphError(
-            f"node {name!r} has type {type(node).__name__}, which the executor does not "
-            f"support (supported: {', '.join(SUPPORTED)})"
-        )
-    try:
-        return builder(node, dt)
-    except GraphError as exc:
-        raise GraphError(f"node {name!r}: {exc}") from None
+def cuba_li(node: nir.CubaLI, dt: float) -> Op:
+    return _cuba(node, dt, spiking=False)

@@ -30,12 +30,12 @@ import nir
 import numpy as np
 
 from sbn.errors import GraphError
-from sbn.graph import conventions, nodes
+from sbn.graph import conventions, node_types
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Schedule", "schedule", "flatten_graph", "dfs_back_edges", "check_inputs",
-           "sum_inputs", "zeros_input", "choose_dt"]
+           "sum_inputs", "zeros_input", "choose_dt", "unstable_nodes"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def cut_cycles(g: nx.DiGraph, flat: dict[str, nir.NIRNode], inputs: list[str]) -
     back: set[tuple[str, str]] = set()
     for comp in nx.strongly_connected_components(g):
         back |= {(u, v) for u, v in g.edges(comp)
-                 if v in comp and isinstance(flat[u], nodes.TIMED)}
+                 if v in comp and isinstance(flat[u], node_types.STATEFUL)}
     rest = nx.DiGraph()
     rest.add_nodes_from(g)
     rest.add_edges_from(e for e in g.edges if e not in back)
@@ -241,8 +241,35 @@ def choose_dt(graph: nir.NIRGraph, flat: dict[str, nir.NIRNode], dt: float | Non
         dt = conventions.graph_dt(graph.metadata)
     if dt is None:
         dt = conventions.DEFAULT_DT
-        if any(isinstance(n, nodes.TIMED) for n in flat.values()):
+        if any(isinstance(n, node_types.STATEFUL) for n in flat.values()):
             log.warning("graph states no %s; stepping at dt = %g", conventions.KEY_DT, dt)
     if not dt > 0:
         raise GraphError(f"dt must be > 0, got {dt}")
+    warn_if_unstable(flat, float(dt))
     return float(dt)
+
+
+def unstable_nodes(flat: dict[str, nir.NIRNode], dt: float) -> dict[str, float]:
+    """Node -> the largest dt / tau among its time constants, for every node where that
+    exceeds 1: forward Euler overshoots there (the potential's sign flips each step), which
+    the continuous equations never do."""
+    found = {}
+    for name, node in flat.items():
+        taus = [getattr(node, key) for key in ("tau", "tau_mem", "tau_syn") if hasattr(node, key)]
+        if not taus:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = max(float(np.max(dt / np.asarray(t, dtype=np.float64), initial=0.0)) for t in taus)
+        if ratio > 1:
+            found[name] = ratio
+    return found
+
+
+def warn_if_unstable(flat: dict[str, nir.NIRNode], dt: float) -> list[str]:
+    """Log (and return) one warning per node whose dt / tau exceeds 1."""
+    messages = [f"node {name!r}: dt / tau = {ratio:.3g} > 1 at dt = {dt:g}; forward Euler is "
+                "unstable there (give the dt the graph was made for: --dt)"
+                for name, ratio in unstable_nodes(flat, dt).items()]
+    for m in messages:
+        log.warning(m)
+    return messages

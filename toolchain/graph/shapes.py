@@ -14,30 +14,20 @@ import nir
 import numpy as np
 
 from sbn.errors import GraphError
+from sbn.graph import node_types
 
 Shape = tuple[int, ...]
 
-NEURON_TYPES = (nir.LIF, nir.IF, nir.CubaLIF, nir.LI, nir.CubaLI, nir.I, nir.Threshold)
-SYNAPTIC_TYPES = (
-    nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d,
-    nir.Flatten, nir.Scale, nir.Delay,
-)
-SUPPORTED = sorted(t.__name__ for t in (*NEURON_TYPES, *SYNAPTIC_TYPES, nir.Input, nir.Output))
-
-
 def check_supported(graph: nir.NIRGraph) -> None:
-    """GraphError naming the first node of a type placement cannot handle."""
+    """GraphError naming the first node of a type the toolchain does not know (see
+    ``node_types``), or a nested graph (``sbn map`` places flat graphs)."""
     for name, node in graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
             raise GraphError(
                 f"node {name}: nested NIRGraph subgraphs are not supported by sbn map; "
                 "flatten the graph first"
             )
-        if not isinstance(node, (*NEURON_TYPES, *SYNAPTIC_TYPES, nir.Input, nir.Output)):
-            raise GraphError(
-                f"node {name}: NIR type {type(node).__name__} is not supported by sbn map; "
-                f"supported: {', '.join(SUPPORTED)}"
-            )
+        node_types.lookup(name, node)
 
 
 def _declared(types: dict | None, key: str) -> Shape | None:
@@ -95,7 +85,7 @@ def _own_shape(node) -> Shape | None:
     """Shape fixed by a node's own parameters, or None when it needs its input."""
     if isinstance(node, nir.Input):
         return _declared(node.input_type, "input")
-    if isinstance(node, (*NEURON_TYPES, nir.Affine, nir.Linear, nir.Scale, nir.Delay)):
+    if node_types.TYPES[type(node)].own_shape:
         return _declared(node.output_type, "output")
     return None
 
@@ -109,6 +99,7 @@ def infer_shapes(graph: nir.NIRGraph) -> dict[str, Shape]:
         preds[dst].append(src)
     shapes: dict[str, Shape] = {}
     for name, node in graph.nodes.items():
+        node_types.lookup(name, node)  # an unknown type is refused, never passed through
         own = _own_shape(node)
         if own is not None:
             shapes[name] = own

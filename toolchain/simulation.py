@@ -2,7 +2,10 @@
 fanned out over Ray workers (or run here), merged into one report.
 
     source = SimSource.resolve(Path("runs/sbn"))           # an `sbn export` folder or .nir files
-    report = evaluate(source, images, labels, checkpoint=ckpt, workers=4)
+    report = simulate_dataset(source, images, labels, checkpoint=ckpt, workers=4)
+
+This is the toolchain's side of simulation: the Lava backend (``sbn.targets.lava``) only
+simulates graphs; choosing samples, fanning out, cross-checking and merging live here.
 
 Each chunk compares Lava with the reference executor (float64: outputs must be identical)
 and, given a checkpoint, with the PyTorch model in float64. A chunk whose worker fails is
@@ -20,7 +23,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from sbn import __version__
+from sbn import checkpoint as ckpt_io
+from sbn.distributed import fan_out
 from sbn.errors import ConfigError, SimulationError
+from sbn.graph import execute
+from sbn.targets.lava.simulate import load_graph, simulate
+from sbn.targets.lava.split import encode, simulate_split
 
 SCHEMA = "sbn.sim/1"
 
@@ -77,10 +86,6 @@ class Chunk:
 
 def run_chunk(chunk: Chunk) -> dict[str, Any]:
     """Lava, the executor and (optionally) PyTorch on one chunk; per-sample rows."""
-    from sbn.graph import execute
-    from sbn.targets.lava.simulate import load_graph, simulate
-    from sbn.targets.lava.split import encode, simulate_split
-
     src, images, t = chunk.source, chunk.images, chunk.time_steps
     n = images.shape[0]
     g1 = load_graph(src.first)
@@ -96,20 +101,20 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
         processes = {"device": run.device.processes, "edge": run.edge.processes}
         latency = {"device": max(run.device.latency.values()), "edge": max(run.edge.latency.values())}
         wall = time.perf_counter() - t0
-        dev_exec = execute(g1, encode(images, t), record=True)
+        dev_exec = execute(g1, encode(images, t))
         ref_dev = _only(dev_exec.outputs, src.first)
-        edge_exec = execute(g2, ref_dev, record=True)
+        edge_exec = execute(g2, ref_dev)
         ref = _only(edge_exec.outputs, src.second)
-        spike_sums = {**_spike_sums(g1, dev_exec.trace, "device"), **_spike_sums(g2, edge_exec.trace, "edge")}
+        spike_sums = {**_spike_sums(run.device, "device"), **_spike_sums(run.edge, "edge")}
         payload_identical = [bool(np.array_equal(spikes[:, i], ref_dev[:, i])) for i in range(n)]
     else:
         single = simulate(g1, encode(images, t), fuse=chunk.fuse, batch_size=chunk.batch_size)
         outputs = _only(single.outputs, src.first)
         processes, latency = {"graph": single.processes}, {"graph": max(single.latency.values())}
         wall = time.perf_counter() - t0
-        full_exec = execute(g1, encode(images, t), record=True)
+        full_exec = execute(g1, encode(images, t))
         ref = _only(full_exec.outputs, src.first)
-        spike_sums = _spike_sums(g1, full_exec.trace, "graph")
+        spike_sums = _spike_sums(single, "graph")
         payload_identical = None
     logits = outputs.mean(axis=0).reshape(n, -1)
     ref_logits = ref.mean(axis=0).reshape(n, -1)
@@ -130,19 +135,13 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
             "spike_sums": spike_sums}
 
 
-def _spike_sums(graph, trace: dict[str, np.ndarray], part: str) -> dict[str, list[float]]:
-    """Spiking node -> [spikes, slots] over this chunk (for firing rates merged over chunks)."""
-    import nir
-
-    sums = {}
-    for name, node in graph.nodes.items():
-        if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)) and name in trace:
-            values = trace[name]
-            sums[f"{part}:{name}"] = [float(values.sum()), float(values.size)]
-    return sums
+def _spike_sums(run, part: str) -> dict[str, list[float]]:
+    """Spiking node -> [spikes, slots] counted in Lava over this chunk (merged over chunks
+    into firing rates)."""
+    return {f"{part}:{name}": [float(count), float(run.slots[name])] for name, count in run.spikes.items()}
 
 
-def evaluate(
+def simulate_dataset(
     source: SimSource,
     images: np.ndarray,
     labels: np.ndarray,
@@ -163,8 +162,6 @@ def evaluate(
     workers 0 runs the chunks here one after the other; K >= 1 runs K at a time on Ray
     (``address`` for an existing cluster). ``on_chunk(done, total)`` follows progress.
     """
-    from sbn import __version__
-    from sbn.distributed import fan_out
 
     images = np.asarray(images, dtype=np.float64)
     labels = np.asarray(labels)
@@ -264,8 +261,6 @@ def _only(outputs: dict[str, np.ndarray], where: str) -> np.ndarray:
 
 def _torch_predictions(path: str, images: np.ndarray) -> np.ndarray:
     import torch
-
-    from sbn import checkpoint as ckpt_io
 
     model = ckpt_io.load(path).build().double()  # float64, as the executor: no rounding flips
     with torch.no_grad():

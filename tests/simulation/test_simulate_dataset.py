@@ -9,7 +9,7 @@ import torch
 from sbn import checkpoint as ckpt_io
 from sbn.models import BottleneckConfig, ModelConfig, build_model
 from sbn.models.norm import TdBatchNorm
-from sbn.targets.lava import evaluate as ev
+from sbn import simulation as ev
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,9 @@ def _data(n):
 def test_chunks_merge_like_one_run(export_dir):
     source = ev.SimSource.resolve(export_dir / "export")
     images, labels = _data(5)
-    whole = ev.evaluate(source, images, labels, time_steps=2, fuse="graph", batch_size=8,
+    whole = ev.simulate_dataset(source, images, labels, time_steps=2, fuse="graph", batch_size=8,
                         checkpoint=str(export_dir / "m.safetensors"))
-    chunked = ev.evaluate(source, images, labels, time_steps=2, fuse="graph", batch_size=8,
+    chunked = ev.simulate_dataset(source, images, labels, time_steps=2, fuse="graph", batch_size=8,
                           chunk_size=2, checkpoint=str(export_dir / "m.safetensors"))
     assert [r["index"] for r in chunked["results"]] == [0, 1, 2, 3, 4]
     assert whole["results"] == chunked["results"]
@@ -75,7 +75,7 @@ def test_failed_chunk_is_reported_with_its_samples(export_dir, monkeypatch):
         return real(chunk)
 
     monkeypatch.setattr(ev, "run_chunk", flaky)
-    report = ev.evaluate(source, images, labels, time_steps=2, fuse="graph", chunk_size=2, retries=1)
+    report = ev.simulate_dataset(source, images, labels, time_steps=2, fuse="graph", chunk_size=2, retries=1)
     assert calls == [0, 2, 2]  # the failing chunk was retried once
     assert report["simulated"] == 2 and report["samples"] == 4
     assert report["failed"] == [{"samples": [2, 3], "error": "RuntimeError: worker lost", "attempts": 2}]
@@ -92,4 +92,4 @@ def test_manifest_mismatch_is_an_error(export_dir, tmp_path):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     images, labels = _data(1)
     with pytest.raises(ev.SimulationError, match=r"measured \[16\] bytes per sample, the manifest says 8"):
-        ev.evaluate(ev.SimSource.resolve(folder), images, labels, time_steps=2, fuse="graph")
+        ev.simulate_dataset(ev.SimSource.resolve(folder), images, labels, time_steps=2, fuse="graph")

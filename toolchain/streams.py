@@ -1,0 +1,116 @@
+"""Input and output streams of a NIR graph as numpy files.
+
+    feeds = read_streams(Path("x.npz"), {"input": (2, 34, 34)})  # Input name -> [T, B, *shape]
+    write_streams(Path("y.npz"), run.outputs)                    # Output name -> [T, B, ...]
+
+An ``.npy`` file feeds a graph with one Input node: ``[T, *in]`` (one sample) or
+``[T, B, *in]``. An ``.npz`` file holds one array per Input node, keyed by its name, each of
+either form. Arrays are read without pickle (``allow_pickle=False``): loading never runs code.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from sbn.errors import DataError
+from sbn.fileio import atomic_path
+
+#: the most values an input file may hold (a bound checked before the data is read:
+#: 2**31 float64 values are 16 GiB)
+MAX_VALUES = 2**31
+
+
+def read_streams(path: Path, inputs: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Input name -> float64 [T, B, *shape] from ``path`` (.npy or .npz)."""
+    path = Path(path)
+    if path.suffix not in (".npy", ".npz"):
+        raise DataError(f"{path}: input streams come as .npy (one Input) or .npz (by Input name), "
+                        f"not {path.suffix or 'a file without suffix'}")
+    if path.suffix == ".npy":
+        if len(inputs) != 1:
+            raise DataError(f"{path}: the graph has {len(inputs)} Input nodes ({', '.join(inputs)}); "
+                            "give an .npz with one array per Input name")
+        (name, shape), = inputs.items()
+        return {name: _as_stream(_load_npy(path), name, shape, path)}
+    arrays = _load_npz(path)
+    missing, extra = sorted(set(inputs) - set(arrays)), sorted(set(arrays) - set(inputs))
+    if missing or extra:
+        raise DataError(f"{path}: arrays {sorted(arrays)} do not match the graph's Input nodes "
+                        f"{sorted(inputs)} (missing {missing}, unknown {extra})")
+    feeds = {name: _as_stream(arrays[name], name, shape, path) for name, shape in inputs.items()}
+    if len({f.shape[:2] for f in feeds.values()}) > 1:
+        raise DataError(f"{path}: the inputs disagree on [T, B]: "
+                        f"{ {n: f.shape[:2] for n, f in feeds.items()} }")
+    return feeds
+
+
+def write_streams(path: Path, streams: dict[str, np.ndarray]) -> None:
+    """Save ``streams`` (name -> array) as an .npz, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **streams)
+
+
+def _as_stream(x: np.ndarray, name: str, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{path}: input {name!r} has dtype {x.dtype}; numbers (bool, int, float) expected")
+    want = tuple(shape)
+    if tuple(x.shape[1:]) == want:
+        x = x[:, None]  # one sample
+    elif tuple(x.shape[2:]) != want:
+        dims = ", ".join(map(str, want))
+        raise DataError(f"{path}: input {name!r} has shape {tuple(x.shape)}; expected [T, {dims}] "
+                        f"or [T, B, {dims}]")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise DataError(f"{path}: input {name!r} has no time step or no sample (shape {tuple(x.shape)})")
+    x = x.astype(np.float64)
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: input {name!r} holds inf or nan")
+    return x
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        with open(path, "rb") as handle:
+            _check_header(handle, path)
+        return np.load(path, allow_pickle=False)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise DataError(f"{path}: not a numeric .npy array ({exc})") from None
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            arrays = {}
+            for member in archive.namelist():
+                if not member.endswith(".npy"):
+                    raise DataError(f"{path}: member {member!r} is not a numpy array")
+                with archive.open(member) as handle:
+                    _check_header(handle, path)
+                with archive.open(member) as handle:
+                    arrays[member[:-4]] = np.lib.format.read_array(handle, allow_pickle=False)
+            return arrays
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: not a valid .npz of numeric arrays ({exc})") from None
+
+
+def _check_header(handle, path: Path) -> None:
+    """Refuse object arrays and absurd sizes from the header, before reading any data."""
+    fmt = np.lib.format
+    version = fmt.read_magic(handle)
+    reader = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+    if reader is None:
+        raise DataError(f"{path}: .npy format version {version} is not supported (1.0 and 2.0 are)")
+    shape, _, dtype = reader(handle)
+    if dtype.hasobject:
+        raise DataError(f"{path}: holds Python objects; numeric arrays only (nothing is unpickled)")
+    if int(np.prod(shape, dtype=np.float64)) > MAX_VALUES:
+        raise DataError(f"{path}: an array of shape {shape} is larger than the {MAX_VALUES:,} "
+                        "values an input may hold")
