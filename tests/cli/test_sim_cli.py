@@ -72,3 +72,20 @@ def test_address_needs_workers(exported):
     res = sbn("sim", str(exported / "export"), "--address", "auto")
     assert res.returncode == 1
     assert res.stderr == "error: --address needs Ray workers: give --workers 1 or more\n"
+
+
+def test_table_when_every_sample_fails_is_one_line(exported, tmp_path):
+    """A graph Lava refuses (a NaN weight) fails every chunk: the table path says why in one
+    line and exits 1 (it used to crash formatting the missing accuracy)."""
+    import nir
+    import numpy as np
+
+    graph = nir.read(exported / "export" / "full.nir")
+    conv = next(n for n in graph.nodes.values() if isinstance(n, nir.Conv2d))
+    conv.weight[0, 0, 0, 0] = np.nan
+    nir.write(tmp_path / "bad.nir", graph)
+    res = sbn("sim", str(tmp_path / "bad.nir"), "--samples", "2", "--retries", "0")
+    assert res.returncode == 1, res.stdout
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: all 2 samples failed:"), res.stderr
+    assert "weight holds inf/nan" in lines[0]
