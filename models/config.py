@@ -35,7 +35,7 @@ class BottleneckConfig:
 
     def __post_init__(self) -> None:
         if self.split < 1:
-            raise ConfigError(f"split must be RB1 or later, got RB{self.split}")
+            raise ConfigError(f"split must be RB1 or later, got {split_label(self.split)}")
         if self.channels < 1:
             raise ConfigError(f"bottleneck channels C' must be >= 1, got {self.channels}")
         if self.stride < 1:
@@ -45,7 +45,7 @@ class BottleneckConfig:
 
     @property
     def split_name(self) -> str:
-        return f"RB{self.split}"
+        return split_label(self.split)
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,12 @@ class ModelConfig:
     def _check_bottleneck(self, b: BottleneckConfig) -> None:
         if b.split > self.num_blocks:
             raise ConfigError(
-                f"split RB{b.split} does not exist: valid splits are RB1..RB{self.num_blocks}"
+                f"split {split_label(b.split)} does not exist: valid splits are RB1..{split_label(self.num_blocks)}"
             )
         _, h, w = self.block_shape(b.split)
         if h % b.stride or w % b.stride:
             raise ConfigError(
-                f"stride {b.stride} does not divide the {h}x{w} map after RB{b.split}"
+                f"stride {b.stride} does not divide the {h}x{w} map after {split_label(b.split)}"
             )
 
     # ---- shapes, read from the config alone -------------------------------------------
@@ -115,7 +115,7 @@ class ModelConfig:
     def block_stage(self, block: int) -> int:
         """The stage (0..3) of residual block ``block`` (1-based)."""
         if not 1 <= block <= self.num_blocks:
-            raise ConfigError(f"RB{block} does not exist: valid are RB1..RB{self.num_blocks}")
+            raise ConfigError(f"{split_label(block)} does not exist: valid are RB1..{split_label(self.num_blocks)}")
         total = 0
         for stage, n in enumerate(self.layers):
             total += n
@@ -167,10 +167,15 @@ def scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
+def split_label(block: int) -> str:
+    """The one way a split point is displayed: block 7 -> "RB7" (kept an int until then)."""
+    return f"RB{int(block)}"
+
+
 def parse_split(name: str | int, num_blocks: int = 16) -> int:
     """'RB7', 'rb7' or 7 -> 7, checked against the number of blocks."""
     text = str(name).strip().upper()
     digits = text[2:] if text.startswith("RB") else text
     if not digits.isdigit() or not 1 <= int(digits) <= num_blocks:
-        raise ConfigError(f"unknown split {name!r}: valid splits are RB1..RB{num_blocks}")
+        raise ConfigError(f"unknown split {name!r}: valid splits are RB1..{split_label(num_blocks)}")
     return int(digits)

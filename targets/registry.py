@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-import tomli
-
 from sbn.errors import ConfigError
-from sbn.fileio import write_json
+from sbn.fileio import read_document, write_json
 from sbn.targets.builtin import BUILTIN_TARGETS
-from sbn.targets.spec import Target
+from sbn.targets.spec import TARGET_SCHEMA, Target
 
 _SUFFIXES = (".toml", ".json")
 
@@ -36,23 +33,13 @@ def load_target_file(path: str | os.PathLike) -> Target:
     """Read a user-defined target from a ``.toml`` or ``.json`` file.
 
     The file holds the fields of :class:`~sbn.targets.spec.Target` at top level, an
-    optional ``format = "sbn.target/1"`` and an optional ``[sources]`` table. Errors name
-    the file and the offending field.
+    optional ``schema = "sbn.target/1"`` (``format`` in older files) and an optional
+    ``[sources]`` table. Errors name the file and the offending field.
     """
     path = Path(path)
     if path.suffix not in _SUFFIXES:
         raise ConfigError(f"{path}: a target file must end in .toml or .json")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read target file ({exc.strerror})") from None
-    try:
-        if path.suffix == ".toml":
-            data = tomli.loads(raw.decode("utf-8"))
-        else:
-            data = json.loads(raw.decode("utf-8"))
-    except (tomli.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid {path.suffix[1:].upper()} ({exc})") from None
+    data = read_document(path, TARGET_SCHEMA, "a target description", version_optional=True)
     return Target.from_dict(data, origin=str(path))
 
 

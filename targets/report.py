@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 from rich.console import Group
@@ -12,12 +10,11 @@ from rich.table import Table
 from rich.text import Text
 
 from sbn import __version__
-from sbn.errors import ConfigError
-from sbn.fileio import write_json
+from sbn.fileio import read_document, write_json
 from sbn.targets.placement import Placement
 from sbn.targets.traffic import Traffic
 
-MAP_FORMAT = "sbn.map/1"
+MAP_SCHEMA = "sbn.map/1"
 #: above this many cores the table shows per-chip rows instead of per-core rows
 CORE_ROWS = 32
 
@@ -29,7 +26,7 @@ def report_dict(placement: Placement, traffic: Traffic | None = None, rates: dic
     neurons = sum(c.neurons for c in cores)
     memory = sum(c.synapses for c in cores)
     return {
-        "format": MAP_FORMAT,
+        "schema": MAP_SCHEMA,
         "producer": f"sbn {__version__}",
         "graph": placement.network.name,
         "target": t.to_dict(),
@@ -89,23 +86,15 @@ def write_report(path: str | os.PathLike, report: dict[str, Any]) -> None:
 
 
 def read_report(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a report back; ConfigError for another format or a corrupt file."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read map report ({exc})") from None
-    fmt = data.get("format") if isinstance(data, dict) else None
-    if fmt != MAP_FORMAT:
-        raise ConfigError(f"{path}: format {fmt!r} is not a map report this version reads ({MAP_FORMAT!r})")
-    return data
+    """Read a report back; ConfigError for another version or a corrupt file."""
+    return read_document(path, MAP_SCHEMA, "a map report")
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def render(report: dict[str, Any]) -> Group:
+def map_tables(report: dict[str, Any]) -> Group:
     """A rich renderable: summary, per-node table, per-core (or per-chip) table, traffic."""
     s, t = report["summary"], report["target"]
     head = Text(

@@ -22,12 +22,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from sbn.errors import ConfigError
+from sbn.fileio import LEGACY_VERSION_KEY, VERSION_KEY, check_version
+
+#: the version key of target files, and the one older files used
+VERSION_KEYS = {VERSION_KEY, LEGACY_VERSION_KEY}
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from sbn.targets.groups import NeuronGroup
 
 #: format string of target description files (TOML or JSON)
-TARGET_FORMAT = "sbn.target/1"
+TARGET_SCHEMA = "sbn.target/1"
 
 _INT_FIELDS = (
     "chips",
@@ -278,7 +282,7 @@ class Target:
         ``fixed_point`` is written as a plain table, and left out when absent (TOML has no
         null).
         """
-        data: dict[str, Any] = {"format": TARGET_FORMAT}
+        data: dict[str, Any] = {"schema": TARGET_SCHEMA}
         for f in dataclasses.fields(self):
             if f.name == "fixed_point":
                 if self.fixed_point is not None:
@@ -293,11 +297,9 @@ class Target:
         """Build a target from plain data (a parsed TOML/JSON file); errors name ``origin``."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"{origin}: expected a table of target fields")
-        fmt = data.get("format", TARGET_FORMAT)
-        if fmt != TARGET_FORMAT:
-            raise ConfigError(f"{origin}: format {fmt!r} is not supported (expected {TARGET_FORMAT!r})")
+        check_version(dict(data), TARGET_SCHEMA, origin, "a target description", version_optional=True)
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(fields) - {"format"})
+        unknown = sorted(set(data) - set(fields) - VERSION_KEYS)
         if unknown:
             raise ConfigError(
                 f"{origin}: unknown field {unknown[0]!r}; known fields are {', '.join(sorted(fields))}"
@@ -306,7 +308,7 @@ class Target:
         missing = [n for n in required if n not in data]
         if missing:
             raise ConfigError(f"{origin}: missing field {missing[0]!r}")
-        kwargs = {k: v for k, v in data.items() if k != "format"}
+        kwargs = {k: v for k, v in data.items() if k not in VERSION_KEYS}
         sources = kwargs.get("sources", {})
         if not isinstance(sources, Mapping):
             raise ConfigError(f"{origin}: field 'sources' must be a table of field = \"text\"")

@@ -16,13 +16,12 @@ chip: their messages are reported apart. Everything is an expectation, in numpy,
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from sbn.errors import ConfigError
-from sbn.graph.rates import RATE_SCHEMAS as _RATE_SCHEMAS, read_rates, translate_module_keys
+from sbn.graph.rates import translate_module_keys
 from sbn.targets.placement import Placement
 
 
@@ -45,15 +44,6 @@ class Traffic:
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
-
-#: schema strings of rate files this module reads (``sbn.graph.rates``)
-RATE_SCHEMAS = _RATE_SCHEMAS
-
-
-def load_rates(path: str | os.PathLike) -> dict[str, float]:
-    """Read a rates file (``sbn.graph.rates.read_rates``: an ``sbn.firing-rates/1`` file or a
-    plain JSON ``{"node": rate}``) and return its table, keyed by NIR node name."""
-    return dict(read_rates(path).rates)
 
 
 def resolve_rates(placement: Placement, rates: dict[str, float] | None, default: float | None) -> dict[str, float]:

@@ -23,11 +23,12 @@ from safetensors.torch import load_file, save_file
 
 from sbn import __version__
 from sbn.errors import CheckpointError
-from sbn.fileio import atomic_path
+from sbn.fileio import VERSION_KEY, atomic_path
 from sbn.models import ModelConfig, build_model
 
-FORMAT = "sbn-checkpoint"
-FORMAT_VERSION = 1
+SCHEMA = "sbn.checkpoint/1"
+#: what files written before the toolchain had one version key said for the same version
+_LEGACY = {("sbn-checkpoint", "1"): SCHEMA}
 
 
 @dataclass
@@ -52,8 +53,7 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     if ckpt.rng_state is not None:
         tensors["rng.torch"] = ckpt.rng_state
     metadata = {
-        "format": FORMAT,
-        "format_version": str(FORMAT_VERSION),
+        VERSION_KEY: SCHEMA,
         "producer": ckpt.producer,
         "config": json.dumps(ckpt.config.to_dict()),
         "training": json.dumps(ckpt.training),
@@ -74,12 +74,12 @@ def load(path: str | os.PathLike) -> Checkpoint:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an sbn checkpoint (format {meta.get('format')!r})")
-    if meta.get("format_version") != str(FORMAT_VERSION):
+    version = meta.get(VERSION_KEY) or _LEGACY.get((meta.get("format"), meta.get("format_version")))
+    if version != SCHEMA:
+        found = meta.get(VERSION_KEY) or (meta.get("format"), meta.get("format_version"))
         raise CheckpointError(
-            f"{path}: checkpoint format version {meta.get('format_version')} is not supported "
-            f"(this is sbn {__version__}, which reads version {FORMAT_VERSION})"
+            f"{path}: metadata key {VERSION_KEY!r} is {found!r}; this is sbn {__version__}, which "
+            f"reads checkpoints with {VERSION_KEY} {SCHEMA!r}"
         )
     try:
         config = ModelConfig.from_dict(json.loads(meta["config"]))

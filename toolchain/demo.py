@@ -27,7 +27,7 @@ from sbn import checkpoint as ckpt_io
 from sbn.data import ImageDataset, load_dataset
 from sbn.errors import ConfigError
 from sbn.fileio import write_json, write_text
-from sbn.models import BottleneckConfig, ModelConfig, parse_split
+from sbn.models import BottleneckConfig, ModelConfig, parse_split, split_label
 from sbn.models.accounting import payload
 from sbn.train import Progress, TrainSettings, finetune_config, train
 
@@ -147,7 +147,9 @@ def run_demo(out: str | Path, settings: DemoSettings, *, fresh: bool = False,
 def _export_manifest(export_dir: Path) -> dict[str, Any]:
     """The export's manifest as the export wrote it: the steps' keys depend on it, and the
     quantisation entries that the fixed-point step adds are not an input of any step."""
-    manifest = json.loads((export_dir / "manifest.json").read_text())
+    from sbn.graph.manifest import read_manifest
+
+    manifest = read_manifest(export_dir)
     manifest.pop("quantized", None)
     return manifest
 
@@ -303,14 +305,14 @@ def _energy_step(stamps, hooks, backbone_path, test_data, settings, out) -> dict
         model = ckpt_io.load(backbone_path).build()
         images = test_data.images[: max(settings.lava_samples, 64)]
         rates = measure_firing_rates(model, images, source="pytorch")
-        presets = [resolve_preset(p) for p in (*DEFAULT_SNN_PRESETS, "loihi")]
+        presets = [resolve_preset(p) for p in (*DEFAULT_SNN_PRESETS, "loihi2")]
         report = estimate_energy(layer_table(model), rates, presets, resolve_preset("45nm"),
                                  model={"checkpoint": backbone_path.name})
         write_json(path, to_dict(report))
         plot_energy(report, plot)
         stamps.mark("energy", key)
     data = json.loads(path.read_text())
-    split = settings.split.upper()
+    split = split_label(settings.bottleneck().split)  # "rb07" -> "RB7"
     row = next(s for s in data["splits"] if s["split"] == split)
     return {"file": path.name, "plot": plot.name, "at_split": {k: v for k, v in row.items() if k != "layers"}}
 

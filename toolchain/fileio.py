@@ -81,6 +81,56 @@ def read_json(path: str | os.PathLike, what: str) -> Any:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
 
 
+#: the key every versioned document of the toolchain states its version under
+VERSION_KEY = "schema"
+#: the key files written before the toolchain settled on one name used instead
+LEGACY_VERSION_KEY = "format"
+
+
+def read_document(path: str | os.PathLike, schema: str | tuple[str, ...], what: str, *,
+                  version_optional: bool = False) -> dict[str, Any]:
+    """A versioned JSON or TOML document (``.toml`` is TOML, anything else JSON), checked to
+    be a table whose ``"schema"`` is ``schema`` (or one of them). Every problem is one
+    ``ConfigError`` naming the file, the key and the version expected. ``version_optional``:
+    a document that states no version is taken as the current one (hand-written files)."""
+    from sbn.errors import ConfigError
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+    try:
+        if kind == "TOML":
+            import tomli
+
+            data = tomli.loads(raw.decode("utf-8"))
+        else:
+            data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSON/TOML decode errors are ValueErrors
+        raise ConfigError(f"{path}: not valid {kind} ({exc})") from None
+    check_version(data, schema, f"{path}", what, version_optional=version_optional)
+    return data
+
+
+def check_version(data: Any, schema: str | tuple[str, ...], where: str, what: str, *,
+                  version_optional: bool = False) -> None:
+    """ConfigError unless ``data`` is a table stating one of the ``schema`` versions."""
+    from sbn.errors import ConfigError
+
+    accepted = (schema,) if isinstance(schema, str) else tuple(schema)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: {what} must be a table (a JSON object) at the top, "
+                          f"found {type(data).__name__}")
+    found = data.get(VERSION_KEY, data.get(LEGACY_VERSION_KEY))
+    if found is None and version_optional:
+        return
+    if found not in accepted:
+        raise ConfigError(f"{where}: key {VERSION_KEY!r} is {found!r}; this sbn reads {what} "
+                          f"with {VERSION_KEY} {' or '.join(repr(a) for a in accepted)}")
+
+
 @contextlib.contextmanager
 def locked(path: str | os.PathLike) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` + ".lock" (a second holder waits): for a

@@ -15,7 +15,6 @@ error, and the merged figures cover the samples that ran: nothing is silently dr
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from sbn import checkpoint as ckpt_io
 from sbn.distributed import fan_out
 from sbn.errors import ConfigError, SimulationError
 from sbn.graph import execute
+from sbn.graph.manifest import read_manifest
 from sbn.targets.lava.simulate import load_graph, simulate
 from sbn.targets.lava.split import encode, simulate_split
 
@@ -51,12 +51,7 @@ class SimSource:
         mpath = source / "manifest.json"
         if not mpath.is_file():
             raise ConfigError(f"{source}: no manifest.json; give an `sbn export` folder or a .nir file")
-        try:
-            manifest = json.loads(mpath.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{mpath}: not JSON ({exc})") from None
-        if manifest.get("schema") != "sbn.manifest/1":
-            raise ConfigError(f"{mpath}: schema {manifest.get('schema')!r}, expected 'sbn.manifest/1'")
+        manifest = read_manifest(mpath)
         files = manifest.get("files", {})
         if edge is not None:
             raise ConfigError("--edge goes with a device .nir file, not with an export folder")

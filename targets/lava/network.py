@@ -148,7 +148,7 @@ def _model_for(process: SegmentProcess) -> type:
     return tag(FAST_TAG)(requires(CPU)(implements(proc=SegmentProcess, protocol=LoihiProtocol)(cls)))
 
 
-class Network:
+class LavaNetwork:
     """The Lava processes of one run: segment processes, wired, with their models."""
 
     def __init__(self, plan: Plan, frames: dict[str, np.ndarray], time_steps: int,

@@ -19,7 +19,7 @@ import numpy as np
 
 from sbn.errors import GraphError, SimulationError
 from sbn.graph.schedule import check_inputs
-from sbn.targets.lava.network import Network
+from sbn.targets.lava.network import LavaNetwork
 from sbn.targets.lava.plan import Plan, make_plan
 from sbn.targets.lava.runtime import run_network
 
@@ -84,7 +84,7 @@ def simulate(
     t0 = time.perf_counter()
     for lo in range(0, total, batch_size):
         frames = {n: np.ascontiguousarray(f[:, lo:lo + batch_size]) for n, f in feeds.items()}
-        net = Network(plan, frames, steps_t, run_steps)
+        net = LavaNetwork(plan, frames, steps_t, run_steps)
         record = run_network(net.anchor, run_steps, net.run_cfg(), net.read_record)
         raw = record.outputs
         for node, count in record.spikes.items():

@@ -66,7 +66,7 @@ def test_same_bottleneck_after_every_split_md(run_sbn):
     (["--split", "RB1"], "give --channels"),
     (["--channels", "0"], "C' must be >= 1"),
     (["--channels", "8", "--T", "9"], "T must be in 1..8"),
-    (["--config", "missing.toml"], "cannot read bits config"),
+    (["--config", "missing.toml"], "cannot read a bits config"),
     (["--config", "x.toml", "--channels", "8"], "--channels conflicts with --config"),
     (["--arch", "vgg16", "--channels", "8"], "Invalid value for '--arch'"),
 ])

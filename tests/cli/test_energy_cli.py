@@ -43,7 +43,7 @@ def test_what_if_firing_rate_with_loihi(run_sbn):
     assert float(rb16["syops"]) == pytest.approx(syops)
     assert float(rb16["snn_45nm_mj"]) == pytest.approx(syops * 0.9e-9)
     assert float(rb16["snn_rolls_mj"]) == pytest.approx(syops * 0.077e-9)
-    assert float(rb16["snn_loihi_mj"]) == pytest.approx(syops * 23.6e-9)
+    assert float(rb16["snn_loihi2_mj"]) == pytest.approx(syops * 23.6e-9)
     assert float(rb16["ratio_45nm"]) == pytest.approx(4.6 / (0.4 * 0.9))
 
 

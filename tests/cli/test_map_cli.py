@@ -33,7 +33,7 @@ def test_json_output_with_firing_rate():
                   "--firing-rate", "0.5")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["format"] == "sbn.map/1"
+    assert report["schema"] == "sbn.map/1"
     assert report["summary"]["cores_used"] == 1
     assert report["rates"] == {"in": 0.5, "lif1": 0.5, "lif2": 0.5}
     # lif1 -> lif2 on the same core: 0.5 spikes per step, all inside it

@@ -105,7 +105,7 @@ def test_old_file_keyed_by_module_path(run_sbn, model, tmp_path):
     ({"schema": "sbn.firing-rates/1", "time_steps": 2, "rates": {"nonsense": 0.1}},
      r"'nonsense'"),
     ({"schema": "sbn.firing-rates/2", "time_steps": 2, "rates": {"rb1.conv1": 0.1}},
-     r"rates schema 'sbn.firing-rates/2' is not supported"),
+     r"key 'schema' is 'sbn.firing-rates/2'; this sbn reads firing rates"),
     ({"schema": "sbn.firing-rates/1", "time_steps": 2, "rates": {"rb1.conv1": "high"}},
      r"firing rate of node 'rb1.conv1' must be a number in \[0, 1\]"),
     ({"schema": "sbn.firing-rates/1", "time_steps": 2, "rates": {"rb1.conv1": 1.5}},

@@ -13,7 +13,7 @@ from sbn.errors import ConfigError
 from sbn.models import ModelConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
-P45, ROLLS, LOIHI = (resolve_preset(n) for n in ("45nm", "rolls", "loihi"))
+P45, ROLLS, LOIHI = (resolve_preset(n) for n in ("45nm", "rolls", "loihi2"))
 
 
 def tiny_table() -> LayerTable:
@@ -35,11 +35,11 @@ def test_energy_arithmetic_per_preset():
     # layer 1: ANN 10000 * 4.6 pJ = 46000 pJ = 4.6e-5 mJ; SNN 10000 * 0.9 pJ = 9e-6 mJ,
     # ROLLS 10000 * 0.077 pJ = 7.7e-7 mJ, Loihi 10000 * 23.6 pJ = 2.36e-4 mJ
     assert l1.ann_mj == pytest.approx(4.6e-5)
-    assert l1.snn_mj == pytest.approx({"45nm": 9e-6, "rolls": 7.7e-7, "loihi": 2.36e-4})
+    assert l1.snn_mj == pytest.approx({"45nm": 9e-6, "rolls": 7.7e-7, "loihi2": 2.36e-4})
     # split RB2 = both layers: ANN 100000 * 4.6 pJ = 4.6e-4 mJ; SNN 46000 SyOPs
     assert rb2.macs == 100000 and rb2.syops == pytest.approx(46000)
     assert rb2.ann_mj == pytest.approx(4.6e-4)
-    assert rb2.snn_mj == pytest.approx({"45nm": 4.14e-5, "rolls": 3.542e-6, "loihi": 1.0856e-3})
+    assert rb2.snn_mj == pytest.approx({"45nm": 4.14e-5, "rolls": 3.542e-6, "loihi2": 1.0856e-3})
     assert rb2.ratio("45nm") == pytest.approx(4.6e-4 / 4.14e-5)
     assert rb1.ann_mj == pytest.approx(4.6e-5) and rb1.layers == (l1,)
     assert report.split("RB2") is rb2 and report.split(1) is rb1

@@ -159,7 +159,7 @@ def test_rates_errors(tmp_path):
     with pytest.raises(ConfigError, match="blocks.99.conv1"):
         extra.check_covers(table)
     (tmp_path / "old.json").write_text('{"schema": "sbn.firing-rates/0", "rates": {}}')
-    with pytest.raises(ConfigError, match="not supported"):
+    with pytest.raises(ConfigError, match="key .schema. is .sbn.firing-rates/0.; this sbn reads firing rates"):
         load_rates(tmp_path / "old.json")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
@@ -208,7 +208,7 @@ def test_shared_reader_errors(tmp_path):
     for text, words in [('{"schema": "sbn.firing-rates/1", "rates": {"a": null}}', "'a' must be"),
                         ('{"schema": "sbn.firing-rates/1", "rates": {"a": true}}', "'a' must be"),
                         ('{"schema": "sbn.firing-rates/1", "rates": [1]}', '"rates" must be'),
-                        ('{"schema": "x", "rates": {}}', "schema 'x' is not supported"),
+                        ('{"schema": "x", "rates": {}}', "key 'schema' is 'x'; this sbn reads firing rates"),
                         ('{"schema": "sbn.firing-rates/1", "time_steps": 0, "rates": {}}',
                          "time_steps must be")]:
         (tmp_path / "bad.json").write_text(text)

@@ -16,9 +16,19 @@ def test_builtin_constants_are_the_published_ones():
     assert resolve_preset("45nm").e_syop_pj == 0.9          # 32-bit float add
     assert resolve_preset("rolls").e_syop_pj == pytest.approx(0.077)   # 77 fJ
     assert resolve_preset("rolls").e_mac_pj is None
-    assert resolve_preset("loihi").e_syop_pj == 23.6
+    assert resolve_preset("loihi2").e_syop_pj == 23.6
+    assert resolve_preset("loihi") == resolve_preset("loihi2")  # the older name, an alias
     for p in BUILTIN_PRESETS.values():
         assert p.source, p.name
+
+
+def test_a_chips_preset_is_read_from_its_target():
+    """One source per figure: the target's joules are the preset's picojoules."""
+    from sbn.targets.builtin import BUILTIN_TARGETS
+
+    for name, target in BUILTIN_TARGETS.items():
+        assert resolve_preset(name).e_syop_pj == pytest.approx(target.energy_per_synaptic_op_j * 1e12, rel=1e-12)
+        assert resolve_preset(name).source == dict(target.sources)["energy_per_synaptic_op_j"]
 
 
 def test_user_presets_from_toml_and_json(tmp_path):
@@ -34,14 +44,14 @@ def test_user_presets_from_toml_and_json(tmp_path):
 
 
 def test_unknown_preset_names_the_known_ones():
-    with pytest.raises(ConfigError, match="unknown energy preset 'tsmc7'.*45nm, rolls, loihi"):
+    with pytest.raises(ConfigError, match="unknown energy preset 'tsmc7'.*45nm, loihi2, rolls"):
         resolve_preset("tsmc7")
 
 
 @pytest.mark.parametrize("text, message", [
     ('schema = "sbn.energy-presets/1"\n[presets.a\n', "not valid TOML"),
-    ('[presets.a]\ne_syop_pj = 1\n', "schema None is not supported"),
-    ('schema = "sbn.energy-presets/2"\n[presets.a]\ne_syop_pj = 1\n', "schema 'sbn.energy-presets/2'"),
+    ('[presets.a]\ne_syop_pj = 1\n', "key 'schema' is None; this sbn reads energy presets"),
+    ('schema = "sbn.energy-presets/2"\n[presets.a]\ne_syop_pj = 1\n', "key 'schema' is 'sbn.energy-presets/2'"),
     ('schema = "sbn.energy-presets/1"\n', r"no \[presets.<name>\] tables"),
     ('schema = "sbn.energy-presets/1"\n[presets.a]\ne_syop_pj = -1\n', "must be > 0 pJ"),
     ('schema = "sbn.energy-presets/1"\n[presets.a]\ne_syop_pj = "fast"\n', "must be a number"),
@@ -60,7 +70,7 @@ def test_malformed_preset_files(tmp_path, text, message):
 
 
 def test_missing_and_non_json_files(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read preset file"):
+    with pytest.raises(ConfigError, match="cannot read energy presets"):
         load_preset_file(tmp_path / "nope.toml")
     (tmp_path / "p.json").write_text("schema = 1")
     with pytest.raises(ConfigError, match="not valid JSON"):

@@ -14,10 +14,10 @@ from sbn.energy.report import SCHEMA, from_dict, to_dict
 from sbn.errors import ConfigError
 from sbn.models import ModelConfig
 
-SNN = [resolve_preset(n) for n in ("45nm", "rolls", "loihi")]
+SNN = [resolve_preset(n) for n in ("45nm", "rolls", "loihi2")]
 ANN = resolve_preset("45nm")
 LAYER_KEYS = {"name", "rb", "macs", "firing_rate", "time_steps", "syops", "ann_mj",
-              "snn_45nm_mj", "snn_rolls_mj", "snn_loihi_mj"}
+              "snn_45nm_mj", "snn_rolls_mj", "snn_loihi2_mj"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_json_schema(measured):
     assert data["producer"].startswith("sbn ")
     assert [s["split"] for s in data["splits"]] == [f"RB{k}" for k in range(1, 17)]
     for k, s in enumerate(data["splits"], 1):
-        assert {"split", "ann_mj", "snn_45nm_mj", "snn_rolls_mj", "snn_loihi_mj",
+        assert {"split", "ann_mj", "snn_45nm_mj", "snn_rolls_mj", "snn_loihi2_mj",
                 "ratio_45nm", "macs", "syops", "layers"} <= set(s)
         assert len(s["layers"]) == 3 * k  # the counted layers of RB1..RBk
         assert all(LAYER_KEYS <= set(le) for le in s["layers"])
@@ -78,7 +78,7 @@ def test_round_trip(request, tmp_path, which):
 def test_other_versions_and_broken_files_are_refused(tmp_path, measured):
     data = to_dict(measured)
     data["schema"] = "sbn.energy/2"
-    with pytest.raises(ConfigError, match="schema 'sbn.energy/2' is not supported"):
+    with pytest.raises(ConfigError, match="key 'schema' is 'sbn.energy/2'; this sbn reads an energy report with schema 'sbn.energy/1'"):
         from_dict(data)
     data = to_dict(measured)
     del data["splits"][3]["ann_mj"]
@@ -94,7 +94,7 @@ def test_csv(measured, baseline):
     assert text.startswith("# sbn.energy/1")
     rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
     assert [r["split"] for r in rows] == [f"RB{k}" for k in range(1, 17)]
-    assert float(rows[15]["snn_loihi_mj"]) == measured.splits[15].snn_mj["loihi"]  # exact
+    assert float(rows[15]["snn_loihi2_mj"]) == measured.splits[15].snn_mj["loihi2"]  # exact
     assert float(rows[15]["ann_mj"]) == measured.splits[15].ann_mj
     empty = list(csv.DictReader(io.StringIO(render(baseline, "csv").split("\n", 1)[1])))
     assert empty[0]["snn_45nm_mj"] == "" and float(empty[0]["ann_mj"]) > 0

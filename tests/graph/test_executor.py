@@ -251,7 +251,7 @@ def test_unsupported_node_is_named_with_the_supported_list():
     with pytest.raises(GraphError) as info:
         execute(g, np.zeros((1, 1, 2)))
     message = str(info.value)
-    assert "node 'odd' has type Identity" in message
+    assert "node 'odd' has NIR type Identity" in message
     assert "LIF" in message and "Conv2d" in message and "\n" not in message
 
 

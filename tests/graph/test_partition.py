@@ -9,7 +9,7 @@ import pytest
 from sbn.errors import GraphError
 from sbn.graph import execute
 from sbn.graph.export import export_nir
-from sbn.graph.partition import partition, split_points
+from sbn.graph.partition import partition, resolve_cut, split_points
 
 
 def images(model, batch=3, seed=5):
@@ -52,6 +52,8 @@ def test_split_points_list_every_block(spiking_backbone, sbn_stride1):
     assert list(split_points(export_nir(spiking_backbone))) == [f"RB{k}" for k in range(1, 6)]
     points = split_points(export_nir(sbn_stride1))
     assert points["RB3"] == "encoder.lif" and points["RB2"] == "rb2.lif3"
+    graph = export_nir(spiking_backbone)
+    assert resolve_cut(graph, "rb03") == resolve_cut(graph, "RB3") == "rb3.lif3"
 
 
 def test_residual_edge_crossing_the_cut_is_named(spiking_backbone):
@@ -103,3 +105,10 @@ def test_any_graph_can_be_cut_at_a_node():
     mid = execute(device, x).outputs["output"]
     np.testing.assert_array_equal(mid, [[[4.0, 7.0]]])
     np.testing.assert_array_equal(execute(edge, mid).outputs["output"], [[[8.0, -7.0]]])
+
+
+def test_a_split_point_is_one_idea_however_it_is_spelled():
+    from sbn.models import parse_split, split_label
+
+    assert [parse_split(s) for s in ("RB7", "rb7", "RB07", " 7 ", 7)] == [7] * 5
+    assert split_label(7) == "RB7" and split_label(parse_split("rb07")) == "RB7"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from sbn.errors import CheckpointError, ConfigError
-from sbn.sweep import Grid, SweepPlan, TrialSpec, make_plan, parse_ints, parse_splits
+from sbn.sweep import Grid, SweepPlan, TrialSpec, make_sweep_plan, parse_ints, parse_splits
 from sbn.sweep.gridfile import load_grid_file, parse_grid
 from sbn.train import TrainSettings
 
@@ -71,7 +71,7 @@ def test_sweep_file_toml_and_json(tmp_path):
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"splits": "all"}, "schema None is not supported"),
+    ({"splits": "all"}, "key 'schema' is None; this sbn reads a sweep file"),
     ({"schema": "sbn.sweep-grid/1", "split": "all"}, "unknown key 'split'"),
     ({"schema": "sbn.sweep-grid/1", "train": {"epoch": 2}}, r"\[train\] has unknown key 'epoch'"),
     ({"schema": "sbn.sweep-grid/1", "T": [2], "time_steps": [4]}, "give T or time_steps"),
@@ -84,14 +84,14 @@ def test_sweep_file_errors(data, message):
 def test_unreadable_sweep_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("splits = [")
-    with pytest.raises(ConfigError, match="bad.toml: not valid TOML/JSON"):
+    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
         load_grid_file(bad)
-    with pytest.raises(ConfigError, match="cannot read sweep file"):
+    with pytest.raises(ConfigError, match="cannot read a sweep file"):
         load_grid_file(tmp_path / "missing.toml")
 
 
 def test_plan_from_backbone_and_round_trip(backbone):
-    plan = make_plan(backbone, splits="all", channels="4,8", strides="1,2", time_steps="2",
+    plan = make_sweep_plan(backbone, splits="all", channels="4,8", strides="1,2", time_steps="2",
                      train=QUICK)
     assert plan.num_blocks == 4 and plan.grid.splits == (1, 2, 3, 4)
     assert len(plan.grid.trials(4)) == 4 * 2 + 2  # stride 2 only at RB4
@@ -99,9 +99,9 @@ def test_plan_from_backbone_and_round_trip(backbone):
     other = SweepPlan.from_dict({**plan.to_dict(), "train": {**QUICK.to_dict(), "lr": 0.1}})
     assert plan.changed(other) == ["lr"]
     with pytest.raises(ConfigError, match="T must be in 1..8"):
-        make_plan(backbone, splits="RB1", channels="4", time_steps="9", train=QUICK)
+        make_sweep_plan(backbone, splits="RB1", channels="4", time_steps="9", train=QUICK)
     with pytest.raises(CheckpointError, match="no such checkpoint file"):
-        make_plan(backbone.parent / "none.safetensors", splits="RB1", channels="4", train=QUICK)
+        make_sweep_plan(backbone.parent / "none.safetensors", splits="RB1", channels="4", train=QUICK)
     with pytest.raises(ConfigError, match="malformed sweep plan"):
         SweepPlan.from_dict({"backbone": "x"})
     assert TrainSettings.from_dict(plan.to_dict()["train"]) == QUICK

@@ -10,7 +10,7 @@ import ray.cloudpickle
 
 from sbn import checkpoint as ckpt_io
 from sbn.errors import ConfigError
-from sbn.sweep import Selection, SweepDir, make_plan, read_summary, run_sweep, run_trial, summarise
+from sbn.sweep import Selection, SweepDir, make_sweep_plan, read_summary, run_sweep, run_trial, summarise
 from sbn.sweep.report import render
 from sbn.train import TrainSettings
 
@@ -21,7 +21,7 @@ QUICK = TrainSettings(epochs=1, train_samples=64, test_samples=32)
 
 def plan_for(backbone, **axes):
     axes = {"splits": "RB1,RB4", "channels": "4", "strides": "1,2", "time_steps": "2", **axes}
-    return make_plan(backbone, train=QUICK, **axes)
+    return make_sweep_plan(backbone, train=QUICK, **axes)
 
 
 def interrupt_once(job):
@@ -140,7 +140,7 @@ def test_existing_sweep_and_other_settings_are_refused(finished, backbone):
     out, _ = finished
     with pytest.raises(ConfigError, match="already holds a sweep: pass --resume"):
         run_sweep(out, plan_for(backbone), workers=0)
-    other = make_plan(backbone, splits="RB1", channels="4", time_steps="2",
+    other = make_sweep_plan(backbone, splits="RB1", channels="4", time_steps="2",
                       train=TrainSettings(epochs=2, train_samples=64, test_samples=32))
     with pytest.raises(ConfigError, match=r"cannot resume with other settings \(changed: epochs\)"):
         run_sweep(out, other, resume=True, workers=0)

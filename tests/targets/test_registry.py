@@ -69,7 +69,7 @@ def test_json_round_trip(tmp_path):
     for t in (get_target("loihi2"), get_target("rolls")):
         path = tmp_path / f"{t.name}.json"
         save_target_file(path, t)
-        assert json.loads(path.read_text())["format"] == "sbn.target/1"
+        assert json.loads(path.read_text())["schema"] == "sbn.target/1"
         assert load_target_file(path) == t
 
 
@@ -86,7 +86,7 @@ def test_toml_and_json_agree(tmp_path):
         (lambda s: s.replace("chips = 8", "chips = 0"), r"board8.*'chips' must be a positive integer"),
         (lambda s: s.replace("weight_bits = 4", "weight_bit = 4"), r"unknown field 'weight_bit'"),
         (lambda s: s.replace("neurons_per_core = 512\n", ""), r"missing field 'neurons_per_core'"),
-        (lambda s: s.replace("sbn.target/1", "sbn.target/9"), r"format 'sbn.target/9' is not supported"),
+        (lambda s: s.replace("sbn.target/1", "sbn.target/9"), r"key 'schema' is 'sbn.target/9'; this sbn reads a target description"),
         (lambda s: s.replace("chips = 8", "chips = "), r"not valid TOML"),
         (lambda s: s.replace('chips = "our', 'chip = "our'), r"source given for unknown field 'chip'"),
     ],
@@ -102,10 +102,10 @@ def test_malformed_file_names_file_and_field(tmp_path, edit, words):
 def test_bad_suffix_and_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="must end in .toml or .json"):
         load_target_file(tmp_path / "t.yaml")
-    with pytest.raises(ConfigError, match="cannot read target file"):
+    with pytest.raises(ConfigError, match="cannot read a target description"):
         load_target_file(tmp_path / "missing.toml")
     (tmp_path / "t.json").write_text("[1, 2]")
-    with pytest.raises(ConfigError, match="expected a table of target fields"):
+    with pytest.raises(ConfigError, match="a target description must be a table"):
         load_target_file(tmp_path / "t.json")
 
 

@@ -10,13 +10,13 @@ from sbn.errors import ConfigError
 from sbn.targets.groups import network_from_nir, read_network
 from sbn.targets.placement import place
 from sbn.targets.registry import get_target
-from sbn.targets.report import MAP_FORMAT, read_report, render, report_dict, write_report
+from sbn.targets.report import MAP_SCHEMA, read_report, map_tables, report_dict, write_report
 from sbn.targets.traffic import estimate_traffic, resolve_rates
 
 
 def _text(report):
     buf = io.StringIO()
-    Console(file=buf, width=140).print(render(report))
+    Console(file=buf, width=140).print(map_tables(report))
     return buf.getvalue()
 
 
@@ -28,7 +28,7 @@ def dense(nirb, make_target):
 
 def test_report_content(dense):
     r = report_dict(dense)
-    assert r["format"] == MAP_FORMAT == "sbn.map/1" and r["producer"].startswith("sbn ")
+    assert r["schema"] == MAP_SCHEMA == "sbn.map/1" and r["producer"].startswith("sbn ")
     assert r["graph"] == "dense" and r["target"]["name"] == "toy"
     s = r["summary"]
     assert (s["cores_used"], s["chips_used"], s["cores_available"]) == (13, 4, 16)
@@ -58,10 +58,10 @@ def test_json_round_trip(tmp_path, dense):
 
 def test_other_format_is_refused(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"format": "sbn.map/0"}))
-    with pytest.raises(ConfigError, match=r"a.json: format 'sbn.map/0' is not a map report"):
+    with pytest.raises(ConfigError, match=r"a.json: key 'schema' is 'sbn.map/0'; this sbn reads a map report"):
         read_report(tmp_path / "a.json")
     (tmp_path / "b.json").write_text("{")
-    with pytest.raises(ConfigError, match="b.json: cannot read map report"):
+    with pytest.raises(ConfigError, match="b.json: not valid JSON"):
         read_report(tmp_path / "b.json")
 
 

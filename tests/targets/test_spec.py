@@ -9,7 +9,7 @@ from sbn.errors import ConfigError
 from sbn.targets.groups import NeuronGroup, Projection
 from sbn.targets.builtin import LOIHI2, ROLLS
 from sbn.targets.registry import get_target, load_target_file, save_target_file
-from sbn.targets.spec import TARGET_FORMAT, FixedPointFormat, Target
+from sbn.targets.spec import TARGET_SCHEMA, FixedPointFormat, Target
 
 
 
@@ -57,7 +57,7 @@ def test_source_for_unknown_field_rejected(make_target):
 def test_dict_round_trip(make_target):
     t = make_target(max_fan_in=64, sources=(("chips", "a board"),))
     data = t.to_dict()
-    assert data["format"] == TARGET_FORMAT
+    assert data["schema"] == TARGET_SCHEMA
     assert data["sources"] == {"chips": "a board"}
     assert Target.from_dict(data) == t
 

@@ -10,7 +10,8 @@ import pytest
 from sbn.errors import ConfigError
 from sbn.targets.groups import network_from_nir
 from sbn.targets.placement import place
-from sbn.targets.traffic import estimate_traffic, load_rates, resolve_rates
+from sbn.graph.rates import read_rates
+from sbn.targets.traffic import estimate_traffic, resolve_rates
 
 
 @pytest.fixture
@@ -122,20 +123,20 @@ def test_bad_rates(split, rates, default, words):
         resolve_rates(split, rates, default)
 
 
-def test_load_rates(tmp_path):
+def test_read_rates(tmp_path):
     (tmp_path / "plain.json").write_text(json.dumps({"l1": 0.1}))
     (tmp_path / "wrapped.json").write_text(json.dumps(
         {"schema": "sbn.firing-rates/1", "time_steps": 4, "rates": {"l1": 0.2}}))
     (tmp_path / "future.json").write_text(json.dumps({"schema": "sbn.firing-rates/2", "rates": {}}))
     (tmp_path / "list.json").write_text("[0.1]")
     (tmp_path / "bad.json").write_text("{")
-    assert load_rates(tmp_path / "plain.json") == {"l1": 0.1}
-    assert load_rates(tmp_path / "wrapped.json") == {"l1": 0.2}
-    with pytest.raises(ConfigError, match="future.json: rates schema 'sbn.firing-rates/2' is not supported"):
-        load_rates(tmp_path / "future.json")
-    with pytest.raises(ConfigError, match="list.json: expected a JSON object"):
-        load_rates(tmp_path / "list.json")
+    assert dict(read_rates(tmp_path / "plain.json").rates) == {"l1": 0.1}
+    assert dict(read_rates(tmp_path / "wrapped.json").rates) == {"l1": 0.2}
+    with pytest.raises(ConfigError, match="future.json: key 'schema' is 'sbn.firing-rates/2'; this sbn reads firing rates"):
+        dict(read_rates(tmp_path / "future.json").rates)
+    with pytest.raises(ConfigError, match="list.json: firing rates must be a table"):
+        dict(read_rates(tmp_path / "list.json").rates)
     with pytest.raises(ConfigError, match="bad.json: not valid JSON"):
-        load_rates(tmp_path / "bad.json")
+        dict(read_rates(tmp_path / "bad.json").rates)
     with pytest.raises(ConfigError, match="missing.json: cannot read firing rates"):
-        load_rates(tmp_path / "missing.json")
+        dict(read_rates(tmp_path / "missing.json").rates)

@@ -45,14 +45,25 @@ def _raw(path, metadata, tensors=None):
 def test_other_format_version_is_refused(tmp_path):
     path = tmp_path / "v9.safetensors"
     _raw(path, {"format": "sbn-checkpoint", "format_version": "9", "config": json.dumps(CONFIG.to_dict())})
-    with pytest.raises(CheckpointError, match="format version 9 is not supported .* reads version 1"):
+    with pytest.raises(CheckpointError, match=r"key 'schema' is \('sbn-checkpoint', '9'\); .* reads "
+                                              r"checkpoints with schema 'sbn.checkpoint/1'"):
         ckpt_io.load(path)
+    _raw(path, {"schema": "sbn.checkpoint/2", "config": json.dumps(CONFIG.to_dict())})
+    with pytest.raises(CheckpointError, match="key 'schema' is 'sbn.checkpoint/2'"):
+        ckpt_io.load(path)
+
+
+def test_checkpoints_of_the_earlier_version_key_still_load(tmp_path):
+    """Files written before one version key: ("format", "format_version") = ("sbn-checkpoint", "1")."""
+    path = tmp_path / "old.safetensors"
+    _raw(path, {"format": "sbn-checkpoint", "format_version": "1", "config": json.dumps(CONFIG.to_dict())})
+    assert ckpt_io.load(path).config == CONFIG
 
 
 def test_foreign_safetensors_is_refused(tmp_path):
     path = tmp_path / "hf.safetensors"
     _raw(path, {"format": "pt"})
-    with pytest.raises(CheckpointError, match="not an sbn checkpoint"):
+    with pytest.raises(CheckpointError, match=r"key 'schema' is \('pt', None\)"):
         ckpt_io.load(path)
 
 

@@ -28,8 +28,9 @@ from sbn.errors import ConfigError
 def map_command(graph, target_spec, chips, firing_rate, rates_file, fmt, out):
     """Split each node of GRAPH into core-sized tiles and place them on cores and chips."""
     from sbn.fileio import write_text
-    from sbn.targets import (estimate_traffic, load_rates, place, read_network, render,
-                             report_dict, resolve_rates, resolve_target)
+    from sbn.graph.rates import read_rates
+    from sbn.targets import (estimate_traffic, map_tables, place, read_network, report_dict,
+                             resolve_rates, resolve_target)
 
     target = resolve_target(target_spec)
     if chips is not None:
@@ -38,7 +39,7 @@ def map_command(graph, target_spec, chips, firing_rate, rates_file, fmt, out):
     placement = place(network, target)
     traffic = rates = None
     if firing_rate is not None or rates_file is not None:
-        given = load_rates(rates_file) if rates_file is not None else {}
+        given = dict(read_rates(rates_file).rates) if rates_file is not None else {}
         rates = resolve_rates(placement, given, firing_rate)
         traffic = estimate_traffic(placement, rates)
     report = report_dict(placement, traffic, rates)
@@ -46,7 +47,7 @@ def map_command(graph, target_spec, chips, firing_rate, rates_file, fmt, out):
         text = json.dumps(report, indent=2) + "\n"
     else:
         buffer = io.StringIO()
-        Console(file=buffer, width=120, force_terminal=False).print(render(report))
+        Console(file=buffer, width=120, force_terminal=False).print(map_tables(report))
         text = buffer.getvalue()
     if out is None:
         click.echo(text, nl=False)

@@ -30,17 +30,14 @@ def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Pa
     from sbn.errors import ConfigError
     from sbn.fileio import refuse_overwriting_inputs
     from sbn.graph.io import load_nir
+    from sbn.graph.manifest import read_manifest
     from sbn.targets import resolve_target
     from sbn.targets.quantize import quantize, save, save_in_export
 
     target = resolve_target(target_spec)
     manifest = None
     if source.is_dir():
-        mpath = source / "manifest.json"
-        try:
-            manifest = json.loads(mpath.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{mpath}: cannot read the export's manifest ({exc})") from None
+        manifest = read_manifest(source)
         device = manifest.get("files", {}).get("device")
         if device is None:
             raise ConfigError(f"{source}: the export has no device graph (export with a split)")

@@ -14,6 +14,17 @@ import click
 
 from sbn.cli.report_output import FORMATS, choose_format, console, emit, note
 
+def _priced_preset(value: str | None) -> str | None:
+    """``--preset`` must be one of the presets every trial is priced on (read from the energy
+    package when used, so that ``--help`` does not load torch)."""
+    from sbn.energy.presets import DEFAULT_SNN_PRESETS
+
+    if value is not None and value not in DEFAULT_SNN_PRESETS:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(DEFAULT_SNN_PRESETS)}",
+                                 param_hint="'--preset'")
+    return value
+
+
 DEFAULTS = {"strides": "1,2", "time_steps": "2,4", "strides_everywhere": False,
             "kernel_size": 3, "rates_samples": 32, "budget": 3.0, "relaxed_budget": 4.0,
             "objective": "energy", "preset": "45nm"}
@@ -57,8 +68,9 @@ TRAIN_FIELDS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "weight_de
 @click.option("--relaxed-budget", type=float, help="Budget where nothing meets --budget [4].")
 @click.option("--objective", type=click.Choice(["energy", "bits"]),
               help="Choose the split point by least device energy or fewest bits [energy].")
-@click.option("--preset", type=click.Choice(["45nm", "rolls"]),
-              help="Energy preset the objective ranks on [45nm]; both are reported.")
+@click.option("--preset", callback=lambda ctx, param, value: _priced_preset(value),
+              help="Energy preset the objective ranks on: one every trial is priced on "
+                   "(45nm, rolls) [45nm].")
 @click.option("--workers", type=click.IntRange(min=0),
               help="Trials at once on Ray; 0 runs them in this process [cores].")
 @click.option("--address", help="An existing Ray cluster (e.g. auto or ray://host:10001).")
@@ -89,7 +101,7 @@ def sweep(sweep_dir, backbone, grid_file, splits, channels, strides, strides_eve
     """Fine-tune a bottleneck for every split x C' x stride x T, keep those within the
     accuracy budget, pick the fewest bits per split point, then the split point."""
     given = {k: v for k, v in locals().items() if v is not None}
-    from sbn.sweep import Selection, SweepDir, check_dataset, make_plan, run_sweep, summarise
+    from sbn.sweep import Selection, SweepDir, check_dataset, make_sweep_plan, run_sweep, summarise
     from sbn.sweep.gridfile import load_grid_file
     from sbn.train import TrainSettings
 
@@ -97,7 +109,7 @@ def sweep(sweep_dir, backbone, grid_file, splits, channels, strides, strides_eve
     values = _resolve(given, load_grid_file(grid_file) if grid_file else {},
                       SweepDir(sweep_dir), resume)
     train = TrainSettings(**{k: values[k] for k in TRAIN_FIELDS if k in values})
-    plan = make_plan(
+    plan = make_sweep_plan(
         values["backbone"], splits=values["splits"], channels=values["channels"],
         strides=values["strides"], time_steps=values["time_steps"],
         strides_everywhere=values["strides_everywhere"], train=train,

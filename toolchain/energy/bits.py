@@ -27,15 +27,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Mapping, Sequence
-
-import tomli
 
 from sbn import __version__
 from sbn.errors import ConfigError
 from sbn.energy.tables import csv_text, markdown_table
-from sbn.fileio import write_text
+from sbn.fileio import check_version, read_document, write_text
 from sbn.models import BottleneckConfig, ModelConfig, Payload, parse_split, payload
 
 SCHEMA = "sbn.bits/1"
@@ -71,25 +68,13 @@ def uniform_table(config: ModelConfig, channels: int, stride: int = 1) -> tuple[
 
 def load_bits_config(path: str | os.PathLike) -> tuple[ModelConfig, tuple[Payload, ...]]:
     """The model and one row per ``[[splits]]`` entry of a bits-config file."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        toml = path.suffix.lower() == ".toml"
-        data = tomli.loads(raw.decode("utf-8")) if toml else json.loads(raw)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read bits config ({exc.strerror})") from None
-    except (tomli.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML/JSON ({exc})") from None
-    return parse_bits_config(data, where=str(path))
+    return parse_bits_config(read_document(path, CONFIG_SCHEMA, "a bits config"), where=str(path))
 
 
 def parse_bits_config(
     data: Any, where: str = "bits config"
 ) -> tuple[ModelConfig, tuple[Payload, ...]]:
-    if not isinstance(data, Mapping) or data.get("schema") != CONFIG_SCHEMA:
-        found = data.get("schema") if isinstance(data, Mapping) else None
-        raise ConfigError(f"{where}: schema {found!r} is not supported; "
-                          f"start the file with schema = \"{CONFIG_SCHEMA}\"")
+    check_version(dict(data) if isinstance(data, Mapping) else data, CONFIG_SCHEMA, where, "a bits config")
     model = data.get("model", {})
     rows = data.get("splits")
     if not isinstance(model, Mapping) or set(model) - _MODEL_KEYS:

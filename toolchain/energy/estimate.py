@@ -19,7 +19,7 @@ from sbn.errors import ConfigError
 from sbn.energy.firing import FiringRates
 from sbn.energy.macs import Layer, LayerTable
 from sbn.energy.presets import CostPreset
-from sbn.models import parse_split
+from sbn.models import parse_split, split_label
 
 PJ_TO_MJ = 1e-9
 
@@ -40,11 +40,11 @@ class LayerEnergy:
 
     @property
     def split(self) -> str:
-        return f"RB{self.block}"
+        return split_label(self.block)
 
     @property
     def label(self) -> str:
-        return f"RB{self.block}.{self.name.rsplit('.', 1)[-1]}"
+        return f"{split_label(self.block)}.{self.name.rsplit('.', 1)[-1]}"
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class SplitEnergy:
 
     @property
     def split(self) -> str:
-        return f"RB{self.block}"
+        return split_label(self.block)
 
     def ratio(self, preset: str) -> float | None:
         """How many times less energy the spiking model uses than the baseline on

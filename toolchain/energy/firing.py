@@ -29,6 +29,7 @@ from torch import nn
 
 from sbn.errors import ConfigError
 from sbn.energy.macs import COUNTED_CONVS, LayerTable, backbone_of, counted_convs
+from sbn.fileio import check_version
 from sbn.graph.rates import RATES_SCHEMA, RatesFile, parse_rates, rates_dict, read_rates, write_rates
 
 log = logging.getLogger(__name__)
@@ -116,11 +117,8 @@ class FiringRates:
     def from_dict(cls, data: Mapping, where: str = "firing rates") -> "FiringRates":
         """Rates from an ``sbn.firing-rates/1`` object (keys: ``rbK.convN`` node names or
         the older module paths); the object must state ``time_steps``."""
-        if isinstance(data, Mapping) and data.get("schema") != RATES_SCHEMA:
-            raise ConfigError(
-                f"{where}: schema {data.get('schema')!r} is not supported "
-                f"(this sbn reads {RATES_SCHEMA!r})"
-            )
+        check_version(dict(data) if isinstance(data, Mapping) else data, RATES_SCHEMA, where,
+                      "firing rates")
         return cls.from_file(parse_rates(data, where), where=where)
 
     @classmethod

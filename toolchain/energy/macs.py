@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from sbn.errors import ConfigError
-from sbn.models import ModelConfig, ResNet, SplitModel, build_model
+from sbn.models import ModelConfig, ResNet, SplitModel, build_model, split_label
 
 #: the convolutions of a residual block that the method counts, in execution order
 COUNTED_CONVS = ("conv1", "conv2", "conv3")
@@ -46,12 +46,12 @@ class Layer:
 
     @property
     def split(self) -> str:
-        return f"RB{self.block}"
+        return split_label(self.block)
 
     @property
     def label(self) -> str:
         """``RBk.convN``: the name people use."""
-        return f"RB{self.block}.{self.name.rsplit('.', 1)[-1]}"
+        return f"{split_label(self.block)}.{self.name.rsplit('.', 1)[-1]}"
 
     @property
     def in_neurons(self) -> int:
@@ -87,7 +87,7 @@ class LayerTable:
     def upto(self, block: int) -> tuple[Layer, ...]:
         """The layers of RB1..RB``block`` (the device side of split point ``block``)."""
         if not 1 <= block <= self.num_blocks:
-            raise ConfigError(f"split RB{block} does not exist: valid are RB1..RB{self.num_blocks}")
+            raise ConfigError(f"split {split_label(block)} does not exist: valid are RB1..{split_label(self.num_blocks)}")
         return tuple(layer for layer in self.layers if layer.block <= block)
 
     def macs_upto(self, block: int) -> int:
@@ -116,7 +116,7 @@ def counted_convs(backbone: ResNet) -> list[tuple[str, int, nn.Conv2d]]:
         for attr in COUNTED_CONVS:
             conv = getattr(block, attr, None)
             if not isinstance(conv, nn.Conv2d):
-                raise ConfigError(f"RB{index + 1} has no convolution {attr!r} to count")
+                raise ConfigError(f"{split_label(index + 1)} has no convolution {attr!r} to count")
             out.append((f"blocks.{index}.{attr}", index + 1, conv))
     return out
 

@@ -7,8 +7,11 @@ real-valued baseline does). Built-in presets (sources in docs/energy.md):
     45nm    Horowitz, ISSCC 2014, 45 nm CMOS at 0.9 V, 32-bit float:
             E_AC = 0.9 pJ (add), E_MAC = 3.7 + 0.9 = 4.6 pJ (multiply + add)
     rolls   ROLLS, Qiao et al., Front. Neurosci. 2015 (180 nm mixed-signal): 77 fJ/SyOP
-    loihi   Loihi, Davies et al., IEEE Micro 2018 (14 nm digital): 23.6 pJ per
-            synaptic spike operation (the chip's minimum figure)
+    loihi2  Loihi, Davies et al., IEEE Micro 2018 (14 nm digital): 23.6 pJ per
+            synaptic spike operation (the chip's minimum figure; "loihi" is an alias)
+
+A chip's preset is read from its built-in target (``sbn.targets.builtin``: the figure and
+its source live there once), so energy reports and the mapper price a chip alike.
 
 User presets come from a TOML or JSON file (``load_preset_file``)::
 
@@ -22,17 +25,16 @@ User presets come from a TOML or JSON file (``load_preset_file``)::
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
-import tomli
-
 from sbn.errors import ConfigError
+from sbn.fileio import check_version, read_document
+from sbn.targets.builtin import BUILTIN_TARGETS
+from sbn.targets.spec import Target
 
 PRESETS_SCHEMA = "sbn.energy-presets/1"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -82,31 +84,28 @@ class CostPreset:
                 "description": self.description, "source": self.source}
 
 
+HOROWITZ_45NM = CostPreset(
+    name="45nm", e_syop_pj=0.9, e_mac_pj=4.6,
+    description="45 nm CMOS, 32-bit float: AC 0.9 pJ, MAC 4.6 pJ",
+    source="M. Horowitz, 'Computing's energy problem (and what we can do about it)', "
+           "ISSCC 2014: 45 nm, 0.9 V; FP32 add 0.9 pJ, FP32 mult 3.7 pJ",
+)
+
+
+def target_preset(target: Target) -> CostPreset:
+    """A chip's preset, read from its target (``sbn.targets``): one source for its figure."""
+    pj = float(f"{target.energy_per_synaptic_op_j * 1e12:.12g}")  # 23.6e-12 J -> 23.6 pJ, not ...98
+    return CostPreset(name=target.name, e_syop_pj=pj,
+                      description=f"{target.name} target: {pj:g} pJ per synaptic operation",
+                      source=dict(target.sources).get("energy_per_synaptic_op_j", ""))
+
+
 BUILTIN_PRESETS: Mapping[str, CostPreset] = {
-    p.name: p
-    for p in (
-        CostPreset(
-            name="45nm", e_syop_pj=0.9, e_mac_pj=4.6,
-            description="45 nm CMOS, 32-bit float: AC 0.9 pJ, MAC 4.6 pJ",
-            source="M. Horowitz, 'Computing's energy problem (and what we can do about it)', "
-                   "ISSCC 2014: 45 nm, 0.9 V; FP32 add 0.9 pJ, FP32 mult 3.7 pJ",
-        ),
-        CostPreset(
-            name="rolls", e_syop_pj=0.077,
-            description="ROLLS neuromorphic processor (180 nm): 77 fJ per synaptic operation",
-            source="N. Qiao et al., 'A reconfigurable on-line learning spiking neuromorphic "
-                   "processor comprising 256 neurons and 128K synapses', Front. Neurosci. "
-                   "9:141, 2015",
-        ),
-        CostPreset(
-            name="loihi", e_syop_pj=23.6,
-            description="Intel Loihi (14 nm): 23.6 pJ per synaptic spike operation (minimum)",
-            source="M. Davies et al., 'Loihi: a neuromorphic manycore processor with "
-                   "on-chip learning', IEEE Micro 38(1), 2018, Table 2: 'Energy per "
-                   "synaptic spike op (min) 23.6 pJ'",
-        ),
-    )
+    HOROWITZ_45NM.name: HOROWITZ_45NM,
+    **{name: target_preset(t) for name, t in BUILTIN_TARGETS.items()},
 }
+#: names earlier versions used: "loihi" was the Loihi 1 figure the loihi2 target carries
+ALIASES: Mapping[str, str] = {"loihi": "loihi2"}
 
 #: the spiking model is always priced on these; the baseline on DEFAULT_ANN_PRESET
 DEFAULT_SNN_PRESETS = ("45nm", "rolls")
@@ -115,30 +114,12 @@ DEFAULT_ANN_PRESET = "45nm"
 
 def load_preset_file(path: str | os.PathLike) -> dict[str, CostPreset]:
     """User presets from a TOML (``.toml``) or JSON file; see the module docstring."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read preset file ({exc.strerror})") from None
-    try:
-        if path.suffix.lower() == ".toml":
-            data = tomli.loads(raw.decode("utf-8"))
-        else:
-            data = json.loads(raw)
-    except (tomli.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
-        raise ConfigError(f"{path}: not valid {kind} ({exc})") from None
-    return parse_presets(data, where=str(path))
+    return parse_presets(read_document(path, PRESETS_SCHEMA, "energy presets"), where=str(path))
 
 
 def parse_presets(data: Any, where: str = "presets") -> dict[str, CostPreset]:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: a preset file holds a table/object at the top")
-    if data.get("schema") != PRESETS_SCHEMA:
-        raise ConfigError(
-            f"{where}: schema {data.get('schema')!r} is not supported; "
-            f"start the file with schema = \"{PRESETS_SCHEMA}\""
-        )
+    check_version(dict(data) if isinstance(data, Mapping) else data, PRESETS_SCHEMA, where,
+                  "energy presets")
     table = data.get("presets")
     if not isinstance(table, Mapping) or not table:
         raise ConfigError(f"{where}: no [presets.<name>] tables found")
@@ -152,7 +133,7 @@ def parse_presets(data: Any, where: str = "presets") -> dict[str, CostPreset]:
                 f"{where}: preset {name!r} has unknown field {unknown[0]!r} "
                 f"(known: {', '.join(sorted(_FIELDS))})"
             )
-        if name in BUILTIN_PRESETS:
+        if name in BUILTIN_PRESETS or name in ALIASES:
             raise ConfigError(f"{where}: preset {name!r} would shadow a built-in preset")
         try:
             presets[name] = CostPreset(name=name, **fields)
@@ -165,7 +146,7 @@ def resolve_preset(name: str, extra: Mapping[str, CostPreset] | None = None) -> 
     """The preset called ``name`` among the built-ins and ``extra``."""
     known = {**BUILTIN_PRESETS, **(extra or {})}
     try:
-        return known[name]
+        return known[ALIASES.get(name, name) if name not in known else name]
     except KeyError:
         raise ConfigError(
             f"unknown energy preset {name!r}: known presets are {', '.join(known)}"

@@ -27,7 +27,7 @@ from sbn.energy.estimate import EnergyReport, LayerEnergy, SplitEnergy
 from sbn.energy.firing import FiringRates
 from sbn.energy.presets import CostPreset
 from sbn.energy.tables import csv_text, markdown_table
-from sbn.fileio import read_json, write_text
+from sbn.fileio import check_version, read_document, write_text
 
 SCHEMA = "sbn.energy/1"
 UNITS = {
@@ -79,9 +79,7 @@ def to_dict(report: EnergyReport) -> dict[str, Any]:
 
 def from_dict(data: Mapping[str, Any], where: str = "energy report") -> EnergyReport:
     """Rebuild a report written by ``to_dict``; other schema versions are refused."""
-    if not isinstance(data, Mapping) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, Mapping) else None
-        raise ConfigError(f"{where}: schema {found!r} is not supported (this sbn reads {SCHEMA!r})")
+    check_version(dict(data) if isinstance(data, Mapping) else data, SCHEMA, where, "an energy report")
     try:
         presets = {n: CostPreset(name=n, **f) for n, f in data["presets"].items()}
         snn = tuple(data["snn_presets"])
@@ -156,7 +154,7 @@ def write_report(path: str | os.PathLike, report: EnergyReport, fmt: str = "json
 
 
 def read_report(path: str | os.PathLike) -> EnergyReport:
-    return from_dict(read_json(path, "energy report"), where=str(path))
+    return from_dict(read_document(path, SCHEMA, "an energy report"), where=str(path))
 
 
 def _provenance(report: EnergyReport) -> str:

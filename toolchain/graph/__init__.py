@@ -12,7 +12,8 @@
     phases        the polyphase layout a stride-s decoder is exported in
 """
 
-from sbn.graph.executor import SUPPORTED, Execution, execute
+from sbn.graph.executor import Execution, execute
+from sbn.graph.node_types import SUPPORTED
 from sbn.graph.io import graph_differences, load_nir, save_nir
 from sbn.graph.partition import partition
 

@@ -18,7 +18,7 @@ from sbn.graph.export import export_nir
 from sbn.graph.io import save_nir
 from sbn.graph.manifest import SCHEMA, build_manifest
 from sbn.graph.partition import partition, split_points
-from sbn.models import parse_split
+from sbn.models import parse_split, split_label
 
 
 def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike,
@@ -37,7 +37,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike,
     parts = None
     cut = None
     if block is not None:
-        cut = split_points(graph)[f"RB{block}"]
+        cut = split_points(graph)[split_label(block)]
         parts = partition(graph, cut)
     files = {"full": "full.nir"}
     if parts is not None:
@@ -70,7 +70,7 @@ def _choose_split(config, split: str | None) -> int | None:
     block = parse_split(split, config.num_blocks)
     if own is not None and block != own:
         raise ConfigError(
-            f"this SpikeBottleNet checkpoint is split at RB{own}; --split {split} can only "
+            f"this SpikeBottleNet checkpoint is split at {split_label(own)}; --split {split} can only "
             f"name that block (other cuts are for backbone checkpoints)"
         )
     return block

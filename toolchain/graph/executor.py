@@ -31,9 +31,7 @@ from sbn.errors import GraphError
 from sbn.graph import conventions, node_types
 from sbn.graph.schedule import check_inputs, choose_dt, schedule, sum_inputs, zeros_input
 
-__all__ = ["Execution", "execute", "SUPPORTED"]
-
-SUPPORTED = node_types.SUPPORTED
+__all__ = ["Execution", "execute"]
 
 
 @dataclass

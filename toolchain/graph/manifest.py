@@ -16,13 +16,16 @@ Schema ``sbn.manifest/1``::
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import nir
 
 from sbn import __version__
+from sbn.fileio import read_document
 from sbn.graph import conventions as cv
-from sbn.models import ModelConfig, payload
+from sbn.models import ModelConfig, payload, split_label
 
 SCHEMA = "sbn.manifest/1"
 
@@ -54,7 +57,7 @@ def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
         bits = t * sent[0] * sent[1] * sent[2]
         raw_bits = t * raw[0] * raw[1] * raw[2]
         manifest.update({
-            "split": f"RB{split}",
+            "split": split_label(split),
             "cut_node": cut_node,
             "payload_shape": [t, *sent],
             "raw_shape": [t, *raw],
@@ -74,3 +77,9 @@ def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
         "lif_v_th": config.lif.v_th,
     }
     return manifest
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """An export folder's manifest.json (or the file itself), version-checked."""
+    path = Path(path)
+    return read_document(path / "manifest.json" if path.is_dir() else path, SCHEMA, "an export manifest")

@@ -22,6 +22,7 @@ import nir
 import numpy as np
 
 from sbn.errors import GraphError
+from sbn.models.config import split_label
 
 _SPLIT = re.compile(r"^rb(\d+)$", re.IGNORECASE)
 
@@ -31,7 +32,7 @@ def resolve_cut(graph: nir.NIRGraph, cut: str) -> str:
     if cut in graph.nodes:
         return cut
     splits = split_points(graph)
-    key = str(cut).strip().upper()
+    key = _label(str(cut).strip())
     if key in splits:
         return splits[key]
     valid = ", ".join(splits) if splits else "none (the graph has no rbK.lif3 nodes)"
@@ -49,12 +50,18 @@ def split_points(graph: nir.NIRGraph) -> dict[str, str]:
         m = _SPLIT.match(head)
         if m and tail == "lif3":
             found.append((int(m.group(1)), name))
-    points = {f"RB{k}": name for k, name in sorted(found)}
+    points = {split_label(k): name for k, name in sorted(found)}
     meta = graph.metadata or {}
     split, cut = meta.get("sbn.split"), meta.get("sbn.cut")
     if split is not None and cut is not None and str(cut) in graph.nodes:
-        points[str(split).upper()] = str(cut)
+        points[_label(str(split))] = str(cut)
     return points
+
+
+def _label(text: str) -> str:
+    """"rb07" / "RB7" -> "RB7"; anything else unchanged."""
+    m = _SPLIT.match(text)
+    return split_label(int(m.group(1))) if m else text
 
 
 def partition(graph: nir.NIRGraph, cut: str) -> tuple[nir.NIRGraph, nir.NIRGraph]:

@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from sbn.errors import ConfigError
+from sbn.fileio import check_version
 
 RATES_SCHEMA = "sbn.firing-rates/1"
 #: schema strings this reader understands
@@ -100,10 +101,7 @@ def parse_rates(data: Any, where: str = "firing rates") -> RatesFile:
         table = data
         meta: Mapping[str, Any] = {}
     else:
-        schema = data.get("schema", data.get("format"))
-        if schema is not None and schema not in RATE_SCHEMAS:
-            raise ConfigError(f"{where}: rates schema {schema!r} is not supported "
-                              f"(this sbn reads {', '.join(RATE_SCHEMAS)})")
+        check_version(dict(data), RATE_SCHEMAS, where, "firing rates", version_optional=True)
         table = data.get("rates")
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where}: \"rates\" must be a JSON object of node name -> "
@@ -126,9 +124,10 @@ def parse_rates(data: Any, where: str = "firing rates") -> RatesFile:
 
 def read_rates(path: str | os.PathLike) -> RatesFile:
     """Read and check a rates file; every problem is a one-line ConfigError naming ``path``."""
-    from sbn.fileio import read_json
+    from sbn.fileio import read_document
 
-    return parse_rates(read_json(path, "firing rates"), where=str(path))
+    return parse_rates(read_document(path, RATE_SCHEMAS, "firing rates", version_optional=True),
+                       where=str(path))
 
 
 def translate_module_keys(rates: Mapping[str, float], nodes: Mapping[str, str | None],

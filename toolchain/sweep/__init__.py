@@ -13,7 +13,7 @@ Modules: ``grid`` (the design space, trial ids), ``plan`` (what a sweep trains),
 """
 
 from sbn.sweep.grid import Grid, TrialSpec, parse_ints, parse_splits
-from sbn.sweep.plan import SweepPlan, check_dataset, make_plan
+from sbn.sweep.plan import SweepPlan, check_dataset, make_sweep_plan
 from sbn.sweep.runner import SweepRun, run_sweep
 from sbn.sweep.select import Selection, SplitChoice, choose, pareto, select_split, select_splits
 from sbn.sweep.store import SweepDir
@@ -22,7 +22,7 @@ from sbn.sweep.trial import TrialJob, run_trial
 
 __all__ = [
     "Grid", "Selection", "SplitChoice", "SweepDir", "SweepPlan", "SweepRun", "TrialJob",
-    "TrialSpec", "check_dataset", "choose", "make_plan", "pareto", "parse_ints", "parse_splits",
+    "TrialSpec", "check_dataset", "choose", "make_sweep_plan", "pareto", "parse_ints", "parse_splits",
     "read_summary",
     "run_sweep", "run_trial", "select_split", "select_splits", "summarise",
 ]

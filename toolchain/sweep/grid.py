@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from sbn.errors import ConfigError
-from sbn.models import BottleneckConfig, parse_split
+from sbn.models import BottleneckConfig, parse_split, split_label
 
 TRIAL_ID = re.compile(r"^RB(\d+)-c(\d+)-s(\d+)-T(\d+)$")
 DEFAULT_STRIDES = (1, 2)
@@ -32,11 +32,11 @@ class TrialSpec:
 
     @property
     def id(self) -> str:
-        return f"RB{self.split}-c{self.channels}-s{self.stride}-T{self.time_steps}"
+        return f"{split_label(self.split)}-c{self.channels}-s{self.stride}-T{self.time_steps}"
 
     @property
     def split_name(self) -> str:
-        return f"RB{self.split}"
+        return split_label(self.split)
 
     def bottleneck(self, kernel_size: int = 3) -> BottleneckConfig:
         return BottleneckConfig(split=self.split, channels=self.channels, stride=self.stride,
@@ -83,13 +83,13 @@ class Grid:
         out = []
         for split in self.splits:
             if split > num_blocks:
-                raise ConfigError(f"unknown split RB{split}: valid splits are RB1..RB{num_blocks}")
+                raise ConfigError(f"unknown split {split_label(split)}: valid splits are RB1..{split_label(num_blocks)}")
             strides = [s for s in self.strides
                        if s == 1 or self.strides_everywhere or split == num_blocks]
             if not strides:
                 raise ConfigError(
-                    f"RB{split} has no trials: strides {list(self.strides)} > 1 are tried only "
-                    f"at RB{num_blocks} (add 1 to --strides, or pass --strides-everywhere)"
+                    f"{split_label(split)} has no trials: strides {list(self.strides)} > 1 are tried only "
+                    f"at {split_label(num_blocks)} (add 1 to --strides, or pass --strides-everywhere)"
                 )
             out += [TrialSpec(split, c, s, t)
                     for c in self.channels for s in strides for t in self.time_steps]
@@ -104,7 +104,7 @@ class Grid:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"splits": [f"RB{k}" for k in self.splits], "channels": list(self.channels),
+        return {"splits": [split_label(k) for k in self.splits], "channels": list(self.channels),
                 "strides": list(self.strides), "time_steps": list(self.time_steps),
                 "strides_everywhere": self.strides_everywhere}
 

@@ -17,14 +17,12 @@ Every key is optional; command-line options override the file. Unknown keys are 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-import tomli
-
 from sbn.errors import ConfigError
+from sbn.fileio import check_version, read_document
 
 GRID_SCHEMA = "sbn.sweep-grid/1"
 TOP_KEYS = {"backbone", "splits", "channels", "strides", "T", "time_steps",
@@ -37,24 +35,13 @@ SELECTION_KEYS = {"budget", "relaxed_budget", "objective", "preset"}
 def load_grid_file(path: str | os.PathLike) -> dict[str, Any]:
     """The file's values as one flat mapping of option names (``time_steps`` for T)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if path.suffix.lower() == ".json":
-            data = json.loads(raw)
-        else:
-            data = tomli.loads(raw.decode("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read sweep file ({exc.strerror})") from None
-    except (tomli.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML/JSON ({exc})") from None
-    return parse_grid(data, where=str(path), base=path.parent)
+    if path.suffix.lower() not in (".toml", ".json"):
+        raise ConfigError(f"{path}: a sweep file ends in .toml or .json")
+    return parse_grid(read_document(path, GRID_SCHEMA, "a sweep file"), where=str(path), base=path.parent)
 
 
 def parse_grid(data: Any, where: str = "sweep file", base: Path | None = None) -> dict[str, Any]:
-    if not isinstance(data, dict) or data.get("schema") != GRID_SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else None
-        raise ConfigError(f"{where}: schema {found!r} is not supported; start the file with "
-                          f"schema = \"{GRID_SCHEMA}\"")
+    check_version(data, GRID_SCHEMA, where, "a sweep file")
     sections = {"train": TRAIN_KEYS, "selection": SELECTION_KEYS}
     unknown = set(data) - TOP_KEYS - set(sections) - {"schema"}
     if unknown:

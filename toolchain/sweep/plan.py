@@ -63,7 +63,7 @@ class SweepPlan:
             raise ConfigError(f"malformed sweep plan: {exc}") from None
 
 
-def make_plan(
+def make_sweep_plan(
     backbone: str | Path,
     *,
     splits: Any,

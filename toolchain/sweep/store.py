@@ -13,7 +13,6 @@ stopped at, the ledger never claims work that is not on disk.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from sbn import __version__
 from sbn.errors import ConfigError
-from sbn.fileio import write_json
+from sbn.fileio import read_document, write_json
 from sbn.sweep.plan import SweepPlan
 from sbn.sweep.trial import TRIAL_SCHEMA
 
@@ -77,7 +76,7 @@ class SweepDir:
                                      **plan.to_dict()})
 
     def load_plan(self) -> SweepPlan:
-        data = read_json(self.state_file, STATE_SCHEMA)
+        data = read_document(self.state_file, STATE_SCHEMA, "a sweep plan")
         return SweepPlan.from_dict(data)
 
     # ---- the ledger ---------------------------------------------------------------------
@@ -91,19 +90,6 @@ class SweepDir:
             return {}
         out = {}
         for f in sorted(folder.glob("*.json")):
-            record = read_json(f, TRIAL_SCHEMA)
+            record = read_document(f, TRIAL_SCHEMA, "a sweep trial record")
             out[record["id"]] = record
         return out
-
-
-def read_json(path: Path, schema: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema") != schema:
-        found = data.get("schema") if isinstance(data, dict) else None
-        raise ConfigError(f"{path}: schema {found!r} is not supported (expected {schema})")
-    return data

@@ -15,10 +15,11 @@ from typing import Any
 
 from sbn import __version__
 from sbn.checkpoint import file_sha256
-from sbn.fileio import atomic_path, write_json
+from sbn.fileio import atomic_path, read_document, write_json
 from sbn.sweep.select import Selection, SplitChoice, choose, device_mj, pareto, select_splits
-from sbn.sweep.store import SweepDir, read_json
+from sbn.sweep.store import SweepDir
 from sbn.sweep.trial import ANN_PRESET, SNN_PRESETS
+from sbn.models.config import split_label
 
 SUMMARY_SCHEMA = "sbn.sweep/1"
 SUMMARY_FILE = "summary.json"
@@ -71,7 +72,7 @@ def _row(c: SplitChoice, chosen: SplitChoice | None, front: set[int]) -> dict[st
     spec = t.get("trial", {})
     energy = t.get("energy") or {}
     row = {
-        "split": f"RB{c.split}",
+        "split": split_label(c.split),
         "status": c.status,
         "budget_used_pct": c.budget_pct,
         "trial": t.get("id"),
@@ -108,7 +109,7 @@ def _chosen(folder: SweepDir, chosen: SplitChoice | None, selection: Selection) 
         shutil.copyfile(source, tmp)
     export_dir = folder.path / "export"
     return {
-        "split": f"RB{chosen.split}",
+        "split": split_label(chosen.split),
         "trial": chosen.trial["id"],
         "objective": selection.objective,
         "checkpoint": CHOSEN_FILE,
@@ -120,4 +121,4 @@ def _chosen(folder: SweepDir, chosen: SplitChoice | None, selection: Selection) 
 def read_summary(path: str | os.PathLike) -> dict[str, Any]:
     """A summary.json (a sweep folder or the file itself), schema-checked."""
     path = Path(path)
-    return read_json(path / SUMMARY_FILE if path.is_dir() else path, SUMMARY_SCHEMA)
+    return read_document(path / SUMMARY_FILE if path.is_dir() else path, SUMMARY_SCHEMA, "a sweep summary")

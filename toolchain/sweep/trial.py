@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sbn.energy.presets import DEFAULT_ANN_PRESET as ANN_PRESET
+from sbn.energy.presets import DEFAULT_SNN_PRESETS as SNN_PRESETS  # every trial is priced on these
 from sbn.sweep.grid import TrialSpec
 
 TRIAL_SCHEMA = "sbn.sweep-trial/1"
-#: presets the device energy of every trial is priced on (the method's two)
-SNN_PRESETS = ("45nm", "rolls")
-ANN_PRESET = "45nm"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""One reader for every versioned document: fileio.read_document, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sbn.errors import ConfigError
+from sbn.fileio import read_document
+
+
+def test_json_and_toml_with_the_version_key(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({"schema": "sbn.x/1", "n": 1}))
+    (tmp_path / "a.toml").write_text('schema = "sbn.x/1"\nn = 1\n')
+    assert read_document(tmp_path / "a.json", "sbn.x/1", "an x") == {"schema": "sbn.x/1", "n": 1}
+    assert read_document(tmp_path / "a.toml", ("sbn.x/1", "sbn.x/2"), "an x")["n"] == 1
+
+
+def test_the_older_version_key_is_read_too(tmp_path):
+    (tmp_path / "old.json").write_text(json.dumps({"format": "sbn.x/1"}))
+    assert read_document(tmp_path / "old.json", "sbn.x/1", "an x") == {"format": "sbn.x/1"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"schema": "sbn.x/2"}', r"x.json: key 'schema' is 'sbn.x/2'; this sbn reads an x with schema 'sbn.x/1'"),
+    ('{"n": 1}', r"x.json: key 'schema' is None; this sbn reads an x with schema 'sbn.x/1'"),
+    ('[1, 2]', r"x.json: an x must be a table \(a JSON object\) at the top, found list"),
+    ('{"schema": ', r"x.json: not valid JSON"),
+    (b"\xff\xfe", r"x.json: not valid JSON"),
+])
+def test_errors_name_the_file_the_key_and_the_version(tmp_path, text, message):
+    path = tmp_path / "x.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=message) as info:
+        read_document(path, "sbn.x/1", "an x")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file_and_optional_version(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope.toml: cannot read an x \(No such file"):
+        read_document(tmp_path / "nope.toml", "sbn.x/1", "an x")
+    (tmp_path / "hand.toml").write_text("n = 2\n")
+    assert read_document(tmp_path / "hand.toml", "sbn.x/1", "an x", version_optional=True) == {"n": 2}
+
+
+def test_every_versioned_reader_uses_it():
+    """The readers of the toolchain's documents go through read_document (or check_version for
+    data already parsed): no module parses a versioned file by hand."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readers = {
+        "toolchain/graph/rates.py", "toolchain/graph/manifest.py", "toolchain/energy/report.py",
+        "toolchain/energy/presets.py", "toolchain/energy/bits.py", "toolchain/sweep/store.py",
+        "toolchain/sweep/summary.py", "toolchain/sweep/gridfile.py", "targets/registry.py",
+        "targets/report.py",
+    }
+    for rel in sorted(readers):
+        tree = ast.parse((root / rel).read_text())
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        calls = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        assert {"read_document", "check_version"} & names, rel
+        assert not {"loads"} & calls, f"{rel} parses JSON/TOML itself"
