@@ -9,7 +9,6 @@ import click
 from sbn.cli.report_output import FORMATS, choose_format, console, emit, note
 from sbn.errors import ConfigError
 
-DEFAULT_SAMPLES = 32
 
 
 @click.command("energy")
@@ -25,7 +24,7 @@ DEFAULT_SAMPLES = 32
 @click.option("--dataset", help="Dataset for measuring firing rates [digits].")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder holding the dataset (CIFAR).")
-@click.option("--samples", type=int, help=f"Samples for measuring firing rates [{DEFAULT_SAMPLES}].")
+@click.option("--samples", type=int, help="Samples for measuring firing rates [32].")
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Which samples are drawn.")
 @click.option("--device", "device_spec", default="auto", show_default=True,
@@ -93,10 +92,15 @@ def energy(ctx, graph, arch, checkpoint, width, num_classes, time_steps, dataset
     if measuring and checkpoint is None:
         raise ConfigError("measuring firing rates needs --checkpoint (a trained spiking model)")
 
-    table, rates, model = _shapes_and_rates(
-        checkpoint, width, num_classes, time_steps, dataset, data_dir, samples, batch_size,
-        seed, firing_rate, rates_file, device,
-    )
+    from rich.console import Console
+
+    from sbn.energy.model_inputs import shapes_and_rates
+
+    with Console(stderr=True).status("reading the model; measuring firing rates if asked"):
+        table, rates, model = shapes_and_rates(
+            checkpoint, width=width, num_classes=num_classes, time_steps=time_steps,
+            dataset=dataset, data_dir=data_dir, samples=samples, batch_size=batch_size, seed=seed,
+            firing_rate=firing_rate, rates_file=rates_file, device=device)
     report = estimate_energy(table, rates, snn, ann, model={"arch": arch, **model})
     if save_rates is not None:
         if rates is None:
@@ -111,65 +115,6 @@ def energy(ctx, graph, arch, checkpoint, width, num_classes, time_steps, dataset
 
         plot_energy(report, plot)
         note(f"wrote {plot}")
-
-
-def _shapes_and_rates(checkpoint, width, num_classes, time_steps, dataset, data_dir, samples,
-                      batch_size, seed, firing_rate, rates_file, device):
-    """(layer table, rates or None, model description) from the options."""
-    from sbn.energy import FiringRates, config_layer_table, layer_table, load_rates
-    from sbn.energy.firing import measure_on_dataset
-    from sbn.models import ModelConfig
-
-    if checkpoint is None:
-        config = ModelConfig(kind="spiking", width=1.0 if width is None else width,
-                             num_classes=100 if num_classes is None else num_classes,
-                             time_steps=4 if time_steps is None else time_steps)
-        model = {"shapes_from": "config", "checkpoint": None}
-    else:
-        given = [o for o, v in (("--width", width), ("--num-classes", num_classes)) if v is not None]
-        if given:
-            raise ConfigError(f"{given[0]} comes from the checkpoint; drop it")
-        from sbn.checkpoint import load
-
-        ckpt = load(checkpoint)
-        config = ckpt.config
-        model = {"shapes_from": "checkpoint", "checkpoint": str(checkpoint)}
-    spiking = config.kind == "spiking"
-    t = config.time_steps if spiking else (4 if time_steps is None else time_steps)
-    if checkpoint is not None and spiking and time_steps not in (None, t):
-        raise ConfigError(f"--T {time_steps} contradicts the checkpoint's T = {t}")
-    model.update(kind=config.kind, width=config.width, num_classes=config.num_classes,
-                 time_steps=t)
-    if config.bottleneck is not None:
-        model["bottleneck_split"] = config.bottleneck.split_name
-
-    if rates_file is not None:
-        split = config.bottleneck.split if config.bottleneck is not None else None
-        table = config_layer_table(config)
-        rates = load_rates(rates_file, num_blocks=config.num_blocks, split=split, time_steps=t)
-        if rates.time_steps != t:
-            raise ConfigError(f"{rates_file}: rates were measured at T = {rates.time_steps}, "
-                              f"the model runs T = {t}")
-    elif firing_rate is not None:
-        table = config_layer_table(config)
-        rates = FiringRates.uniform(table, firing_rate, time_steps=t)
-    elif checkpoint is not None and spiking:
-        net = ckpt.build()
-        table = layer_table(net)
-        from rich.console import Console
-
-        progress = Console(stderr=True)  # stdout may carry JSON/CSV
-        with progress.status(f"measuring firing rates on {samples or DEFAULT_SAMPLES} samples"):
-            rates = measure_on_dataset(
-                net, dataset or "digits", root=data_dir, samples=samples or DEFAULT_SAMPLES,
-                batch_size=batch_size, seed=seed, device=device,
-            )
-    elif dataset is not None or samples is not None or data_dir is not None:
-        raise ConfigError("the checkpoint holds the real-valued baseline: it has no firing "
-                          "rates to measure (use --firing-rate for a what-if)")
-    else:
-        table, rates = config_layer_table(config), None
-    return table, rates, model
 
 
 def _print_table(report, show_layers: bool) -> None:
