@@ -30,8 +30,16 @@ def neuron_names(graph):
     return [n for n, node in graph.nodes.items() if isinstance(node, (nir.LIF, nir.IF))]
 
 
-@pytest.mark.parametrize("fixture", ["sbn_stride1", "sbn_stride2", "spiking_backbone",
-                                     "if_backbone"])
+@pytest.fixture(scope="module")
+def sbn_phases_into_head(calibrate, make_config):
+    """k = 0.5 with a stride-2 bottleneck after the last block: the head reads phases."""
+    from sbn.models import BottleneckConfig
+
+    return calibrate(make_config(bottleneck=BottleneckConfig(5, 16, 2)), seed=3)
+
+
+@pytest.mark.parametrize("fixture", ["sbn_stride1", "sbn_stride2", "sbn_phases_into_head",
+                                     "spiking_backbone", "if_backbone"])
 def test_same_spikes_at_every_neuron_and_same_logits(fixture, request):
     """k = 0.5 and k = 1 (IF): bit-identical spikes at every neuron, potentials exactly
     (1 - k) times the sbn profile's, logits to float64 rounding (the head sums in another

@@ -37,12 +37,9 @@ import numpy as np
 from sbn.errors import ExportError
 from sbn.graph import conventions as cv
 
-#: export profiles: name -> what it is for (``sbn export --profile``)
-PROFILES = {
-    "sbn": "exact export at dt = 1 (the toolchain's own conventions, per-node metadata)",
-    "portable": "dt = 1e-4, r = 1, head as one Conv2d, no per-node metadata: runs in "
-                "snntorch, SpikingJelly, norse (see docs/interop.md)",
-}
+#: export profiles (``sbn export --profile``): "sbn", exact at dt = 1 with the toolchain's
+#: own conventions and per-node metadata; "portable", this module's form
+PROFILES = ("sbn", "portable")
 
 #: the time base of portable graphs: what snntorch's NIR import assumes, and the NIR paper's
 PORTABLE_DT = 1e-4
@@ -80,14 +77,15 @@ def to_portable(graph: nir.NIRGraph) -> tuple[nir.NIRGraph, dict[str, dict[str, 
         raise ExportError("to_portable takes a graph from export_nir (sbn profile)")
     decay, v_th = float(meta["sbn.lif_decay"]), float(meta["sbn.lif_v_th"])
     moved = {name: dict(node.metadata) for name, node in graph.nodes.items() if node.metadata}
+    has_head = all(h in graph.nodes for h in _HEAD)  # full and edge graphs; not device
     nodes: dict[str, nir.NIRNode] = {}
     for name, node in graph.nodes.items():
         if isinstance(node, (nir.LIF, nir.IF)):
             nodes[name] = portable_lif(decay, v_th, np.shape(node.v_threshold))
-        elif name not in _HEAD:
+        elif not (has_head and name in _HEAD):
             nodes[name] = _without_metadata(node)
     edges = [tuple(e) for e in graph.edges]
-    if all(h in graph.nodes for h in _HEAD):
+    if has_head:
         edges = _head_as_conv(graph, nodes, edges)
     meta.update({cv.KEY_DT: PORTABLE_DT, KEY_PROFILE: "portable",
                  cv.KEY_THRESHOLD: THRESHOLD_RULE})
@@ -127,6 +125,7 @@ def _pool_window(pool: nir.AvgPool2d) -> tuple[int, int]:
 
 
 def _without_metadata(node: nir.NIRNode) -> nir.NIRNode:
+    """A shallow copy with empty metadata (the sbn graph is left as it was)."""
     if not node.metadata:
         return node
     copy = type(node).__new__(type(node))
