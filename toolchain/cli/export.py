@@ -16,9 +16,13 @@ import click
 @click.option("--split", default=None,
               help="Backbone checkpoints: also cut at this block (RB1..RB16) into device.nir "
                    "and edge.nir. A SpikeBottleNet checkpoint is always cut at its encoder.")
+@click.option("--profile", default="sbn", show_default=True,
+              help="sbn: exact, dt = 1, our conventions. portable: dt = 1e-4, r = 1, the head "
+                   "as one Conv2d, no per-node metadata: the form snntorch, SpikingJelly and "
+                   "norse load and run as we do (docs/interop.md).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Summary on stdout: a table or the manifest JSON.")
-def export(checkpoint: Path, out: Path, split: str | None, fmt: str) -> None:
+def export(checkpoint: Path, out: Path, split: str | None, profile: str, fmt: str) -> None:
     """Write DIR/full.nir (the whole network), DIR/device.nir and DIR/edge.nir (the two sides
     of the split) and DIR/manifest.json (payload, bits, conventions)."""
     from rich.console import Console
@@ -26,7 +30,7 @@ def export(checkpoint: Path, out: Path, split: str | None, fmt: str) -> None:
     from sbn.graph.bundle import export_checkpoint
 
     with Console(stderr=True).status(f"exporting {checkpoint.name}"):
-        manifest = export_checkpoint(checkpoint, out, split)
+        manifest = export_checkpoint(checkpoint, out, split, profile)
     if fmt == "json":
         click.echo(json.dumps(manifest, indent=2))
         return
@@ -50,6 +54,7 @@ def _table(manifest: dict, out: Path) -> None:
                       f"({manifest['bytes_per_sample']:,} bytes)")
         table.add_row("raw bits", f"{manifest['raw_bits']:,}")
         table.add_row("compression ratio", f"{manifest['compression_ratio']:g}x")
+    table.add_row("profile", manifest["profile"])
     table.add_row("dt", str(manifest["dt"]))
     table.add_row("readout", manifest["conventions"]["readout"])
     Console().print(table)

@@ -18,22 +18,28 @@ from sbn.graph.export import export_nir
 from sbn.graph.io import save_nir
 from sbn.graph.manifest import SCHEMA, build_manifest
 from sbn.graph.partition import partition, split_points
+from sbn.graph.portable import check_profile, to_portable
 from sbn.models import parse_split, split_label
 
 
 def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike,
-                      split: str | None = None) -> dict[str, Any]:
+                      split: str | None = None, profile: str = "sbn") -> dict[str, Any]:
     """Export ``checkpoint`` into folder ``out``; returns the manifest.
 
     A SpikeBottleNet checkpoint is cut at its encoder LIF; a backbone is cut only when
-    ``split`` ("RBk") names a block.
+    ``split`` ("RBk") names a block. ``profile``: "sbn" (exact, dt = 1) or "portable"
+    (the form other frameworks' NIR loaders run, ``sbn.graph.portable``).
     """
     checkpoint, out = Path(checkpoint), Path(out)
+    check_profile(profile)
     _check_out(out)
     ckpt = ckpt_io.load(checkpoint)
     config = ckpt.config
     block = _choose_split(config, split)
     graph = export_nir(ckpt.build())
+    node_metadata = None
+    if profile == "portable":
+        graph, node_metadata = to_portable(graph)
     parts = None
     cut = None
     if block is not None:
@@ -43,7 +49,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike,
     if parts is not None:
         files.update(device="device.nir", edge="edge.nir")
     manifest = build_manifest(config, checkpoint.name, ckpt_io.file_sha256(checkpoint), files,
-                              block, cut)
+                              block, cut, profile, node_metadata)
     with atomic_dir(out) as tmp:
         save_nir(tmp / "full.nir", graph)
         if parts is not None:

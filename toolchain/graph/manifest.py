@@ -11,7 +11,9 @@ Schema ``sbn.manifest/1``::
     payload_shape     [T, C', H', W']: the spikes one sample sends
     raw_shape         [T, C, H, W]: the split block's output it replaces
     bits_per_sample, raw_bits, compression_ratio, bytes_per_sample
+    profile           "sbn" (exact, dt = 1) or "portable" (sbn.graph.portable)
     dt, conventions   how to step the graphs (sbn.graph.conventions)
+    node_metadata     portable profile only: node -> the metadata the graphs leave out
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import nir
 from sbn import __version__
 from sbn.fileio import read_document
 from sbn.graph import conventions as cv
+from sbn.graph import portable
 from sbn.models import ModelConfig, payload, split_label
 
 SCHEMA = "sbn.manifest/1"
@@ -32,7 +35,8 @@ SCHEMA = "sbn.manifest/1"
 
 def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
                    files: dict[str, str], split: int | None,
-                   cut_node: str | None) -> dict[str, Any]:
+                   cut_node: str | None, profile: str = "sbn",
+                   node_metadata: dict[str, dict] | None = None) -> dict[str, Any]:
     t = config.time_steps
     manifest: dict[str, Any] = {
         "schema": SCHEMA,
@@ -47,6 +51,7 @@ def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
         "input_shape": [config.in_channels, config.image_size, config.image_size],
         "time_steps": t,
         "num_classes": config.num_classes,
+        "profile": profile,
     }
     if split is not None:
         if config.bottleneck is not None:
@@ -66,16 +71,19 @@ def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
             "compression_ratio": raw_bits / bits,
             "bytes_per_sample": -(-bits // 8),
         })
-    manifest["dt"] = cv.EXPORT_DT
+    is_portable = profile == "portable"
+    manifest["dt"] = portable.PORTABLE_DT if is_portable else cv.EXPORT_DT
     manifest["conventions"] = {
         "integration": cv.INTEGRATION,
-        "threshold": cv.THRESHOLD_RULE,
+        "threshold": portable.THRESHOLD_RULE if is_portable else cv.THRESHOLD_RULE,
         "reset": cv.RESET_RULE,
         "input_encoding": cv.INPUT_ENCODING,
         "readout": cv.READOUT,
         "lif_decay": config.lif.decay,
         "lif_v_th": config.lif.v_th,
     }
+    if is_portable:
+        manifest["node_metadata"] = node_metadata or {}
     return manifest
 
 
