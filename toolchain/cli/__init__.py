@@ -2,12 +2,17 @@
 
 Each subcommand lives in its own module and is imported only when invoked, so that
 ``sbn --help`` stays fast (torch and Lava take seconds to import). Errors the user can
-cause (``SbnError`` and bad arguments) print one line and exit with code 1.
+cause (``SbnError`` and bad arguments) and errors of the machine (``OSError``: a full or
+read-only disk, a path too long) print one line and exit with code 1. Ctrl-C and SIGTERM
+unwind the command like an exception, so that temporary files are removed and locks
+released, and exit with code 130.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 
 import click
@@ -49,6 +54,7 @@ def cli() -> None:
 
 def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn") -> None:
     """Run ``command`` turning user errors into one line on stderr and exit code 1."""
+    _interrupt_on_sigterm()
     try:
         command.main(args=args, prog_name=prog, standalone_mode=False)
     except click.exceptions.Abort:
@@ -66,6 +72,27 @@ def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn"
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as exc:  # the machine's refusal, not a bug of ours: say what and where
+        from sbn.fileio import describe_os_error
+
+        click.echo(f"error: {describe_os_error(exc)}", err=True)
+        sys.exit(1)
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM raises KeyboardInterrupt in this process (``finally`` blocks run: temporary
+    files go, locks are released). A forked child that inherits the handler dies of the
+    signal as it would have without it, silently."""
+    main_pid = os.getpid()
+
+    def handler(signum, frame) -> None:
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def main() -> None:

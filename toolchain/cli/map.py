@@ -8,8 +8,6 @@ import json
 import click
 from rich.console import Console
 
-from sbn.errors import ConfigError
-
 
 @click.command("map")
 @click.argument("graph", type=click.Path(dir_okay=False))
@@ -27,10 +25,13 @@ from sbn.errors import ConfigError
               help="Write the output to this file (atomically) instead of stdout.")
 def map_command(graph, target_spec, chips, firing_rate, rates_file, fmt, out):
     """Split each node of GRAPH into core-sized tiles and place them on cores and chips."""
+    from sbn.cli.outputs import own_outputs
     from sbn.fileio import write_text
     from sbn.targets import (estimate_traffic, load_rates, place, read_network, render,
                              report_dict, resolve_rates, resolve_target)
+    from sbn.targets.registry import target_file
 
+    own_outputs({"--out": out}, [graph, rates_file, target_file(target_spec)])
     target = resolve_target(target_spec)
     if chips is not None:
         target = target.with_chips(chips)
@@ -51,6 +52,4 @@ def map_command(graph, target_spec, chips, firing_rate, rates_file, fmt, out):
     if out is None:
         click.echo(text, nl=False)
     else:
-        if out == graph:
-            raise ConfigError(f"--out {out} would overwrite the input graph")
         write_text(out, text)
