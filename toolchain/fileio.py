@@ -199,7 +199,7 @@ def refuse_overwriting_inputs(outputs: dict[str, Any], inputs: list[Any]) -> Non
     by any spelling: relative or absolute, through a symlink, or a hard link to the same file."""
     from sbn.errors import ConfigError
 
-    taken = {same_file_key(p): str(p) for p in inputs if p is not None}
+    taken = {same_file_key(p): f"the input {p}" for p in inputs if p is not None}
     for flag, path in outputs.items():
         if path is None:
             continue
@@ -207,7 +207,7 @@ def refuse_overwriting_inputs(outputs: dict[str, Any], inputs: list[Any]) -> Non
         if key in taken:
             raise ConfigError(f"{flag} {path} is {taken[key]}, which this command reads or writes; "
                               "choose another file")
-        taken[key] = f"the file of another option ({path})"
+        taken[key] = f"the file of {flag} ({path})"
 
 
 def same_file_key(path: str | os.PathLike) -> tuple:

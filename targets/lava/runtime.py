@@ -135,6 +135,22 @@ def _stop(anchor, timeout: float) -> None:
         log.warning("Lava runtime stop raised %s", errors[0])
 
 
+def _cause(anchor, exc: Exception) -> str:
+    """What failed: the first exception a Lava process model raised, where Lava kept it.
+
+    Lava reports a model's failure as "N Exception(s) occurred. See output above" and logs
+    the model's traceback at INFO level, so "above" shows nothing; the exception itself is
+    kept on the runtime's process objects (private attributes, hence every getattr).
+    """
+    runtime = getattr(anchor, "runtime", None)
+    infrastructure = getattr(runtime, "_messaging_infrastructure", None)
+    for actor in getattr(infrastructure, "actors", None) or ():
+        kept = getattr(actor, "_exception", None)
+        if isinstance(kept, tuple) and kept and isinstance(kept[0], BaseException):
+            return f"in a Lava process: {type(kept[0]).__name__}: {kept[0]}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -155,7 +171,7 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
         except (KeyboardInterrupt, SimulationError):
             raise
         except Exception as exc:  # Lava wraps a model's failure in its own exceptions
-            raise SimulationError(f"Lava run failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+            raise SimulationError(f"Lava run failed: {_cause(anchor, exc)}".splitlines()[0]) from exc
     finally:
         try:
             if anchor.runtime is not None:

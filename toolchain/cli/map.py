@@ -8,12 +8,14 @@ import json
 import click
 from rich.console import Console
 
+from sbn.cli.bounds import CHIPS
+
 
 @click.command("map")
 @click.argument("graph", type=click.Path(dir_okay=False))
 @click.option("--target", "target_spec", required=True,
               help="Built-in target name (loihi2, rolls) or a .toml/.json target file.")
-@click.option("--chips", type=click.IntRange(min=1), default=None,
+@click.option("--chips", type=CHIPS, default=None,
               help="Override the target's chip count (a board of N chips).")
 @click.option("--firing-rate", type=click.FloatRange(0.0, 1.0), default=None,
               help="Spikes per neuron per step for every neuron and Input node.")
