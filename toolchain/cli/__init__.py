@@ -10,10 +10,12 @@ released, and exit with code 130.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
 import sys
+import threading
 
 import click
 
@@ -54,11 +56,15 @@ def cli() -> None:
 
 def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn") -> None:
     """Run ``command`` turning user errors into one line on stderr and exit code 1."""
-    _interrupt_on_sigterm()
+    with _interrupt_on_sigterm():
+        _run(command, args, prog)
+
+
+def _run(command: click.Command, args: list[str] | None, prog: str) -> None:
     try:
         command.main(args=args, prog_name=prog, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort:  # click's form of Ctrl-C and SIGTERM (KeyboardInterrupt)
+        click.echo("interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:  # bad arguments: click's message, on one line
         message = exc.format_message().replace("\n", " ")
@@ -79,10 +85,14 @@ def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn"
         sys.exit(1)
 
 
-def _interrupt_on_sigterm() -> None:
-    """SIGTERM raises KeyboardInterrupt in this process (``finally`` blocks run: temporary
-    files go, locks are released). A forked child that inherits the handler dies of the
-    signal as it would have without it, silently."""
+@contextlib.contextmanager
+def _interrupt_on_sigterm():
+    """While a command runs, SIGTERM raises KeyboardInterrupt in this process (``finally``
+    blocks run: temporary files go, locks are released). A forked child that inherits the
+    handler dies of the signal as it would have without it, silently."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
     main_pid = os.getpid()
 
     def handler(signum, frame) -> None:
@@ -92,7 +102,11 @@ def _interrupt_on_sigterm() -> None:
             return
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, handler)
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main() -> None:
