@@ -34,14 +34,31 @@ def check_parameters(graph: nir.NIRGraph, prefix: str = "") -> None:
             if value.size > MAX_ELEMENTS:
                 raise GraphError(f"node {where}: {field} holds {value.size:,} values, more "
                                  f"than the {MAX_ELEMENTS:,} a node may have")
+        for field, value in _arrays(node):
+            if value.dtype.kind not in "biuf" and field != "padding":  # padding may be "same"
+                raise GraphError(f"node {where}: {field} holds {value.dtype} values; NIR "
+                                 f"parameters are numbers")
         if isinstance(node, nir.Input):
             _check_shape(where, "input shape", node.input_type.get("input"))
         if isinstance(node, _WINDOWED):
             _check_window(where, node)
+        if isinstance(node, nir.Flatten):
+            for field in ("start_dim", "end_dim"):
+                _check_index(where, field, getattr(node, field))
+        if isinstance(node, (nir.Affine, nir.Linear)) and np.ndim(node.weight) != 2:
+            raise GraphError(f"node {where}: weight of shape {list(np.shape(node.weight))}; a "
+                             f"dense layer's weight is [outputs, inputs]")
 
 
 def _arrays(node) -> list[tuple[str, np.ndarray]]:
     return [(k, v) for k, v in vars(node).items() if isinstance(v, np.ndarray)]
+
+
+def _check_index(where: str, field: str, value) -> None:
+    """A dimension index: one whole number (negative counts from the end)."""
+    if np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "iu":
+        raise GraphError(f"node {where}: {field} {np.asarray(value).tolist()!r} must be one "
+                         f"whole number")
 
 
 def _check_shape(where: str, field: str, shape) -> None:
