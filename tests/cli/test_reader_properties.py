@@ -50,6 +50,14 @@ def _refused_or_read(read, *args):
         assert "\n" not in str(exc) and str(exc), repr(exc)
 
 
+def _file_refused_or_read(read, name: str, content: bytes) -> None:
+    """``read`` a file called ``name`` holding ``content``, in a folder of its own."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        _refused_or_read(read, path)
+
+
 @pytest.fixture(scope="module")
 def small_nir(tmp_path_factory) -> Path:
     """Input -> Conv2d -> LIF -> Flatten -> Affine -> LIF -> Output, written by save_nir."""
@@ -94,10 +102,7 @@ def test_the_unchanged_small_graph_reads(small_nir):
 def test_random_bytes_are_no_nir_file(data):
     from sbn.targets import read_network
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "g.nir"
-        path.write_bytes(data)
-        _refused_or_read(read_network, path)
+    _file_refused_or_read(read_network, "g.nir", data)
 
 
 @FEW
@@ -163,10 +168,7 @@ def test_a_target_file_with_one_field_changed(key, value):
 
     data = get_target("loihi2").to_dict()
     data[key] = value
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "t.json"
-        path.write_text(json.dumps(data))
-        _refused_or_read(load_target_file, path)
+    _file_refused_or_read(load_target_file, "t.json", json.dumps(data).encode())
 
 
 @FEW
@@ -174,7 +176,4 @@ def test_a_target_file_with_one_field_changed(key, value):
 def test_a_toml_target_of_any_text(text):
     from sbn.targets import load_target_file
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "t.toml"
-        path.write_text(text)
-        _refused_or_read(load_target_file, path)
+    _file_refused_or_read(load_target_file, "t.toml", text.encode())
