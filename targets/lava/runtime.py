@@ -19,6 +19,7 @@ from typing import Callable, TypeVar
 from lava.magma.core.run_conditions import RunSteps
 
 from sbn.errors import SimulationError
+from sbn.interrupts import interrupts_raise
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -151,32 +152,25 @@ def _cause(anchor, exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
     """Run the network of ``anchor`` for ``steps`` Lava steps, return ``read()``; always stop."""
     before = child_pids()
-    main = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
     finished = False
-    try:
+    with interrupts_raise():  # SIGTERM too; a signal during Lava's forks is not lost
         try:
-            anchor.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg,
-                       compile_config={"pypy_channel_size": CHANNEL_SLOTS})
-            result = read()
-            finished = True
-            return result
-        except (KeyboardInterrupt, SimulationError):
-            raise
-        except Exception as exc:  # Lava wraps a model's failure in its own exceptions
-            raise SimulationError(f"Lava run failed: {_cause(anchor, exc)}".splitlines()[0]) from exc
-    finally:
-        try:
-            if anchor.runtime is not None:
-                _stop(anchor, STOP_TIMEOUT_S if finished else FAILED_STOP_TIMEOUT_S)
+            try:
+                anchor.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg,
+                           compile_config={"pypy_channel_size": CHANNEL_SLOTS})
+                result = read()
+                finished = True
+                return result
+            except (KeyboardInterrupt, SimulationError):
+                raise
+            except Exception as exc:  # Lava wraps a model's failure in its own exceptions
+                raise SimulationError(f"Lava run failed: {_cause(anchor, exc)}".splitlines()[0]) from exc
         finally:
-            _end(lava_children(before), EXIT_GRACE_S if finished else 0.5)
-            if main:
-                signal.signal(signal.SIGTERM, old_term)
+            try:
+                if anchor.runtime is not None:
+                    _stop(anchor, STOP_TIMEOUT_S if finished else FAILED_STOP_TIMEOUT_S)
+            finally:
+                _end(lava_children(before), EXIT_GRACE_S if finished else 0.5)

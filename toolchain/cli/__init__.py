@@ -10,17 +10,14 @@ released, and exit with code 130.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import os
-import signal
 import sys
-import threading
 
 import click
 
 from sbn import __version__
 from sbn.errors import SbnError
+from sbn.interrupts import interrupts_raise
 
 #: subcommand name -> "module:attribute" of its click command
 COMMANDS = {
@@ -56,7 +53,7 @@ def cli() -> None:
 
 def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn") -> None:
     """Run ``command`` turning user errors into one line on stderr and exit code 1."""
-    with _interrupt_on_sigterm():
+    with interrupts_raise():
         _run(command, args, prog)
 
 
@@ -83,30 +80,6 @@ def _run(command: click.Command, args: list[str] | None, prog: str) -> None:
 
         click.echo(f"error: {describe_os_error(exc)}", err=True)
         sys.exit(1)
-
-
-@contextlib.contextmanager
-def _interrupt_on_sigterm():
-    """While a command runs, SIGTERM raises KeyboardInterrupt in this process (``finally``
-    blocks run: temporary files go, locks are released). A forked child that inherits the
-    handler dies of the signal as it would have without it, silently."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers belong to the main thread
-        return
-    main_pid = os.getpid()
-
-    def handler(signum, frame) -> None:
-        if os.getpid() != main_pid:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def main() -> None:
