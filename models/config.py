@@ -6,6 +6,7 @@ exporter, the bit accounting and the energy model to read shapes without running
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -18,6 +19,22 @@ KINDS = ("spiking", "ann")
 RESNET50_LAYERS = (3, 4, 6, 3)
 BASE_WIDTHS = (64, 128, 256, 512)  # bottleneck planes per stage at width 1.0
 EXPANSION = 4
+
+#: Upper bounds of what a config may ask for: a file's metadata is read before any shape
+#: check, and ``num_classes = 1e12`` must be refused, not allocated (a petabyte FC layer).
+#: Each is far above any model this toolchain trains (CIFAR-100: 100 classes, width 1).
+LIMITS = {"num_classes": 100_000, "blocks_per_stage": 64, "in_channels": 64,
+          "image_size": 1024, "channels": 65_536, "stride": 1024, "kernel_size": 31}
+MAX_WIDTH = 16.0
+#: weights a model may have (8 GiB of float32): checked before anything is allocated
+MAX_PARAMETERS = 2 ** 31
+
+
+def _check_whole(what: str, value: Any, low: int, high: int) -> None:
+    """ConfigError unless ``value`` is an int in ``low..high`` (bools and floats refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or not low <= value <= high:
+        raise ConfigError(f"{what} must be a whole number in {low}..{high:,}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,9 @@ class BottleneckConfig:
     kernel_size: int = 3
 
     def __post_init__(self) -> None:
+        _check_whole("split", self.split, 1, LIMITS["blocks_per_stage"] * 4)
+        for name in ("channels", "stride", "kernel_size"):
+            _check_whole(f"bottleneck {name}", getattr(self, name), 1, LIMITS[name])
         if self.split < 1:
             raise ConfigError(f"split must be RB1 or later, got {split_label(self.split)}")
         if self.channels < 1:
@@ -72,16 +92,27 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if self.num_classes < 2:
-            raise ConfigError(f"num_classes must be >= 2, got {self.num_classes}")
-        if not self.width > 0:
-            raise ConfigError(f"width multiplier must be > 0, got {self.width}")
-        if len(self.layers) != 4 or any(n < 1 for n in self.layers):
+        _check_whole("num_classes", self.num_classes, 2, LIMITS["num_classes"])
+        if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) \
+                or not 0 < self.width <= MAX_WIDTH:
+            raise ConfigError(f"width multiplier must be in (0, {MAX_WIDTH:g}], got {self.width!r}")
+        if len(self.layers) != 4:
             raise ConfigError(f"layers must be four positive block counts, got {list(self.layers)}")
+        for n in self.layers:
+            _check_whole("blocks per stage (layers)", n, 1, LIMITS["blocks_per_stage"])
+        _check_whole("in_channels", self.in_channels, 1, LIMITS["in_channels"])
+        _check_whole("image size", self.image_size, 8, LIMITS["image_size"])
+        if isinstance(self.time_steps, bool) or not isinstance(self.time_steps, numbers.Integral):
+            raise ConfigError(f"T must be a whole number, got {self.time_steps!r}")
         if self.image_size < 8 or self.image_size % 8:
             raise ConfigError(f"image size must be a multiple of 8, got {self.image_size}")
         if self.kind == "spiking" and not 1 <= self.time_steps <= 8:
             raise ConfigError(f"T must be in 1..8, got {self.time_steps}")
+        weights = self.approx_parameters
+        if weights > MAX_PARAMETERS:
+            raise ConfigError(f"this model would have about {weights:,} weights, more than the "
+                              f"{MAX_PARAMETERS:,} this toolchain builds (width {self.width}, "
+                              f"layers {list(self.layers)}, {self.num_classes} classes)")
         if self.kind == "ann" and self.time_steps != 1:
             object.__setattr__(self, "time_steps", 1)
         if self.head_norm is None:
@@ -128,6 +159,13 @@ class ModelConfig:
         stage = self.block_stage(block)
         side = self.image_size // (2**stage)
         return (self.stage_planes(stage) * EXPANSION, side, side)
+
+    @property
+    def approx_parameters(self) -> int:
+        """Weights of the backbone, about: 17 p^2 per bottleneck block of p planes (1x1 from
+        4p, 3x3, 1x1 to 4p) plus the classifier; known before anything is allocated."""
+        blocks = sum(n * 17 * self.stage_planes(s) ** 2 for s, n in enumerate(self.layers))
+        return blocks + self.feature_channels * self.num_classes
 
     @property
     def feature_channels(self) -> int:

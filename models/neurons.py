@@ -14,6 +14,8 @@ Tensors are laid out ``[T, B, ...]`` (time first) throughout the package.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import torch
@@ -44,9 +46,9 @@ class LIFParameters:
     def __post_init__(self) -> None:
         if not 0.0 < self.decay <= 1.0:
             raise ConfigError(f"LIF decay k must lie in (0, 1], got {self.decay}")
-        if not self.v_th > 0.0:
-            raise ConfigError(f"LIF threshold V_th must be > 0, got {self.v_th}")
-        if not self.surrogate_width > 0.0:
+        if not 0.0 < self.v_th < math.inf:
+            raise ConfigError(f"LIF threshold V_th must be > 0 and finite, got {self.v_th}")
+        if not 0.0 < self.surrogate_width < math.inf:
             raise ConfigError(f"surrogate width a must be > 0, got {self.surrogate_width}")
 
 

@@ -363,14 +363,14 @@ def save_in_export(export_dir: str | os.PathLike, q: Quantized) -> Path:
     the folder's manifest.json under ``quantized.<target>`` (under a lock: another run may
     record its own target at the same time). Returns the file written."""
     from sbn.fileio import locked, write_json
-    from sbn.graph.manifest import read_manifest
+    from sbn.graph.manifest_read import read_manifest
 
     folder = Path(export_dir)
     out = folder / f"device.{q.target}.safetensors"
     save(out, q)
     manifest = folder / "manifest.json"
     with locked(manifest):
-        current = read_manifest(manifest)
+        current = read_manifest(folder, against_graphs=False)
         current.setdefault("quantized", {})[q.target] = out.name
         write_json(manifest, current)
     return out

@@ -53,6 +53,10 @@ def save_target_file(path: str | os.PathLike, target: Target) -> None:
 
 def resolve_target(spec: str) -> Target:
     """A built-in name, or a path to a target file (recognised by its suffix)."""
-    if spec.endswith(_SUFFIXES):
-        return load_target_file(spec)
-    return get_target(spec)
+    path = target_file(spec)
+    return get_target(spec) if path is None else load_target_file(path)
+
+
+def target_file(spec: str) -> str | None:
+    """The file ``spec`` names, or None for a built-in target's name."""
+    return spec if spec.endswith(_SUFFIXES) else None

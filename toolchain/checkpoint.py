@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from sbn import __version__
-from sbn.errors import CheckpointError
+from sbn.errors import CheckpointError, OutputError
 from sbn.fileio import VERSION_KEY, atomic_path
 from sbn.models import ModelConfig, build_model
 
@@ -39,6 +39,15 @@ class Checkpoint:
     optim_state: dict[str, torch.Tensor] = field(default_factory=dict)
     rng_state: torch.Tensor | None = None
     producer: str = f"sbn {__version__}"
+
+    def require_finite(self, where: str) -> None:
+        """CheckpointError naming the first weight or buffer holding NaN or infinity: such
+        a model exports and measures without complaint and every number from it is wrong."""
+        for name, tensor in self.model_state.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise CheckpointError(f"{where}: {name} holds {bad} NaN or infinite value(s) "
+                                      f"of {tensor.numel()}; the model cannot be used")
 
     def build(self) -> torch.nn.Module:
         """The model with these weights, in eval mode."""
@@ -59,7 +68,10 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
         "training": json.dumps(ckpt.training),
     }
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        try:
+            save_file(tensors, str(tmp), metadata=metadata)
+        except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
+            raise OutputError(f"{path}: not written ({exc})") from None
 
 
 def load(path: str | os.PathLike) -> Checkpoint:
@@ -84,7 +96,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
     try:
         config = ModelConfig.from_dict(json.loads(meta["config"]))
         training = json.loads(meta.get("training", "{}"))
-    except (KeyError, json.JSONDecodeError, ValueError) as exc:
+    except (KeyError, json.JSONDecodeError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: corrupt checkpoint metadata ({exc})") from None
     return Checkpoint(
         config=config,

@@ -4,9 +4,9 @@
               -> Lava: device -> packed payload -> edge -> accuracy and agreement
               -> energy per split point and bits, with plots -> report.json / report.md
 
-Every step writes its artefact atomically and records a stamp of its inputs; a second run
-reuses each artefact whose stamp still matches and redoes only what changed (``fresh``
-redoes everything).
+Every step writes its artefact atomically and records a stamp of its inputs and outputs
+(``sbn.demo_stamps``); a second run reuses each artefact whose stamp still matches and redoes
+only what changed or was damaged (``fresh`` redoes everything).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 from sbn import __version__
 from sbn import checkpoint as ckpt_io
 from sbn.data import ImageDataset, load_dataset
+from sbn.demo_stamps import Stamps
 from sbn.errors import ConfigError
 from sbn.fileio import write_json, write_text
 from sbn.models import BottleneckConfig, ModelConfig, parse_split, split_label
@@ -75,21 +76,6 @@ class DemoHooks:
     training: Callable[[int], Progress] | None = None
     #: (chunks done, chunks in all) while Lava runs the test samples
     lava_chunk: Callable[[int, int], None] | None = None
-
-
-class Stamps:
-    """stamps.json: step name -> hash of what the step was computed from."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / "stamps.json"
-        self.data: dict[str, str] = json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def fresh(self, step: str, key: str, *artefacts: Path) -> bool:
-        return self.data.get(step) == key and all(p.exists() for p in artefacts)
-
-    def mark(self, step: str, key: str) -> None:
-        self.data[step] = key
-        write_json(self.path, self.data)
 
 
 def _key(*parts: Any) -> str:
@@ -147,11 +133,23 @@ def run_demo(out: str | Path, settings: DemoSettings, *, fresh: bool = False,
 def _export_manifest(export_dir: Path) -> dict[str, Any]:
     """The export's manifest as the export wrote it: the steps' keys depend on it, and the
     quantisation entries that the fixed-point step adds are not an input of any step."""
-    from sbn.graph.manifest import read_manifest
+    from sbn.graph.manifest_read import read_manifest
 
-    manifest = read_manifest(export_dir)
+    manifest = read_manifest(export_dir, against_graphs=False)
     manifest.pop("quantized", None)
     return manifest
+
+
+def _manifest_readable(export_dir: Path) -> bool:
+    """The manifest is rewritten by the fixed-point step (its ``quantized`` entry), so its
+    stamp is its being a valid manifest of these graphs rather than a hash."""
+    from sbn.graph.manifest_read import read_manifest
+
+    try:
+        read_manifest(export_dir)
+    except ConfigError:
+        return False
+    return True
 
 
 def _brief(summary: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +184,8 @@ def _export_step(stamps, hooks, sbn_path, export_dir) -> dict[str, Any]:
     from sbn.graph.bundle import export_checkpoint
 
     key = _key(ckpt_io.file_sha256(sbn_path))
-    reuse = stamps.fresh("export", key, export_dir / "manifest.json")
+    graphs = [export_dir / f"{part}.nir" for part in ("full", "device", "edge")]
+    reuse = stamps.fresh("export", key, *graphs) and _manifest_readable(export_dir)
     hooks.step("export NIR + partition", reuse)
     if not reuse:
         if export_dir.exists():

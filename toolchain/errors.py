@@ -5,6 +5,8 @@ one line and exits with code 1. Anything else escaping is a bug and keeps its tr
 
     SbnError
     ├── ConfigError          bad argument or configuration value
+    ├── OutputError          an output that cannot be written: in use by another run, a
+    │                        read-only or full disk, a name too long
     ├── DataError            missing/corrupt dataset files, class-count mismatch
     ├── CheckpointError      unreadable checkpoint, wrong architecture or format version
     ├── ExportError          a module or layer the NIR exporter cannot express
@@ -20,6 +22,10 @@ class SbnError(Exception):
 
 class ConfigError(SbnError, ValueError):
     """An argument or configuration value is out of range or inconsistent."""
+
+
+class OutputError(SbnError):
+    """An output cannot be written now: another run holds it, or the file system refuses."""
 
 
 class DataError(SbnError):

@@ -27,7 +27,7 @@ from sbn import checkpoint as ckpt_io
 from sbn.distributed import fan_out
 from sbn.errors import ConfigError, SimulationError
 from sbn.graph import execute
-from sbn.graph.manifest import read_manifest
+from sbn.graph.manifest_read import read_manifest
 from sbn.targets.lava.simulate import load_graph, simulate
 from sbn.targets.lava.split import encode, simulate_split
 
@@ -51,7 +51,7 @@ class SimSource:
         mpath = source / "manifest.json"
         if not mpath.is_file():
             raise ConfigError(f"{source}: no manifest.json; give an `sbn export` folder or a .nir file")
-        manifest = read_manifest(mpath)
+        manifest = read_manifest(source, against_graphs=False)  # the caller loads the graphs
         files = manifest.get("files", {})
         if edge is not None:
             raise ConfigError("--edge goes with a device .nir file, not with an export folder")

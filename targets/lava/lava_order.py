@@ -20,6 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sbn.errors import GraphError
 from sbn.graph.numerics import pair
 
 #: output pixels handled together, so that one input channel's kernel rows are reused
@@ -203,22 +204,24 @@ class LavaOrderConv:
     """
 
     def __init__(self, weight: np.ndarray, stride=1, padding=0, dilation=1, groups: int = 1):
+        # the weight comes from a graph file: what it cannot be is the file's fault, a
+        # GraphError (one line from the CLI); the call-time checks below are contracts
         weight = np.asarray(weight, dtype=np.float64)
         if weight.ndim != 4:
-            raise ValueError(f"Conv weight must be (C_out, kx, ky, C_in/groups), got shape {weight.shape}")
+            raise GraphError(f"Conv weight must be (C_out, kx, ky, C_in/groups), got shape {weight.shape}")
         if not np.isfinite(weight).all():
             # Lava's loop multiplies zeros by every weight, so inf/nan leak into its sums
             # where this kernel skips them: refuse rather than differ
-            raise ValueError("Conv weight has inf or nan entries; Lava-order convolution needs finite weights")
+            raise GraphError("Conv weight has inf or nan entries; Lava-order convolution needs finite weights")
         self.out_channels, kx, ky, cin_g = weight.shape
         self.kernel = (kx, ky)
         if kx * ky > MAX_TAPS:
-            raise ValueError(f"Conv kernel {kx}x{ky} has more than {MAX_TAPS} taps")
+            raise GraphError(f"Conv kernel {kx}x{ky} has more than {MAX_TAPS} taps")
         self.stride, self.dilation = pair(stride), pair(dilation)
         self.pads = _pads(padding)
         self.groups = int(groups)
         if self.groups < 1 or self.out_channels % self.groups:
-            raise ValueError(f"C_out = {self.out_channels} is not divisible by groups = {self.groups}")
+            raise GraphError(f"C_out = {self.out_channels} is not divisible by groups = {self.groups}")
         self.in_channels = cin_g * self.groups
         og = self.out_channels // self.groups
         # (O, kx, ky, C/g) -> (C/g, kx*ky, O): one input channel's taps are contiguous rows

@@ -19,6 +19,7 @@ from typing import Callable, TypeVar
 from lava.magma.core.run_conditions import RunSteps
 
 from sbn.errors import SimulationError
+from sbn.interrupts import interrupts_raise
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -135,32 +136,41 @@ def _stop(anchor, timeout: float) -> None:
         log.warning("Lava runtime stop raised %s", errors[0])
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
+def _cause(anchor, exc: Exception) -> str:
+    """What failed: the first exception a Lava process model raised, where Lava kept it.
+
+    Lava reports a model's failure as "N Exception(s) occurred. See output above" and logs
+    the model's traceback at INFO level, so "above" shows nothing; the exception itself is
+    kept on the runtime's process objects (private attributes, hence every getattr).
+    """
+    runtime = getattr(anchor, "runtime", None)
+    infrastructure = getattr(runtime, "_messaging_infrastructure", None)
+    for actor in getattr(infrastructure, "actors", None) or ():
+        kept = getattr(actor, "_exception", None)
+        if isinstance(kept, tuple) and kept and isinstance(kept[0], BaseException):
+            return f"in a Lava process: {type(kept[0]).__name__}: {kept[0]}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
     """Run the network of ``anchor`` for ``steps`` Lava steps, return ``read()``; always stop."""
     before = child_pids()
-    main = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
     finished = False
-    try:
+    with interrupts_raise():  # SIGTERM too; a signal during Lava's forks is not lost
         try:
-            anchor.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg,
-                       compile_config={"pypy_channel_size": CHANNEL_SLOTS})
-            result = read()
-            finished = True
-            return result
-        except (KeyboardInterrupt, SimulationError):
-            raise
-        except Exception as exc:  # Lava wraps a model's failure in its own exceptions
-            raise SimulationError(f"Lava run failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
-    finally:
-        try:
-            if anchor.runtime is not None:
-                _stop(anchor, STOP_TIMEOUT_S if finished else FAILED_STOP_TIMEOUT_S)
+            try:
+                anchor.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg,
+                           compile_config={"pypy_channel_size": CHANNEL_SLOTS})
+                result = read()
+                finished = True
+                return result
+            except (KeyboardInterrupt, SimulationError):
+                raise
+            except Exception as exc:  # Lava wraps a model's failure in its own exceptions
+                raise SimulationError(f"Lava run failed: {_cause(anchor, exc)}".splitlines()[0]) from exc
         finally:
-            _end(lava_children(before), EXIT_GRACE_S if finished else 0.5)
-            if main:
-                signal.signal(signal.SIGTERM, old_term)
+            try:
+                if anchor.runtime is not None:
+                    _stop(anchor, STOP_TIMEOUT_S if finished else FAILED_STOP_TIMEOUT_S)
+            finally:
+                _end(lava_children(before), EXIT_GRACE_S if finished else 0.5)

@@ -15,6 +15,7 @@ from lava.proc.dense.process import Dense
 from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
 
+from sbn.errors import GraphError
 from sbn.graph import numerics
 from sbn.targets.lava import fast_run_cfg, kernels
 from sbn.targets.lava.fast_models import lava_conv
@@ -139,7 +140,7 @@ def test_conv_kernel_skips_zeros_only_where_exact():
     (np.ones((2, 3, 3)), "must be (C_out, kx, ky, C_in/groups)"),
 ])
 def test_conv_kernel_refuses_bad_weights(bad, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(GraphError, match=re.escape(message)):
         LavaOrderConv(bad)
 
 

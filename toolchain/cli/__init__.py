@@ -2,7 +2,10 @@
 
 Each subcommand lives in its own module and is imported only when invoked, so that
 ``sbn --help`` stays fast (torch and Lava take seconds to import). Errors the user can
-cause (``SbnError`` and bad arguments) print one line and exit with code 1.
+cause (``SbnError`` and bad arguments) and errors of the machine (``OSError``: a full or
+read-only disk, a path too long) print one line and exit with code 1. Ctrl-C and SIGTERM
+unwind the command like an exception, so that temporary files are removed and locks
+released, and exit with code 130.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import click
 
 from sbn import __version__
 from sbn.errors import SbnError
+from sbn.interrupts import interrupts_raise
 
 #: subcommand name -> "module:attribute" of its click command
 COMMANDS = {
@@ -84,10 +88,15 @@ def _show_warnings() -> None:
 def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn") -> None:
     """Run ``command`` turning user errors into one line on stderr and exit code 1."""
     _show_warnings()
+    with interrupts_raise():
+        _run(command, args, prog)
+
+
+def _run(command: click.Command, args: list[str] | None, prog: str) -> None:
     try:
         command.main(args=args, prog_name=prog, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort:  # click's form of Ctrl-C and SIGTERM (KeyboardInterrupt)
+        click.echo("interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:  # bad arguments: click's message, on one line
         message = exc.format_message().replace("\n", " ")
@@ -100,6 +109,11 @@ def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn"
         click.echo("interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
+        sys.exit(1)
+    except OSError as exc:  # the machine's refusal, not a bug of ours: say what and where
+        from sbn.fileio import describe_os_error
+
+        click.echo(f"error: {describe_os_error(exc)}", err=True)
         sys.exit(1)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sbn.cli.bounds import CHANNELS, STRIDE, TIME_STEPS, WIDTH
 from sbn.cli.report_output import FORMATS, choose_format, console, emit, note
 from sbn.errors import ConfigError
 
@@ -13,10 +14,10 @@ from sbn.errors import ConfigError
 @click.command("bits")
 @click.option("--arch", type=click.Choice(["resnet50"]), default="resnet50", show_default=True)
 @click.option("--split", help="Split point RBk; leave out for every RB1..RB16.")
-@click.option("--channels", type=int, help="C', the encoder's output channels.")
-@click.option("--stride", type=int, help="s, the encoder's spatial reduction [1].")
-@click.option("--T", "--time-steps", "time_steps", type=int, help="Time steps T [4].")
-@click.option("--width", type=float, help="Width multiplier of a reduced model [1.0].")
+@click.option("--channels", type=CHANNELS, help="C', the encoder's output channels.")
+@click.option("--stride", type=STRIDE, help="s, the encoder's spatial reduction [1].")
+@click.option("--T", "--time-steps", "time_steps", type=TIME_STEPS, help="Time steps T [4].")
+@click.option("--width", type=WIDTH, help="Width multiplier of a reduced model [1.0].")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Per-split bottlenecks from a file (TOML/JSON, schema sbn.bits-config/1).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
@@ -32,9 +33,11 @@ def bits(arch, split, channels, stride, time_steps, width, config_file, fmt, out
     One row (--split RBk --channels C'), the same C'/stride after every RB (--channels
     without --split), or one row per entry of a --config file.
     """
+    from sbn.cli.outputs import own_outputs
     from sbn.energy.bits import arch_config, bits_row, load_bits_config, render, uniform_table
 
     fmt = choose_format(fmt, out)
+    own_outputs({"--out": out, "--plot": plot}, [config_file])
     if config_file is not None:
         given = [n for n, v in (("--split", split), ("--channels", channels), ("--stride", stride),
                                 ("--T", time_steps), ("--width", width)) if v is not None]

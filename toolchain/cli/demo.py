@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from sbn.cli.bounds import CHANNELS, COUNT, SEED, STRIDE, WIDTH
+
 
 class _ChunkBar:
     """A transient bar over the Lava chunks, started on the first report."""
@@ -32,29 +34,31 @@ class _ChunkBar:
               show_default=True, help="Report folder; a second run reuses what is already there.")
 @click.option("--fresh", is_flag=True, help="Redo every step instead of reusing earlier results.")
 @click.option("--split", default="RB7", show_default=True, help="Where the bottleneck goes (RB1..RB16).")
-@click.option("--channels", type=click.IntRange(min=1), default=8, show_default=True, help="C'.")
-@click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True, help="s.")
+@click.option("--channels", type=CHANNELS, default=8, show_default=True, help="C'.")
+@click.option("--stride", type=STRIDE, default=1, show_default=True, help="s.")
 @click.option("--T", "time_steps", type=click.IntRange(1, 8), default=2, show_default=True)
-@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=0.125, show_default=True,
+@click.option("--width", type=WIDTH, default=0.125, show_default=True,
               help="Channel width multiplier of the 16-RB ResNet50.")
-@click.option("--epochs", type=click.IntRange(min=1), default=12, show_default=True,
+@click.option("--epochs", type=COUNT, default=12, show_default=True,
               help="Backbone epochs.")
-@click.option("--finetune-epochs", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--samples", type=click.IntRange(min=1), default=32, show_default=True,
+@click.option("--finetune-epochs", type=COUNT, default=5, show_default=True)
+@click.option("--samples", type=COUNT, default=32, show_default=True,
               help="Test samples simulated in Lava.")
 @click.option("--target", default="loihi2", show_default=True, help="Target for the core map.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 def demo(out, fresh, split, channels, stride, time_steps, width, epochs, finetune_epochs, samples,
          target, seed):
     """Train, fine-tune, export, partition, map, simulate in Lava and report, on digits."""
     from rich.console import Console
 
+    from sbn.cli.outputs import own_outputs
     from sbn.cli.report_output import console
     from sbn.cli.train_view import RichProgress
     from sbn.demo import DemoHooks, DemoSettings, run_demo
     from sbn.targets import resolve_target
 
     resolve_target(target)  # an unknown target fails now, not after the training
+    own_outputs({"--out": out})
     settings = DemoSettings(width=width, time_steps=time_steps, split=split, channels=channels,
                             stride=stride, epochs=epochs, finetune_epochs=finetune_epochs,
                             lava_samples=samples, target=target, seed=seed)

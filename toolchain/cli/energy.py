@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from sbn.cli.bounds import COUNT, SEED, WIDTH
 from sbn.cli.report_output import FORMATS, choose_format, console, emit, note
 from sbn.errors import ConfigError
+from sbn.models.config import LIMITS
 
 
 
@@ -17,16 +19,17 @@ from sbn.errors import ConfigError
               help="Backbone whose shapes are counted (the CIFAR ResNet50).")
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
               help="Model to measure: its shapes, T and (unless told otherwise) firing rates.")
-@click.option("--width", type=float, help="Width multiplier without a checkpoint [1.0].")
-@click.option("--num-classes", type=int, help="Classes without a checkpoint [100].")
-@click.option("--T", "--time-steps", "time_steps", type=int,
+@click.option("--width", type=WIDTH, help="Width multiplier without a checkpoint [1.0].")
+@click.option("--num-classes", type=click.IntRange(2, LIMITS["num_classes"]),
+              help="Classes without a checkpoint [100].")
+@click.option("--T", "--time-steps", "time_steps", type=click.IntRange(1, 8),
               help="Time steps T without a checkpoint [4].")
 @click.option("--dataset", help="Dataset for measuring firing rates [digits].")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder holding the dataset (CIFAR).")
-@click.option("--samples", type=int, help="Samples for measuring firing rates [32].")
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Which samples are drawn.")
+@click.option("--samples", type=COUNT, help="Samples for measuring firing rates [32].")
+@click.option("--batch-size", type=COUNT, default=16, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Which samples are drawn.")
 @click.option("--device", "device_spec", default="auto", show_default=True,
               help="Where the firing rates are measured: auto (a GPU where there is one), "
                    "cpu, cuda or cuda:N.")
@@ -66,11 +69,13 @@ def energy(ctx, graph, arch, checkpoint, width, num_classes, time_steps, dataset
     from sbn.energy import (
         DEFAULT_SNN_PRESETS, estimate_energy, load_preset_file, resolve_preset, save_rates as save,
     )
+    from sbn.cli.outputs import own_outputs
+    from sbn.device import resolve_device
     from sbn.energy.report import render
 
-    from sbn.device import resolve_device
-
     fmt = choose_format(fmt, out)
+    own_outputs({"--out": out, "--plot": plot, "--save-rates": save_rates},
+                [checkpoint, rates_file, presets_file])
     extra = load_preset_file(presets_file) if presets_file else {}
     names = list(dict.fromkeys([*DEFAULT_SNN_PRESETS, *presets]))
     snn = [resolve_preset(n, extra) for n in names]

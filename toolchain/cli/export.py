@@ -12,7 +12,7 @@ import click
 @click.argument("checkpoint", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder to write (created or replaced as a whole; an existing folder must "
-                   "be an earlier export or empty).")
+                   "be empty or hold only an earlier export's files).")
 @click.option("--split", default=None,
               help="Backbone checkpoints: also cut at this block (RB1..RB16) into device.nir "
                    "and edge.nir. A SpikeBottleNet checkpoint is always cut at its encoder.")
@@ -27,8 +27,10 @@ def export(checkpoint: Path, out: Path, split: str | None, profile: str, fmt: st
     of the split) and DIR/manifest.json (payload, bits, conventions)."""
     from rich.console import Console
 
+    from sbn.cli.outputs import own_outputs
     from sbn.graph.bundle import export_checkpoint
 
+    own_outputs({"--out": out}, [checkpoint])
     with Console(stderr=True).status(f"exporting {checkpoint.name}"):
         manifest = export_checkpoint(checkpoint, out, split, profile)
     if fmt == "json":

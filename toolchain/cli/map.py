@@ -8,14 +8,14 @@ import json
 import click
 from rich.console import Console
 
-from sbn.errors import ConfigError
+from sbn.cli.bounds import CHIPS
 
 
 @click.command("map")
 @click.argument("graph", type=click.Path(dir_okay=False))
 @click.option("--target", "target_spec", required=True,
               help="Built-in target name (loihi2, rolls) or a .toml/.json target file.")
-@click.option("--chips", type=click.IntRange(min=1), default=None,
+@click.option("--chips", type=CHIPS, default=None,
               help="Override the target's chip count (a board of N chips).")
 @click.option("--firing-rate", type=click.FloatRange(0.0, 1.0), default=None,
               help="Spikes per neuron per step for every neuron and Input node.")
@@ -27,11 +27,14 @@ from sbn.errors import ConfigError
               help="Write the output to this file (atomically) instead of stdout.")
 def map_command(graph, target_spec, chips, firing_rate, rates_file, fmt, out):
     """Split each node of GRAPH into core-sized tiles and place them on cores and chips."""
+    from sbn.cli.outputs import own_outputs
     from sbn.fileio import write_text
     from sbn.graph.rates import read_rates
     from sbn.targets import (estimate_traffic, map_tables, place, read_network, report_dict,
                              resolve_rates, resolve_target)
+    from sbn.targets.registry import target_file
 
+    own_outputs({"--out": out}, [graph, rates_file, target_file(target_spec)])
     target = resolve_target(target_spec)
     if chips is not None:
         target = target.with_chips(chips)
@@ -52,6 +55,4 @@ def map_command(graph, target_spec, chips, firing_rate, rates_file, fmt, out):
     if out is None:
         click.echo(text, nl=False)
     else:
-        if out == graph:
-            raise ConfigError(f"--out {out} would overwrite the input graph")
         write_text(out, text)

@@ -28,17 +28,17 @@ import click
 def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Path | None, fmt: str) -> None:
     """Quantise SOURCE's device graph (an `sbn export` folder or a device .nir) for a target."""
     from sbn.errors import ConfigError
-    from sbn.fileio import refuse_overwriting_inputs
+    from sbn.cli.outputs import own_outputs
     from sbn.graph.io import load_nir
-    from sbn.graph.manifest import read_manifest
+    from sbn.graph.manifest_read import read_manifest
     from sbn.targets import resolve_target
     from sbn.targets.quantize import quantize, save, save_in_export
 
     target = resolve_target(target_spec)
     manifest = None
     if source.is_dir():
-        manifest = read_manifest(source)
-        device = manifest.get("files", {}).get("device")
+        manifest = read_manifest(source, against_graphs=False)  # the device graph is read below
+        device = manifest["files"].get("device")
         if device is None:
             raise ConfigError(f"{source}: the export has no device graph (export with a split)")
         graph_path = source / device
@@ -47,7 +47,7 @@ def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Pa
         graph_path = source
         if out is None:
             raise ConfigError("give --out FILE when SOURCE is a .nir file")
-    refuse_overwriting_inputs({"--out": out}, [graph_path, None if manifest is None else source / "manifest.json"])
+    own_outputs({"--out": out}, [graph_path, None if manifest is None else source / "manifest.json"])
     q = quantize(load_nir(graph_path), target, headroom_bits=headroom_bits)
     if manifest is not None and out.resolve() == (source / f"device.{target.name}.safetensors").resolve():
         save_in_export(source, q)  # and recorded in the manifest

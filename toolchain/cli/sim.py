@@ -18,37 +18,37 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from sbn.cli.bounds import CHIPS, COUNT, GRAPH_TIME_STEPS, RETRIES, WORKERS
 from sbn.errors import ConfigError, SimulationError
-
 
 
 @click.command("sim")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--edge", "edge", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Edge graph, when SOURCE is a device .nir file.")
-@click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("--samples", type=COUNT, default=8, show_default=True,
               help="Test images to run (the first N).")
 @click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the CIFAR files are (digits needs none).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Also compare predictions with this PyTorch checkpoint.")
-@click.option("--time-steps", type=click.IntRange(min=1), default=None,
+@click.option("--time-steps", type=GRAPH_TIME_STEPS, default=None,
               help="T, for graphs whose metadata states none.")
 @click.option("--fuse", type=click.Choice(["block", "node", "graph"]), default="block",
               show_default=True, help="NIR nodes per Lava process (see docs/lava.md).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
+@click.option("--batch-size", type=COUNT, default=16, show_default=True,
               help="Samples run side by side per Lava runtime.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--workers", type=WORKERS, default=0, show_default=True,
               help="Ray workers, each its own Lava runtime (0: run here, no Ray).")
 @click.option("--address", default=None,
               help="An existing Ray cluster (e.g. auto, ray://head:10001) instead of a local one.")
-@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
+@click.option("--retries", type=RETRIES, default=1, show_default=True,
               help="Times a failed chunk of samples is retried before it is reported.")
 @click.option("--target", "target_spec", default=None,
               help="Run the device graph in this chip's fixed point on Lava's own Conv/LIF "
                    "processes (loihi2, or a target file with a fixed_point table); the edge stays float.")
-@click.option("--chips", type=click.IntRange(min=1), default=None,
+@click.option("--chips", type=CHIPS, default=None,
               help="With --target: chips on the board the device graph is placed on.")
 @click.option("--quantized", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="With --target: an `sbn quantize` file (default: the export's, else quantise now).")
@@ -84,13 +84,19 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
     from rich.progress import Progress
 
     from sbn.data import load_dataset
-    from sbn.fileio import refuse_overwriting_inputs, write_text
+    from sbn.cli.outputs import own_outputs
+    from sbn.fileio import write_text
+    from sbn.graph.manifest_read import check_checkpoint, output_size, read_manifest
     from sbn.targets.lava import load_graph
     from sbn.simulation import SimSource, simulate_dataset
     from sbn.targets.lava.split import time_steps_of
 
+    if source.is_dir():  # the manifest, checked against its graphs, before anything runs
+        manifest = read_manifest(source)
+        if checkpoint is not None:
+            check_checkpoint(manifest, checkpoint, source)
     src = SimSource.resolve(source, edge)
-    refuse_overwriting_inputs(
+    own_outputs(
         {"--out": out, "--rates-out": rates_out},
         [src.first, src.second, checkpoint, quantized,
          Path(src.label) / "manifest.json" if src.manifest is not None else None])
@@ -98,6 +104,8 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
         raise ConfigError("--address needs Ray workers: give --workers 1 or more")
     data = load_dataset(dataset, root=data_dir)
     n = min(samples, len(data.labels))
+    if n < samples:
+        click.echo(f"note: {dataset} has {n} test images: running {n}, not {samples}", err=True)
     images = data.images[:n].double().numpy()
     labels = data.labels[:n].numpy()
     t = time_steps_of(load_graph(src.first), time_steps or (src.manifest or {}).get("time_steps"))
@@ -115,13 +123,19 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
                          time_steps=t, batch_size=batch_size, fuse=fuse, dataset=dataset,
                          rates_out=rates_out, fmt=fmt, out=out)
     where = f"{workers} Ray worker(s)" if workers else "this process"
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    err = Console(stderr=True)  # no bar (and no blank line it leaves) off a terminal
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(f"Lava: {n} sample(s), T = {t}, on {where}", total=None)
         report = simulate_dataset(
             src, images, labels, time_steps=t, checkpoint=None if checkpoint is None else str(checkpoint),
             fuse=fuse, batch_size=batch_size, workers=workers, address=address, retries=retries,
             dataset=dataset, on_chunk=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    size = output_size(load_graph(src.second or src.first))
+    if size is not None and size != data.num_classes:  # a payload, not class scores
+        report["accuracy"] = None
+        click.echo(f"note: {src.second or src.first} outputs {size} values per sample, not "
+                   f"{data.num_classes} class scores: no accuracy", err=True)
     if report["simulated"] == 0 and fmt == "table":  # nothing to tabulate: say what failed
         raise SimulationError(f"all {n} samples failed: {report['failed'][0]['error']}")
     text = json.dumps(report, indent=2) + "\n" if fmt == "json" else _table(report)
@@ -148,15 +162,20 @@ def _table(report: dict) -> str:
     console.print(table)
     a, b = report["agreement"], report["bytes_per_sample"]
     console.print(
-        f"accuracy {_num(report['accuracy'])} | executor: outputs identical "
-        f"{a['executor_outputs_identical']}, predictions {_num(a['executor_predictions'])} | pytorch "
-        f"{_num(a['pytorch_predictions'])} | payload firing rate {_num(report['payload_firing_rate'])} | "
-        f"bytes/sample {b['measured']} (manifest {b['manifest']}) | "
-        f"{_num(report['wall_s_per_sample'], '.2f')} s/sample | processes {report['processes']} | "
+        f"accuracy {_f(report['accuracy'])} | executor: outputs identical "
+        f"{_f(a['executor_outputs_identical'])}, predictions {_f(a['executor_predictions'])} | "
+        f"pytorch {_f(a['pytorch_predictions'])} | "
+        f"payload firing rate {_f(report['payload_firing_rate'])} | "
+        f"bytes/sample {_f(b['measured'])} (manifest {_f(b['manifest'])}) | "
+        f"{_f(report['wall_s_per_sample'], '.2f')} s/sample | processes {report['processes']} | "
         f"latency {report['latency_steps']} steps")
     return buf.getvalue()
 
 
-def _num(value: float | None, spec: str = ".3f") -> str:
-    """A figure, or "-" where the run has none (no sample ran, no checkpoint given)."""
-    return "-" if value is None else format(value, spec)
+def _f(value, spec: str = ".3f") -> str:
+    """A figure of the report, '-' where there is none (no sample ran, or not measured)."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)

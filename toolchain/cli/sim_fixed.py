@@ -35,7 +35,8 @@ def run_fixed(src, images, labels, *, target_spec: str, chips: int | None, quant
     if q is None:
         click.echo(f"note: no `sbn quantize` file for {target.name}; quantising with the defaults",
                    err=True)
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    err = Console(stderr=True)  # no bar (and no blank line it leaves) off a terminal
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(f"Lava fixed point ({target.name}): {len(labels)} sample(s), T = {time_steps}",
                             total=None)
         report = evaluate_fixed(src, images, labels, target=target, time_steps=time_steps, quantized=q,

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import click
 
+from sbn.cli.bounds import (
+    COUNT, KERNEL_SIZE, NON_NEGATIVE, POSITIVE, REAL, RETRIES, SEED, WORKERS,
+)
 from sbn.cli.report_output import FORMATS, choose_format, console, emit, note
 
 def _priced_preset(value: str | None) -> str | None:
@@ -45,43 +48,43 @@ TRAIN_FIELDS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "weight_de
 @click.option("--strides-everywhere/--strides-last-only", default=None,
               help="Try strides > 1 at every split, not only after the last block.")
 @click.option("--T", "time_steps", help="Time steps to try [2,4].")
-@click.option("--kernel-size", type=int, help="Encoder/decoder kernel size [3].")
+@click.option("--kernel-size", type=KERNEL_SIZE, help="Encoder/decoder kernel size [3].")
 @click.option("--dataset", type=click.Choice(["digits", "cifar10", "cifar100"]),
               help="Fine-tuning data [digits].")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder holding the CIFAR release (visible to every worker).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Fine-tuning epochs per trial [10].")
-@click.option("--batch-size", type=click.IntRange(min=1), help="[64]")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+@click.option("--epochs", type=COUNT, help="Fine-tuning epochs per trial [10].")
+@click.option("--batch-size", type=COUNT, help="[64]")
+@click.option("--lr", type=POSITIVE,
               help="Peak learning rate [1e-3].")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), help="[adam]")
-@click.option("--weight-decay", type=click.FloatRange(min=0), help="[0]")
+@click.option("--weight-decay", type=NON_NEGATIVE, help="[0]")
 @click.option("--augment/--no-augment", default=None, help="[on for CIFAR, off for digits]")
-@click.option("--train-samples", type=click.IntRange(min=1),
+@click.option("--train-samples", type=COUNT,
               help="Use the first N training images.")
-@click.option("--test-samples", type=click.IntRange(min=1),
+@click.option("--test-samples", type=COUNT,
               help="Evaluate on the first N test images.")
-@click.option("--seed", type=int, help="[0]")
-@click.option("--rates-samples", type=click.IntRange(min=1),
+@click.option("--seed", type=SEED, help="[0]")
+@click.option("--rates-samples", type=COUNT,
               help="Test images the firing rates (device energy) are measured on [32].")
-@click.option("--budget", type=float, help="Accuracy budget, percentage points [3].")
-@click.option("--relaxed-budget", type=float, help="Budget where nothing meets --budget [4].")
+@click.option("--budget", type=REAL, help="Accuracy budget, percentage points [3].")
+@click.option("--relaxed-budget", type=REAL, help="Budget where nothing meets --budget [4].")
 @click.option("--objective", type=click.Choice(["energy", "bits"]),
               help="Choose the split point by least device energy or fewest bits [energy].")
 @click.option("--preset", callback=lambda ctx, param, value: _priced_preset(value),
               help="Energy preset the objective ranks on: one every trial is priced on "
                    "(45nm, rolls) [45nm].")
-@click.option("--workers", type=click.IntRange(min=0),
+@click.option("--workers", type=WORKERS,
               help="Trials at once on Ray; 0 runs them in this process [cores].")
 @click.option("--address", help="An existing Ray cluster (e.g. auto or ray://host:10001).")
 @click.option("--device", "device_spec", default="auto", show_default=True,
               help="Where each trial trains: auto, cpu, cuda or cuda:N (resolved by the "
                    "process that runs the trial).")
-@click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0, show_default=True,
+@click.option("--gpus-per-trial", type=NON_NEGATIVE, default=0, show_default=True,
               help="Ray GPUs per trial, up to 1 (0.5: two trials share a GPU).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
               help="Training-step arithmetic of every trial [fp32].")
-@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
+@click.option("--retries", type=RETRIES, default=1, show_default=True,
               help="Extra attempts for a trial that fails (not for bad configurations).")
 @click.option("--retry-failed", is_flag=True,
               help="Also rerun trials that failed on a bad configuration before.")
@@ -101,11 +104,14 @@ def sweep(sweep_dir, backbone, grid_file, splits, channels, strides, strides_eve
     """Fine-tune a bottleneck for every split x C' x stride x T, keep those within the
     accuracy budget, pick the fewest bits per split point, then the split point."""
     given = {k: v for k, v in locals().items() if v is not None}
+    from sbn.cli.outputs import own_outputs
     from sbn.sweep import Selection, SweepDir, check_dataset, make_sweep_plan, run_sweep, summarise
     from sbn.sweep.gridfile import load_grid_file
     from sbn.train import TrainSettings
 
     fmt = choose_format(fmt, report)
+    own_outputs({"--out": sweep_dir, "--report": report, "--plot": plot},
+                [backbone, grid_file])
     values = _resolve(given, load_grid_file(grid_file) if grid_file else {},
                       SweepDir(sweep_dir), resume)
     train = TrainSettings(**{k: values[k] for k in TRAIN_FIELDS if k in values})
@@ -126,6 +132,9 @@ def sweep(sweep_dir, backbone, grid_file, splits, channels, strides, strides_eve
                         retries=retries, retry_failed=retry_failed, data_dir=data_dir,
                         device=device_spec, gpus_per_trial=gpus_per_trial,
                         on_start=progress.start, on_trial=progress.trial)
+    if run.lost:
+        note(f"{len(run.lost)} finished trial(s) trained again: their checkpoint was missing "
+             f"or had changed ({', '.join(run.lost)})")
     if run.skipped:
         note(f"{len(run.skipped)} finished trial(s) kept from before")
     if run.not_retried:

@@ -17,6 +17,9 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from sbn.cli.bounds import (
+    CHANNELS, COUNT, KERNEL_SIZE, NON_NEGATIVE, POSITIVE, SEED, STRIDE, WIDTH,
+)
 from sbn.cli.report_output import note
 from sbn.errors import ConfigError
 from sbn.train_recipes import RECIPES
@@ -47,31 +50,31 @@ def _layers(ctx, param, value: str | None):
 @click.option("--from", "backbone_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Step 2: fine-tune from this backbone checkpoint (needs --split and --channels).")
 @click.option("--split", default=None, help="Step 2: insert the bottleneck after this RB (RB1..RB16).")
-@click.option("--channels", type=click.IntRange(min=1), default=None, help="Step 2: C', encoder channels.")
-@click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--channels", type=CHANNELS, default=None, help="Step 2: C', encoder channels.")
+@click.option("--stride", type=STRIDE, default=1, show_default=True,
               help="Step 2: spatial reduction s of the encoder.")
-@click.option("--kernel-size", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--kernel-size", type=KERNEL_SIZE, default=3, show_default=True,
               help="Step 2: encoder/decoder kernel size (odd).")
 @click.option("--kind", type=click.Choice(["spiking", "ann"]), default="spiking", show_default=True,
               help="Step 1 only: spiking ResNet50, or the real-valued baseline (BottleNet++ in step 2).")
-@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--width", type=WIDTH, default=None,
               help="Step 1 only: channel width multiplier (1.0 = ResNet50). [default: 0.0625]")
 @click.option("--layers", callback=_layers, default=None, help=LAYERS_HELP + " [default: 3,4,6,3]")
-@click.option("--surrogate-width", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--surrogate-width", type=POSITIVE, default=None,
               help="Step 1 only: width a of the rectangular surrogate gradient. [default: 4]")
 @click.option("--T", "time_steps", type=click.IntRange(1, 8), default=None,
               help="Time steps (the method uses 2 or 4). [default: 4; step 2: the backbone's]")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
+@click.option("--epochs", type=COUNT, default=10, show_default=True)
+@click.option("--batch-size", type=COUNT, default=64, show_default=True)
+@click.option("--lr", type=POSITIVE, default=1e-3, show_default=True,
               help="Peak learning rate (cosine schedule down to 1 %).")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--weight-decay", type=NON_NEGATIVE, default=0.0, show_default=True)
 @click.option("--augment/--no-augment", default=None,
               help="Random crop + flip. [default: on for CIFAR, off for digits]")
-@click.option("--train-samples", type=click.IntRange(min=1), default=None,
+@click.option("--train-samples", type=COUNT, default=None,
               help="Use only the first N training images.")
-@click.option("--test-samples", type=click.IntRange(min=1), default=None,
+@click.option("--test-samples", type=COUNT, default=None,
               help="Evaluate on only the first N test images.")
 @click.option("--quantize", "quantize_target", default=None,
               help="Step 3: fine-tune the SpikeBottleNet given to --from through this target's "
@@ -90,7 +93,7 @@ def _layers(ctx, param, value: str | None):
 @click.option("--lif", "lif_kernel", type=click.Choice(["eager", "fused"]), default="eager",
               show_default=True, help="LIF time loop: eager autograd (the reference) or one "
                    "fused, torch.compile'd node with a hand-written backward.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue --out from its last finished epoch.")
 @click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON summary (sbn.train/1) to this file.")
@@ -164,8 +167,13 @@ def train(ctx, out, dataset, data_dir, download, backbone_path, split, channels,
         )
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out {out}: checkpoints are .safetensors files")
-    if backbone_path is not None and out.resolve() == backbone_path.resolve():
-        raise ConfigError(f"--out {out} would overwrite the backbone given to --from")
+    if runtime.ranks.main:  # one claim per run, not one per torchrun rank
+        from sbn.cli.outputs import own_outputs
+
+        own_outputs({"--out": out, "--summary": summary}, [backbone_path])
+    if resume and not out.is_file():
+        raise ConfigError(f"--resume continues --out {out}, which does not exist; drop "
+                          f"--resume to start a new run")
 
     settings = TrainSettings(
         dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,

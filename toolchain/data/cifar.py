@@ -81,8 +81,15 @@ def _decode_batch(batch: dict, path: Path, release: CifarRelease) -> tuple[np.nd
             f"{path}: expected keys 'data' and '{release.label_key}' of a {release.name} batch, "
             f"found {found}"
         )
-    data = np.asarray(batch["data"])
-    labels = np.asarray(batch[release.label_key], dtype=np.int64)
+    try:  # nested lists, strings, ragged rows: whatever a damaged file holds
+        data = np.asarray(batch["data"])
+        labels = np.asarray(batch[release.label_key])
+        if labels.size and labels.dtype.kind not in "iu":
+            raise TypeError(f"labels of type {labels.dtype}")
+        labels = labels.astype(np.int64)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataError(f"{path}: 'data' and '{release.label_key}' must be a uint8 array and "
+                        f"whole-number labels ({exc})") from None
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DataError(
             f"{path}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}"

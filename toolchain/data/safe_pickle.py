@@ -40,4 +40,5 @@ def load_array_pickle(path) -> dict:
         raise DataError(f"{path}: not a CIFAR python-format batch ({exc})") from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a pickled dict, found {type(data).__name__}")
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in data.items()}
+    # keys are ASCII in the real release; a key that is not UTF-8 only has to be reportable
+    return {k.decode("utf8", "replace") if isinstance(k, bytes) else k: v for k, v in data.items()}

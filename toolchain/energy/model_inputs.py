@@ -36,6 +36,7 @@ def shapes_and_rates(checkpoint: str | os.PathLike | None, *, width: float | Non
         if given:
             raise ConfigError(f"{given[0]} comes from the checkpoint; drop it")
         ckpt = load(checkpoint)
+        ckpt.require_finite(str(checkpoint))
         config = ckpt.config
         model = {"shapes_from": "checkpoint", "checkpoint": str(checkpoint)}
     spiking = config.kind == "spiking"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sbn import checkpoint as ckpt_io
 from sbn.errors import ConfigError
-from sbn.fileio import atomic_dir
+from sbn.fileio import atomic_dir, hidden_sibling
 from sbn.graph.export import export_nir
 from sbn.graph.io import save_nir
 from sbn.graph.manifest import SCHEMA, build_manifest
@@ -34,6 +34,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike,
     check_profile(profile)
     _check_out(out)
     ckpt = ckpt_io.load(checkpoint)
+    ckpt.require_finite(str(checkpoint))
     config = ckpt.config
     block = _choose_split(config, split)
     graph = export_nir(ckpt.build())
@@ -83,19 +84,46 @@ def _choose_split(config, split: str | None) -> int | None:
 
 
 def _check_out(out: Path) -> None:
-    """Refuse to replace a folder that is not an earlier export (it would be deleted)."""
+    """Refuse to replace a folder holding anything an earlier export did not write: the
+    folder is replaced as a whole, and what is not the export's would be lost with it."""
     if not out.exists():
         return
     if not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
-    if not any(out.iterdir()):
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
         return
-    manifest = out / "manifest.json"
-    try:
-        earlier = json.loads(manifest.read_text()).get("schema") == SCHEMA
-    except (OSError, ValueError, AttributeError):
-        earlier = False
-    if not earlier:
+    ours = export_file_names(out / "manifest.json")
+    if ours is None:
         raise ConfigError(
             f"--out {out} exists and is not an sbn export folder; choose a new or empty folder"
         )
+    others = [name for name in entries if not _written_by_export(name, ours)]
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise ConfigError(
+            f"--out {out} holds files an export did not write ({shown}); replacing the folder "
+            f"would delete them: move them out or choose another --out"
+        )
+
+
+def export_file_names(manifest_path: Path) -> set[str] | None:
+    """Names an earlier export (and ``sbn quantize`` after it) wrote into its folder, from
+    its manifest; None when the file is not an export's manifest."""
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+        return None
+    names = {manifest_path.name}
+    for key in ("files", "quantized"):
+        listed = manifest.get(key)
+        if isinstance(listed, dict):
+            names |= {v for v in listed.values() if isinstance(v, str)}
+    return names
+
+
+def _written_by_export(name: str, ours: set[str]) -> bool:
+    """One of ``ours``, or a hidden helper of one of them (a lock or temporary file)."""
+    return name in ours or any(name.startswith(hidden_sibling(o, "").name) for o in ours)

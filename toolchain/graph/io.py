@@ -1,13 +1,16 @@
 """Reading and writing NIR files, with one-line errors instead of h5py tracebacks.
 
     save_nir(path, graph)          atomic write (nir.write into a temp file, then rename)
-    load_nir(path) -> NIRGraph     GraphError for missing, corrupt, too new or unsupported files
+    load_nir(path) -> NIRGraph     GraphError for missing, corrupt, too new or unsupported files,
+                                   and for parameters no consumer can compute with (checks.py)
     graph_differences(a, b)        what differs between two graphs (empty list: equal)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from pathlib import Path
 
 import h5py
@@ -16,6 +19,8 @@ import numpy as np
 
 from sbn.errors import GraphError
 from sbn.fileio import atomic_path
+from sbn.graph.checks import (RAW_WINDOW_FIELDS, WINDOW_TYPES, check_parameters,
+                              check_raw_window_field)
 from sbn.graph.node_types import TYPES
 
 #: node types a file may hold: the executor's, plus nested graphs
@@ -61,10 +66,14 @@ def load_nir(path: str | os.PathLike) -> nir.NIRGraph:
         with h5py.File(path, "r") as f:
             version = f["version"][()] if "version" in f else None
             if "node" not in f:
-                raise GraphError(f"{path}: not a NIR file (no 'node' group)")
+                raise GraphError("not a NIR file (no 'node' group)")
             types = _node_types(f["node"], "")
     except OSError as exc:
         raise GraphError(f"{path}: not a readable NIR (HDF5) file ({_first_line(exc)})") from None
+    except GraphError as exc:
+        raise GraphError(f"{path}: {exc}") from None
+    except _MALFORMED as exc:  # a group where a dataset belongs, and the like
+        raise GraphError(f"{path}: malformed NIR graph ({_first_line(exc)})") from None
     _check_version(path, version)
     unknown = [(name, t) for name, t in types if t not in KNOWN_TYPES]
     if unknown:
@@ -73,15 +82,41 @@ def load_nir(path: str | os.PathLike) -> nir.NIRGraph:
             f"{path}: node {name!r} has type {t}, which the toolchain does not support "
             f"(supported: {', '.join(KNOWN_TYPES)})"
         )
-    failures = (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError)
+    graph = _read(path)
     try:
-        return nir.read(path)
+        check_parameters(graph)
+    except GraphError as exc:
+        raise GraphError(f"{path}: {exc}") from None
+    return graph
+
+
+#: what NIR's reader and h5py raise on a malformed file (NIR's type inference divides by
+#: strides and indexes shapes)
+_MALFORMED = (KeyError, ValueError, TypeError, AssertionError, AttributeError, IndexError,
+              ArithmeticError)
+
+
+def _read(path: Path) -> nir.NIRGraph:
+    failures = (OSError, *_MALFORMED)
+    try:
+        with _quiet_numpy():
+            return nir.read(path)
     except failures as exc:
         first = exc
     try:  # older writers leave some types undefined: read without NIR's type inference
-        return nir.read(path, type_check=False)
+        with _quiet_numpy():
+            return nir.read(path, type_check=False)
     except failures:
         raise GraphError(f"{path}: malformed NIR graph ({_first_line(first)})") from None
+
+
+@contextlib.contextmanager
+def _quiet_numpy():
+    """NIR's reader computes on whatever the file holds: its numpy warnings are not ours
+    to print (a bad value is reported as one GraphError instead)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def _node_types(group: h5py.Group, prefix: str) -> list[tuple[str, str]]:
@@ -90,6 +125,10 @@ def _node_types(group: h5py.Group, prefix: str) -> list[tuple[str, str]]:
         raise GraphError(f"NIR node {prefix or '<root>'!r} has no type")
     kind = _text(group["type"][()])
     found = [(prefix or "<root>", kind)]
+    if kind in WINDOW_TYPES:  # NIR's reader computes with these: check them first
+        for field in RAW_WINDOW_FIELDS:
+            if field in group and isinstance(group[field], h5py.Dataset):
+                check_raw_window_field(prefix, field, group[field][()])
     if kind == "NIRGraph" and "nodes" in group:
         for name, child in group["nodes"].items():
             found += _node_types(child, f"{prefix}.{name}" if prefix else name)

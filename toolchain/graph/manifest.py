@@ -18,14 +18,11 @@ Schema ``sbn.manifest/1``::
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import nir
 
 from sbn import __version__
-from sbn.fileio import read_document
 from sbn.graph import conventions as cv
 from sbn.graph import portable
 from sbn.models import ModelConfig, payload, split_label
@@ -86,8 +83,3 @@ def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
         manifest["node_metadata"] = node_metadata or {}
     return manifest
 
-
-def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """An export folder's manifest.json (or the file itself), version-checked."""
-    path = Path(path)
-    return read_document(path / "manifest.json" if path.is_dir() else path, SCHEMA, "an export manifest")

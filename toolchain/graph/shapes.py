@@ -15,6 +15,7 @@ import numpy as np
 
 from sbn.errors import GraphError
 from sbn.graph import node_types
+from sbn.graph.checks import MAX_ELEMENTS
 
 Shape = tuple[int, ...]
 
@@ -54,6 +55,12 @@ def conv_output(node, in_shape: Shape, name: str) -> Shape:
         kernel = tuple(int(k) for k in node.weight.shape[2:])
         out_c = int(node.weight.shape[0])
         dilation = _pair(node.dilation, ndim)
+        groups = int(np.asarray(node.groups).reshape(-1)[0])
+        if int(node.weight.shape[1]) * groups != in_shape[0]:
+            raise GraphError(
+                f"node {name}: its weight reads {int(node.weight.shape[1]) * groups} input "
+                f"channels ({node.weight.shape[1]} x {groups} groups), its input has "
+                f"{in_shape[0]} (shape {in_shape})")
     else:
         kernel = _pair(node.kernel_size, ndim)
         out_c = in_shape[0]
@@ -118,7 +125,35 @@ def infer_shapes(graph: nir.NIRGraph) -> dict[str, Shape]:
                 "predecessor); give the graph an Input node with a shape"
             )
         pending = [n for n in pending if n not in shapes]
+    for name, node in graph.nodes.items():
+        if math.prod(shapes[name]) > MAX_ELEMENTS:
+            raise GraphError(f"node {name}: shape {shapes[name]} has more than the "
+                             f"{MAX_ELEMENTS:,} elements a node may have")
+        _check_incoming(name, node, preds[name], shapes)
     return shapes
+
+
+def _check_incoming(name: str, node, preds: list[str], shapes: dict[str, Shape]) -> None:
+    """What reaches ``name`` must be one size, and the size the node reads: a node that
+    shapes itself (a neuron, a dense layer) was not checked while its shape was found."""
+    if not preds:
+        return
+    incoming = {shapes[p] for p in preds}
+    sizes = {math.prod(s) for s in incoming}
+    if len(sizes) > 1:
+        raise GraphError(
+            f"node {name}: incoming shapes {sorted(incoming)} cannot be summed (different sizes)"
+        )
+    size = sizes.pop()
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        reads = int(node.weight.shape[-1])
+    elif isinstance(node, (*node_types.NEURONS, nir.Scale, nir.Delay)):
+        reads = math.prod(shapes[name])
+    else:
+        return
+    if reads != size:
+        raise GraphError(f"node {name}: reads {reads} values per step, its input "
+                         f"{sorted(incoming)[0]} has {size}")
 
 
 def _input_shape(graph, name: str, preds: list[str], shapes: dict[str, Shape]) -> Shape | None:

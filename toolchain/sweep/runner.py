@@ -28,6 +28,7 @@ class SweepRun:
     ran: list[dict[str, Any]]      # records of the trials run this time
     skipped: list[str]             # ids already finished before this run
     not_retried: list[str]         # ids that failed on bad input before (see retry_failed)
+    lost: tuple[str, ...] = ()     # finished, but their checkpoint went missing or changed
 
 
 def run_sweep(
@@ -64,6 +65,9 @@ def run_sweep(
     plan = folder.open(plan, resume)
     trials = plan.grid.trials(plan.num_blocks)
     records = folder.records()
+    lost = sorted(i for i, r in records.items() if r.get("checkpoint_lost"))
+    for trial_id in lost:  # its rerun must not resume from the changed file
+        folder.set_aside_lost_checkpoint(trial_id)
     finished = {i for i, r in records.items() if r["status"] == "ok"}
     hopeless = {i for i, r in records.items()
                 if r["status"] == "failed" and r.get("permanent") and not retry_failed}
@@ -84,7 +88,7 @@ def run_sweep(
     fan_out(trial_fn, jobs, workers=workers, address=address, retries=retries,
             gpus_per_task=gpus_per_trial, on_result=record)
     return SweepRun(plan=plan, ran=ran, skipped=[t.id for t in trials if t.id in finished],
-                    not_retried=[t.id for t in trials if t.id in hopeless])
+                    not_retried=[t.id for t in trials if t.id in hopeless], lost=tuple(lost))
 
 
 def _check_device(device: str, gpus_per_trial: float, workers: int | None,

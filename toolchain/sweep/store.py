@@ -13,6 +13,7 @@ stopped at, the ledger never claims work that is not on disk.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -84,12 +85,72 @@ class SweepDir:
         write_json(self.record_file(record["id"]), record)
 
     def records(self) -> dict[str, dict[str, Any]]:
-        """Every trial result on disk, by id (finished and failed)."""
+        """Every trial result on disk, by id (finished and failed).
+
+        A finished trial whose checkpoint is missing, or is no longer the file the trial
+        recorded (its sha256: truncated, replaced), reads as failed with ``checkpoint_lost``:
+        it is never chosen, and the next run trains it again.
+        """
         folder = self.path / TRIALS
         if not folder.is_dir():
             return {}
         out = {}
         for f in sorted(folder.glob("*.json")):
             record = read_document(f, TRIAL_SCHEMA, "a sweep trial record")
+            _check_record(f, record)
+            if record["status"] == "ok":
+                record = self._verified(record)
             out[record["id"]] = record
         return out
+
+    def _verified(self, record: dict[str, Any]) -> dict[str, Any]:
+        path = self.path / record["checkpoint"]
+        if not path.is_file():
+            problem = f"its checkpoint {record['checkpoint']} is missing"
+        elif _sha256(path) != record["checkpoint_sha256"]:
+            problem = f"its checkpoint {record['checkpoint']} changed after the trial finished"
+        else:
+            return record
+        return {**record, "status": "failed", "permanent": False, "checkpoint_lost": True,
+                "error": f"{problem} (sha256 recorded {record['checkpoint_sha256'][:12]}...)"}
+
+    def set_aside_lost_checkpoint(self, trial_id: str) -> Path | None:
+        """Move a trial's changed checkpoint out of the way of its rerun (kept, not deleted:
+        ``<id>.changed.safetensors``); returns where it went."""
+        path = self.checkpoint(trial_id)
+        if not path.is_file():
+            return None
+        aside = path.with_name(f"{trial_id}.changed.safetensors")
+        os.replace(path, aside)
+        return aside
+
+
+def _check_record(path: Path, record: dict[str, Any]) -> None:
+    """ConfigError naming the file and key of a ledger entry that cannot be trusted."""
+    fix = "delete it to run that trial again"
+    if record.get("id") != path.stem:
+        raise ConfigError(f"{path}: id {record.get('id')!r} is not the file's name {path.stem!r}; {fix}")
+    if record.get("status") not in ("ok", "failed"):
+        raise ConfigError(f"{path}: status {record.get('status')!r} is neither 'ok' nor 'failed'; {fix}")
+    if record["status"] == "ok":
+        for key in ("checkpoint", "checkpoint_sha256"):
+            if not isinstance(record.get(key), str):
+                raise ConfigError(f"{path}: a finished trial without {key}; {fix}")
+        if Path(record["checkpoint"]).is_absolute() or ".." in Path(record["checkpoint"]).parts:
+            raise ConfigError(f"{path}: checkpoint {record['checkpoint']!r} lies outside the "
+                              f"sweep folder; {fix}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    from sbn.checkpoint import file_sha256
+
+    return file_sha256(path)
+
+
+def _sha256(path: Path) -> str:
+    """sha256 of a file, computed once per (size, modification time): a sweep's ledger is
+    read several times per run and full-width checkpoints take a while to hash."""
+    st = path.stat()
+    return _sha256_of(str(path), st.st_size, st.st_mtime_ns)
+

@@ -1,0 +1,85 @@
+"""Ctrl-C and SIGTERM as one ``KeyboardInterrupt`` in this process, and never lost to a fork.
+
+``interrupts_raise()`` installs, for the duration of a ``with`` block, a handler of SIGINT and
+SIGTERM that raises ``KeyboardInterrupt`` in the process that installed it, so that
+``finally`` blocks run (temporary files removed, locks released, Lava runtimes stopped).
+
+Two things go wrong without it when Lava forks its processes:
+
+* A signal whose Python handler happens to run inside one of ``os.fork``'s callbacks (logging
+  registers some) is swallowed: CPython reports an exception raised there as "ignored" and
+  goes on, so the run ends with exit code 0. Here a signal arriving while a fork is under
+  way is held back and sent again just after the fork's callbacks are done.
+* Forked children inherit the handler: the runtime's SIGTERM to a leftover process, or a
+  Ctrl-C to the whole process group, printed a traceback from every child. Here a child
+  receiving the signal dies of it as it would without Python's handler, silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging  # noqa: F401 - its fork callbacks must be registered before ours (below)
+import os
+import signal
+import threading
+from typing import Iterator
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: delay before a held-back signal is sent again (fork callbacks take microseconds)
+RESEND_AFTER_S = 0.05
+
+#: fork in progress in this process, and a signal held back until it is done
+_fork = {"active": False, "held": None}
+
+
+def _before_fork() -> None:
+    _fork["active"] = True
+
+
+def _after_fork_in_parent() -> None:
+    _fork["active"] = False
+    held, _fork["held"] = _fork["held"], None
+    if held is not None:
+        # sent again a moment later from another thread: sent from here its handler would
+        # run inside this callback and be swallowed too; if the next fork has begun by then
+        # it is held back again, until it arrives between forks
+        resend = threading.Timer(RESEND_AFTER_S, os.kill, (os.getpid(), held))
+        resend.daemon = True
+        resend.start()
+
+
+def _after_fork_in_child() -> None:
+    _fork["active"] = False
+    _fork["held"] = None  # the parent's signal, not the child's
+
+
+# registered once, at import: "before" callbacks run in reverse order of registration and
+# "after" ones in order, so these enclose the callbacks of every module imported earlier
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)
+
+
+@contextlib.contextmanager
+def interrupts_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in this process while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    owner = os.getpid()
+
+    def handler(signum, frame) -> None:
+        if os.getpid() != owner:  # a forked child that inherited this handler
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if _fork["active"]:
+            _fork["held"] = signum
+            return
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
