@@ -1,8 +1,9 @@
 """``sbn sim EXPORT_DIR | GRAPH.nir``: run images through Lava, device and edge as two networks.
 
 Reports per-sample predictions, accuracy, agreement with the reference executor (and with
-the PyTorch model given ``--checkpoint``), the measured bytes on the wire per sample (checked
-against the manifest) and the wall time per sample. JSON schema ``sbn.sim/1``.
+the PyTorch model given ``--checkpoint``), the measured bytes on the wire per sample (the
+bitmap's checked against the manifest; every codec's measured on the same payloads), frames
+lost on the channel, and the wall time per sample. JSON schema ``sbn.sim/2``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sbn.errors import ConfigError, SimulationError
-
+from sbn.wire.codecs import CODECS, DEFAULT_CODEC
 
 
 @click.command("sim")
@@ -51,12 +52,20 @@ from sbn.errors import ConfigError, SimulationError
               help="With --target: an `sbn quantize` file (default: the export's, else quantise now).")
 @click.option("--rates-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --target: write the firing rates measured in Lava (sbn.firing-rates/1).")
+@click.option("--codec", type=click.Choice(list(CODECS)), default=DEFAULT_CODEC, show_default=True,
+              help="How the payload is coded on the wire (docs/wire.md).")
+@click.option("--channel", "channel_spec", default="none", show_default=True,
+              help="The link between device and edge: none, bsc:P, erasure:P[:PACKET_BYTES], "
+                   "ge:P_GB:P_BG[:E_GOOD[:E_BAD]], awgn:EBN0_DB.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the channel's noise (sample i's frame: seed, i).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the output here (atomically) instead of stdout.")
 def sim(source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, batch_size,
-        workers, address, retries, target_spec, chips, quantized, rates_out, fmt, out):
+        workers, address, retries, target_spec, chips, quantized, rates_out, codec, channel_spec,
+        seed, fmt, out):
     """Simulate SOURCE (an `sbn export` folder, or a .nir file) in Lava on test images."""
     from rich.progress import Progress
 
@@ -65,8 +74,14 @@ def sim(source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, 
     from sbn.targets.lava import load_graph
     from sbn.targets.lava.evaluate import SimSource, evaluate
     from sbn.targets.lava.split import time_steps_of
+    from sbn.wire import parse_channel
 
     src = SimSource.resolve(source, edge)
+    parse_channel(channel_spec)  # a bad spec: one line before any work
+    wired = codec != DEFAULT_CODEC or channel_spec != "none"
+    if wired and (target_spec is not None or src.second is None):
+        raise ConfigError("--codec and --channel act between a device and an edge graph in float: "
+                          "give an export folder (or device.nir --edge edge.nir), without --target")
     refuse_overwriting_inputs(
         {"--out": out, "--rates-out": rates_out},
         [src.first, src.second, checkpoint, quantized,
@@ -98,6 +113,7 @@ def sim(source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, 
             src, images, labels, time_steps=t, checkpoint=None if checkpoint is None else str(checkpoint),
             fuse=fuse, batch_size=batch_size, workers=workers, address=address, retries=retries,
             dataset=dataset, on_chunk=lambda done, total: bar.update(task, completed=done, total=total),
+            codec=codec, channel=channel_spec, seed=seed,
         )
     text = json.dumps(report, indent=2) + "\n" if fmt == "json" else _table(report)
     if out is None:
@@ -113,11 +129,11 @@ def sim(source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, 
 def _table(report: dict) -> str:
     table = Table(title=f"sbn sim: {report['source']} ({report['samples']} samples, T = "
                         f"{report['time_steps']}, fuse {report['fuse']})")
-    for col in ("sample", "label", "lava", "executor", "pytorch", "bytes"):
+    for col in ("sample", "label", "lava", "executor", "pytorch", "bytes", "lost"):
         table.add_column(col, justify="right")
     for r in report["results"]:
         table.add_row(*(("-" if r[k] is None else str(r[k]))
-                        for k in ("index", "label", "prediction", "executor", "pytorch", "bytes")))
+                        for k in ("index", "label", "prediction", "executor", "pytorch", "bytes", "lost")))
     buf = io.StringIO()
     console = Console(file=buf, width=120, force_terminal=False)
     console.print(table)
@@ -127,7 +143,12 @@ def _table(report: dict) -> str:
         f"{a['executor_outputs_identical']}, predictions {a['executor_predictions']:.3f} | pytorch "
         f"{'-' if a['pytorch_predictions'] is None else format(a['pytorch_predictions'], '.3f')} | "
         f"payload firing rate {'-' if report['payload_firing_rate'] is None else format(report['payload_firing_rate'], '.3f')} | "
-        f"bytes/sample {b['measured']} (manifest {b['manifest']}) | "
+        f"bytes/sample {'-' if b['measured'] is None else format(b['measured'], '.1f')} "
+        f"(bitmap {b['bitmap']}, manifest {b['manifest']}) | "
         f"{report['wall_s_per_sample']:.2f} s/sample | processes {report['processes']} | "
         f"latency {report['latency_steps']} steps")
+    w = report["wire"]
+    sizes = ", ".join(f"{name} {v['mean']:.1f}" for name, v in w["bytes_per_sample"].items())
+    console.print(f"wire: codec {w['codec']}, channel {w['channel']} (seed {w['seed']}), "
+                  f"{w['lost_frames']} lost frame(s) | bytes/sample per codec: {sizes or '-'}")
     return buf.getvalue()

@@ -26,7 +26,7 @@ PLOT_FORMATS = ("png", "pdf", "svg")
 def plot_energy(report: EnergyReport, path: str | os.PathLike) -> None:
     """Cumulative device energy (mJ, log scale) per split point: the BottleNet++ baseline
     and the spiking model on every SNN preset of the report."""
-    fmt = _format_of(path)
+    fmt = plot_format(path)
     labels = [s.split for s in report.splits]
     x = range(len(labels))
     fig, ax = plt.subplots(figsize=(9, 5))
@@ -49,7 +49,7 @@ def plot_energy(report: EnergyReport, path: str | os.PathLike) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        _save(fig, path, fmt)
+        save_figure(fig, path, fmt)
     finally:
         plt.close(fig)
 
@@ -57,7 +57,7 @@ def plot_energy(report: EnergyReport, path: str | os.PathLike) -> None:
 def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike) -> None:
     """Bits per sample (log scale) per split point: raw spiking feature, SpikeBottleNet
     payload and BottleNet++ payload at the same C' and stride."""
-    fmt = _format_of(path)
+    fmt = plot_format(path)
     if not payloads:
         raise ConfigError("nothing to plot: the bits table is empty")
     labels = [p.split for p in payloads]
@@ -75,12 +75,12 @@ def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        _save(fig, path, fmt)
+        save_figure(fig, path, fmt)
     finally:
         plt.close(fig)
 
 
-def _format_of(path: str | os.PathLike) -> str:
+def plot_format(path: str | os.PathLike) -> str:
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:
         raise ConfigError(
@@ -90,6 +90,6 @@ def _format_of(path: str | os.PathLike) -> str:
     return fmt
 
 
-def _save(fig, path: str | os.PathLike, fmt: str) -> None:
+def save_figure(fig, path: str | os.PathLike, fmt: str) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=120)

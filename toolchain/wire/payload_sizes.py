@@ -1,0 +1,65 @@
+"""Measured bytes per sample of every codec on real payloads, per split point: the file
+``sbn channel --payloads-out`` and ``examples/benchmarks/bench_wire.py`` write and
+``sbn bits --payloads`` reads (schema ``sbn.payload-bytes/1``)::
+
+    {"schema": "sbn.payload-bytes/1", "producer": "sbn 0.1.0", "source": "...",
+     "rows": [{"split": "RB7", "payload_shape": [8, 16, 16], "time_steps": 2, "samples": 359,
+               "firing_rate": 0.11, "bytes_per_sample": {"bitmap": 512.0, "aer": 498.3, ...}}]}
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from sbn import __version__
+from sbn.errors import ConfigError
+from sbn.fileio import read_json, write_json
+from sbn.wire.codecs import CODECS
+
+SCHEMA = "sbn.payload-bytes/1"
+
+
+def measure_row(split: str, sent: np.ndarray) -> dict[str, Any]:
+    """Every codec's mean bytes per sample on ``sent`` [T, B, C', H', W'] (binary spikes)."""
+    sizes = {name: float(np.mean([len(codec.encode(sent[:, b])) for b in range(sent.shape[1])]))
+             for name, codec in CODECS.items()}
+    return _row(split, sent.shape, float(sent.mean()), sizes)
+
+
+def row_from_channel_report(split: str, report: dict[str, Any]) -> dict[str, Any]:
+    """The same row from an ``sbn.channel/1`` report (its codecs measured their sizes)."""
+    t, *shape = report["payload_shape"]
+    return _row(split, (t, report["samples"], *shape), report["payload_firing_rate"],
+                {name: c["bytes_per_sample"]["mean"] for name, c in report["codecs"].items()})
+
+
+def _row(split: str, shape: tuple[int, ...], firing_rate: float, sizes: dict[str, float]) -> dict[str, Any]:
+    return {"split": split, "payload_shape": [int(d) for d in shape[2:]], "time_steps": int(shape[0]),
+            "samples": int(shape[1]), "firing_rate": firing_rate, "bytes_per_sample": sizes}
+
+
+def write_payload_bytes(path: str | os.PathLike, rows: list[dict[str, Any]], source: str) -> None:
+    write_json(path, {"schema": SCHEMA, "producer": f"sbn {__version__}", "source": source,
+                      "rows": rows})
+
+
+def read_payload_bytes(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """split -> row; ConfigError naming the file and what is wrong."""
+    data = read_json(path, "measured payload bytes")
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise ConfigError(f"{path}: schema {found!r} is not supported (this sbn reads {SCHEMA!r}; "
+                          "write one with `sbn channel --payloads-out`)")
+    rows = {}
+    try:
+        for row in data["rows"]:
+            sizes = {str(k): float(v) for k, v in row["bytes_per_sample"].items()}
+            rows[str(row["split"]).upper()] = {
+                "payload_shape": tuple(int(d) for d in row["payload_shape"]),
+                "time_steps": int(row["time_steps"]), "bytes_per_sample": sizes}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}: malformed measured payload bytes ({exc!r})") from None
+    return rows
