@@ -314,7 +314,7 @@ def _bits_step(stamps, hooks, config: ModelConfig, out: Path) -> dict[str, Any]:
     from sbn.energy.plots import plot_bits
 
     b = config.bottleneck
-    key = _key(config.to_dict())
+    key = _key(config.to_dict(), "bits/2")
     path, plot = out / "bits.json", out / "bits.png"
     reuse = stamps.fresh("bits", key, path, plot)
     hooks.step("bits per split point + plot", reuse)

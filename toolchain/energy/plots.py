@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend first)
 
 from sbn.errors import ConfigError  # noqa: E402
+from sbn.energy.bits import measured_codecs  # noqa: E402
 from sbn.energy.estimate import EnergyReport  # noqa: E402
 from sbn.fileio import atomic_path  # noqa: E402
 from sbn.models import Payload  # noqa: E402
@@ -54,9 +55,11 @@ def plot_energy(report: EnergyReport, path: str | os.PathLike) -> None:
         plt.close(fig)
 
 
-def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike) -> None:
+def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike,
+              measured: Mapping[str, Mapping[str, float]] | None = None) -> None:
     """Bits per sample (log scale) per split point: raw spiking feature, SpikeBottleNet
-    payload and BottleNet++ payload at the same C' and stride."""
+    payload and BottleNet++ payload at the same C' and stride; with ``measured`` (split ->
+    codec -> mean bytes per sample on real payloads), one dashed curve per codec."""
     fmt = plot_format(path)
     if not payloads:
         raise ConfigError("nothing to plot: the bits table is empty")
@@ -67,6 +70,11 @@ def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike) -> None:
         ax.plot(x, [p.raw_bits for p in payloads], marker="^", label="raw spiking feature (C·H·W·T)")
         ax.plot(x, [p.baseline_bits for p in payloads], marker="s", label="BottleNet++ (C'·H'·W'·8)")
         ax.plot(x, [p.spiking_bits for p in payloads], marker="o", label="SpikeBottleNet (C'·H'·W'·T)")
+        for codec in measured_codecs(measured):
+            points = [(i, 8 * measured[p.split][codec]) for i, p in enumerate(payloads)
+                      if codec in (measured or {}).get(p.split, {})]
+            ax.plot([i for i, _ in points], [b for _, b in points], linestyle="--", marker="x",
+                    label=f"measured: {codec} (8 x bytes)")
         ax.set_yscale("log")
         ax.set_xticks(list(x), labels, rotation=45)
         ax.set_xlabel("split point")

@@ -63,3 +63,24 @@ def read_payload_bytes(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{path}: malformed measured payload bytes ({exc!r})") from None
     return rows
+
+
+def measured_for(rows, path: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """split -> codec -> mean bytes from the file at ``path``, for the bits table's ``rows``
+    (``sbn.models.Payload``). A measurement at a split of the table must be of the same payload
+    shape and T; splits the table does not list are left out."""
+    measured = read_payload_bytes(path)
+    matched = {}
+    for p in rows:
+        m = measured.get(p.split)
+        if m is None:
+            continue
+        if m["payload_shape"] != tuple(p.payload_shape) or m["time_steps"] != p.time_steps:
+            raise ConfigError(
+                f"{path}: the payloads measured at {p.split} are {'x'.join(map(str, m['payload_shape']))} "
+                f"with T = {m['time_steps']}, the table's row is {'x'.join(map(str, p.payload_shape))} "
+                f"with T = {p.time_steps}; give the same --channels, --stride, --T and --width")
+        matched[p.split] = m["bytes_per_sample"]
+    if not matched:
+        raise ConfigError(f"{path}: measures {', '.join(measured) or 'no split'}, none of the table's splits")
+    return matched
