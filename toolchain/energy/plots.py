@@ -65,7 +65,7 @@ def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike,
         raise ConfigError("nothing to plot: the bits table is empty")
     labels = [p.split for p in payloads]
     x = range(len(labels))
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(12 if measured else 9, 5))
     try:
         ax.plot(x, [p.raw_bits for p in payloads], marker="^", label="raw spiking feature (C·H·W·T)")
         ax.plot(x, [p.baseline_bits for p in payloads], marker="s", label="BottleNet++ (C'·H'·W'·8)")
@@ -81,7 +81,7 @@ def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike,
         ax.set_ylabel("transmitted size per sample [bits]")
         ax.set_title("Transmitted bits per split point")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(**({"loc": "upper left", "bbox_to_anchor": (1.01, 1)} if measured else {}))  # beside the curves
         fig.tight_layout()
         save_figure(fig, path, fmt)
     finally:
