@@ -2,8 +2,9 @@
 
 Layers, lowest first; a module may import from its own layer and those below it:
 
-    foundation   sbn (the version), errors, fileio
-    models       sbn.models, sbn.checkpoint (a model's config and weights), sbn.data
+    foundation   sbn (the version), errors, fileio, interrupts (signals as exceptions)
+    models       sbn.models, sbn.checkpoint (a model's config and weights), sbn.data,
+                 sbn.wire (payload codecs and channel models: data in, bytes out)
     graph        sbn.graph (NIR export, schedule, executor)
     targets      sbn.targets (placement, quantisation, the Lava backend)
     toolchain    training, simulation of datasets, Ray fan-out, devices, energy, sweep,
@@ -22,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE_DIRS = {"toolchain": "sbn", "targets": "sbn.targets", "models": "sbn.models"}
 
 LAYERS = [
-    {"sbn", "sbn.errors", "sbn.fileio"},
-    {"sbn.models", "sbn.checkpoint", "sbn.data"},
+    {"sbn", "sbn.errors", "sbn.fileio", "sbn.interrupts"},
+    {"sbn.models", "sbn.checkpoint", "sbn.data", "sbn.wire"},
     {"sbn.graph"},
     {"sbn.targets"},
     None,  # the toolchain: every top-level unit not named elsewhere

@@ -219,7 +219,7 @@ def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
     from sbn.simulation import SimSource, simulate_dataset
 
     manifest = _export_manifest(export_dir)
-    key = _key(manifest, settings.lava_samples)
+    key = _key(manifest, settings.lava_samples, "sim/2")  # a lava.json of another schema is redone
     path = out / "lava.json"
     reuse = stamps.fresh("lava", key, path)
     hooks.step(f"simulate {settings.lava_samples} test samples in Lava (device -> payload -> edge)", reuse)
@@ -238,8 +238,9 @@ def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
         "agreement": r["agreement"]["pytorch_predictions"],
         "executor_outputs_identical": r["agreement"]["executor_outputs_identical"],
         "payload_identical_to_executor": r["agreement"]["payload_identical_to_executor"],
-        "bytes_per_sample": r["bytes_per_sample"]["measured"],
+        "bytes_per_sample": r["bytes_per_sample"]["bitmap"],
         "manifest_bytes_per_sample": r["bytes_per_sample"]["manifest"],
+        "bytes_per_sample_by_codec": {k: v["mean"] for k, v in r["wire"]["bytes_per_sample"].items()},
         "payload_firing_rate": r["payload_firing_rate"],
         "wall_s_per_sample": r["wall_s_per_sample"],
     }
@@ -321,7 +322,7 @@ def _bits_step(stamps, hooks, config: ModelConfig, out: Path) -> dict[str, Any]:
     from sbn.energy.plots import plot_bits
 
     b = config.bottleneck
-    key = _key(config.to_dict())
+    key = _key(config.to_dict(), "bits/2")
     path, plot = out / "bits.json", out / "bits.png"
     reuse = stamps.fresh("bits", key, path, plot)
     hooks.step("bits per split point + plot", reuse)

@@ -12,7 +12,10 @@ one line and exits with code 1. Anything else escaping is a bug and keeps its tr
     ├── ExportError          a module or layer the NIR exporter cannot express
     ├── GraphError           corrupt/unsupported NIR graph, bad partition cut
     ├── MappingError         a graph that does not fit a target
-    └── SimulationError      Lava run failures
+    ├── SimulationError      Lava run failures
+    └── WireError            a payload the wire cannot carry (not binary spikes)
+        └── FrameLost        a received frame that does not decode; callers count it as a
+                             lost frame and go on (it reaches the CLI only as a bug)
 """
 
 
@@ -50,3 +53,13 @@ class MappingError(SbnError):
 
 class SimulationError(SbnError):
     """The Lava simulation could not run."""
+
+
+class WireError(SbnError):
+    """A payload the wire cannot carry: a codec takes binary spikes only."""
+
+
+class FrameLost(WireError):
+    """A received frame that does not decode (a corrupted header, a length that does not
+    match, a stream the entropy coder rejects). Not a user error: the link counts the frame
+    as lost and hands the edge an all-zero payload instead."""

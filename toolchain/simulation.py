@@ -7,8 +7,10 @@ fanned out over Ray workers (or run here), merged into one report.
 This is the toolchain's side of simulation: the Lava backend (``sbn.targets.lava``) only
 simulates graphs; choosing samples, fanning out, cross-checking and merging live here.
 
-Each chunk compares Lava with the reference executor (float64: outputs must be identical)
-and, given a checkpoint, with the PyTorch model in float64. A chunk whose worker fails is
+Each chunk compares Lava with the reference executor (float64: the device's payload and
+the edge's outputs on the payload it received must be identical) and, given a checkpoint,
+with the PyTorch model in float64. The payload crosses a ``sbn.wire.Link`` (codec + channel,
+seeded per sample); every codec's size is measured on the same payloads. A chunk whose worker fails is
 retried (``retries``); if it still fails its samples are listed under ``failed`` with the
 error, and the merged figures cover the samples that ran: nothing is silently dropped.
 """
@@ -30,8 +32,11 @@ from sbn.graph import execute
 from sbn.graph.manifest_read import read_manifest
 from sbn.targets.lava.simulate import load_graph, simulate
 from sbn.targets.lava.split import encode, simulate_split
+from sbn.wire import CODECS, Link
 
-SCHEMA = "sbn.sim/1"
+#: /2: the wire (codec, channel, lost frames, bytes per codec), per-sample "lost" and
+#: "codec_bytes", bytes_per_sample {"measured" (mean, chosen codec), "bitmap", "manifest"}
+SCHEMA = "sbn.sim/2"
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class Chunk:
     fuse: str
     batch_size: int
     checkpoint: str | None
+    wire: dict[str, Any]       # Link.named's arguments: codec, channel, seed
 
 
 def run_chunk(chunk: Chunk) -> dict[str, Any]:
@@ -85,20 +91,22 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
     n = images.shape[0]
     g1 = load_graph(src.first)
     wire: list[int] | None = None
-    payload_rate = None
+    payload_rate = lost = codec_bytes = None
     t0 = time.perf_counter()
     if src.second is not None:
         g2 = load_graph(src.second)
-        run = simulate_split(g1, g2, images, time_steps=t, fuse=chunk.fuse, batch_size=chunk.batch_size)
-        outputs, wire = run.outputs, run.bytes_per_sample
-        spikes = run.payload_spikes
+        run = simulate_split(g1, g2, images, time_steps=t, fuse=chunk.fuse, batch_size=chunk.batch_size,
+                             link=Link.named(**chunk.wire), first_index=chunk.start)
+        outputs, wire, lost = run.outputs, run.bytes_per_sample, run.lost
+        spikes = run.sent_spikes
         payload_rate = [float(spikes[:, i].mean()) for i in range(n)]
+        codec_bytes = [{name: len(c.encode(spikes[:, i])) for name, c in CODECS.items()} for i in range(n)]
         processes = {"device": run.device.processes, "edge": run.edge.processes}
         latency = {"device": max(run.device.latency.values()), "edge": max(run.edge.latency.values())}
         wall = time.perf_counter() - t0
         dev_exec = execute(g1, encode(images, t))
         ref_dev = _only(dev_exec.outputs, src.first)
-        edge_exec = execute(g2, ref_dev)
+        edge_exec = execute(g2, run.payload_spikes)  # what the Lava edge received
         ref = _only(edge_exec.outputs, src.second)
         spike_sums = {**_spike_sums(run.device, "device"), **_spike_sums(run.edge, "edge")}
         payload_identical = [bool(np.array_equal(spikes[:, i], ref_dev[:, i])) for i in range(n)]
@@ -124,6 +132,8 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
             "outputs_identical": bool(np.array_equal(outputs[:, i], ref[:, i])),
             "payload_identical": None if payload_identical is None else payload_identical[i],
             "bytes": None if wire is None else int(wire[i]),
+            "lost": None if lost is None else lost[i],
+            "codec_bytes": None if codec_bytes is None else codec_bytes[i],
             "payload_firing_rate": None if payload_rate is None else payload_rate[i],
         })
     return {"rows": rows, "wall_s": wall, "processes": processes, "latency_steps": latency,
@@ -151,12 +161,17 @@ def simulate_dataset(
     dataset: str = "",
     on_chunk: Callable[[int, int], None] | None = None,
     chunk_size: int | None = None,
+    codec: str = "bitmap",
+    channel: str = "none",
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Simulate every image and merge the chunks into one ``sbn.sim/1`` report.
+    """Simulate every image and merge the chunks into one ``sbn.sim/2`` report.
 
     workers 0 runs the chunks here one after the other; K >= 1 runs K at a time on Ray
     (``address`` for an existing cluster). ``on_chunk(done, total)`` follows progress.
+    The payload is coded with ``codec`` and crosses ``channel`` (a SPEC, seeded by ``seed``).
     """
+    link = Link.named(codec, channel, seed)  # bad names and specs: refused before any work
 
     images = np.asarray(images, dtype=np.float64)
     labels = np.asarray(labels)
@@ -164,7 +179,8 @@ def simulate_dataset(
     if n < 1:
         raise ConfigError("no samples to simulate")
     size = chunk_size or (batch_size if workers == 0 else max(1, min(batch_size, -(-n // max(workers, 1)))))
-    chunks = [Chunk(source, lo, images[lo:lo + size], time_steps, fuse, batch_size, checkpoint)
+    chunks = [Chunk(source, lo, images[lo:lo + size], time_steps, fuse, batch_size, checkpoint,
+                    {"codec": codec, "channel": channel, "seed": seed})
               for lo in range(0, n, size)]
     done = [0]
 
@@ -195,17 +211,29 @@ def simulate_dataset(
     for row in rows:
         row["label"] = int(labels[row["index"]])
     expected = source.expected_bytes
-    measured = sorted({r["bytes"] for r in rows if r["bytes"] is not None})
-    if expected is not None and measured and measured != [expected]:
-        raise SimulationError(f"measured {measured} bytes per sample, the manifest says {expected}")
+    bitmap = sorted({r["codec_bytes"]["bitmap"] for r in rows if r["codec_bytes"] is not None})
+    if expected is not None and bitmap and bitmap != [expected]:
+        raise SimulationError(f"measured {bitmap} bitmap bytes per sample, the manifest says {expected}")
     report = _merge(source, rows, failed, n, time_steps, fuse, workers, processes, latency, wall,
-                    dataset, expected, measured, __version__)
+                    dataset, expected, bitmap, __version__)
+    report["wire"] = _wire_summary(link, rows)
     report["firing_rates"] = {node: count / slots for node, (count, slots) in spikes.items() if slots}
     return report
 
 
+def _wire_summary(link, rows) -> dict[str, Any]:
+    """The link, its lost frames, and every codec's bytes per sample on the same payloads."""
+    sized = [r["codec_bytes"] for r in rows if r["codec_bytes"] is not None]
+    per_codec = {name: {"mean": float(np.mean([s[name] for s in sized])),
+                        "min": min(s[name] for s in sized), "max": max(s[name] for s in sized)}
+                 for name in (sized[0] if sized else {})}
+    return {**link.describe(), "error_rate": link.channel.error_rate,
+            "lost_frames": sum(bool(r["lost"]) for r in rows),
+            "bytes_per_sample": per_codec}
+
+
 def _merge(source, rows, failed, n, t, fuse, workers, processes, latency, wall, dataset,
-           expected, measured, version) -> dict[str, Any]:
+           expected, bitmap, version) -> dict[str, Any]:
     def share(key_a: str, key_b: str) -> float | None:
         pairs = [(r[key_a], r[key_b]) for r in rows if r[key_b] is not None]
         return float(np.mean([a == b for a, b in pairs])) if pairs else None
@@ -239,7 +267,12 @@ def _merge(source, rows, failed, n, t, fuse, workers, processes, latency, wall, 
         },
         "pytorch_accuracy": (float(np.mean([r["pytorch"] == r["label"] for r in rows]))
                              if rows and rows[0]["pytorch"] is not None else None),
-        "bytes_per_sample": {"measured": measured[-1] if measured else None, "manifest": expected},
+        "bytes_per_sample": {
+            "measured": (float(np.mean([r["bytes"] for r in rows if r["bytes"] is not None]))
+                         if bitmap else None),
+            "bitmap": bitmap[-1] if bitmap else None,
+            "manifest": expected,
+        },
         "bits_on_the_wire": sum(8 * r["bytes"] for r in rows if r["bytes"] is not None),
         "payload_firing_rate": float(np.mean(rates)) if rates else None,
         "wall_s": wall,

@@ -33,6 +33,7 @@ from sbn.data.loader import DeviceData
 from sbn.errors import CheckpointError, ConfigError
 from sbn.models import BottleneckConfig, ModelConfig, build_model
 from sbn.models.accounting import payload
+from sbn.train_channel import noisy_payload
 from sbn.train_ddp import barrier, sum_over_ranks, wrap
 from sbn.train_eval import evaluate, recalibrate_norm
 from sbn.train_optim import cosine_lr, make_optimizer, optimizer_tensors, restore_optimizer
@@ -65,6 +66,8 @@ class TrainSettings:
     quantize: str | None = None
     #: arithmetic of the training step (sbn.train_precision); evaluation is always fp32
     precision: str = "fp32"
+    #: bit errors on the payload while training (``sbn.train_channel``): bsc:P; None: clean
+    channel: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -87,6 +90,10 @@ class TrainSettings:
             raise ConfigError(  # the rounding it emulates is exact only in fp32 arithmetic
                 f"--quantize emulates the chip's rounding in fp32; drop --precision {self.precision}"
             )
+        if self.channel is not None:
+            from sbn.train_channel import bit_error_rate
+
+            bit_error_rate(self.channel)  # a bad or unsupported spec: refused here
         for name in ("train_samples", "test_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -187,7 +194,7 @@ def train(
                                   progress, runtime)
 
     scaler = precision.grad_scaler(state.scaler)
-    with _fixed_point(model, settings):
+    with _fixed_point(model, settings), noisy_payload(model, settings.channel):
         _epochs(model, optimizer, scaler, precision, runtime, settings, train_data, test_data,
                 out, config, state, progress)
     summary = make_summary(config, settings, state.history, state.extra, out,

@@ -1,9 +1,10 @@
-"""Device and edge as two Lava networks, the payload packed to bits in between.
+"""Device and edge as two Lava networks, the payload on the wire in between.
 
 ``simulate_split(device, edge, images)`` runs device.nir on the images (direct encoding: each
-image at every one of the T steps), packs each sample's transmitted spikes to bytes
-(``payload``), counts them, unpacks them on the edge side and runs edge.nir on them. The
-readout is the mean over T of the edge Output (``sbn.readout`` in the graph metadata).
+image at every one of the T steps), sends each sample's transmitted spikes over a
+``sbn.wire.Link`` (a codec, by default the dense bitmap, and a channel, by default perfect),
+counts the bytes, and runs edge.nir on what arrives. The readout is the mean over T of the
+edge Output (``sbn.readout`` in the graph metadata).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 
 from sbn.errors import SimulationError
 from sbn.graph import conventions
-from sbn.targets.lava import payload
 from sbn.targets.lava.simulate import LavaRun, load_graph, simulate
+from sbn.wire import Link
 
 
 @dataclass
@@ -25,7 +26,9 @@ class SplitRun:
     logits: np.ndarray  # [B, classes]: mean over T of the edge Output
     outputs: np.ndarray  # [T, B, classes]: the edge Output per step
     payload_spikes: np.ndarray  # [T, B, C', H', W'] as received on the edge side
-    bytes_per_sample: list[int]  # measured: len(packed payload) per sample
+    sent_spikes: np.ndarray  # [T, B, C', H', W'] as the device sent them
+    bytes_per_sample: list[int]  # measured: len(coded payload) per sample, as sent
+    lost: list[bool]  # per sample: the frame did not decode; the edge got zeros
     payload_shape: tuple[int, ...]  # [T, C', H', W']
     device: LavaRun
     edge: LavaRun
@@ -65,23 +68,27 @@ def simulate_split(
     time_steps: int | None = None,
     fuse: str = "block",
     batch_size: int = 16,
+    link: Link | None = None,
+    first_index: int = 0,
 ) -> SplitRun:
-    """Run ``device`` then ``edge`` in Lava on ``images`` [B, C, H, W]."""
+    """Run ``device`` then ``edge`` in Lava on ``images`` [B, C, H, W]; the payload crosses
+    ``link`` (default: bitmap, perfect), image b as frame ``first_index + b``."""
     device, edge = load_graph(device), load_graph(edge)
     t = time_steps_of(device, time_steps)
     dev = simulate(device, encode(images, t), fuse=fuse, batch_size=batch_size)
     sent = _single_output(device, dev, "device")  # [T, B, C', H', W']
-    shape = (t, *sent.shape[2:])
-    wire = [payload.pack(sent[:, b]) for b in range(sent.shape[1])]
-    received = np.stack([payload.unpack(w, shape) for w in wire], axis=1)
+    delivery = (link or Link.perfect()).send(sent, first_index)
+    received = delivery.received
     edge_run = simulate(edge, received, fuse=fuse, batch_size=batch_size)
     out = _single_output(edge, edge_run, "edge")
     return SplitRun(
         logits=out.mean(axis=0).reshape(out.shape[1], -1),
         outputs=out,
         payload_spikes=received,
-        bytes_per_sample=[len(w) for w in wire],
-        payload_shape=shape,
+        sent_spikes=sent,
+        bytes_per_sample=delivery.sent_bytes,
+        lost=delivery.lost,
+        payload_shape=(t, *sent.shape[2:]),
         device=dev,
         edge=edge_run,
     )

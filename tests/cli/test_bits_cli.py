@@ -28,7 +28,7 @@ def test_one_row_json(run_sbn):
                            "--T", 2, "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert data["schema"] == "sbn.bits/1"
+    assert data["schema"] == "sbn.bits/2"
     (row,) = data["rows"]
     # raw 1024*8*8*2 = 131072; sent 16*8*8*2 = 2048; BottleNet++ 16*8*8*8 = 8192
     assert (row["raw_bits"], row["spikebottlenet_bits"], row["bottlenet_pp_bits"]) == (131072, 2048, 8192)
@@ -42,7 +42,7 @@ def test_whole_table_from_config_file_with_plot(run_sbn, tmp_path):
                            "--out", out_file, "--plot", plot)
     assert code == 0, err
     text = out_file.read_text()
-    assert text.startswith("# sbn.bits/1")
+    assert text.startswith("# sbn.bits/2")
     rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
     for row, exp in zip(rows, expected, strict=True):
         assert row["split"] == exp["split"]
@@ -83,3 +83,50 @@ def test_installed_script():
                              "2", "--format", "json"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["rows"][0]["compression_ratio"] == 256.0
+
+
+def _payload_bytes(path, rows):
+    path.write_text(json.dumps({"schema": "sbn.payload-bytes/1", "producer": "test", "source": "x",
+                                "rows": rows}))
+    return path
+
+
+def test_measured_payload_bytes_per_codec(run_sbn, tmp_path):
+    """RB15/RB16 with C' = 32, stride 2, T = 4: 512 bits; the measured codecs beside them."""
+    sizes = _payload_bytes(tmp_path / "p.json", [
+        {"split": "RB16", "payload_shape": [32, 2, 2], "time_steps": 4, "samples": 8, "firing_rate": 0.1,
+         "bytes_per_sample": {"bitmap": 64.0, "aer": 32.5, "zlib": 40.25}},
+        {"split": "RB1", "payload_shape": [32, 16, 16], "time_steps": 4, "samples": 8,
+         "firing_rate": 0.1, "bytes_per_sample": {"bitmap": 4096.0}},  # not in the table: left out
+    ])
+    plot = tmp_path / "bits.png"
+    code, out, err = run_sbn("bits", "--channels", 32, "--stride", 2, "--split", "RB16",
+                             "--payloads", sizes, "--format", "json")
+    assert code == 0, err
+    (row,) = json.loads(out)["rows"]
+    assert row["measured_bytes_per_sample"] == {"bitmap": 64.0, "aer": 32.5, "zlib": 40.25}
+    assert row["spikebottlenet_bits"] == 8 * row["measured_bytes_per_sample"]["bitmap"]
+    code, out, err = run_sbn("bits", "--channels", 32, "--stride", 2, "--split", "RB16",
+                             "--payloads", sizes, "--plot", plot)
+    assert code == 0, err
+    assert "aer bits" in out and "(measured)" in out and "260" in out and "322" in out  # 8 x 32.5, 8 x 40.25
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    code, out, _ = run_sbn("bits", "--channels", 32, "--stride", 2, "--split", "RB16",
+                           "--payloads", sizes, "--format", "csv")
+    header = out.splitlines()[1].split(",")
+    assert header[-3:] == ["measured_bitmap_bytes", "measured_aer_bytes", "measured_zlib_bytes"]
+    assert out.splitlines()[2].split(",")[-2:] == ["32.5", "40.25"]
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([{"split": "RB16", "payload_shape": [16, 2, 2], "time_steps": 4, "bytes_per_sample": {}}],
+     "the payloads measured at RB16 are 16x2x2 with T = 4, the table's row is 32x2x2 with T = 4"),
+    ([{"split": "RB3", "payload_shape": [32, 2, 2], "time_steps": 4, "bytes_per_sample": {}}],
+     "measures RB3, none of the table's splits"),
+    ([{"split": "RB16"}], "malformed measured payload bytes"),
+])
+def test_measured_payload_bytes_that_do_not_fit_are_one_line(run_sbn, tmp_path, rows, message):
+    sizes = _payload_bytes(tmp_path / "p.json", rows)
+    code, _, err = run_sbn("bits", "--channels", 32, "--stride", 2, "--split", "RB16", "--payloads", sizes)
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1
+    assert message in err, err

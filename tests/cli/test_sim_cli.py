@@ -25,15 +25,50 @@ def test_sim_json_report(exported):
               str(exported / "m.safetensors"), "--format", "json", "--out", str(out))
     assert res.returncode == 0, res.stderr
     report = json.loads(out.read_text())
-    assert report["schema"] == "sbn.sim/1"
+    assert report["schema"] == "sbn.sim/2"
     assert report["samples"] == 3 and len(report["results"]) == 3
     manifest = json.loads((exported / "export" / "manifest.json").read_text())
-    assert report["bytes_per_sample"] == {"measured": manifest["bits_per_sample"] // 8,
-                                          "manifest": manifest["bits_per_sample"] // 8}
+    size = manifest["bits_per_sample"] // 8
+    assert report["bytes_per_sample"] == {"measured": float(size), "bitmap": size, "manifest": size}
+    wire = report["wire"]
+    assert (wire["codec"], wire["channel"], wire["lost_frames"]) == ("bitmap", "none", 0)
+    assert set(wire["bytes_per_sample"]) == {"bitmap", "aer", "rle", "zlib", "lzma"}
+    assert wire["bytes_per_sample"]["bitmap"] == {"mean": float(size), "min": size, "max": size}
     assert report["agreement"]["executor_outputs_identical"] is True
     assert report["agreement"]["executor_predictions"] == 1.0
     assert report["agreement"]["pytorch_predictions"] == 1.0
     assert all(r["bytes"] == manifest["bits_per_sample"] // 8 for r in report["results"])
+
+
+def test_sim_through_a_noisy_channel(exported):
+    """AER over a BSC: the edge runs on what arrived (Lava and the executor alike), the bytes
+    are the AER frames', lost frames are counted, not fatal."""
+    out = exported / "noisy.json"
+    res = sbn("sim", str(exported / "export"), "--samples", "4", "--fuse", "graph", "--codec", "aer",
+              "--channel", "bsc:0.02", "--seed", "3", "--format", "json", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    report = json.loads(out.read_text())
+    wire = report["wire"]
+    assert (wire["codec"], wire["channel"], wire["seed"], wire["error_rate"]) == ("aer", "bsc:0.02", 3, 0.02)
+    rows = report["results"]
+    assert all(r["bytes"] == r["codec_bytes"]["aer"] for r in rows)
+    assert report["bytes_per_sample"]["measured"] == sum(r["bytes"] for r in rows) / 4
+    assert wire["lost_frames"] == sum(r["lost"] for r in rows)
+    assert report["agreement"]["executor_outputs_identical"] is True
+    assert report["agreement"]["payload_identical_to_executor"] is True  # as sent
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--codec", "huffman"], "Invalid value for '--codec': 'huffman' is not one of 'bitmap', 'aer'"),
+    (["--channel", "bsc:1.5"], "channel 'bsc:1.5': the flip probability P must be in [0, 1], got 1.5"),
+    (["--channel", "radio:1"], "unknown channel 'radio:1'"),
+    (["--channel", "bsc:0.1", "--target", "loihi2"], "--codec and --channel act between a device"),
+])
+def test_sim_wire_user_errors_are_one_line(exported, args, message):
+    res = sbn("sim", str(exported / "export"), *args)
+    assert res.returncode == 1
+    assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
 
 
 def test_sim_single_graph_table(exported):

@@ -66,9 +66,9 @@ def test_formats_round_trip(tmp_path):
     _, rows = load_bits_config(FIXTURES / "bits_table.toml")
     write_bits(tmp_path / "b.json", rows, "json", {"arch": "resnet50"})
     data = json.loads((tmp_path / "b.json").read_text())
-    assert data["schema"] == "sbn.bits/1" and from_dict(data) == rows
+    assert data["schema"] == "sbn.bits/2" and from_dict(data) == rows
     text = render(rows, "csv")
-    assert text.startswith("# sbn.bits/1")
+    assert text.startswith("# sbn.bits/2")
     parsed = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
     assert parsed[3]["payload_shape"] == "32x2x2" and int(parsed[3]["spikebottlenet_bits"]) == 512
     assert "| RB16 | 2048x4x4 | 32x2x2 |" in render(rows, "md")

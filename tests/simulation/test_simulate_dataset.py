@@ -48,7 +48,7 @@ def test_chunks_merge_like_one_run(export_dir):
     assert whole["agreement"]["executor_outputs_identical"] is True
     assert whole["agreement"]["pytorch_predictions"] == 1.0  # float64 PyTorch, spikes exact
     # RB3 of (1,1,1,1) at width 1/16 is 64x8x8; C'=4, s=2 -> 4*4*4*2 = 128 bits = 16 bytes
-    assert whole["bytes_per_sample"] == {"measured": 16, "manifest": 16}
+    assert whole["bytes_per_sample"] == {"measured": 16.0, "bitmap": 16, "manifest": 16}
     assert whole["bits_on_the_wire"] == 5 * 128
     rates = [r["payload_firing_rate"] for r in whole["results"]]
     assert whole["payload_firing_rate"] == pytest.approx(np.mean(rates))
@@ -91,5 +91,11 @@ def test_manifest_mismatch_is_an_error(export_dir, tmp_path):
     manifest["bits_per_sample"] = 64
     (folder / "manifest.json").write_text(json.dumps(manifest))
     images, labels = _data(1)
-    with pytest.raises(ev.SimulationError, match=r"measured \[16\] bytes per sample, the manifest says 8"):
-        ev.simulate_dataset(ev.SimSource.resolve(folder), images, labels, time_steps=2, fuse="graph")
+    # a manifest that contradicts itself is refused when read (sbn.graph.manifest_read) ...
+    with pytest.raises(ev.ConfigError, match=r"bits_per_sample 64 is not the product of payload_shape"):
+        ev.SimSource.resolve(folder)
+    # ... and one that the run contradicts, after the run
+    good = ev.SimSource.resolve(export_dir / "export")
+    lying = ev.SimSource(good.first, good.second, manifest, good.label)
+    with pytest.raises(ev.SimulationError, match=r"measured \[16\] bitmap bytes per sample, the manifest says 8"):
+        ev.simulate_dataset(lying, images, labels, time_steps=2, fuse="graph")

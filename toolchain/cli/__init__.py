@@ -23,6 +23,7 @@ from sbn.interrupts import interrupts_raise
 #: subcommand name -> "module:attribute" of its click command
 COMMANDS = {
     "bits": "sbn.cli.bits:bits",
+    "channel": "sbn.cli.channel:channel",
     "demo": "sbn.cli.demo:demo",
     "energy": "sbn.cli.energy:energy",
     "export": "sbn.cli.export:export",

@@ -26,7 +26,11 @@ from sbn.errors import ConfigError
               help="Write the table here instead of stdout.")
 @click.option("--plot", type=click.Path(path_type=Path, dir_okay=False),
               help="Bits versus split point figure (.png, .pdf or .svg).")
-def bits(arch, split, channels, stride, time_steps, width, config_file, fmt, out, plot) -> None:
+@click.option("--payloads", "payloads_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Bytes per sample each codec measured on real payloads (sbn.payload-bytes/1, from "
+                   "`sbn channel --payloads-out` or examples/benchmarks/bench_wire.py): added per split.")
+def bits(arch, split, channels, stride, time_steps, width, config_file, fmt, out, plot,
+         payloads_file) -> None:
     """Raw spiking bits, SpikeBottleNet and BottleNet++ (8-bit) transmitted bits, the
     compression ratio and the reduction versus BottleNet++, per sample.
 
@@ -54,32 +58,46 @@ def bits(arch, split, channels, stride, time_steps, width, config_file, fmt, out
             rows = (bits_row(config, split, channels, s),)
         else:
             rows = uniform_table(config, channels, s)
+    measured = None
+    if payloads_file is not None:
+        from sbn.wire.payload_sizes import measured_for
+
+        measured = measured_for(rows, payloads_file)
     model = {"arch": arch, "width": config.width, "time_steps": config.time_steps}
     if fmt == "table":
-        _print_table(rows, model)
+        _print_table(rows, model, measured)
     else:
-        emit(render(rows, fmt, model), out)
+        emit(render(rows, fmt, model, measured), out)
     if plot is not None:
         from sbn.energy.plots import plot_bits
 
-        plot_bits(rows, plot)
+        plot_bits(rows, plot, measured)
         note(f"wrote {plot}")
 
 
-def _print_table(rows, model) -> None:
+def _print_table(rows, model, measured) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from sbn.energy.bits import measured_codecs
     from sbn.energy.tables import fmt_number
+
+    codecs = measured_codecs(measured)
 
     t = Table(title=escape(f"Transmitted bits per sample [{model['arch']} width {model['width']}]"))
     for col in ("split", "C x H x W", "C' x H' x W'", "T", "raw bits", "SpikeBottleNet bits",
                 "BottleNet++ bits", "compression", "vs BottleNet++"):
         t.add_column(escape(col), justify="left" if col == "split" else "right")
+    for codec in codecs:
+        t.add_column(escape(f"{codec} bits (measured)"), justify="right")
     for p in rows:
+        sizes = (measured or {}).get(p.split, {})
         t.add_row(p.split, "x".join(map(str, p.raw_shape)), "x".join(map(str, p.payload_shape)),
                   str(p.time_steps), fmt_number(p.raw_bits), fmt_number(p.spiking_bits),
                   fmt_number(p.baseline_bits), f"{p.compression_ratio:.4g}x",
-                  f"{-p.reduction_vs_baseline:+.1f} %")
+                  f"{-p.reduction_vs_baseline:+.1f} %",
+                  *("-" if c not in sizes else f"{8 * sizes[c]:,.0f}" for c in codecs))
     t.caption = "raw = C·H·W·T; SpikeBottleNet = C'·H'·W'·T; BottleNet++ = C'·H'·W'·8 (8-bit)"
+    if codecs:
+        t.caption += "; measured = 8 x mean bytes per sample of each codec on real payloads"
     console().print(t)

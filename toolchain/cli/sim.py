@@ -1,8 +1,9 @@
 """``sbn sim EXPORT_DIR | GRAPH.nir``: run images through Lava, device and edge as two networks.
 
 Reports per-sample predictions, accuracy, agreement with the reference executor (and with
-the PyTorch model given ``--checkpoint``), the measured bytes on the wire per sample (checked
-against the manifest) and the wall time per sample. JSON schema ``sbn.sim/1``.
+the PyTorch model given ``--checkpoint``), the measured bytes on the wire per sample (the
+bitmap's checked against the manifest; every codec's measured on the same payloads), frames
+lost on the channel, and the wall time per sample. JSON schema ``sbn.sim/2``.
 
 ``sbn sim GRAPH.nir --input X.npy`` runs any NIR graph on given streams instead of images
 (``sim_graph``; schema ``sbn.sim-graph/1``).
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from sbn.cli.bounds import CHIPS, COUNT, GRAPH_TIME_STEPS, RETRIES, WORKERS
 from sbn.errors import ConfigError, SimulationError
-
+from sbn.wire.codecs import CODECS, DEFAULT_CODEC
 
 @click.command("sim")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
@@ -54,6 +55,13 @@ from sbn.errors import ConfigError, SimulationError
               help="With --target: an `sbn quantize` file (default: the export's, else quantise now).")
 @click.option("--rates-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --target: write the firing rates measured in Lava (sbn.firing-rates/1).")
+@click.option("--codec", type=click.Choice(list(CODECS)), default=DEFAULT_CODEC, show_default=True,
+              help="How the payload is coded on the wire (docs/wire.md).")
+@click.option("--channel", "channel_spec", default="none", show_default=True,
+              help="The link between device and edge: none, bsc:P, erasure:P[:PACKET_BYTES], "
+                   "ge:P_GB:P_BG[:E_GOOD[:E_BAD]], awgn:EBN0_DB.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the channel's noise (sample i's frame: seed, i).")
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Run SOURCE (a .nir file) on these input streams instead of images: "
                                  ".npy [T, *in] or [T, B, *in], or .npz keyed by Input node name.")
@@ -68,8 +76,8 @@ from sbn.errors import ConfigError, SimulationError
                    "Output streams, as .npz keyed by Output node name.")
 @click.pass_context
 def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, batch_size,
-        workers, address, retries, target_spec, chips, quantized, rates_out, input_path, dt, backend,
-        fmt, out):
+        workers, address, retries, target_spec, chips, quantized, rates_out, codec, channel_spec,
+        seed, input_path, dt, backend, fmt, out):
     """Simulate SOURCE (an `sbn export` folder, or a .nir file) in Lava on test images, or
     a .nir file on given input streams (--input)."""
     from sbn.cli.options import given_options
@@ -90,12 +98,18 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
     from sbn.targets.lava import load_graph
     from sbn.simulation import SimSource, simulate_dataset
     from sbn.targets.lava.split import time_steps_of
+    from sbn.wire import parse_channel
 
     if source.is_dir():  # the manifest, checked against its graphs, before anything runs
         manifest = read_manifest(source)
         if checkpoint is not None:
             check_checkpoint(manifest, checkpoint, source)
     src = SimSource.resolve(source, edge)
+    parse_channel(channel_spec)  # a bad spec: one line before any work
+    wired = codec != DEFAULT_CODEC or channel_spec != "none"
+    if wired and (target_spec is not None or src.second is None):
+        raise ConfigError("--codec and --channel act between a device and an edge graph in float: "
+                          "give an export folder (or device.nir --edge edge.nir), without --target")
     own_outputs(
         {"--out": out, "--rates-out": rates_out},
         [src.first, src.second, checkpoint, quantized,
@@ -130,6 +144,7 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
             src, images, labels, time_steps=t, checkpoint=None if checkpoint is None else str(checkpoint),
             fuse=fuse, batch_size=batch_size, workers=workers, address=address, retries=retries,
             dataset=dataset, on_chunk=lambda done, total: bar.update(task, completed=done, total=total),
+            codec=codec, channel=channel_spec, seed=seed,
         )
     size = output_size(load_graph(src.second or src.first))
     if size is not None and size != data.num_classes:  # a payload, not class scores
@@ -152,11 +167,11 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
 def _table(report: dict) -> str:
     table = Table(title=f"sbn sim: {report['source']} ({report['samples']} samples, T = "
                         f"{report['time_steps']}, fuse {report['fuse']})")
-    for col in ("sample", "label", "lava", "executor", "pytorch", "bytes"):
+    for col in ("sample", "label", "lava", "executor", "pytorch", "bytes", "lost"):
         table.add_column(col, justify="right")
     for r in report["results"]:
         table.add_row(*(("-" if r[k] is None else str(r[k]))
-                        for k in ("index", "label", "prediction", "executor", "pytorch", "bytes")))
+                        for k in ("index", "label", "prediction", "executor", "pytorch", "bytes", "lost")))
     buf = io.StringIO()
     console = Console(file=buf, width=120, force_terminal=False)
     console.print(table)
@@ -166,9 +181,13 @@ def _table(report: dict) -> str:
         f"{_f(a['executor_outputs_identical'])}, predictions {_f(a['executor_predictions'])} | "
         f"pytorch {_f(a['pytorch_predictions'])} | "
         f"payload firing rate {_f(report['payload_firing_rate'])} | "
-        f"bytes/sample {_f(b['measured'])} (manifest {_f(b['manifest'])}) | "
+        f"bytes/sample {_f(b['measured'], '.1f')} (bitmap {_f(b['bitmap'])}, manifest {_f(b['manifest'])}) | "
         f"{_f(report['wall_s_per_sample'], '.2f')} s/sample | processes {report['processes']} | "
         f"latency {report['latency_steps']} steps")
+    w = report["wire"]
+    sizes = ", ".join(f"{name} {v['mean']:.1f}" for name, v in w["bytes_per_sample"].items())
+    console.print(f"wire: codec {w['codec']}, channel {w['channel']} (seed {w['seed']}), "
+                  f"{w['lost_frames']} lost frame(s) | bytes/sample per codec: {sizes or '-'}")
     return buf.getvalue()
 
 

@@ -19,7 +19,8 @@ from sbn.errors import ConfigError
 
 #: `sbn sim` options that belong to the dataset mode; with --input they are refused if given
 DATASET_OPTIONS = ("edge", "samples", "dataset", "data_dir", "checkpoint", "time_steps",
-                   "workers", "address", "retries", "target_spec", "chips", "quantized", "rates_out")
+                   "workers", "address", "retries", "target_spec", "chips", "quantized", "rates_out",
+                   "codec", "channel_spec", "seed")
 
 
 def refuse_dataset_options(ctx: click.Context) -> None:

@@ -79,6 +79,9 @@ def _layers(ctx, param, value: str | None):
 @click.option("--quantize", "quantize_target", default=None,
               help="Step 3: fine-tune the SpikeBottleNet given to --from through this target's "
                    "fixed point (loihi2): the device half trains with the chip's weight rounding.")
+@click.option("--channel", "channel_spec", default=None,
+              help="Step 2/3: fine-tune through bit errors on the payload (bsc:P or awgn:EBN0_DB; "
+                   "straight-through gradient), as BottleNet++ trains through its channel.")
 @click.option("--recipe", type=click.Choice(sorted(RECIPES)), default=None,
               help="Step 1: take every option this recipe names from it (docs/training.md "
                    "gives each value's source); options given here win.")
@@ -102,8 +105,8 @@ def _layers(ctx, param, value: str | None):
 @click.pass_context
 def train(ctx, out, dataset, data_dir, download, backbone_path, split, channels, stride, kernel_size,
           kind, width, layers, surrogate_width, time_steps, epochs, batch_size, lr, optimizer, weight_decay,
-          augment, train_samples, test_samples, quantize_target, recipe, device_spec, precision,
-          channels_last, lif_kernel, seed, resume, summary, fmt):
+          augment, train_samples, test_samples, quantize_target, channel_spec, recipe, device_spec,
+          precision, channels_last, lif_kernel, seed, resume, summary, fmt):
     """Train a backbone (step 1) or fine-tune a bottleneck from one (step 2)."""
     if recipe is not None:
         if backbone_path is not None:
@@ -165,6 +168,9 @@ def train(ctx, out, dataset, data_dir, download, backbone_path, split, channels,
             layers=layers or (3, 4, 6, 3), time_steps=4 if time_steps is None else time_steps,
             lif=LIFParameters() if surrogate_width is None else LIFParameters(surrogate_width=surrogate_width),
         )
+    if channel_spec is not None and (config.bottleneck is None or config.kind != "spiking"):
+        raise ConfigError("--channel trains through bit errors on a SpikeBottleNet's spikes: give "
+                          "--from BACKBONE --split RBk --channels C'")
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out {out}: checkpoints are .safetensors files")
     if runtime.ranks.main:  # one claim per run, not one per torchrun rank
@@ -179,7 +185,7 @@ def train(ctx, out, dataset, data_dir, download, backbone_path, split, channels,
         dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         optimizer=optimizer, seed=seed, augment=(dataset != "digits") if augment is None else augment,
         train_samples=train_samples, test_samples=test_samples, quantize=quantize_target,
-        precision=precision,
+        precision=precision, channel=channel_spec,
     )
     train_data = load_dataset(dataset, root=data_dir, train=True, download_missing=download)
     test_data = load_dataset(dataset, root=data_dir, train=False)

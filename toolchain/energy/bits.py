@@ -8,7 +8,9 @@ The arithmetic is ``sbn.models.accounting`` (shapes from the config alone)::
     compression ratio  = raw / SpikeBottleNet;  reduction vs baseline = 1 - SNN / BottleNet++
 
 This module picks the rows (one choice, the same C'/stride at every split, or a
-per-split file) and renders them (JSON ``sbn.bits/1``, CSV, markdown). A bits-config
+per-split file) and renders them (JSON ``sbn.bits/2``, CSV, markdown), with the bytes per
+sample each payload codec measured on real payloads where given (``measured``: split ->
+codec -> mean bytes, from ``sbn.wire.payload_sizes``). A bits-config
 file (TOML or JSON)::
 
     schema = "sbn.bits-config/1"
@@ -35,7 +37,8 @@ from sbn.energy.tables import csv_text, markdown_table
 from sbn.fileio import check_version, read_document, write_text
 from sbn.models import BottleneckConfig, ModelConfig, Payload, parse_split, payload
 
-SCHEMA = "sbn.bits/1"
+#: /2: every row has "measured_bytes_per_sample" ({codec: mean bytes}, {} when not measured)
+SCHEMA = "sbn.bits/2"
 CONFIG_SCHEMA = "sbn.bits-config/1"
 ARCHS = ("resnet50",)
 _MODEL_KEYS = {"arch", "width", "time_steps", "num_classes"}
@@ -103,7 +106,11 @@ HEADER = ("split", "raw_shape", "payload_shape", "time_steps", "raw_bits",
           "reduction_vs_baseline_pct", "bytes_per_sample")
 
 
-def row_dict(p: Payload) -> dict[str, Any]:
+#: split -> codec -> mean bytes per sample measured on real payloads
+Measured = Mapping[str, Mapping[str, float]]
+
+
+def row_dict(p: Payload, measured: Measured | None = None) -> dict[str, Any]:
     return {
         "split": p.split, "raw_shape": list(p.raw_shape), "payload_shape": list(p.payload_shape),
         "channels": p.payload_shape[0], "stride": p.raw_shape[1] // p.payload_shape[1],
@@ -112,12 +119,14 @@ def row_dict(p: Payload) -> dict[str, Any]:
         "compression_ratio": p.compression_ratio,
         "reduction_vs_baseline_pct": p.reduction_vs_baseline,
         "bytes_per_sample": p.bytes_per_sample,
+        "measured_bytes_per_sample": dict((measured or {}).get(p.split, {})),
     }
 
 
-def to_dict(payloads: Sequence[Payload], model: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def to_dict(payloads: Sequence[Payload], model: Mapping[str, Any] | None = None,
+            measured: Measured | None = None) -> dict[str, Any]:
     return {"schema": SCHEMA, "producer": f"sbn {__version__}", "model": dict(model or {}),
-            "rows": [row_dict(p) for p in payloads]}
+            "rows": [row_dict(p, measured) for p in payloads]}
 
 
 def from_dict(data: Mapping[str, Any], where: str = "bits table") -> tuple[Payload, ...]:
@@ -134,27 +143,35 @@ def from_dict(data: Mapping[str, Any], where: str = "bits table") -> tuple[Paylo
         raise ConfigError(f"{where}: malformed bits table ({exc})") from None
 
 
-def flat_rows(payloads: Sequence[Payload]) -> list[list[Any]]:
+def measured_codecs(measured: Measured | None) -> list[str]:
+    """The codecs measured at any split, in first-seen order."""
+    return list(dict.fromkeys(c for sizes in (measured or {}).values() for c in sizes))
+
+
+def flat_rows(payloads: Sequence[Payload], measured: Measured | None = None) -> list[list[Any]]:
     rows = []
     for p in payloads:
         d = row_dict(p)
         d["raw_shape"] = "x".join(map(str, p.raw_shape))
         d["payload_shape"] = "x".join(map(str, p.payload_shape))
-        rows.append([d[k] for k in HEADER])
+        sizes = (measured or {}).get(p.split, {})
+        rows.append([d[k] for k in HEADER] + [sizes.get(c) for c in measured_codecs(measured)])
     return rows
 
 
-def render(payloads: Sequence[Payload], fmt: str, model: Mapping[str, Any] | None = None) -> str:
+def render(payloads: Sequence[Payload], fmt: str, model: Mapping[str, Any] | None = None,
+           measured: Measured | None = None) -> str:
     provenance = f"{SCHEMA}; produced by sbn {__version__}; bits per sample"
+    header = HEADER + tuple(f"measured_{c}_bytes" for c in measured_codecs(measured))
     if fmt == "json":
-        return json.dumps(to_dict(payloads, model), indent=2) + "\n"
+        return json.dumps(to_dict(payloads, model, measured), indent=2) + "\n"
     if fmt == "csv":
-        return csv_text(provenance, HEADER, flat_rows(payloads))
+        return csv_text(provenance, header, flat_rows(payloads, measured))
     if fmt == "md":
-        return f"<!-- {provenance} -->\n\n" + markdown_table(HEADER, flat_rows(payloads))
+        return f"<!-- {provenance} -->\n\n" + markdown_table(header, flat_rows(payloads, measured))
     raise ConfigError(f"unknown bits format {fmt!r}: choose one of json, csv, md")
 
 
 def write_bits(path: str | os.PathLike, payloads: Sequence[Payload], fmt: str = "json",
-               model: Mapping[str, Any] | None = None) -> None:
-    write_text(path, render(payloads, fmt, model))
+               model: Mapping[str, Any] | None = None, measured: Measured | None = None) -> None:
+    write_text(path, render(payloads, fmt, model, measured))

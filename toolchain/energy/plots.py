@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend first)
 
 from sbn.errors import ConfigError  # noqa: E402
+from sbn.energy.bits import measured_codecs  # noqa: E402
 from sbn.energy.estimate import EnergyReport  # noqa: E402
 from sbn.fileio import atomic_path  # noqa: E402
 from sbn.models import Payload  # noqa: E402
@@ -26,7 +27,7 @@ PLOT_FORMATS = ("png", "pdf", "svg")
 def plot_energy(report: EnergyReport, path: str | os.PathLike) -> None:
     """Cumulative device energy (mJ, log scale) per split point: the BottleNet++ baseline
     and the spiking model on every SNN preset of the report."""
-    fmt = _format_of(path)
+    fmt = plot_format(path)
     labels = [s.split for s in report.splits]
     x = range(len(labels))
     fig, ax = plt.subplots(figsize=(9, 5))
@@ -49,38 +50,45 @@ def plot_energy(report: EnergyReport, path: str | os.PathLike) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        _save(fig, path, fmt)
+        save_figure(fig, path, fmt)
     finally:
         plt.close(fig)
 
 
-def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike) -> None:
+def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike,
+              measured: Mapping[str, Mapping[str, float]] | None = None) -> None:
     """Bits per sample (log scale) per split point: raw spiking feature, SpikeBottleNet
-    payload and BottleNet++ payload at the same C' and stride."""
-    fmt = _format_of(path)
+    payload and BottleNet++ payload at the same C' and stride; with ``measured`` (split ->
+    codec -> mean bytes per sample on real payloads), one dashed curve per codec."""
+    fmt = plot_format(path)
     if not payloads:
         raise ConfigError("nothing to plot: the bits table is empty")
     labels = [p.split for p in payloads]
     x = range(len(labels))
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(12 if measured else 9, 5))
     try:
         ax.plot(x, [p.raw_bits for p in payloads], marker="^", label="raw spiking feature (C·H·W·T)")
         ax.plot(x, [p.baseline_bits for p in payloads], marker="s", label="BottleNet++ (C'·H'·W'·8)")
         ax.plot(x, [p.spiking_bits for p in payloads], marker="o", label="SpikeBottleNet (C'·H'·W'·T)")
+        for codec in measured_codecs(measured):
+            points = [(i, 8 * measured[p.split][codec]) for i, p in enumerate(payloads)
+                      if codec in (measured or {}).get(p.split, {})]
+            ax.plot([i for i, _ in points], [b for _, b in points], linestyle="--", marker="x",
+                    label=f"measured: {codec} (8 x bytes)")
         ax.set_yscale("log")
         ax.set_xticks(list(x), labels, rotation=45)
         ax.set_xlabel("split point")
         ax.set_ylabel("transmitted size per sample [bits]")
         ax.set_title("Transmitted bits per split point")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(**({"loc": "upper left", "bbox_to_anchor": (1.01, 1)} if measured else {}))  # beside the curves
         fig.tight_layout()
-        _save(fig, path, fmt)
+        save_figure(fig, path, fmt)
     finally:
         plt.close(fig)
 
 
-def _format_of(path: str | os.PathLike) -> str:
+def plot_format(path: str | os.PathLike) -> str:
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:
         raise ConfigError(
@@ -90,6 +98,6 @@ def _format_of(path: str | os.PathLike) -> str:
     return fmt
 
 
-def _save(fig, path: str | os.PathLike, fmt: str) -> None:
+def save_figure(fig, path: str | os.PathLike, fmt: str) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=120)
