@@ -30,9 +30,9 @@ def test_sweep_on_ray_export_and_reselect(backbone, tmp_path):
     out = tmp_path / "sweep"
     grid = tmp_path / "grid.toml"
     # RB4 of the reduced model is 4x4: stride 3 cannot divide it, so that trial fails
-    grid.write_text('schema = "sbn.sweep-grid/1"\nbackbone = "%s"\nsplits = ["RB4"]\n'
+    grid.write_text(f'schema = "sbn.sweep-grid/1"\nbackbone = "{backbone}"\nsplits = ["RB4"]\n'
                     'channels = [4]\nstrides = [1, 3]\nstrides_everywhere = true\nT = [2]\n'
-                    '[train]\nepochs = 1\ntrain_samples = 64\ntest_samples = 32\n' % backbone)
+                    '[train]\nepochs = 1\ntrain_samples = 64\ntest_samples = 32\n')
     done = sbn("sweep", "--grid", grid, "--workers", "2", "--out", out, "--format", "csv",
                "--plot", tmp_path / "sweep.png")
     assert done.returncode == 0, done.stderr

@@ -113,7 +113,7 @@ def test_hooks_are_removed_and_mode_restored_even_on_error():
     measure_firing_rates(model, torch.rand(2, 3, 32, 32))
     assert model.training
     assert all(not c._forward_pre_hooks for c in convs)
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="channels"):
         measure_firing_rates(model, torch.rand(2, 5, 32, 32))  # wrong channel count
     assert all(not c._forward_pre_hooks for c in convs)
     probe = FiringRateProbe(model).attach()

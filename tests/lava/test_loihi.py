@@ -281,7 +281,7 @@ def test_conv_models_wrap_sums_beyond_24_bits_alike():
         sink = Sink(shape=conv.a_out.shape, buffer=4)
         src.s_out.connect(conv.s_in)
         conv.a_out.connect(sink.a_in)
-        streams.append(run_network(src, 4, fixed_run_cfg(fast), lambda: np.asarray(sink.data.get())))
+        streams.append(run_network(src, 4, fixed_run_cfg(fast), lambda sink=sink: np.asarray(sink.data.get())))
     stock, ours = streams
     assert np.array_equal(stock, ours)
     from sbn.targets.lava.loihi.int_conv import IntConv

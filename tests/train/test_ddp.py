@@ -70,7 +70,7 @@ def test_two_ranks_train_and_resume_like_one_process(two_ranks, tmp_path):
     assert parallel.training["epoch"] == 2
     for key, value in single.model.state_dict().items():
         torch.testing.assert_close(parallel.model_state[key], value, rtol=1e-4, atol=1e-4,
-                                   msg=lambda m: f"{key}: {m}")
+                                   msg=lambda m, key=key: f"{key}: {m}")
     history = torch.load(two_ranks / "history.pt")["history"]
     for a, b in zip(history, single.history):
         assert a["train_loss"] == pytest.approx(b.train_loss, rel=1e-5)

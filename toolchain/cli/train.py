@@ -33,7 +33,7 @@ def _layers(ctx, param, value: str | None):
     try:
         layers = tuple(int(v) for v in value.split(","))
     except ValueError:
-        raise click.BadParameter(f"expected four comma-separated block counts, got {value!r}")
+        raise click.BadParameter(f"expected four comma-separated block counts, got {value!r}") from None
     if len(layers) != 4 or min(layers) < 1:
         raise click.BadParameter(f"expected four positive block counts, got {value!r}")
     return layers
