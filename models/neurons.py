@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from sbn.errors import ConfigError
+from sbn.models.lif_sequence import LIFSequence
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,18 @@ def lif_step(
 
 
 def lif_multistep(x: torch.Tensor, params: LIFParameters) -> torch.Tensor:
-    """Run the LIF over ``x`` of shape ``[T, B, ...]`` from rest; returns spikes, same shape."""
+    """Run the LIF over ``x`` of shape ``[T, B, ...]`` from rest; returns spikes, same shape.
+
+    Training runs the whole sequence as one autograd node (``LIFSequence``); the same
+    spikes and, within rounding, the same gradients as ``lif_multistep_reference``.
+    """
     if not (torch.is_grad_enabled() and x.requires_grad):
         return _lif_multistep_inference(x, params)
+    return LIFSequence.apply(x, params.decay, params.v_th, params.surrogate_width)
+
+
+def lif_multistep_reference(x: torch.Tensor, params: LIFParameters) -> torch.Tensor:
+    """``lif_step`` over time under plain autograd: the definition the fast paths are held to."""
     u = torch.zeros_like(x[0])
     o = torch.zeros_like(x[0])
     out = []

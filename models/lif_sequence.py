@@ -1,0 +1,81 @@
+"""The LIF over a whole ``[T, ...]`` sequence as one autograd node: the training path.
+
+Autograd through the step function (``neurons.lif_step``, the reference) records about six
+nodes per time step and saves five tensors per step; worse, each ``x[t]`` is a select whose
+backward allocates a zero ``[T, ...]`` tensor and adds it up, so the time loop's backward
+touches T^2 full-size tensors. On the CPU that bookkeeping, not the arithmetic, was a fifth
+of a full-width training step. Here the forward runs the recurrence in place without
+autograd and keeps only the potentials ``u``; the backward runs backpropagation through time
+by hand, writing each step's gradient straight into the result.
+
+The backward, for ``u[t] = k u[t-1] (1 - o[t-1]) + x[t]``, ``o[t] = 1{u[t] >= V_th}`` and the
+rectangular surrogate ``s[t] = 1{|u[t] - V_th| < a/2} / a``, from ``g[T] = 0`` back::
+
+    dL/do[t] = grad_out[t] - k u[t] g[t+1]          (o[t] resets u[t+1]; not detached)
+    g[t] = dL/du[t] = dL/do[t] s[t] + k (1 - o[t]) g[t+1]
+    dL/dx[t] = g[t]
+
+which is what autograd computes through the reference, in another order of the same float
+operations (``tests/models/test_lif_sequence.py`` holds it to the reference). The spikes are
+bit-identical: the window and the threshold are evaluated on the same ``u`` with the same ops.
+``sbn.train_fused_lif`` is the same recurrence written for ``torch.compile``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+@torch.no_grad()
+def potentials(x: torch.Tensor, decay: float, v_th: float) -> torch.Tensor:
+    """u[t] (before the reset that o[t] triggers) for ``x`` ``[T, ...]``, from rest.
+
+    Bit-identical to ``lif_step``'s ``k u (1 - o) + x``: where o = 0 the product by 1 is
+    exact, where o = 1 the product is a zero and so is the masked value.
+    """
+    u = torch.empty_like(x, memory_format=torch.contiguous_format)
+    u[0].copy_(x[0])
+    fired = torch.empty(x.shape[1:], dtype=torch.bool, device=x.device)
+    for t in range(1, x.shape[0]):
+        torch.ge(u[t - 1], v_th, out=fired)
+        torch.mul(u[t - 1], decay, out=u[t])
+        u[t].masked_fill_(fired, 0.0)
+        u[t].add_(x[t])
+    return u
+
+
+@torch.no_grad()
+def input_gradient(grad_out: torch.Tensor, u: torch.Tensor, decay: float, v_th: float,
+                   width: float) -> torch.Tensor:
+    """dL/dx from dL/do and the potentials (see the module docstring)."""
+    # s[t], with the window evaluated exactly as RectangularSpike does
+    surrogate = (u - v_th).abs_().lt_(width / 2).div_(width)
+    grad = torch.empty_like(u)
+    last = u.shape[0] - 1
+    torch.mul(grad_out[last], surrogate[last], out=grad[last])
+    if last == 0:
+        return grad
+    kept = (u[:last] < v_th).to(u.dtype).mul_(decay)  # k (1 - o[t])
+    reset = u[:last] * decay  # k u[t]
+    for t in reversed(range(last)):
+        g_next = grad[t + 1]
+        d_spike = torch.addcmul(grad_out[t], reset[t], g_next, value=-1.0)
+        torch.mul(d_spike, surrogate[t], out=grad[t])
+        grad[t].addcmul_(kept[t], g_next)
+    return grad
+
+
+class LIFSequence(torch.autograd.Function):
+    """Spikes ``[T, ...]`` of the LIF from rest, with the surrogate gradient through time."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, decay: float, v_th: float, width: float) -> torch.Tensor:
+        u = potentials(x, decay, v_th)
+        ctx.save_for_backward(u)
+        ctx.constants = (decay, v_th, width)
+        return (u >= v_th).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        (u,) = ctx.saved_tensors
+        return input_gradient(grad_out, u, *ctx.constants), None, None, None
