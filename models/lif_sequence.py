@@ -33,7 +33,7 @@ def potentials(x: torch.Tensor, decay: float, v_th: float) -> torch.Tensor:
     Bit-identical to ``lif_step``'s ``k u (1 - o) + x``: where o = 0 the product by 1 is
     exact, where o = 1 the product is a zero and so is the masked value.
     """
-    u = torch.empty_like(x, memory_format=torch.contiguous_format)
+    u = torch.empty_like(x)  # keeps a channels-last layout
     u[0].copy_(x[0])
     fired = torch.empty(x.shape[1:], dtype=torch.bool, device=x.device)
     for t in range(1, x.shape[0]):
