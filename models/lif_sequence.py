@@ -27,21 +27,24 @@ import torch
 
 
 @torch.no_grad()
-def potentials(x: torch.Tensor, decay: float, v_th: float) -> torch.Tensor:
-    """u[t] (before the reset that o[t] triggers) for ``x`` ``[T, ...]``, from rest.
+def run(x: torch.Tensor, decay: float, v_th: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes o[t] and potentials u[t] (before the reset that o[t] triggers) for ``x``
+    ``[T, ...]`` from rest.
 
-    Bit-identical to ``lif_step``'s ``k u (1 - o) + x``: where o = 0 the product by 1 is
-    exact, where o = 1 the product is a zero and so is the masked value.
+    Bit-identical to ``lif_step``'s ``k u (1 - o) + x``: the same products in the same order,
+    with ``1 - o`` written as ``u < V_th`` (exactly 1.0 or 0.0). Comparisons write straight
+    into float tensors: a bool result converted by ``.to(float)`` took several times longer.
     """
     u = torch.empty_like(x)  # keeps a channels-last layout
+    spikes = torch.empty_like(x)
+    kept = torch.empty_like(x[0])  # 1 - o[t-1]
     u[0].copy_(x[0])
-    fired = torch.empty(x.shape[1:], dtype=torch.bool, device=x.device)
+    torch.ge(u[0], v_th, out=spikes[0])
     for t in range(1, x.shape[0]):
-        torch.ge(u[t - 1], v_th, out=fired)
-        torch.mul(u[t - 1], decay, out=u[t])
-        u[t].masked_fill_(fired, 0.0)
-        u[t].add_(x[t])
-    return u
+        torch.lt(u[t - 1], v_th, out=kept)
+        torch.mul(u[t - 1], decay, out=u[t]).mul_(kept).add_(x[t])
+        torch.ge(u[t], v_th, out=spikes[t])
+    return spikes, u
 
 
 @torch.no_grad()
@@ -49,13 +52,14 @@ def input_gradient(grad_out: torch.Tensor, u: torch.Tensor, decay: float, v_th: 
                    width: float) -> torch.Tensor:
     """dL/dx from dL/do and the potentials (see the module docstring)."""
     # s[t], with the window evaluated exactly as RectangularSpike does
-    surrogate = (u - v_th).abs_().lt_(width / 2).div_(width)
+    surrogate = (u - v_th).abs_()
+    torch.lt(surrogate, width / 2, out=surrogate).div_(width)
     grad = torch.empty_like(u)
     last = u.shape[0] - 1
     torch.mul(grad_out[last], surrogate[last], out=grad[last])
     if last == 0:
         return grad
-    kept = (u[:last] < v_th).to(u.dtype).mul_(decay)  # k (1 - o[t])
+    kept = torch.lt(u[:last], v_th, out=torch.empty_like(u[:last])).mul_(decay)  # k (1 - o[t])
     reset = u[:last] * decay  # k u[t]
     for t in reversed(range(last)):
         g_next = grad[t + 1]
@@ -70,10 +74,10 @@ class LIFSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, decay: float, v_th: float, width: float) -> torch.Tensor:
-        u = potentials(x, decay, v_th)
+        spikes, u = run(x, decay, v_th)
         ctx.save_for_backward(u)
         ctx.constants = (decay, v_th, width)
-        return (u >= v_th).to(x.dtype)
+        return spikes
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
