@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from sbn.errors import ConfigError
+from sbn.models.lif_sequence import LIFSequence, run
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,18 @@ def lif_step(
 
 
 def lif_multistep(x: torch.Tensor, params: LIFParameters) -> torch.Tensor:
-    """Run the LIF over ``x`` of shape ``[T, B, ...]`` from rest; returns spikes, same shape."""
+    """Run the LIF over ``x`` of shape ``[T, B, ...]`` from rest; returns spikes, same shape.
+
+    Training runs the whole sequence as one autograd node (``LIFSequence``); the same
+    spikes and, within rounding, the same gradients as ``lif_multistep_reference``.
+    """
     if not (torch.is_grad_enabled() and x.requires_grad):
         return _lif_multistep_inference(x, params)
+    return LIFSequence.apply(x, params.decay, params.v_th, params.surrogate_width)
+
+
+def lif_multistep_reference(x: torch.Tensor, params: LIFParameters) -> torch.Tensor:
+    """``lif_step`` over time under plain autograd: the definition the fast paths are held to."""
     u = torch.zeros_like(x[0])
     o = torch.zeros_like(x[0])
     out = []
@@ -100,20 +110,10 @@ def lif_multistep(x: torch.Tensor, params: LIFParameters) -> torch.Tensor:
     return torch.stack(out)
 
 
-@torch.no_grad()
 def _lif_multistep_inference(x: torch.Tensor, params: LIFParameters) -> torch.Tensor:
-    """The same recurrence without autograd, in place: about half the memory traffic.
-
-    Bit-identical to ``lif_step``: (1 - o) is 0 or 1, so multiplying by it is exact and the
-    order of the two products does not matter.
-    """
-    out = torch.empty_like(x)
-    u = x[0].clone()
-    out[0].copy_(u >= params.v_th)
-    for t in range(1, x.shape[0]):
-        u.mul_(params.decay).mul_(1.0 - out[t - 1]).add_(x[t])
-        out[t].copy_(u >= params.v_th)
-    return out
+    """The same recurrence without autograd (``lif_sequence.run``, bit-identical to
+    ``lif_step``)."""
+    return run(x, params.decay, params.v_th)[0]
 
 
 class LIF(nn.Module):

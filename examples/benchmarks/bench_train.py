@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from sbn.models import LIF, BottleneckConfig, ModelConfig, build_model
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_steps import infer_step, timed, train_step  # noqa: E402 - the sibling module, by path
 
 CASES = [
     # name, config, train batch, inference batch
@@ -30,53 +33,23 @@ CASES = [
 ]
 
 
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(step, repeats: int, device: str) -> float:
-    step()  # warm-up: allocator, autograd graph, kernels
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        step()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def bench(config: ModelConfig, train_batch: int, infer_batch: int, repeats: int, device: str) -> dict:
     torch.manual_seed(0)
     model = build_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters())
     x = torch.rand(train_batch, 3, 32, 32, device=device)
     y = torch.randint(0, config.num_classes, (train_batch,), device=device)
-
-    def train_step():
-        model.train()
-        loss = F.cross_entropy(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
     xi = torch.rand(infer_batch, 3, 32, 32, device=device)
-
-    @torch.no_grad()
-    def infer_step():
-        model.eval()
-        model(xi)
-
-    t_train = timed(train_step, repeats, device)
-    t_infer = timed(infer_step, repeats, device)
+    train, infer = train_step(model, model, optimizer, x, y), infer_step(model, model, xi)
+    t_train = timed(train, repeats, device)
+    t_infer = timed(infer, repeats, device)
     # The LIF's share of inference time: the same forward with every LIF swapped for a
     # stateless threshold (no time loop). What is left over is the cost of the time loop.
     lifs = [m for m in model.modules() if isinstance(m, LIF)]
     originals = [m.forward for m in lifs]
     for m in lifs:
         m.forward = lambda v, th=m.params.v_th: (v >= th).to(v.dtype)
-    t_no_loop = timed(infer_step, repeats, device)
+    t_no_loop = timed(infer, repeats, device)
     for m, f in zip(lifs, originals):
         m.forward = f
     return {

@@ -5,6 +5,7 @@ import torch
 
 from sbn.errors import ConfigError
 from sbn.models import LIF, LIFParameters, lif_multistep, lif_step
+from sbn.models.neurons import lif_multistep_reference
 
 PARAMS = LIFParameters(decay=0.5, v_th=1.0, surrogate_width=1.0)
 
@@ -75,11 +76,11 @@ def test_bad_parameters(kwargs, message):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_inference_path_is_bit_identical_to_the_autograd_path(dtype):
+def test_inference_path_is_bit_identical_to_the_reference(dtype):
     g = torch.Generator().manual_seed(0)
     x = (torch.randn(5, 3, 4, 6, 6, generator=g) * 1.5 + 0.5).to(dtype)
     with torch.no_grad():
         fast = lif_multistep(x, PARAMS)
-    slow = lif_multistep(x.clone().requires_grad_(True), PARAMS)
+    slow = lif_multistep_reference(x.clone().requires_grad_(True), PARAMS)
     assert torch.equal(fast, slow.detach())
     assert fast.dtype == dtype and 0 < float(fast.mean()) < 1

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sbn.models import ModelConfig, build_model
-from sbn.models.neurons import LIF, LIFParameters, lif_multistep
+from sbn.models.neurons import LIF, LIFParameters, lif_multistep_reference
 from sbn.train_fused_lif import FusedLIF, fused_lif_multistep, use_lif_kernel
 
 CASES = [(LIFParameters(), 4), (LIFParameters(decay=1.0, v_th=0.5, surrogate_width=1.0), 2),
@@ -15,7 +15,8 @@ def _both(x, params, compiled):
     """(spikes, dL/dx) of the eager and the fused path for one random upstream gradient."""
     grad = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     results = []
-    for fn in (lambda v: lif_multistep(v, params), lambda v: fused_lif_multistep(v, params, compiled)):
+    for fn in (lambda v: lif_multistep_reference(v, params),
+               lambda v: fused_lif_multistep(v, params, compiled)):
         leaf = x.clone().requires_grad_()
         spikes = fn(leaf)
         (spikes * grad).sum().backward()

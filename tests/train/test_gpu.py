@@ -13,7 +13,7 @@ from sbn import checkpoint as ckpt_io
 from sbn.data import ImageDataset, load_dataset
 from sbn.data.loader import DeviceData
 from sbn.models import ModelConfig
-from sbn.models.neurons import LIFParameters, lif_multistep
+from sbn.models.neurons import LIFParameters, lif_multistep, lif_multistep_reference
 from sbn.train import Runtime, TrainSettings, train
 from sbn.train_fused_lif import fused_lif_multistep
 
@@ -42,18 +42,20 @@ def test_a_gpu_run_writes_a_checkpoint_the_cpu_reads(tmp_path, precision, channe
         assert torch.equal(saved.build()(images), result.model(images))  # both on the CPU
 
 
-def test_compiled_fused_lif_on_the_gpu_equals_eager():
+def test_compiled_fused_lif_and_the_sequence_node_on_the_gpu_equal_the_reference():
     params = LIFParameters()
     x = (torch.randn(4, 8, 16, 8, 8, device=CUDA) * 1.5 + 0.6)
     grad = torch.randn_like(x)
     outs = []
-    for fn in (lambda v: lif_multistep(v, params), lambda v: fused_lif_multistep(v, params)):
+    for fn in (lambda v: lif_multistep_reference(v, params), lambda v: lif_multistep(v, params),
+               lambda v: fused_lif_multistep(v, params)):
         leaf = x.clone().requires_grad_()
         spikes = fn(leaf)
         (spikes * grad).sum().backward()
         outs.append((spikes.detach(), leaf.grad))
-    assert torch.equal(outs[0][0], outs[1][0])
-    torch.testing.assert_close(outs[1][1], outs[0][1], rtol=1e-5, atol=1e-6)
+    for spikes, grad_x in outs[1:]:
+        assert torch.equal(spikes, outs[0][0])
+        torch.testing.assert_close(grad_x, outs[0][1], rtol=1e-5, atol=1e-6)
 
 
 def test_device_loader_on_the_gpu_gives_the_cpu_batches():
