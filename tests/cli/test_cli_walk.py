@@ -16,6 +16,11 @@ WALK = {
         ["--config", "{folder}"], ["--channels", "4", "--split", "RB99"],
         ["--channels", "0"], ["--channels", "4", "--plot", "{folder}/x.gif"],
     ],
+    "channel": [
+        ["{missing}"], ["{junk}"], ["{folder}"], ["{text}", "--channel", "bsc:1.5"],
+        ["{text}", "--channel", "noise:0.1"], ["{text}", "--codec", "nope"],
+        ["{folder}", "--plot", "{folder}/x.gif"],
+    ],
     "demo": [
         ["--split", "RB99"], ["--target", "nope"], ["--T", "0"], ["--out", "{file}"],
         ["--target", "{junk}.toml"],

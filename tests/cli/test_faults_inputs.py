@@ -65,7 +65,7 @@ def test_sim_refuses_damaged_graphs_before_lava(damaged, refused, damage):
 
 MANIFEST_DAMAGE = {
     "time_steps 'two'": (lambda m: {**m, "time_steps": "two"}, "time_steps must be a whole number"),
-    "a JSON list": (lambda m: [m], "expected a JSON object, found list"),
+    "a JSON list": (lambda m: [m], "an export manifest must be a table (a JSON object) at the top, found list"),
     "files pointing nowhere": (lambda m: {**m, "files": {**m["files"], "device": "nope.nir"}},
                                "files.device names nope.nir"),
     "files outside the folder": (lambda m: {**m, "files": {**m["files"], "device": "../m.safetensors"}},

@@ -258,8 +258,9 @@ def unstable_nodes(flat: dict[str, nir.NIRNode], dt: float) -> dict[str, float]:
         taus = [getattr(node, key) for key in ("tau", "tau_mem", "tau_syn") if hasattr(node, key)]
         if not taus:
             continue
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = max(float(np.max(dt / np.asarray(t, dtype=np.float64), initial=0.0)) for t in taus)
+        # tau <= 0 or non-finite is no time constant at all: the backends refuse it by name
+        finite = [t[np.isfinite(t) & (t > 0)] for t in (np.asarray(t, dtype=np.float64).ravel() for t in taus)]
+        ratio = max(float(np.max(dt / t, initial=0.0)) for t in finite)
         if ratio > 1:
             found[name] = ratio
     return found
