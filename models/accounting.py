@@ -1,9 +1,9 @@
 """Exact accounting of what crosses the network, from shapes alone.
 
-    SpikeBottleNet bits = C' * H' * W' * T        (1 bit per spike slot)
-    BottleNet++ bits    = C' * H' * W' * 8        (8-bit quantised features)
-    raw spiking bits    = C * H * W * T
-    compression ratio   = raw bits / transmitted bits
+SpikeBottleNet bits = C' * H' * W' * T        (1 bit per spike slot)
+BottleNet++ bits    = C' * H' * W' * 8        (8-bit quantised features)
+raw spiking bits    = C * H * W * T
+compression ratio   = raw bits / transmitted bits
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ class Payload:
     """What one sample sends across the split."""
 
     split: str
-    raw_shape: tuple[int, int, int]       # (C, H, W) after the split RB
-    payload_shape: tuple[int, int, int]   # (C', H', W') after the encoder
+    raw_shape: tuple[int, int, int]  # (C, H, W) after the split RB
+    payload_shape: tuple[int, int, int]  # (C', H', W') after the encoder
     time_steps: int
 
     @property

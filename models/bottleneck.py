@@ -94,11 +94,14 @@ class SplitModel(nn.Module):
 
 
 def make_unit(
-    channels: int, reduced: int, stride: int, kernel_size: int,
-    spiking: bool, neuron: NeuronFactory, norm: NormFactory,
+    channels: int,
+    reduced: int,
+    stride: int,
+    kernel_size: int,
+    spiking: bool,
+    neuron: NeuronFactory,
+    norm: NormFactory,
 ) -> BottleneckUnit:
     if spiking:
         return BottleneckUnit(channels, reduced, stride, kernel_size, neuron(), neuron(), norm)
-    return BottleneckUnit(
-        channels, reduced, stride, kernel_size, Sigmoid8bit(), nn.ReLU(), norm
-    )
+    return BottleneckUnit(channels, reduced, stride, kernel_size, Sigmoid8bit(), nn.ReLU(), norm)

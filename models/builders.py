@@ -20,7 +20,7 @@ def _parts(config: ModelConfig):
     else:
         neuron = MultiStepReLU
         # plain BN: alpha * V_th = 1 whatever the block asks for
-        norm = lambda channels, alpha=1.0: TdBatchNorm(channels)  # noqa: E731
+        norm = lambda channels, alpha=1.0: TdBatchNorm(channels)
     return neuron, norm
 
 
@@ -32,32 +32,48 @@ def build_model(config: ModelConfig) -> nn.Module:
     if b is None:
         return backbone
     channels = config.block_shape(b.split)[0]
-    unit = make_unit(
-        channels, b.channels, b.stride, b.kernel_size, config.kind == "spiking", neuron, norm
-    )
+    unit = make_unit(channels, b.channels, b.stride, b.kernel_size, config.kind == "spiking", neuron, norm)
     model = SplitModel(backbone, unit, b.split)
     model.config = config
     return model
 
 
 def spiking_resnet50(
-    num_classes: int = 100, time_steps: int = 4, width: float = 1.0,
+    num_classes: int = 100,
+    time_steps: int = 4,
+    width: float = 1.0,
     lif: LIFParameters | None = None,
 ) -> ResNet:
-    return build_model(ModelConfig(
-        kind="spiking", num_classes=num_classes, time_steps=time_steps, width=width,
-        lif=lif or LIFParameters(),
-    ))
+    return build_model(
+        ModelConfig(
+            kind="spiking",
+            num_classes=num_classes,
+            time_steps=time_steps,
+            width=width,
+            lif=lif or LIFParameters(),
+        )
+    )
 
 
 def spikebottlenet(
-    split: int, channels: int, stride: int = 1, num_classes: int = 100,
-    time_steps: int = 4, width: float = 1.0, lif: LIFParameters | None = None,
+    split: int,
+    channels: int,
+    stride: int = 1,
+    num_classes: int = 100,
+    time_steps: int = 4,
+    width: float = 1.0,
+    lif: LIFParameters | None = None,
 ) -> SplitModel:
-    return build_model(ModelConfig(
-        kind="spiking", num_classes=num_classes, time_steps=time_steps, width=width,
-        lif=lif or LIFParameters(), bottleneck=BottleneckConfig(split, channels, stride),
-    ))
+    return build_model(
+        ModelConfig(
+            kind="spiking",
+            num_classes=num_classes,
+            time_steps=time_steps,
+            width=width,
+            lif=lif or LIFParameters(),
+            bottleneck=BottleneckConfig(split, channels, stride),
+        )
+    )
 
 
 def resnet50(num_classes: int = 100, width: float = 1.0) -> ResNet:
@@ -67,7 +83,11 @@ def resnet50(num_classes: int = 100, width: float = 1.0) -> ResNet:
 def bottlenet_pp(
     split: int, channels: int, stride: int = 1, num_classes: int = 100, width: float = 1.0
 ) -> SplitModel:
-    return build_model(ModelConfig(
-        kind="ann", num_classes=num_classes, width=width,
-        bottleneck=BottleneckConfig(split, channels, stride),
-    ))
+    return build_model(
+        ModelConfig(
+            kind="ann",
+            num_classes=num_classes,
+            width=width,
+            bottleneck=BottleneckConfig(split, channels, stride),
+        )
+    )

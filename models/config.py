@@ -23,17 +23,23 @@ EXPANSION = 4
 #: Upper bounds of what a config may ask for: a file's metadata is read before any shape
 #: check, and ``num_classes = 1e12`` must be refused, not allocated (a petabyte FC layer).
 #: Each is far above any model this toolchain trains (CIFAR-100: 100 classes, width 1).
-LIMITS = {"num_classes": 100_000, "blocks_per_stage": 64, "in_channels": 64,
-          "image_size": 1024, "channels": 65_536, "stride": 1024, "kernel_size": 31}
+LIMITS = {
+    "num_classes": 100_000,
+    "blocks_per_stage": 64,
+    "in_channels": 64,
+    "image_size": 1024,
+    "channels": 65_536,
+    "stride": 1024,
+    "kernel_size": 31,
+}
 MAX_WIDTH = 16.0
 #: weights a model may have (8 GiB of float32): checked before anything is allocated
-MAX_PARAMETERS = 2 ** 31
+MAX_PARAMETERS = 2**31
 
 
 def _check_whole(what: str, value: Any, low: int, high: int) -> None:
     """ConfigError unless ``value`` is an int in ``low..high`` (bools and floats refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-            or not low <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
         raise ConfigError(f"{what} must be a whole number in {low}..{high:,}, got {value!r}")
 
 
@@ -93,8 +99,11 @@ class ModelConfig:
         if self.kind not in KINDS:
             raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         _check_whole("num_classes", self.num_classes, 2, LIMITS["num_classes"])
-        if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) \
-                or not 0 < self.width <= MAX_WIDTH:
+        if (
+            isinstance(self.width, bool)
+            or not isinstance(self.width, (int, float))
+            or not 0 < self.width <= MAX_WIDTH
+        ):
             raise ConfigError(f"width multiplier must be in (0, {MAX_WIDTH:g}], got {self.width!r}")
         if len(self.layers) != 4:
             raise ConfigError(f"layers must be four positive block counts, got {list(self.layers)}")
@@ -110,9 +119,11 @@ class ModelConfig:
             raise ConfigError(f"T must be in 1..8, got {self.time_steps}")
         weights = self.approx_parameters
         if weights > MAX_PARAMETERS:
-            raise ConfigError(f"this model would have about {weights:,} weights, more than the "
-                              f"{MAX_PARAMETERS:,} this toolchain builds (width {self.width}, "
-                              f"layers {list(self.layers)}, {self.num_classes} classes)")
+            raise ConfigError(
+                f"this model would have about {weights:,} weights, more than the "
+                f"{MAX_PARAMETERS:,} this toolchain builds (width {self.width}, "
+                f"layers {list(self.layers)}, {self.num_classes} classes)"
+            )
         if self.kind == "ann" and self.time_steps != 1:
             object.__setattr__(self, "time_steps", 1)
         if self.head_norm is None:
@@ -146,7 +157,9 @@ class ModelConfig:
     def block_stage(self, block: int) -> int:
         """The stage (0..3) of residual block ``block`` (1-based)."""
         if not 1 <= block <= self.num_blocks:
-            raise ConfigError(f"{split_label(block)} does not exist: valid are RB1..{split_label(self.num_blocks)}")
+            raise ConfigError(
+                f"{split_label(block)} does not exist: valid are RB1..{split_label(self.num_blocks)}"
+            )
         total = 0
         for stage, n in enumerate(self.layers):
             total += n
@@ -171,7 +184,7 @@ class ModelConfig:
     def feature_channels(self) -> int:
         return self.stage_planes(3) * EXPANSION
 
-    def with_bottleneck(self, bottleneck: BottleneckConfig | None) -> "ModelConfig":
+    def with_bottleneck(self, bottleneck: BottleneckConfig | None) -> ModelConfig:
         return replace(self, bottleneck=bottleneck)
 
     @property
@@ -187,7 +200,7 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         try:
             d = dict(d)
             d["layers"] = tuple(d["layers"])

@@ -48,8 +48,9 @@ def run(x: torch.Tensor, decay: float, v_th: float) -> tuple[torch.Tensor, torch
 
 
 @torch.no_grad()
-def input_gradient(grad_out: torch.Tensor, u: torch.Tensor, decay: float, v_th: float,
-                   width: float) -> torch.Tensor:
+def input_gradient(
+    grad_out: torch.Tensor, u: torch.Tensor, decay: float, v_th: float, width: float
+) -> torch.Tensor:
     """dL/dx from dL/do and the potentials (see the module docstring)."""
     # s[t], with the window evaluated exactly as RectangularSpike does
     surrogate = (u - v_th).abs_()

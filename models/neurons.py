@@ -15,7 +15,6 @@ Tensors are laid out ``[T, B, ...]`` (time first) throughout the package.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import torch

@@ -94,8 +94,12 @@ class TdBatchNorm(nn.BatchNorm2d):
 
 
 def _channels_last_on_cpu(flat: torch.Tensor) -> bool:
-    return (flat.device.type == "cpu" and flat.dtype in (torch.float32, torch.float64)
-            and flat.is_contiguous(memory_format=torch.channels_last) and not flat.is_contiguous())
+    return (
+        flat.device.type == "cpu"
+        and flat.dtype in (torch.float32, torch.float64)
+        and flat.is_contiguous(memory_format=torch.channels_last)
+        and not flat.is_contiguous()
+    )
 
 
 #: Elements per slice of ``channel_statistics``' second pass: its temporary stays in cache.
@@ -138,5 +142,6 @@ class _NormaliseWith(torch.autograd.Function):
         x, weight, mean, invstd = ctx.saved_tensors
         needs = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]]
         gx, gw, gb = torch.ops.aten.native_batch_norm_backward(
-            grad_out, x, weight, None, None, mean, invstd, True, ctx.eps, needs)
+            grad_out, x, weight, None, None, mean, invstd, True, ctx.eps, needs
+        )
         return gx, gw, gb, None, None, None

@@ -10,7 +10,7 @@ Residual blocks are kept flat in ``blocks`` so that ``blocks[k-1]`` is RBk.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -55,9 +55,7 @@ class Bottleneck(nn.Module):
         self.sn3 = neuron()
         self.downsample: nn.Sequential | None = None
         if stride != 1 or inplanes != out:
-            self.downsample = nn.Sequential(
-                conv1x1(inplanes, out, stride), norm(out, alpha=RESIDUAL_ALPHA)
-            )
+            self.downsample = nn.Sequential(conv1x1(inplanes, out, stride), norm(out, alpha=RESIDUAL_ALPHA))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)

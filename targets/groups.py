@@ -132,12 +132,14 @@ class _Chain:
     out_channels: int | None = 1
 
     @classmethod
-    def start(cls, source: str, shape: Shape) -> "_Chain":
+    def start(cls, source: str, shape: Shape) -> _Chain:
         nd = len(shape) - 1
         return cls(source, shape, spatial=nd >= 1, field=(1,) * nd, jump=(1,) * nd)
 
     def projection(self) -> Projection:
-        return Projection(self.source, self.fan, self.fan if self.spatial else None, self.via, self.out_channels)
+        return Projection(
+            self.source, self.fan, self.fan if self.spatial else None, self.via, self.out_channels
+        )
 
 
 def _extend(chain: _Chain, name: str, node) -> _Chain:
@@ -164,7 +166,9 @@ def _extend(chain: _Chain, name: str, node) -> _Chain:
             channels = min(chain.source_shape[0], chain.channels * ch_mult)
             reach = math.prod(min(f, n) for f, n in zip(fld, chain.source_shape[1:]))
             return replace(chain, via=via, fan=channels * reach, channels=channels, field=fld, jump=jump)
-        return replace(chain, via=via, spatial=False, fan=min(src_size, chain.fan * ch_mult * math.prod(kernel)))
+        return replace(
+            chain, via=via, spatial=False, fan=min(src_size, chain.fan * ch_mult * math.prod(kernel))
+        )
     if isinstance(node, (nir.Affine, nir.Linear)):
         fan = min(src_size, chain.fan * int(node.weight.shape[-1]))
         return replace(chain, via=via, spatial=False, fan=fan, out_channels=None)

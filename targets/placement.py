@@ -176,7 +176,9 @@ def place(network: Network, target: Target) -> Placement:
             cores.append(len(core_neurons) - 1)
         if first_over is None and len(core_neurons) > target.cores:
             first_over = (name, len(core_neurons))
-        placed.append(GroupPlacement(group, capacity, tuple(sizes.tolist()), tuple(cores), tuple(mems), fo[name]))
+        placed.append(
+            GroupPlacement(group, capacity, tuple(sizes.tolist()), tuple(cores), tuple(mems), fo[name])
+        )
         log.debug("placed %s: %d tiles of <= %d neurons", name, len(sizes), capacity)
     if first_over is not None:
         raise _overflow(target, len(core_neurons), *first_over)

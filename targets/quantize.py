@@ -108,6 +108,7 @@ class Quantized:
 
 # ---- layer form ----------------------------------------------------------------------------
 
+
 def layer_form(graph: nir.NIRGraph):
     """(nodes, inputs, neurons in order, projections (name, kind, src, dst), outputs) or
     MappingError naming the first node that does not fit."""
@@ -117,13 +118,16 @@ def layer_form(graph: nir.NIRGraph):
     g.add_edges_from(edges)
     if not nx.is_directed_acyclic_graph(g):
         cycle = nx.find_cycle(g)
-        raise MappingError(f"node {cycle[0][0]}: recurrent connections cannot run on the fixed-point "
-                           "device path (it pipelines samples through feed-forward layers)")
+        raise MappingError(
+            f"node {cycle[0][0]}: recurrent connections cannot run on the fixed-point "
+            "device path (it pipelines samples through feed-forward layers)"
+        )
     for name, node in sorted(flat.items()):
         if not isinstance(node, (nir.Input, nir.Output, nir.Conv2d, *NEURON_TYPES)):
             raise MappingError(
                 f"node {name}: NIR type {type(node).__name__} has no fixed-point mapping; the device "
-                "path runs Input, Conv2d, LIF, IF, identity shortcuts and Output")
+                "path runs Input, Conv2d, LIF, IF, identity shortcuts and Output"
+            )
     inputs, neurons, outputs, projections = {}, [], {}, []
     for name in nx.lexicographical_topological_sort(g):
         node = flat[name]
@@ -132,28 +136,38 @@ def layer_form(graph: nir.NIRGraph):
             inputs[name] = tuple(int(d) for d in np.atleast_1d(node.input_type["input"]))
             for s in succs:
                 if not isinstance(flat[s], nir.Conv2d):
-                    raise MappingError(f"node {s}: an Input feeds it directly; on the chip a graded "
-                                       "input enters through a Conv2d")
+                    raise MappingError(
+                        f"node {s}: an Input feeds it directly; on the chip a graded "
+                        "input enters through a Conv2d"
+                    )
         elif isinstance(node, NEURON_TYPES):
             neurons.append(name)
             for p in preds:
                 if isinstance(flat[p], NEURON_TYPES):
                     projections.append((f"{p}->{name}", "identity", p, name))
                 elif not isinstance(flat[p], nir.Conv2d):
-                    raise MappingError(f"node {name}: input from {p} ({type(flat[p]).__name__}); a "
-                                       "neuron takes Conv2d outputs and identity shortcuts")
+                    raise MappingError(
+                        f"node {name}: input from {p} ({type(flat[p]).__name__}); a "
+                        "neuron takes Conv2d outputs and identity shortcuts"
+                    )
         elif isinstance(node, nir.Conv2d):
             if len(preds) != 1 or not isinstance(flat[preds[0]], (nir.Input, *NEURON_TYPES)):
-                raise MappingError(f"node {name}: a Conv2d must read exactly one neuron or Input "
-                                   f"node, reads {', '.join(preds) or 'nothing'}")
+                raise MappingError(
+                    f"node {name}: a Conv2d must read exactly one neuron or Input "
+                    f"node, reads {', '.join(preds) or 'nothing'}"
+                )
             if len(succs) != 1 or not isinstance(flat[succs[0]], NEURON_TYPES):
-                raise MappingError(f"node {name}: a Conv2d must feed exactly one neuron node (the "
-                                   f"chip sums synapses into compartments), feeds {', '.join(succs) or 'nothing'}")
+                raise MappingError(
+                    f"node {name}: a Conv2d must feed exactly one neuron node (the "
+                    f"chip sums synapses into compartments), feeds {', '.join(succs) or 'nothing'}"
+                )
             projections.append((name, "conv", preds[0], succs[0]))
         elif isinstance(node, nir.Output):
             if len(preds) != 1 or not isinstance(flat[preds[0]], NEURON_TYPES):
-                raise MappingError(f"node {name}: an Output must read one neuron node (spikes leave "
-                                   "the chip), reads " + (", ".join(preds) or "nothing"))
+                raise MappingError(
+                    f"node {name}: an Output must read one neuron node (spikes leave "
+                    "the chip), reads " + (", ".join(preds) or "nothing")
+                )
             outputs[name] = preds[0]
     if not outputs:
         raise MappingError("the graph has no Output node: nothing leaves the chip")
@@ -161,6 +175,7 @@ def layer_form(graph: nir.NIRGraph):
 
 
 # ---- quantisation --------------------------------------------------------------------------
+
 
 def _f(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
@@ -171,8 +186,10 @@ def _uniform(name: str, what: str, value) -> float:
     if arr.size == 0 or not np.all(np.isfinite(arr)):
         raise MappingError(f"node {name}: {what} must be finite, got {arr[:3].tolist()}")
     if not (arr == arr[0]).all():
-        raise MappingError(f"node {name}: {what} differs between neurons ({np.unique(arr)[:3].tolist()}"
-                           "...); Lava's LIF holds one value per process")
+        raise MappingError(
+            f"node {name}: {what} differs between neurons ({np.unique(arr)[:3].tolist()}"
+            "...); Lava's LIF holds one value per process"
+        )
     return float(arr[0])
 
 
@@ -180,8 +197,10 @@ def _neuron_dynamics(name: str, node, dt: float) -> tuple[float, float, np.ndarr
     """(input gain g, decay 1 - k, float bias from v_leak per neuron, threshold)."""
     shape = np.shape(node.v_threshold)
     if np.any(_f(node.v_reset) != 0):
-        raise MappingError(f"node {name}: v_reset = {np.unique(_f(node.v_reset))[:3].tolist()}; "
-                           "Loihi's LIF resets to 0 (range: 0)")
+        raise MappingError(
+            f"node {name}: v_reset = {np.unique(_f(node.v_reset))[:3].tolist()}; "
+            "Loihi's LIF resets to 0 (range: 0)"
+        )
     if isinstance(node, nir.LIF):
         a = dt / _uniform(name, "tau", node.tau)
         gain = a * _uniform(name, "r", node.r)
@@ -192,8 +211,7 @@ def _neuron_dynamics(name: str, node, dt: float) -> tuple[float, float, np.ndarr
         leak = np.zeros(shape)
     vth = _uniform(name, "v_threshold", node.v_threshold)
     if not vth > 0:
-        raise MappingError(f"node {name}: v_threshold = {vth}; Loihi's threshold is unsigned "
-                           "(range: > 0)")
+        raise MappingError(f"node {name}: v_threshold = {vth}; Loihi's threshold is unsigned (range: > 0)")
     return gain, a, leak, vth
 
 
@@ -201,12 +219,14 @@ def _exponent(name: str, values: np.ndarray, fmt) -> int:
     """Smallest exponent in the format's range whose mantissas hold ``values``."""
     peak = float(np.max(np.abs(values))) if values.size else 0.0
     for e in range(fmt.weight_exp_min, fmt.weight_exp_max + 1):
-        m = np.rint(values / 2.0 ** e)
+        m = np.rint(values / 2.0**e)
         if m.size == 0 or (m.min() >= fmt.weight_mant_min and m.max() <= fmt.weight_mant_max):
             return e
-    limit = fmt.weight_mant_max * 2 ** fmt.weight_exp_max
-    raise MappingError(f"node {name}: weight {peak:g} integer units exceeds Loihi 2's range "
-                       f"(|w| <= {limit} = {fmt.weight_mant_max} * 2**{fmt.weight_exp_max})")
+    limit = fmt.weight_mant_max * 2**fmt.weight_exp_max
+    raise MappingError(
+        f"node {name}: weight {peak:g} integer units exceeds Loihi 2's range "
+        f"(|w| <= {limit} = {fmt.weight_mant_max} * 2**{fmt.weight_exp_max})"
+    )
 
 
 def _bias(name: str, values: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
@@ -214,14 +234,16 @@ def _bias(name: str, values: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
     exp = np.full(values.shape, -1, dtype=np.int64)
     mant = np.zeros(values.shape, dtype=np.int64)
     for e in range(0, fmt.bias_exp_max + 1):
-        m = np.rint(values / 2.0 ** e)
+        m = np.rint(values / 2.0**e)
         take = (exp < 0) & (m >= fmt.bias_mant_min) & (m <= fmt.bias_mant_max)
         exp[take], mant[take] = e, m[take]
     bad = exp < 0
     if bad.any():
         worst = float(values[bad].flat[np.argmax(np.abs(values[bad]))])
-        raise MappingError(f"node {name}: bias {worst:g} state units exceeds Loihi 2's range "
-                           f"(|b| <= {fmt.bias_mant_max} * 2**{fmt.bias_exp_max})")
+        raise MappingError(
+            f"node {name}: bias {worst:g} state units exceeds Loihi 2's range "
+            f"(|b| <= {fmt.bias_mant_max} * 2**{fmt.bias_exp_max})"
+        )
     return mant, exp
 
 
@@ -229,20 +251,24 @@ def require_format(target):
     """The target's ``fixed_point`` formats, or a ConfigError saying it has none."""
     fmt = getattr(target, "fixed_point", None)
     if fmt is None:
-        raise ConfigError(f"target {target.name!r} states no fixed-point format (field "
-                          "'fixed_point'); quantisation needs one, e.g. --target loihi2")
+        raise ConfigError(
+            f"target {target.name!r} states no fixed-point format (field "
+            "'fixed_point'); quantisation needs one, e.g. --target loihi2"
+        )
     return fmt
 
 
-def quantize(graph: nir.NIRGraph, target, *, headroom_bits: int = HEADROOM_BITS,
-             dt: float | None = None) -> Quantized:
+def quantize(
+    graph: nir.NIRGraph, target, *, headroom_bits: int = HEADROOM_BITS, dt: float | None = None
+) -> Quantized:
     """Fixed-point parameters of ``graph`` (layer form) in ``target``'s formats."""
     fmt = require_format(target)
     shift = fmt.threshold_shift
     top = fmt.state_bits - 1 - shift - headroom_bits
     if not 0 <= top < fmt.threshold_bits:
-        raise ConfigError(f"headroom of {headroom_bits} bits leaves no threshold: give 0.."
-                          f"{fmt.state_bits - 1 - shift} bits")
+        raise ConfigError(
+            f"headroom of {headroom_bits} bits leaves no threshold: give 0..{fmt.state_bits - 1 - shift} bits"
+        )
     flat, inputs, neurons, projections, outputs = layer_form(graph)
     step = dt if dt is not None else (conventions.graph_dt(graph.metadata) or conventions.DEFAULT_DT)
     into = {n: [p for p in projections if p[3] == n] for n in neurons}
@@ -253,8 +279,10 @@ def quantize(graph: nir.NIRGraph, target, *, headroom_bits: int = HEADROOM_BITS,
         gain, a, leak, vth_f = _neuron_dynamics(n, node, step)
         dv = int(np.rint(fmt.decay_unity * a))
         if not 0 <= dv < fmt.decay_unity:
-            raise MappingError(f"node {n}: decay dt/tau = {a:g} gives dv = {dv}; Loihi 2's dv holds "
-                               f"0..{fmt.decay_unity - 1} (dt/tau < 1)")
+            raise MappingError(
+                f"node {n}: decay dt/tau = {a:g} gives dv = {dv}; Loihi 2's dv holds "
+                f"0..{fmt.decay_unity - 1} (dt/tau < 1)"
+            )
         bias = leak.astype(np.float64).copy()
         weights = {}
         for name, kind, src, _ in into[n]:
@@ -268,40 +296,52 @@ def quantize(graph: nir.NIRGraph, target, *, headroom_bits: int = HEADROOM_BITS,
                 w = np.asarray(gain)
             weights[name] = w
         # the largest scale every value fits at, then the threshold that fixes it exactly
-        sigma = 2.0 ** top / vth_f
+        sigma = 2.0**top / vth_f
         w_peak = max((float(np.max(np.abs(w))) for w in weights.values() if w.size), default=0.0)
         if w_peak > 0:
-            sigma = min(sigma, fmt.weight_mant_max * 2 ** fmt.weight_exp_max / w_peak)
+            sigma = min(sigma, fmt.weight_mant_max * 2**fmt.weight_exp_max / w_peak)
         b_peak = float(np.max(np.abs(bias))) if bias.size else 0.0
         if b_peak > 0:
-            sigma = min(sigma, fmt.bias_mant_max * 2 ** fmt.bias_exp_max / (2 ** shift * b_peak))
+            sigma = min(sigma, fmt.bias_mant_max * 2**fmt.bias_exp_max / (2**shift * b_peak))
         vth = int(np.floor(sigma * vth_f))
         if vth < 1:
-            raise MappingError(f"node {n}: weights up to {w_peak:g} and bias up to {b_peak:g} against "
-                               f"a threshold of {vth_f:g} leave no integer threshold in Loihi 2's "
-                               "formats (vth >= 1)")
-        if vth < 2 ** top:
-            notes.append(f"{n}: threshold {vth} < {2 ** top} integer units (large weights or bias)")
+            raise MappingError(
+                f"node {n}: weights up to {w_peak:g} and bias up to {b_peak:g} against "
+                f"a threshold of {vth_f:g} leave no integer threshold in Loihi 2's "
+                "formats (vth >= 1)"
+            )
+        if vth < 2**top:
+            notes.append(f"{n}: threshold {vth} < {2**top} integer units (large weights or bias)")
         sigma = vth / vth_f
         for name, kind, src, _ in into[n]:
             scaled = sigma * weights[name]
             e = _exponent(name, scaled, fmt)
-            mant = np.rint(scaled / 2.0 ** e).astype(np.int64)
+            mant = np.rint(scaled / 2.0**e).astype(np.int64)
             proj_q[name] = ProjectionQ(name, kind, src, n, mant, e, src in inputs)
-        bmant, bexp = _bias(n, 2 ** shift * sigma * bias, fmt)
-        neuron_q[n] = NeuronQ(n, tuple(np.shape(node.v_threshold)), sigma, vth, DU_NO_MEMORY, dv,
-                              bmant, bexp)
+        bmant, bexp = _bias(n, 2**shift * sigma * bias, fmt)
+        neuron_q[n] = NeuronQ(n, tuple(np.shape(node.v_threshold)), sigma, vth, DU_NO_MEMORY, dv, bmant, bexp)
     for p in proj_q.values():
         if p.kind == "conv":
             peak_in = scale_in if p.graded else 1
             reach = np.abs(p.weight).reshape(p.weight.shape[0], -1).sum(axis=1).max() * peak_in
             if reach > fmt.accumulator_max:
-                notes.append(f"{p.name}: all inputs at their peak would sum to {int(reach)} > the "
-                             f"{fmt.accumulator_bits}-bit accumulator; Lava clamps such sums")
+                notes.append(
+                    f"{p.name}: all inputs at their peak would sum to {int(reach)} > the "
+                    f"{fmt.accumulator_bits}-bit accumulator; Lava clamps such sums"
+                )
     return Quantized(
-        target=target.name, format=_format_dict(fmt), graph_sha256=graph_digest(graph), dt=float(step),
-        headroom_bits=int(headroom_bits), inputs=inputs, input_scale=int(scale_in),
-        neurons=neuron_q, projections=proj_q, outputs=outputs, notes=notes)
+        target=target.name,
+        format=_format_dict(fmt),
+        graph_sha256=graph_digest(graph),
+        dt=float(step),
+        headroom_bits=int(headroom_bits),
+        inputs=inputs,
+        input_scale=int(scale_in),
+        neurons=neuron_q,
+        projections=proj_q,
+        outputs=outputs,
+        notes=notes,
+    )
 
 
 def _format_dict(fmt) -> dict:
@@ -332,6 +372,7 @@ def graph_digest(graph: nir.NIRGraph) -> str:
 
 # ---- one file: safetensors tensors + JSON metadata -----------------------------------------
 
+
 def save(path: str | os.PathLike, q: Quantized) -> None:
     """Write ``q`` atomically; integer tensors, the rest as JSON metadata."""
     from safetensors.numpy import save_file
@@ -343,16 +384,35 @@ def save(path: str | os.PathLike, q: Quantized) -> None:
         tensors[f"neuron/{n.name}/bias_mant"] = np.ascontiguousarray(n.bias_mant, dtype=np.int32)
         tensors[f"neuron/{n.name}/bias_exp"] = np.ascontiguousarray(n.bias_exp, dtype=np.int32)
     for p in q.projections.values():
-        tensors[f"projection/{p.name}/weight_mant"] = np.ascontiguousarray(p.weight_mant, dtype=np.int32).reshape(p.weight_mant.shape or (1,))
+        tensors[f"projection/{p.name}/weight_mant"] = np.ascontiguousarray(
+            p.weight_mant, dtype=np.int32
+        ).reshape(p.weight_mant.shape or (1,))
     meta = {
-        "schema": SCHEMA, "target": q.target, "format": q.format, "graph_sha256": q.graph_sha256,
-        "dt": q.dt, "headroom_bits": q.headroom_bits, "input_scale": q.input_scale,
-        "inputs": {k: list(v) for k, v in q.inputs.items()}, "outputs": q.outputs, "notes": q.notes,
-        "neurons": {n.name: {"shape": list(n.shape), "sigma": n.sigma, "vth": n.vth, "du": n.du,
-                             "dv": n.dv} for n in q.neurons.values()},
-        "projections": {p.name: {"kind": p.kind, "source": p.source, "target": p.target,
-                                 "weight_exp": p.weight_exp, "graded": p.graded,
-                                 "shape": list(p.weight_mant.shape)} for p in q.projections.values()},
+        "schema": SCHEMA,
+        "target": q.target,
+        "format": q.format,
+        "graph_sha256": q.graph_sha256,
+        "dt": q.dt,
+        "headroom_bits": q.headroom_bits,
+        "input_scale": q.input_scale,
+        "inputs": {k: list(v) for k, v in q.inputs.items()},
+        "outputs": q.outputs,
+        "notes": q.notes,
+        "neurons": {
+            n.name: {"shape": list(n.shape), "sigma": n.sigma, "vth": n.vth, "du": n.du, "dv": n.dv}
+            for n in q.neurons.values()
+        },
+        "projections": {
+            p.name: {
+                "kind": p.kind,
+                "source": p.source,
+                "target": p.target,
+                "weight_exp": p.weight_exp,
+                "graded": p.graded,
+                "shape": list(p.weight_mant.shape),
+            }
+            for p in q.projections.values()
+        },
     }
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"sbn": json.dumps(meta)})
@@ -399,20 +459,44 @@ def load(path: str | os.PathLike) -> Quantized:
     if meta.get("schema") != SCHEMA:
         raise ConfigError(f"{path}: schema {meta.get('schema')!r}, expected {SCHEMA!r}")
     try:
-        neurons = {name: NeuronQ(name, tuple(v["shape"]), float(v["sigma"]), int(v["vth"]), int(v["du"]),
-                                 int(v["dv"]), tensors[f"neuron/{name}/bias_mant"].astype(np.int64),
-                                 tensors[f"neuron/{name}/bias_exp"].astype(np.int64))
-                   for name, v in meta["neurons"].items()}
-        projections = {name: ProjectionQ(name, v["kind"], v["source"], v["target"],
-                                         tensors[f"projection/{name}/weight_mant"].astype(np.int64)
-                                         .reshape(tuple(v["shape"])),
-                                         int(v["weight_exp"]), bool(v["graded"]))
-                       for name, v in meta["projections"].items()}
+        neurons = {
+            name: NeuronQ(
+                name,
+                tuple(v["shape"]),
+                float(v["sigma"]),
+                int(v["vth"]),
+                int(v["du"]),
+                int(v["dv"]),
+                tensors[f"neuron/{name}/bias_mant"].astype(np.int64),
+                tensors[f"neuron/{name}/bias_exp"].astype(np.int64),
+            )
+            for name, v in meta["neurons"].items()
+        }
+        projections = {
+            name: ProjectionQ(
+                name,
+                v["kind"],
+                v["source"],
+                v["target"],
+                tensors[f"projection/{name}/weight_mant"].astype(np.int64).reshape(tuple(v["shape"])),
+                int(v["weight_exp"]),
+                bool(v["graded"]),
+            )
+            for name, v in meta["projections"].items()
+        }
         return Quantized(
-            target=meta["target"], format=meta["format"], graph_sha256=meta["graph_sha256"],
-            dt=float(meta["dt"]), headroom_bits=int(meta["headroom_bits"]), input_scale=int(meta["input_scale"]),
-            inputs={k: tuple(v) for k, v in meta["inputs"].items()}, neurons=neurons,
-            projections=projections, outputs=dict(meta["outputs"]), notes=list(meta.get("notes", [])))
+            target=meta["target"],
+            format=meta["format"],
+            graph_sha256=meta["graph_sha256"],
+            dt=float(meta["dt"]),
+            headroom_bits=int(meta["headroom_bits"]),
+            input_scale=int(meta["input_scale"]),
+            inputs={k: tuple(v) for k, v in meta["inputs"].items()},
+            neurons=neurons,
+            projections=projections,
+            outputs=dict(meta["outputs"]),
+            notes=list(meta.get("notes", [])),
+        )
     except KeyError as exc:
         raise ConfigError(f"{path}: missing entry {exc.args[0]!r}") from None
 
@@ -420,5 +504,7 @@ def load(path: str | os.PathLike) -> Quantized:
 def check_matches(q: Quantized, graph: nir.NIRGraph, where: str = "quantisation") -> None:
     """ConfigError unless ``q`` was made from this very graph."""
     if q.graph_sha256 != graph_digest(graph):
-        raise ConfigError(f"{where} was made from another graph (digest {q.graph_sha256[:12]}...); "
-                          "run `sbn quantize` again on this export")
+        raise ConfigError(
+            f"{where} was made from another graph (digest {q.graph_sha256[:12]}...); "
+            "run `sbn quantize` again on this export"
+        )

@@ -19,7 +19,9 @@ MAP_SCHEMA = "sbn.map/1"
 CORE_ROWS = 32
 
 
-def report_dict(placement: Placement, traffic: Traffic | None = None, rates: dict[str, float] | None = None) -> dict[str, Any]:
+def report_dict(
+    placement: Placement, traffic: Traffic | None = None, rates: dict[str, float] | None = None
+) -> dict[str, Any]:
     """Plain data of a placement (and traffic, when rates were given)."""
     t = placement.target
     cores = placement.cores
@@ -57,8 +59,13 @@ def report_dict(placement: Placement, traffic: Traffic | None = None, rates: dic
                 "chips": sorted({c // t.cores_per_chip for c in gp.tile_cores}),
                 "external_output": gp.group.external_output,
                 "projections": [
-                    {"source": p.source, "via": list(p.via), "fan_in": p.fan_in,
-                     "shared_weights": p.shared_weights, "out_channels": p.out_channels}
+                    {
+                        "source": p.source,
+                        "via": list(p.via),
+                        "fan_in": p.fan_in,
+                        "shared_weights": p.shared_weights,
+                        "out_channels": p.out_channels,
+                    }
                     for p in gp.group.projections
                 ],
             }
@@ -104,15 +111,33 @@ def map_tables(report: dict[str, Any]) -> Group:
         f"{_pct(s['mean_synapse_utilisation'])} synaptic memory"
     )
     nodes = Table(title="nodes", title_justify="left")
-    for col in ("node", "kind", "shape", "neurons", "fan-in", "fan-out", "tiles", "per tile", "cores", "chips"):
+    for col in (
+        "node",
+        "kind",
+        "shape",
+        "neurons",
+        "fan-in",
+        "fan-out",
+        "tiles",
+        "per tile",
+        "cores",
+        "chips",
+    ):
         nodes.add_column(col, justify="left" if col in ("node", "kind", "shape") else "right")
     for n in report["nodes"]:
         cores = n["cores"]
         span = f"{cores[0]}" if len(cores) == 1 else f"{cores[0]}-{cores[-1]}"
         chips = n["chips"]
         nodes.add_row(
-            n["name"], n["kind"], "x".join(map(str, n["shape"])), f"{n['neurons']:,}", f"{n['fan_in']:,}",
-            f"{n['fan_out']:,.1f}", str(n["tiles"]), f"{n['tile_capacity']:,}", span,
+            n["name"],
+            n["kind"],
+            "x".join(map(str, n["shape"])),
+            f"{n['neurons']:,}",
+            f"{n['fan_in']:,}",
+            f"{n['fan_out']:,.1f}",
+            str(n["tiles"]),
+            f"{n['tile_capacity']:,}",
+            span,
             str(chips[0]) if len(chips) == 1 else f"{chips[0]}-{chips[-1]}",
         )
     parts = [head, nodes, _core_table(report)]
@@ -129,8 +154,13 @@ def _core_table(report: dict[str, Any]) -> Table:
             table.add_column(col, justify="left" if col == "nodes" else "right")
         for c in cores:
             table.add_row(
-                str(c["core"]), str(c["chip"]), f"{c['neurons']:,}", _pct(c["neuron_utilisation"]),
-                f"{c['synaptic_memory']:,}", _pct(c["synapse_utilisation"]), ", ".join(c["nodes"]),
+                str(c["core"]),
+                str(c["chip"]),
+                f"{c['neurons']:,}",
+                _pct(c["neuron_utilisation"]),
+                f"{c['synaptic_memory']:,}",
+                _pct(c["synapse_utilisation"]),
+                ", ".join(c["nodes"]),
             )
         return table
     table = Table(title=f"chips ({len(cores)} cores; per-core rows in --format json)", title_justify="left")
@@ -143,7 +173,8 @@ def _core_table(report: dict[str, Any]) -> Table:
         nu = [c["neuron_utilisation"] for c in cs]
         su = [c["synapse_utilisation"] for c in cs]
         table.add_row(
-            str(chip), str(len(cs)),
+            str(chip),
+            str(len(cs)),
             f"{_pct(min(nu))} / {_pct(sum(nu) / len(nu))} / {_pct(max(nu))}",
             f"{_pct(min(su))} / {_pct(sum(su) / len(su))} / {_pct(max(su))}",
         )

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sbn.errors import ConfigError
 from sbn.fileio import LEGACY_VERSION_KEY, VERSION_KEY, check_version
@@ -143,7 +144,7 @@ class FixedPointFormat:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "fixed_point") -> "FixedPointFormat":
+    def from_dict(cls, data: Any, where: str = "fixed_point") -> FixedPointFormat:
         """Build from a table of the fields; unknown and missing keys are named."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"{where}: field 'fixed_point' must be a table of fixed-point formats")
@@ -230,12 +231,12 @@ class Target:
         """Weights a core stores: synaptic memory divided by the weight precision."""
         return self.synaptic_memory_bits_per_core // self.weight_bits
 
-    def with_chips(self, chips: int) -> "Target":
+    def with_chips(self, chips: int) -> Target:
         """The same target with another chip count (a board of several chips)."""
         return dataclasses.replace(self, chips=chips)
 
     # --- the fits(layer) check ------------------------------------------------------
-    def tile_synapses(self, group: "NeuronGroup", k: int) -> int:
+    def tile_synapses(self, group: NeuronGroup, k: int) -> int:
         """Weights a core must store to hold ``k`` neurons of ``group``.
 
         A projection whose weights are translation-invariant (a convolution chain) costs
@@ -254,7 +255,7 @@ class Target:
                 total += k * proj.fan_in
         return total
 
-    def max_tile_neurons(self, group: "NeuronGroup") -> int:
+    def max_tile_neurons(self, group: NeuronGroup) -> int:
         """Largest number of ``group``'s neurons one core holds; 0 if not even one."""
         hi = min(self.neurons_per_core, group.neurons)
         cap = self.synapses_per_core
@@ -269,7 +270,7 @@ class Target:
                 hi = mid - 1
         return lo
 
-    def fits(self, group: "NeuronGroup") -> bool:
+    def fits(self, group: NeuronGroup) -> bool:
         """Whether at least one neuron of ``group`` fits a core and its fan-in is allowed."""
         if self.max_fan_in is not None and group.fan_in > self.max_fan_in:
             return False
@@ -293,7 +294,7 @@ class Target:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], origin: str = "target description") -> "Target":
+    def from_dict(cls, data: Mapping[str, Any], origin: str = "target description") -> Target:
         """Build a target from plain data (a parsed TOML/JSON file); errors name ``origin``."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"{origin}: expected a table of target fields")

@@ -45,8 +45,9 @@ class Traffic:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-
-def resolve_rates(placement: Placement, rates: dict[str, float] | None, default: float | None) -> dict[str, float]:
+def resolve_rates(
+    placement: Placement, rates: dict[str, float] | None, default: float | None
+) -> dict[str, float]:
     """A rate for every group and input; errors name the node.
 
     A rate keyed by a neuron or Input node is that node's rate. A rate keyed by a synaptic
@@ -86,7 +87,9 @@ def resolve_rates(placement: Placement, rates: dict[str, float] | None, default:
         elif default is not None:
             out[name] = float(_check_rate("--firing-rate", default))
         else:
-            raise ConfigError(f"no firing rate for node {name!r}; add it to the rates file or pass --firing-rate")
+            raise ConfigError(
+                f"no firing rate for node {name!r}; add it to the rates file or pass --firing-rate"
+            )
     return out
 
 
@@ -96,7 +99,9 @@ def _check_rate(name: str, rate) -> float:
     return rate
 
 
-def tiles_reached(n: int, per_channel: int, channels: int, tiles: int, fo: float, out_channels: int | None) -> int:
+def tiles_reached(
+    n: int, per_channel: int, channels: int, tiles: int, fo: float, out_channels: int | None
+) -> int:
     """Tiles of a group one source neuron's ``fo`` synapses fall on (tiles hold ``n / tiles``
     consecutive channel-major neurons). The synapses span ``co`` channels (``out_channels``,
     all when None) at ``fo / co`` positions each: a tile of whole channels takes
@@ -140,14 +145,21 @@ def estimate_traffic(placement: Placement, rates: dict[str, float]) -> Traffic:
             chips += msgs[~same_chip].sum()
     spikes_total = sum(gp.group.neurons * rates[gp.group.name] for gp in placement.groups)
     input_spikes = sum(math.prod(s) * rates[n] for n, s in net.inputs.items())
-    out_spikes = sum(gp.group.neurons * rates[gp.group.name] for gp in placement.groups if gp.group.external_output)
+    out_spikes = sum(
+        gp.group.neurons * rates[gp.group.name] for gp in placement.groups if gp.group.external_output
+    )
     updates = sum(gp.group.neurons for gp in placement.groups)
     e_neuron = target.energy_per_neuron_update_j
     return Traffic(
-        spikes=float(spikes_total), input_spikes=float(input_spikes),
-        messages_within_core=float(within), messages_across_cores=float(across),
-        messages_across_chips=float(chips), messages_from_inputs=float(from_inputs),
-        output_spikes=float(out_spikes), synaptic_ops=float(synops), neuron_updates=int(updates),
+        spikes=float(spikes_total),
+        input_spikes=float(input_spikes),
+        messages_within_core=float(within),
+        messages_across_cores=float(across),
+        messages_across_chips=float(chips),
+        messages_from_inputs=float(from_inputs),
+        output_spikes=float(out_spikes),
+        synaptic_ops=float(synops),
+        neuron_updates=int(updates),
         synaptic_energy_j=float(synops * target.energy_per_synaptic_op_j),
         neuron_energy_j=None if e_neuron is None else float(updates * e_neuron),
     )

@@ -18,8 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _shared_dir() -> Path:
     candidates = [REPO.parent / "shared"]
-    origin = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
-                            capture_output=True, text=True).stdout.strip()
+    origin = subprocess.run(
+        ["git", "-C", str(REPO), "config", "--get", "remote.origin.url"], capture_output=True, text=True
+    ).stdout.strip()
     if origin and Path(origin).is_dir():
         candidates.append(Path(origin).resolve().parent / "shared")
     return next((c for c in candidates if c.is_dir()), candidates[0])

@@ -22,13 +22,19 @@ def test_the_older_version_key_is_read_too(tmp_path):
     assert read_document(tmp_path / "old.json", "sbn.x/1", "an x") == {"format": "sbn.x/1"}
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"schema": "sbn.x/2"}', r"x.json: key 'schema' is 'sbn.x/2'; this sbn reads an x with schema 'sbn.x/1'"),
-    ('{"n": 1}', r"x.json: key 'schema' is None; this sbn reads an x with schema 'sbn.x/1'"),
-    ('[1, 2]', r"x.json: an x must be a table \(a JSON object\) at the top, found list"),
-    ('{"schema": ', r"x.json: not valid JSON"),
-    (b"\xff\xfe", r"x.json: not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '{"schema": "sbn.x/2"}',
+            r"x.json: key 'schema' is 'sbn.x/2'; this sbn reads an x with schema 'sbn.x/1'",
+        ),
+        ('{"n": 1}', r"x.json: key 'schema' is None; this sbn reads an x with schema 'sbn.x/1'"),
+        ('[1, 2]', r"x.json: an x must be a table \(a JSON object\) at the top, found list"),
+        ('{"schema": ', r"x.json: not valid JSON"),
+        (b"\xff\xfe", r"x.json: not valid JSON"),
+    ],
+)
 def test_errors_name_the_file_the_key_and_the_version(tmp_path, text, message):
     path = tmp_path / "x.json"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -52,9 +58,15 @@ def test_every_versioned_reader_uses_it():
 
     root = Path(__file__).resolve().parents[1]
     readers = {
-        "toolchain/graph/rates.py", "toolchain/graph/manifest.py", "toolchain/energy/report.py",
-        "toolchain/energy/presets.py", "toolchain/energy/bits.py", "toolchain/sweep/store.py",
-        "toolchain/sweep/summary.py", "toolchain/sweep/gridfile.py", "targets/registry.py",
+        "toolchain/graph/rates.py",
+        "toolchain/graph/manifest.py",
+        "toolchain/energy/report.py",
+        "toolchain/energy/presets.py",
+        "toolchain/energy/bits.py",
+        "toolchain/sweep/store.py",
+        "toolchain/sweep/summary.py",
+        "toolchain/sweep/gridfile.py",
+        "targets/registry.py",
         "targets/report.py",
     }
     for rel in sorted(readers):

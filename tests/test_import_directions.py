@@ -70,9 +70,12 @@ def upward_imports(path: Path, here: str) -> list[str]:
 
 
 def test_no_package_imports_from_a_layer_above_it():
-    bad = [f"{path.relative_to(REPO)}: {line}"
-           for top in PACKAGE_DIRS for path in sorted((REPO / top).rglob("*.py"))
-           for line in upward_imports(path, module_name(path))]
+    bad = [
+        f"{path.relative_to(REPO)}: {line}"
+        for top in PACKAGE_DIRS
+        for path in sorted((REPO / top).rglob("*.py"))
+        for line in upward_imports(path, module_name(path))
+    ]
     assert bad == []
 
 
@@ -83,8 +86,10 @@ def test_the_rule_sees_upward_imports(tmp_path):
     assert layer("sbn.simulation") == TOOLCHAIN and layer("sbn.cli.sim") > TOOLCHAIN
     assert layer("sbn.distributed") == TOOLCHAIN  # orchestration, not a backend's business
     probe = tmp_path / "probe.py"
-    probe.write_text("from sbn.cli import main\nfrom sbn.graph import schedule\n\n"
-                     "def f():\n    from sbn import simulation\n")
+    probe.write_text(
+        "from sbn.cli import main\nfrom sbn.graph import schedule\n\n"
+        "def f():\n    from sbn import simulation\n"
+    )
     assert upward_imports(probe, "sbn.targets.lava.probe") == [
         "sbn.targets.lava.probe imports sbn.cli",
         "sbn.targets.lava.probe imports sbn.simulation",

@@ -46,8 +46,10 @@ class Checkpoint:
         for name, tensor in self.model_state.items():
             if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
                 bad = int((~torch.isfinite(tensor)).sum())
-                raise CheckpointError(f"{where}: {name} holds {bad} NaN or infinite value(s) "
-                                      f"of {tensor.numel()}; the model cannot be used")
+                raise CheckpointError(
+                    f"{where}: {name} holds {bad} NaN or infinite value(s) "
+                    f"of {tensor.numel()}; the model cannot be used"
+                )
 
     def build(self) -> torch.nn.Module:
         """The model with these weights, in eval mode."""
@@ -139,4 +141,4 @@ def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], what: str
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

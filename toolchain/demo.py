@@ -16,9 +16,10 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -82,8 +83,9 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_demo(out: str | Path, settings: DemoSettings, *, fresh: bool = False,
-             hooks: DemoHooks | None = None) -> dict[str, Any]:
+def run_demo(
+    out: str | Path, settings: DemoSettings, *, fresh: bool = False, hooks: DemoHooks | None = None
+) -> dict[str, Any]:
     """Run (or reuse) every step; returns the report (schema ``sbn.demo/1``)."""
     out = Path(out)
     hooks = hooks or DemoHooks()
@@ -97,23 +99,44 @@ def run_demo(out: str | Path, settings: DemoSettings, *, fresh: bool = False,
     torch.manual_seed(settings.seed)
     train_data = load_dataset("digits", train=True)
     test_data = load_dataset("digits", train=False)
-    report: dict[str, Any] = {"schema": SCHEMA, "tool_version": __version__,
-                              "settings": asdict(settings), "dataset": "digits"}
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "tool_version": __version__,
+        "settings": asdict(settings),
+        "dataset": "digits",
+    }
 
     backbone_path = out / "backbone.safetensors"
     backbone_summary = _train_step(
-        "backbone", stamps, hooks, backbone_path, settings.backbone_config(),
-        TrainSettings(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
-                      seed=settings.seed),
-        train_data, test_data, backbone=None,
+        "backbone",
+        stamps,
+        hooks,
+        backbone_path,
+        settings.backbone_config(),
+        TrainSettings(
+            epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr, seed=settings.seed
+        ),
+        train_data,
+        test_data,
+        backbone=None,
     )
     sbn_path = out / "spikebottlenet.safetensors"
     sbn_config = finetune_config(settings.backbone_config(), settings.bottleneck(), None)
     sbn_summary = _train_step(
-        "finetune", stamps, hooks, sbn_path, sbn_config,
-        TrainSettings(epochs=settings.finetune_epochs, batch_size=settings.batch_size,
-                      lr=settings.lr / 3, seed=settings.seed),
-        train_data, test_data, backbone=backbone_path,
+        "finetune",
+        stamps,
+        hooks,
+        sbn_path,
+        sbn_config,
+        TrainSettings(
+            epochs=settings.finetune_epochs,
+            batch_size=settings.batch_size,
+            lr=settings.lr / 3,
+            seed=settings.seed,
+        ),
+        train_data,
+        test_data,
+        backbone=backbone_path,
     )
     report["training"] = {"backbone": _brief(backbone_summary), "spikebottlenet": _brief(sbn_summary)}
 
@@ -153,9 +176,21 @@ def _manifest_readable(export_dir: Path) -> bool:
 
 
 def _brief(summary: dict[str, Any]) -> dict[str, Any]:
-    keep = ("checkpoint", "checkpoint_sha256", "arch", "epochs", "accuracy", "split",
-            "backbone_accuracy", "accuracy_drop", "payload_shape", "transmitted_bits",
-            "raw_bits", "compression_ratio", "seconds")
+    keep = (
+        "checkpoint",
+        "checkpoint_sha256",
+        "arch",
+        "epochs",
+        "accuracy",
+        "split",
+        "backbone_accuracy",
+        "accuracy_drop",
+        "payload_shape",
+        "transmitted_bits",
+        "raw_bits",
+        "compression_ratio",
+        "seconds",
+    )
     return {k: summary[k] for k in keep if k in summary}
 
 
@@ -214,8 +249,9 @@ def _map_step(stamps, hooks, export_dir, target_name, out) -> dict[str, Any]:
     return {part: maps[part]["summary"] for part in maps}
 
 
-def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
-               settings: DemoSettings, out: Path) -> dict[str, Any]:
+def _lava_step(
+    stamps, hooks, sbn_path, export_dir, test_data: ImageDataset, settings: DemoSettings, out: Path
+) -> dict[str, Any]:
     from sbn.simulation import SimSource, simulate_dataset
 
     manifest = _export_manifest(export_dir)
@@ -226,15 +262,24 @@ def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
     if not reuse:
         data = test_data.subset(settings.lava_samples)
         result = simulate_dataset(
-            SimSource.resolve(export_dir), data.images.double().numpy(), data.labels.numpy(),
-            time_steps=int(manifest["time_steps"]), checkpoint=str(sbn_path), dataset=data.name,
-            on_chunk=hooks.lava_chunk, chunk_size=LAVA_CHUNK)
+            SimSource.resolve(export_dir),
+            data.images.double().numpy(),
+            data.labels.numpy(),
+            time_steps=int(manifest["time_steps"]),
+            checkpoint=str(sbn_path),
+            dataset=data.name,
+            on_chunk=hooks.lava_chunk,
+            chunk_size=LAVA_CHUNK,
+        )
         write_json(path, result)
         stamps.mark("lava", key)
     r = json.loads(path.read_text())
     return {
-        "file": path.name, "samples": r["simulated"], "failed": r["failed"],
-        "lava_accuracy": r["accuracy"], "pytorch_accuracy": r["pytorch_accuracy"],
+        "file": path.name,
+        "samples": r["simulated"],
+        "failed": r["failed"],
+        "lava_accuracy": r["accuracy"],
+        "pytorch_accuracy": r["pytorch_accuracy"],
         "agreement": r["agreement"]["pytorch_predictions"],
         "executor_outputs_identical": r["agreement"]["executor_outputs_identical"],
         "payload_identical_to_executor": r["agreement"]["payload_identical_to_executor"],
@@ -246,22 +291,26 @@ def _lava_step(stamps, hooks, sbn_path, export_dir, test_data: ImageDataset,
     }
 
 
-def _fixed_step(stamps, hooks, export_dir, test_data: ImageDataset, settings: DemoSettings,
-                out: Path) -> dict[str, Any]:
+def _fixed_step(
+    stamps, hooks, export_dir, test_data: ImageDataset, settings: DemoSettings, out: Path
+) -> dict[str, Any]:
     """The device graph quantised for the target and run on Lava's own fixed-point processes."""
     from sbn.fixed_point import evaluate_fixed, firing_rates
     from sbn.graph.io import load_nir
     from sbn.graph.rates import write_rates
-    from sbn.targets import resolve_target
     from sbn.simulation import SimSource
+    from sbn.targets import resolve_target
     from sbn.targets.quantize import quantize, save_in_export
 
     manifest = _export_manifest(export_dir)
     key = _key(manifest, settings.lava_samples, settings.target, "fixed/1")
     path = out / "lava-fixed.json"
     reuse = stamps.fresh("fixed", key, path, out / "rates-fixed.json")
-    hooks.step(f"quantise the device graph for {settings.target}; run it on Lava's fixed-point "
-               f"processes ({settings.lava_samples} samples)", reuse)
+    hooks.step(
+        f"quantise the device graph for {settings.target}; run it on Lava's fixed-point "
+        f"processes ({settings.lava_samples} samples)",
+        reuse,
+    )
     target = resolve_target(settings.target)
     if target.fixed_point is None:
         return {"skipped": f"target {target.name} states no fixed-point format"}
@@ -270,20 +319,36 @@ def _fixed_step(stamps, hooks, export_dir, test_data: ImageDataset, settings: De
         q = quantize(load_nir(Path(source.first)), target)
         save_in_export(export_dir, q)
         data = test_data.subset(settings.lava_samples)
-        result = evaluate_fixed(source, data.images.double().numpy(), data.labels.numpy(), target=target,
-                                time_steps=int(manifest["time_steps"]), quantized=q, dataset=data.name,
-                                on_chunk=hooks.lava_chunk)
-        write_rates(out / "rates-fixed.json", firing_rates(result), time_steps=int(manifest["time_steps"]),
-                    source=f"lava fixed point ({target.name}) on {data.name}", samples=len(data.labels))
+        result = evaluate_fixed(
+            source,
+            data.images.double().numpy(),
+            data.labels.numpy(),
+            target=target,
+            time_steps=int(manifest["time_steps"]),
+            quantized=q,
+            dataset=data.name,
+            on_chunk=hooks.lava_chunk,
+        )
+        write_rates(
+            out / "rates-fixed.json",
+            firing_rates(result),
+            time_steps=int(manifest["time_steps"]),
+            source=f"lava fixed point ({target.name}) on {data.name}",
+            samples=len(data.labels),
+        )
         write_json(path, result)
         stamps.mark("fixed", key)
     r = json.loads(path.read_text())
     agreement = [v["spike_agreement"] for v in r["layers"].values()]
     return {
-        "file": path.name, "target": r["target"], "samples": r["samples"],
-        "fixed_accuracy": r["accuracy"]["fixed"], "float_accuracy": r["accuracy"]["float"],
+        "file": path.name,
+        "target": r["target"],
+        "samples": r["samples"],
+        "fixed_accuracy": r["accuracy"]["fixed"],
+        "float_accuracy": r["accuracy"]["float"],
         "prediction_agreement": r["prediction_agreement"],
-        "spike_agreement_min": min(agreement), "spike_agreement_mean": float(sum(agreement) / len(agreement)),
+        "spike_agreement_min": min(agreement),
+        "spike_agreement_mean": float(sum(agreement) / len(agreement)),
         "synaptic_ops_per_sample": r["energy"]["synaptic_ops_per_sample"],
         "device_energy_per_sample_j": r["energy"]["device_energy_per_sample_j"],
         "bytes_per_sample": r["bytes_per_sample"]["measured"],
@@ -292,8 +357,13 @@ def _fixed_step(stamps, hooks, export_dir, test_data: ImageDataset, settings: De
 
 
 def _energy_step(stamps, hooks, backbone_path, test_data, settings, out) -> dict[str, Any]:
-    from sbn.energy import (DEFAULT_SNN_PRESETS, estimate_energy, layer_table,
-                            measure_firing_rates, resolve_preset)
+    from sbn.energy import (
+        DEFAULT_SNN_PRESETS,
+        estimate_energy,
+        layer_table,
+        measure_firing_rates,
+        resolve_preset,
+    )
     from sbn.energy.plots import plot_energy
     from sbn.energy.report import to_dict
 
@@ -306,8 +376,13 @@ def _energy_step(stamps, hooks, backbone_path, test_data, settings, out) -> dict
         images = test_data.images[: max(settings.lava_samples, 64)]
         rates = measure_firing_rates(model, images, source="pytorch")
         presets = [resolve_preset(p) for p in (*DEFAULT_SNN_PRESETS, "loihi2")]
-        report = estimate_energy(layer_table(model), rates, presets, resolve_preset("45nm"),
-                                 model={"checkpoint": backbone_path.name})
+        report = estimate_energy(
+            layer_table(model),
+            rates,
+            presets,
+            resolve_preset("45nm"),
+            model={"checkpoint": backbone_path.name},
+        )
         write_json(path, to_dict(report))
         plot_energy(report, plot)
         stamps.mark("energy", key)
@@ -333,10 +408,16 @@ def _bits_step(stamps, hooks, config: ModelConfig, out: Path) -> dict[str, Any]:
         plot_bits(table, plot)
         stamps.mark("bits", key)
     p = payload(config)
-    return {"file": path.name, "plot": plot.name, "split": p.split,
-            "transmitted_bits": p.spiking_bits, "baseline_bits": p.baseline_bits,
-            "raw_bits": p.raw_bits, "compression_ratio": p.compression_ratio,
-            "reduction_vs_bottlenetpp_pct": p.reduction_vs_baseline}
+    return {
+        "file": path.name,
+        "plot": plot.name,
+        "split": p.split,
+        "transmitted_bits": p.spiking_bits,
+        "baseline_bits": p.baseline_bits,
+        "raw_bits": p.raw_bits,
+        "compression_ratio": p.compression_ratio,
+        "reduction_vs_bottlenetpp_pct": p.reduction_vs_baseline,
+    }
 
 
 def _fixed_rows(fx: dict[str, Any] | None) -> list[str]:
@@ -387,10 +468,16 @@ def render_markdown(report: dict[str, Any]) -> str:
         if key.startswith("snn_") and key.endswith("_mj") and value is not None:
             lines.append(f"| device energy to {s['split']}, SpikeBottleNet {key[4:-3]} | {value:.3g} mJ |")
     for part, summary in report["map"].items():
-        lines.append(f"| {part} graph on {s['target']} | {summary.get('cores_used')} cores, "
-                     f"{summary.get('chips_used')} chip(s) |")
-    lines += ["", "Files: backbone.safetensors, spikebottlenet.safetensors, export/ (full.nir, "
-              f"device.nir, edge.nir, manifest.json, device.{s['target']}.safetensors), map.json, lava.json, "
-              "lava-fixed.json, rates-fixed.json, energy.json, energy.png, "
-              "bits.json, bits.png, report.json.", ""]
+        lines.append(
+            f"| {part} graph on {s['target']} | {summary.get('cores_used')} cores, "
+            f"{summary.get('chips_used')} chip(s) |"
+        )
+    lines += [
+        "",
+        "Files: backbone.safetensors, spikebottlenet.safetensors, export/ (full.nir, "
+        f"device.nir, edge.nir, manifest.json, device.{s['target']}.safetensors), map.json, lava.json, "
+        "lava-fixed.json, rates-fixed.json, energy.json, energy.png, "
+        "bits.json, bits.png, report.json.",
+        "",
+    ]
     return "\n".join(lines)

@@ -40,12 +40,12 @@ def resolve_device(spec: str | None = "auto") -> torch.device:
         return torch.device("cpu")
     text = "cuda" if index is None else f"cuda:{index}"
     if not torch.cuda.is_available():
-        raise ConfigError(f"--device {text}: torch sees no CUDA GPU on this machine; "
-                          f"use --device cpu (or auto)")
+        raise ConfigError(
+            f"--device {text}: torch sees no CUDA GPU on this machine; use --device cpu (or auto)"
+        )
     count = torch.cuda.device_count()
     if (index or 0) >= count:
-        raise ConfigError(f"--device {text}: this machine has {count} GPU(s), "
-                          f"cuda:0..cuda:{count - 1}")
+        raise ConfigError(f"--device {text}: this machine has {count} GPU(s), cuda:0..cuda:{count - 1}")
     return torch.device("cuda", index or 0)
 
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sbn.errors import ConfigError, SbnError
 
@@ -42,18 +43,24 @@ class Outcome:
     index: int
     ok: bool
     value: Any = None
-    error: str | None = None        # one line: "ExceptionType: message"
-    error_type: str | None = None   # the exception's class name
+    error: str | None = None  # one line: "ExceptionType: message"
+    error_type: str | None = None  # the exception's class name
     attempts: int = 1
-    seconds: float = 0.0            # wall time of all attempts together
-    permanent: bool = False         # failed with an error in ``no_retry``: it would again
+    seconds: float = 0.0  # wall time of all attempts together
+    permanent: bool = False  # failed with an error in ``no_retry``: it would again
 
 
 def _failure(index: int, exc: BaseException, attempts: int, start: float, no_retry) -> Outcome:
     """The outcome of an item whose last attempt raised ``exc``."""
-    return Outcome(index, False, error=one_line(exc), error_type=type(exc).__name__,
-                   attempts=attempts, seconds=time.time() - start,
-                   permanent=isinstance(exc, no_retry))
+    return Outcome(
+        index,
+        False,
+        error=one_line(exc),
+        error_type=type(exc).__name__,
+        attempts=attempts,
+        seconds=time.time() - start,
+        permanent=isinstance(exc, no_retry),
+    )
 
 
 def fan_out(
@@ -92,8 +99,7 @@ def fan_out(
         return []
     if workers == 0:
         return _in_process(fn, items, retries, no_retry, on_result)
-    return _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_per_task,
-                   on_result)
+    return _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_per_task, on_result)
 
 
 def one_line(exc: BaseException) -> str:
@@ -111,22 +117,20 @@ def _in_process(fn, items, retries, no_retry, on_result) -> list[Outcome]:
             attempts += 1
             try:
                 value = fn(item)
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded, not raised
+            except Exception as exc:
                 if attempts <= retries and not isinstance(exc, no_retry):
                     log.warning("item %d failed (%s); retrying", index, one_line(exc))
                     continue
                 outcome = _failure(index, exc, attempts, start, no_retry)
             else:
-                outcome = Outcome(index, True, value=value, attempts=attempts,
-                                  seconds=time.time() - start)
+                outcome = Outcome(index, True, value=value, attempts=attempts, seconds=time.time() - start)
             break
         outcomes.append(outcome)
         on_result(outcome)
     return outcomes
 
 
-def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_per_task,
-            on_result):
+def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_per_task, on_result):
     import ray
 
     owned = not ray.is_initialized()
@@ -137,8 +141,10 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_
     try:
         resources = ray.cluster_resources()
         if gpus_per_task > resources.get("GPU", 0):  # Ray would wait for it for ever
-            raise ConfigError(f"each task asks for {gpus_per_task} GPU(s) but the Ray cluster "
-                              f"has {resources.get('GPU', 0):g}")
+            raise ConfigError(
+                f"each task asks for {gpus_per_task} GPU(s) but the Ray cluster "
+                f"has {resources.get('GPU', 0):g}"
+            )
         if workers is None:
             workers = _slots(resources, cpus_per_task, gpus_per_task)
         # max_retries=0: retries are counted here, the same way for both kinds of failure
@@ -160,7 +166,7 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_
             index, attempt, start = pending.pop(ref)
             try:
                 value = ray.get(ref)
-            except Exception as exc:  # noqa: BLE001 - recorded per item
+            except Exception as exc:
                 cause = _cause(exc)
                 if attempt <= retries and not isinstance(cause, no_retry):
                     log.warning("item %d failed (%s); retrying", index, one_line(cause))
@@ -168,8 +174,7 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_
                     continue
                 outcome = _failure(index, cause, attempt, start, no_retry)
             else:
-                outcome = Outcome(index, True, value=value, attempts=attempt,
-                                  seconds=time.time() - start)
+                outcome = Outcome(index, True, value=value, attempts=attempt, seconds=time.time() - start)
             results[index] = outcome
             on_result(outcome)
         return [results[i] for i in range(len(items))]
@@ -177,7 +182,7 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_
         for ref in pending:  # interrupted: stop what still runs
             try:
                 ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001 - best effort on the way out
+            except Exception:
                 pass
         if owned:
             ray.shutdown()
@@ -201,8 +206,9 @@ def _start_ray(ray, workers: int, address: str | None) -> None:
         if address is not None:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.WARNING)
+            ray.init(
+                num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING
+            )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise ConfigError(f"could not start {where}: {one_line(exc)}") from None
@@ -216,4 +222,3 @@ def _cause(exc: BaseException) -> BaseException:
     if isinstance(exc, RayTaskError) and exc.cause is not None:
         return exc.cause
     return exc
-

@@ -16,8 +16,9 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 #: bytes of the target's name kept in a temporary name (the rest is ~40 bytes of tags)
 _NAME_BYTES = 96
@@ -54,7 +55,7 @@ def sweep_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     for entry in entries:
         if not entry.name.startswith(tag) or not entry.name.endswith((".tmp", ".old")):
             continue
-        host, _, pid = entry.name[len(tag):].partition(".")[0].partition("-")
+        host, _, pid = entry.name[len(tag) :].partition(".")[0].partition("-")
         if host != _HOST or not pid.isdigit() or _running(int(pid)):
             continue
         stale = Path(entry.path)
@@ -153,7 +154,7 @@ def short_path(path: Any, keep: int = 120) -> str:
     text = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
     if len(text) <= keep:
         return text
-    return f"{text[:keep // 2]}...{text[-keep // 2:]}"
+    return f"{text[: keep // 2]}...{text[-keep // 2 :]}"
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
@@ -172,8 +173,9 @@ VERSION_KEY = "schema"
 LEGACY_VERSION_KEY = "format"
 
 
-def read_document(path: str | os.PathLike, schema: str | tuple[str, ...], what: str, *,
-                  version_optional: bool = False) -> dict[str, Any]:
+def read_document(
+    path: str | os.PathLike, schema: str | tuple[str, ...], what: str, *, version_optional: bool = False
+) -> dict[str, Any]:
     """A versioned JSON or TOML document (``.toml`` is TOML, anything else JSON), checked to
     be a table whose ``"schema"`` is ``schema`` (or one of them). Every problem is one
     ``ConfigError`` naming the file, the key and the version expected. ``version_optional``:
@@ -199,21 +201,25 @@ def read_document(path: str | os.PathLike, schema: str | tuple[str, ...], what: 
     return data
 
 
-def check_version(data: Any, schema: str | tuple[str, ...], where: str, what: str, *,
-                  version_optional: bool = False) -> None:
+def check_version(
+    data: Any, schema: str | tuple[str, ...], where: str, what: str, *, version_optional: bool = False
+) -> None:
     """ConfigError unless ``data`` is a table stating one of the ``schema`` versions."""
     from sbn.errors import ConfigError
 
     accepted = (schema,) if isinstance(schema, str) else tuple(schema)
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: {what} must be a table (a JSON object) at the top, "
-                          f"found {type(data).__name__}")
+        raise ConfigError(
+            f"{where}: {what} must be a table (a JSON object) at the top, found {type(data).__name__}"
+        )
     found = data.get(VERSION_KEY, data.get(LEGACY_VERSION_KEY))
     if found is None and version_optional:
         return
     if found not in accepted:
-        raise ConfigError(f"{where}: key {VERSION_KEY!r} is {found!r}; this sbn reads {what} "
-                          f"with {VERSION_KEY} {' or '.join(repr(a) for a in accepted)}")
+        raise ConfigError(
+            f"{where}: key {VERSION_KEY!r} is {found!r}; this sbn reads {what} "
+            f"with {VERSION_KEY} {' or '.join(repr(a) for a in accepted)}"
+        )
 
 
 @contextlib.contextmanager
@@ -241,8 +247,9 @@ def refuse_overwriting_inputs(outputs: dict[str, Any], inputs: list[Any]) -> Non
             continue
         key = same_file_key(path)
         if key in taken:
-            raise ConfigError(f"{flag} {path} is {taken[key]}, which this command reads or writes; "
-                              "choose another file")
+            raise ConfigError(
+                f"{flag} {path} is {taken[key]}, which this command reads or writes; choose another file"
+            )
         taken[key] = f"the file of {flag} ({path})"
 
 

@@ -16,8 +16,9 @@ run (each group's spikes are recorded inside its process), per neuron group and 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import nir
 import numpy as np
@@ -31,7 +32,7 @@ def synaptic_events(node: nir.NIRNode, spikes: np.ndarray) -> np.ndarray:
     """Per receiving neuron, the synaptic operations ``spikes`` ([T, B, *in]) cause through
     ``node`` (a Conv2d, or None for an identity edge), summed over T and B: a convolution of
     the non-zero inputs with an all-ones kernel of the node's geometry."""
-    active = (np.asarray(spikes) != 0)
+    active = np.asarray(spikes) != 0
     if node is None:
         return active.sum(axis=(0, 1)).astype(np.int64)
     import torch
@@ -40,9 +41,15 @@ def synaptic_events(node: nir.NIRNode, spikes: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(active.reshape(t * b, *active.shape[2:]).astype(np.float64))
     ones = torch.ones(np.shape(node.weight), dtype=torch.float64)
     groups = int(np.asarray(node.groups))
-    pair = lambda v: tuple(int(i) for i in np.broadcast_to(np.asarray(v), (2,)))  # noqa: E731
-    y = torch.nn.functional.conv2d(x, ones, stride=pair(node.stride), padding=pair(node.padding),
-                                   dilation=pair(node.dilation), groups=groups)
+    pair = lambda v: tuple(int(i) for i in np.broadcast_to(np.asarray(v), (2,)))
+    y = torch.nn.functional.conv2d(
+        x,
+        ones,
+        stride=pair(node.stride),
+        padding=pair(node.padding),
+        dilation=pair(node.dilation),
+        groups=groups,
+    )
     return np.rint(y.sum(dim=0).numpy()).astype(np.int64)
 
 
@@ -53,7 +60,7 @@ def _per_core(placement, group: str, per_neuron: np.ndarray) -> dict[int, int]:
     out: dict[int, int] = {}
     lo = 0
     for size, core in zip(gp.tile_sizes, gp.tile_cores):
-        out[core] = out.get(core, 0) + int(flat[lo:lo + size].sum())
+        out[core] = out.get(core, 0) + int(flat[lo : lo + size].sum())
         lo += size
     return out
 
@@ -75,8 +82,8 @@ def evaluate_fixed(
     """Fixed-point device + float edge on every image; one ``sbn.sim-fixed/1`` report."""
     from sbn import __version__
     from sbn.graph import execute
-    from sbn.graph.schedule import flatten_graph
     from sbn.graph.io import load_nir
+    from sbn.graph.schedule import flatten_graph
     from sbn.targets import network_from_nir, place
     from sbn.targets.lava.loihi import simulate_fixed, timing
     from sbn.targets.lava.loihi.relays import relay_name, relayed, with_relays
@@ -86,20 +93,24 @@ def evaluate_fixed(
     from sbn.wire import Link
 
     if source.second is None:
-        raise ConfigError("the fixed-point path runs a device graph: give an `sbn export` folder "
-                          "with device.nir and edge.nir (or device.nir --edge edge.nir)")
+        raise ConfigError(
+            "the fixed-point path runs a device graph: give an `sbn export` folder "
+            "with device.nir and edge.nir (or device.nir --edge edge.nir)"
+        )
     device, edge = load_nir(Path(source.first)), load_nir(Path(source.second))
     if quantized is None:
-        quantized = quantize(device, target, headroom_bits=HEADROOM_BITS if headroom_bits is None
-                             else headroom_bits)
+        quantized = quantize(
+            device, target, headroom_bits=HEADROOM_BITS if headroom_bits is None else headroom_bits
+        )
     check_matches(quantized, device)
     if quantized.target != target.name:
         raise ConfigError(f"the quantisation is for target {quantized.target!r}, not {target.name!r}")
     # the relay neurons that align delayed convolutions take cores too: placed with the rest
     delays = timing(quantized).delay
     relays = relayed(quantized, delays)
-    placement = place(with_relays(network_from_nir(device, name="device"), quantized, delays),
-                      target)  # MappingError if it does not fit
+    placement = place(
+        with_relays(network_from_nir(device, name="device"), quantized, delays), target
+    )  # MappingError if it does not fit
     images = np.asarray(images, dtype=np.float64)
     labels = np.asarray(labels)
     n = images.shape[0]
@@ -122,7 +133,7 @@ def evaluate_fixed(
         on_chunk(0, len(chunks))
     start = time.perf_counter()
     for done, lo in enumerate(chunks, 1):
-        x = images[lo:lo + batch_size]
+        x = images[lo : lo + batch_size]
         b = x.shape[0]
         run = simulate_fixed(device, quantized, x, time_steps=time_steps)
         wall_device += run.wall_s
@@ -158,10 +169,16 @@ def evaluate_fixed(
         (ref_out,) = execute(edge, ref_sent).outputs.values()
         ref_logits = ref_out.mean(axis=0).reshape(b, -1)
         for i in range(b):
-            rows.append({"index": lo + i, "label": int(labels[lo + i]),
-                         "fixed": int(logits[i].argmax()), "float": int(ref_logits[i].argmax()),
-                         "bytes": delivery.sent_bytes[i],
-                         "payload_agreement": float((sent[:, i] == ref_sent[:, i]).mean())})
+            rows.append(
+                {
+                    "index": lo + i,
+                    "label": int(labels[lo + i]),
+                    "fixed": int(logits[i].argmax()),
+                    "float": int(ref_logits[i].argmax()),
+                    "bytes": delivery.sent_bytes[i],
+                    "payload_agreement": float((sent[:, i] == ref_sent[:, i]).mean()),
+                }
+            )
             wire_bytes.append(delivery.sent_bytes[i])
             payload_rate.append(float(sent[:, i].mean()))
         if on_chunk:
@@ -169,18 +186,23 @@ def evaluate_fixed(
     wall = time.perf_counter() - start
     expected = source.expected_bytes
     if expected is not None and sorted(set(wire_bytes)) != [expected]:
-        raise SimulationError(f"measured {sorted(set(wire_bytes))} bytes per sample, the manifest says {expected}")
+        raise SimulationError(
+            f"measured {sorted(set(wire_bytes))} bytes per sample, the manifest says {expected}"
+        )
     core_of = {gp.group.name: sorted(set(gp.tile_cores)) for gp in placement.groups}
     proc_cores = {}
     for name, kind in run.processes.items():
-        owner = name if name in core_of else (quantized.projections[name].target
-                                              if name in quantized.projections else None)
-        if name.endswith(".delay") and name[:-len(".delay")] in core_of:  # a relay's synapses
-            owner = name[:-len(".delay")]
+        owner = (
+            name
+            if name in core_of
+            else (quantized.projections[name].target if name in quantized.projections else None)
+        )
+        if name.endswith(".delay") and name[: -len(".delay")] in core_of:  # a relay's synapses
+            owner = name[: -len(".delay")]
         proc_cores[name] = {"kind": kind, "cores": core_of.get(owner) if owner else None}
     e_syop = target.energy_per_synaptic_op_j
     total_syops = sum(syops_group.values()) + sum(syops_relay.values())
-    acc = lambda key: float(np.mean([r[key] == r["label"] for r in rows]))  # noqa: E731
+    acc = lambda key: float(np.mean([r[key] == r["label"] for r in rows]))
     return {
         "schema": SCHEMA,
         "producer": f"sbn {__version__}",
@@ -190,33 +212,54 @@ def evaluate_fixed(
         "dataset": dataset,
         "samples": n,
         "time_steps": time_steps,
-        "quantization": {"headroom_bits": quantized.headroom_bits, "input_scale": quantized.input_scale,
-                         "graph_sha256": quantized.graph_sha256, "notes": list(quantized.notes),
-                         "format": dict(quantized.format)},
+        "quantization": {
+            "headroom_bits": quantized.headroom_bits,
+            "input_scale": quantized.input_scale,
+            "graph_sha256": quantized.graph_sha256,
+            "notes": list(quantized.notes),
+            "format": dict(quantized.format),
+        },
         "accuracy": {"fixed": acc("fixed"), "float": acc("float")},
         "prediction_agreement": float(np.mean([r["fixed"] == r["float"] for r in rows])),
-        "layers": {g: {"neurons": int(np.prod(quantized.neurons[g].shape)),
-                       "spike_agreement": agree[g][0] / agree[g][1],
-                       "firing_rate_fixed": spikes[g] / slots[g],
-                       "firing_rate_float": float_spikes[g] / slots[g],
-                       "spikes": spikes[g], "synaptic_ops": syops_group[g],
-                       "vth": quantized.neurons[g].vth, "dv": quantized.neurons[g].dv}
-                   for g in groups},
-        "cores": {str(c): {"chip": placement.cores[c].chip if c < len(placement.cores) else None,
-                           "synaptic_ops": v} for c, v in sorted(syops_core.items())},
+        "layers": {
+            g: {
+                "neurons": int(np.prod(quantized.neurons[g].shape)),
+                "spike_agreement": agree[g][0] / agree[g][1],
+                "firing_rate_fixed": spikes[g] / slots[g],
+                "firing_rate_float": float_spikes[g] / slots[g],
+                "spikes": spikes[g],
+                "synaptic_ops": syops_group[g],
+                "vth": quantized.neurons[g].vth,
+                "dv": quantized.neurons[g].dv,
+            }
+            for g in groups
+        },
+        "cores": {
+            str(c): {"chip": placement.cores[c].chip if c < len(placement.cores) else None, "synaptic_ops": v}
+            for c, v in sorted(syops_core.items())
+        },
         "processes": proc_cores,
-        "relays": {relay_name(p): {"source": src, "neurons": placement.group(relay_name(p)).group.neurons,
-                                   "cores": core_of[relay_name(p)],
-                                   "synaptic_ops": syops_relay.get(p, 0)}
-                   for p, src in relays.items()},
+        "relays": {
+            relay_name(p): {
+                "source": src,
+                "neurons": placement.group(relay_name(p)).group.neurons,
+                "cores": core_of[relay_name(p)],
+                "synaptic_ops": syops_relay.get(p, 0),
+            }
+            for p, src in relays.items()
+        },
         "latency_steps": run.latency,
         "bytes_per_sample": {"measured": wire_bytes[-1], "manifest": expected},
         "bits_on_the_wire": 8 * sum(wire_bytes),
         "payload_firing_rate": float(np.mean(payload_rate)),
-        "energy": {"synaptic_ops_per_sample": total_syops / n,
-                   "energy_per_synaptic_op_j": e_syop,
-                   "device_energy_per_sample_j": total_syops / n * e_syop},
-        "wall_s": wall, "wall_s_device": wall_device, "wall_s_edge": wall_edge,
+        "energy": {
+            "synaptic_ops_per_sample": total_syops / n,
+            "energy_per_synaptic_op_j": e_syop,
+            "device_energy_per_sample_j": total_syops / n * e_syop,
+        },
+        "wall_s": wall,
+        "wall_s_device": wall_device,
+        "wall_s_edge": wall_edge,
         "wall_s_per_sample": wall / n,
         "results": rows,
     }

@@ -58,8 +58,15 @@ def input_shapes(graph: nir.NIRGraph) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def run_graph(graph: nir.NIRGraph, feeds: dict[str, np.ndarray], *, backend: str = "lava",
-              dt: float | None = None, fuse: str = "block", batch_size: int = 16) -> GraphRun:
+def run_graph(
+    graph: nir.NIRGraph,
+    feeds: dict[str, np.ndarray],
+    *,
+    backend: str = "lava",
+    dt: float | None = None,
+    fuse: str = "block",
+    batch_size: int = 16,
+) -> GraphRun:
     """Run ``graph`` on ``feeds`` (Input name -> [T, B, *shape])."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -73,19 +80,42 @@ def run_graph(graph: nir.NIRGraph, feeds: dict[str, np.ndarray], *, backend: str
     t0 = time.perf_counter()
     executed = execute(graph, feeds, dt=step, record=True)
     if backend == "executor":
-        rates = {n: float(executed.trace[n].mean()) for n, node in sched.nodes.items()
-                 if isinstance(node, node_types.SPIKING) and n in executed.trace}
-        return GraphRun(executed.outputs, backend, step, source, steps, samples, rates,
-                        unstable_nodes(sched.nodes, step), time.perf_counter() - t0)
+        rates = {
+            n: float(executed.trace[n].mean())
+            for n, node in sched.nodes.items()
+            if isinstance(node, node_types.SPIKING) and n in executed.trace
+        }
+        return GraphRun(
+            executed.outputs,
+            backend,
+            step,
+            source,
+            steps,
+            samples,
+            rates,
+            unstable_nodes(sched.nodes, step),
+            time.perf_counter() - t0,
+        )
     from sbn.targets.lava import simulate
 
     t0 = time.perf_counter()
     lava = simulate(graph, feeds, fuse=fuse, dt=step, batch_size=batch_size)
     wall = time.perf_counter() - t0
     identical = all(np.array_equal(lava.outputs[o], executed.outputs[o]) for o in executed.outputs)
-    return GraphRun(lava.outputs, backend, step, source, steps, samples, lava.firing_rates,
-                    unstable_nodes(sched.nodes, step), wall, lava.processes, dict(lava.latency),
-                    identical)
+    return GraphRun(
+        lava.outputs,
+        backend,
+        step,
+        source,
+        steps,
+        samples,
+        lava.firing_rates,
+        unstable_nodes(sched.nodes, step),
+        wall,
+        lava.processes,
+        dict(lava.latency),
+        identical,
+    )
 
 
 def graph_report(run: GraphRun, *, source: str, inputs: str, outputs_file: str | None) -> dict[str, Any]:
@@ -104,9 +134,14 @@ def graph_report(run: GraphRun, *, source: str, inputs: str, outputs_file: str |
         "processes": run.processes,
         "latency_steps": run.latency_steps,
         "executor_outputs_identical": run.executor_outputs_identical,
-        "outputs": {name: {"shape": list(v.shape), "mean": float(v.mean()),
-                           "nonzero": float(np.count_nonzero(v) / max(v.size, 1))}
-                    for name, v in run.outputs.items()},
+        "outputs": {
+            name: {
+                "shape": list(v.shape),
+                "mean": float(v.mean()),
+                "nonzero": float(np.count_nonzero(v) / max(v.size, 1)),
+            }
+            for name, v in run.outputs.items()
+        },
         "firing_rates": run.firing_rates,
         "unstable_nodes": run.unstable,
         "wall_s": run.wall_s,

@@ -22,7 +22,7 @@ import logging  # noqa: F401 - its fork callbacks must be registered before ours
 import os
 import signal
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: delay before a held-back signal is sent again (fork callbacks take microseconds)
@@ -55,8 +55,9 @@ def _after_fork_in_child() -> None:
 
 # registered once, at import: "before" callbacks run in reverse order of registration and
 # "after" ones in order, so these enclose the callbacks of every module imported earlier
-os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
-                    after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,8 @@ Sample i's frame meets the noise of ``default_rng([seed, i])`` under every codec
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import nir
 import numpy as np
@@ -32,7 +33,7 @@ def run_graph(graph: nir.NIRGraph, inputs: np.ndarray, batch_size: int) -> np.nd
 
     parts = []
     for lo in range(0, inputs.shape[1], batch_size):
-        (out,) = execute(graph, inputs[:, lo:lo + batch_size]).outputs.values()
+        (out,) = execute(graph, inputs[:, lo : lo + batch_size]).outputs.values()
         parts.append(out)
     return np.concatenate(parts, axis=1)
 
@@ -77,7 +78,9 @@ def accuracy_under_noise(
         sizes = [len(f) for f in frames]
         codec_rows[codec.name] = {
             "bytes_per_sample": {"mean": float(np.mean(sizes)), "min": min(sizes), "max": max(sizes)},
-            "encode_s_per_sample": (t1 - t0) / n, "decode_s_per_sample": (time.perf_counter() - t1) / n}
+            "encode_s_per_sample": (t1 - t0) / n,
+            "decode_s_per_sample": (time.perf_counter() - t1) / n,
+        }
         for channel in links:
             step(f"{codec.name} over {channel.spec}")
             delivery = Link(codec, channel, seed).deliver(frames, shape)
@@ -86,17 +89,29 @@ def accuracy_under_noise(
             changed = np.flatnonzero((received != sent).reshape(sent.shape[0], n, -1).any(axis=(0, 2)))
             if changed.size:
                 preds[changed] = predictions(edge, received[:, changed], batch_size)
-            results.append({"codec": codec.name, "channel": channel.spec,
-                            "accuracy": float(np.mean(preds == labels)), "lost_frames": delivery.lost_frames,
-                            "frames_changed": int(changed.size),
-                            "slot_error_rate": float(np.mean(received != sent)),
-                            "agreement_with_clean": float(np.mean(preds == clean))})
+            results.append(
+                {
+                    "codec": codec.name,
+                    "channel": channel.spec,
+                    "accuracy": float(np.mean(preds == labels)),
+                    "lost_frames": delivery.lost_frames,
+                    "frames_changed": int(changed.size),
+                    "slot_error_rate": float(np.mean(received != sent)),
+                    "agreement_with_clean": float(np.mean(preds == clean)),
+                }
+            )
     return {
-        "schema": SCHEMA, "producer": f"sbn {__version__}", "samples": n, "time_steps": time_steps,
-        "payload_shape": list(shape), "payload_firing_rate": float(sent.mean()), "seed": seed,
+        "schema": SCHEMA,
+        "producer": f"sbn {__version__}",
+        "samples": n,
+        "time_steps": time_steps,
+        "payload_shape": list(shape),
+        "payload_firing_rate": float(sent.mean()),
+        "seed": seed,
         "clean_accuracy": float(np.mean(clean == labels)),
         "codecs": codec_rows,
-        "channels": [{"spec": c.spec, "kind": c.name, "measure": c.measure, "error_rate": c.error_rate}
-                     for c in links],
+        "channels": [
+            {"spec": c.spec, "kind": c.name, "measure": c.measure, "error_rate": c.error_rate} for c in links
+        ],
         "results": results,
     }

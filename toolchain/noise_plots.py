@@ -20,9 +20,11 @@ def plot_noise_curves(report: dict[str, Any], path: str | os.PathLike) -> None:
     try:
         for ax, kind in zip(axes[0], kinds):
             for codec in report["codecs"]:
-                points = sorted((rate[r["channel"]]["error_rate"], r["accuracy"])
-                                for r in report["results"]
-                                if r["codec"] == codec and rate[r["channel"]]["kind"] == kind)
+                points = sorted(
+                    (rate[r["channel"]]["error_rate"], r["accuracy"])
+                    for r in report["results"]
+                    if r["codec"] == codec and rate[r["channel"]]["kind"] == kind
+                )
                 ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=codec)
             ax.axhline(report["clean_accuracy"], color="grey", linestyle="--", label="no noise")
             if all(rate[s]["error_rate"] > 0 for s in rate if rate[s]["kind"] == kind):
@@ -33,9 +35,11 @@ def plot_noise_curves(report: dict[str, Any], path: str | os.PathLike) -> None:
             ax.set_ylim(0, 1.02)
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize="small")
-        fig.suptitle(f"Accuracy through a noisy link ({report['samples']} samples, payload "
-                     f"{'x'.join(map(str, report['payload_shape']))}, firing "
-                     f"{report['payload_firing_rate']:.3f})")
+        fig.suptitle(
+            f"Accuracy through a noisy link ({report['samples']} samples, payload "
+            f"{'x'.join(map(str, report['payload_shape']))}, firing "
+            f"{report['payload_firing_rate']:.3f})"
+        )
         fig.tight_layout()
         save_figure(fig, path, fmt)
     finally:

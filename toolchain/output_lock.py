@@ -30,7 +30,7 @@ class OutputLock:
         self.lock_file = hidden_sibling(self.path, "lock")
         self._fd: int | None = None
 
-    def __enter__(self) -> "OutputLock":
+    def __enter__(self) -> OutputLock:
         self.acquire()
         return self
 
@@ -53,12 +53,15 @@ class OutputLock:
                 else:  # the previous holder removed the file between our open and flock
                     os.close(fd)
             os.ftruncate(self._fd, 0)
-            os.write(self._fd, json.dumps({"pid": os.getpid(), "command": self.command,
-                                           "since": time.time()}).encode())
+            os.write(
+                self._fd,
+                json.dumps({"pid": os.getpid(), "command": self.command, "since": time.time()}).encode(),
+            )
         except OSError as exc:
             self.release()
-            raise OutputError(f"{self.flag} {self.path}: cannot write there "
-                              f"({describe_os_error(exc)})") from None
+            raise OutputError(
+                f"{self.flag} {self.path}: cannot write there ({describe_os_error(exc)})"
+            ) from None
 
     def release(self) -> None:
         if self._fd is None:
@@ -74,8 +77,10 @@ class OutputLock:
             who += f", `{holder['command']}`"
         if isinstance(holder.get("since"), (int, float)):
             who += time.strftime(", since %Y-%m-%d %H:%M:%S UTC", time.gmtime(holder["since"]))
-        return (f"{self.flag} {self.path} is in use by another run ({who}); wait for it to "
-                f"finish or choose another {self.flag}")
+        return (
+            f"{self.flag} {self.path} is in use by another run ({who}); wait for it to "
+            f"finish or choose another {self.flag}"
+        )
 
 
 def _read_holder(fd: int) -> dict:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from sbn.errors import ConfigError
 from sbn.fileio import refuse_overwriting_inputs
@@ -25,8 +26,9 @@ PATH_MAX = 4096
 
 
 @contextlib.contextmanager
-def claim_outputs(outputs: dict[str, Any], inputs: Iterable[Any] = (),
-                  command: str = "sbn") -> Iterator[None]:
+def claim_outputs(
+    outputs: dict[str, Any], inputs: Iterable[Any] = (), command: str = "sbn"
+) -> Iterator[None]:
     """Check ``outputs`` (option name -> path or None) and ``inputs``, then lock every output
     for the duration of the ``with`` block; ``command`` is what a second run is told."""
     named = {flag: Path(p) for flag, p in outputs.items() if p is not None}
@@ -45,10 +47,13 @@ def check_path_fits(flag: str, path: Path) -> None:
     for the lock and temporary files beside it)."""
     whole = len(os.fsencode(os.path.abspath(path)))
     if whole >= PATH_MAX:
-        raise ConfigError(f"{flag}: the path is {whole} bytes long; paths take at most "
-                          f"{PATH_MAX - 1} (start it in a folder nearer the file)")
+        raise ConfigError(
+            f"{flag}: the path is {whole} bytes long; paths take at most "
+            f"{PATH_MAX - 1} (start it in a folder nearer the file)"
+        )
     for part in path.parts:
         size = len(os.fsencode(part))
         if size > NAME_MAX:
-            raise ConfigError(f"{flag}: the name {part[:40]}... is {size} bytes long; a file "
-                              f"name takes at most {NAME_MAX}")
+            raise ConfigError(
+                f"{flag}: the name {part[:40]}... is {size} bytes long; a file name takes at most {NAME_MAX}"
+            )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -47,25 +47,32 @@ def quantize_weight(weight: torch.Tensor, sigma: float, fmt) -> torch.Tensor:
     scaled = weight * sigma
     peak = float(scaled.detach().abs().max())
     for e in range(fmt.weight_exp_min, fmt.weight_exp_max + 1):
-        m = torch.round(scaled.detach() / 2.0 ** e)
+        m = torch.round(scaled.detach() / 2.0**e)
         if m.numel() == 0 or (m.min() >= fmt.weight_mant_min and m.max() <= fmt.weight_mant_max):
-            return _RoundSTE.apply(scaled / 2.0 ** e) * 2.0 ** e / sigma
-    raise ConfigError(f"a weight of {peak:g} integer units exceeds the format (|w| <= "
-                      f"{fmt.weight_mant_max} * 2**{fmt.weight_exp_max})")
+            return _RoundSTE.apply(scaled / 2.0**e) * 2.0**e / sigma
+    raise ConfigError(
+        f"a weight of {peak:g} integer units exceeds the format (|w| <= "
+        f"{fmt.weight_mant_max} * 2**{fmt.weight_exp_max})"
+    )
 
 
 def device_pairs(model: SplitModel) -> list[tuple[nn.Conv2d, nn.Module, nn.Module, bool]]:
     """(conv, its tdBN, the neuron it feeds, graded input?) for every device convolution."""
     if not isinstance(model, SplitModel):
-        raise ConfigError("quantisation-aware training needs a SpikeBottleNet (a model with a "
-                          "split): the device half is what runs on the chip")
+        raise ConfigError(
+            "quantisation-aware training needs a SpikeBottleNet (a model with a "
+            "split): the device half is what runs on the chip"
+        )
     if model.config.kind != "spiking":
         raise ConfigError("quantisation-aware training is for the spiking model")
     b = model.backbone
     pairs = [(b.stem[0], b.stem[1], b.stem[2], True)]
-    for block in b.blocks[:model.split]:
-        pairs += [(block.conv1, block.bn1, block.sn1, False), (block.conv2, block.bn2, block.sn2, False),
-                  (block.conv3, block.bn3, block.sn3, False)]
+    for block in b.blocks[: model.split]:
+        pairs += [
+            (block.conv1, block.bn1, block.sn1, False),
+            (block.conv2, block.bn2, block.sn2, False),
+            (block.conv3, block.bn3, block.sn3, False),
+        ]
         if block.downsample is not None:
             pairs.append((block.downsample[0], block.downsample[1], block.sn3, False))
     u = model.bottleneck
@@ -83,8 +90,9 @@ def _folded_forward(conv: nn.Conv2d, bn: nn.Module, sigma: float, fmt, graded: b
         else:
             weight = quantize_weight(weight, sigma, fmt)
         t, b = x.shape[:2]
-        y = F.conv2d(x.flatten(0, 1).double(), weight, shift, conv.stride, conv.padding,
-                     conv.dilation, conv.groups)
+        y = F.conv2d(
+            x.flatten(0, 1).double(), weight, shift, conv.stride, conv.padding, conv.dilation, conv.groups
+        )
         return y.to(x.dtype).unflatten(0, (t, b))
 
     return forward
@@ -102,7 +110,7 @@ def fake_quantized(model: SplitModel, target, headroom_bits: int = 6) -> Iterato
         for conv, bn, neuron, graded in device_pairs(model):
             v_th = float(neuron.params.v_th)
             # the exported threshold is nextafter(V_th, -inf); sigma as quantize computes it
-            sigma = 2.0 ** top / math.nextafter(v_th, -math.inf)
+            sigma = 2.0**top / math.nextafter(v_th, -math.inf)
             conv.forward = _folded_forward(conv, bn, sigma, fmt, graded)
             bn.forward = lambda x: x  # folded into the convolution above
             patched += [conv, bn]

@@ -18,9 +18,10 @@ error, and the merged figures cover the samples that ran: nothing is silently dr
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class SimSource:
     label: str = ""
 
     @classmethod
-    def resolve(cls, source: Path, edge: Path | None = None) -> "SimSource":
+    def resolve(cls, source: Path, edge: Path | None = None) -> SimSource:
         """From an `sbn export` folder (device + edge, else full) or .nir file(s)."""
         if not source.is_dir():
             return cls(str(source), None if edge is None else str(edge), None, str(source))
@@ -76,13 +77,13 @@ class Chunk:
     """One worker's share: plain data, so it pickles to a Ray worker cheaply."""
 
     source: SimSource
-    start: int                 # index of the first sample in the whole evaluation
-    images: np.ndarray         # [n, C, H, W] float64
+    start: int  # index of the first sample in the whole evaluation
+    images: np.ndarray  # [n, C, H, W] float64
     time_steps: int
     fuse: str
     batch_size: int
     checkpoint: str | None
-    wire: dict[str, Any]       # Link.named's arguments: codec, channel, seed
+    wire: dict[str, Any]  # Link.named's arguments: codec, channel, seed
 
 
 def run_chunk(chunk: Chunk) -> dict[str, Any]:
@@ -95,8 +96,16 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
     t0 = time.perf_counter()
     if src.second is not None:
         g2 = load_graph(src.second)
-        run = simulate_split(g1, g2, images, time_steps=t, fuse=chunk.fuse, batch_size=chunk.batch_size,
-                             link=Link.named(**chunk.wire), first_index=chunk.start)
+        run = simulate_split(
+            g1,
+            g2,
+            images,
+            time_steps=t,
+            fuse=chunk.fuse,
+            batch_size=chunk.batch_size,
+            link=Link.named(**chunk.wire),
+            first_index=chunk.start,
+        )
         outputs, wire, lost = run.outputs, run.bytes_per_sample, run.lost
         spikes = run.sent_spikes
         payload_rate = [float(spikes[:, i].mean()) for i in range(n)]
@@ -124,20 +133,27 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
     torch_preds = _torch_predictions(chunk.checkpoint, images) if chunk.checkpoint else None
     rows = []
     for i in range(n):
-        rows.append({
-            "index": chunk.start + i,
-            "prediction": int(logits[i].argmax()),
-            "executor": int(ref_logits[i].argmax()),
-            "pytorch": None if torch_preds is None else int(torch_preds[i]),
-            "outputs_identical": bool(np.array_equal(outputs[:, i], ref[:, i])),
-            "payload_identical": None if payload_identical is None else payload_identical[i],
-            "bytes": None if wire is None else int(wire[i]),
-            "lost": None if lost is None else lost[i],
-            "codec_bytes": None if codec_bytes is None else codec_bytes[i],
-            "payload_firing_rate": None if payload_rate is None else payload_rate[i],
-        })
-    return {"rows": rows, "wall_s": wall, "processes": processes, "latency_steps": latency,
-            "spike_sums": spike_sums}
+        rows.append(
+            {
+                "index": chunk.start + i,
+                "prediction": int(logits[i].argmax()),
+                "executor": int(ref_logits[i].argmax()),
+                "pytorch": None if torch_preds is None else int(torch_preds[i]),
+                "outputs_identical": bool(np.array_equal(outputs[:, i], ref[:, i])),
+                "payload_identical": None if payload_identical is None else payload_identical[i],
+                "bytes": None if wire is None else int(wire[i]),
+                "lost": None if lost is None else lost[i],
+                "codec_bytes": None if codec_bytes is None else codec_bytes[i],
+                "payload_firing_rate": None if payload_rate is None else payload_rate[i],
+            }
+        )
+    return {
+        "rows": rows,
+        "wall_s": wall,
+        "processes": processes,
+        "latency_steps": latency,
+        "spike_sums": spike_sums,
+    }
 
 
 def _spike_sums(run, part: str) -> dict[str, list[float]]:
@@ -179,9 +195,19 @@ def simulate_dataset(
     if n < 1:
         raise ConfigError("no samples to simulate")
     size = chunk_size or (batch_size if workers == 0 else max(1, min(batch_size, -(-n // max(workers, 1)))))
-    chunks = [Chunk(source, lo, images[lo:lo + size], time_steps, fuse, batch_size, checkpoint,
-                    {"codec": codec, "channel": channel, "seed": seed})
-              for lo in range(0, n, size)]
+    chunks = [
+        Chunk(
+            source,
+            lo,
+            images[lo : lo + size],
+            time_steps,
+            fuse,
+            batch_size,
+            checkpoint,
+            {"codec": codec, "channel": channel, "seed": seed},
+        )
+        for lo in range(0, n, size)
+    ]
     done = [0]
 
     def progress(_outcome) -> None:
@@ -192,8 +218,9 @@ def simulate_dataset(
     if on_chunk:
         on_chunk(0, len(chunks))
     start = time.perf_counter()
-    outcomes = fan_out(run_chunk, chunks, workers=workers, address=address, retries=retries,
-                       on_result=progress)
+    outcomes = fan_out(
+        run_chunk, chunks, workers=workers, address=address, retries=retries, on_result=progress
+    )
     wall = time.perf_counter() - start
     rows, failed, processes, latency = [], [], {}, {}
     spikes: dict[str, list[float]] = {}
@@ -206,16 +233,35 @@ def simulate_dataset(
                 total[1] += slots
             processes, latency = outcome.value["processes"], outcome.value["latency_steps"]
         else:
-            failed.append({"samples": [chunk.start, chunk.start + len(chunk.images) - 1],
-                           "error": outcome.error, "attempts": outcome.attempts})
+            failed.append(
+                {
+                    "samples": [chunk.start, chunk.start + len(chunk.images) - 1],
+                    "error": outcome.error,
+                    "attempts": outcome.attempts,
+                }
+            )
     for row in rows:
         row["label"] = int(labels[row["index"]])
     expected = source.expected_bytes
     bitmap = sorted({r["codec_bytes"]["bitmap"] for r in rows if r["codec_bytes"] is not None})
     if expected is not None and bitmap and bitmap != [expected]:
         raise SimulationError(f"measured {bitmap} bitmap bytes per sample, the manifest says {expected}")
-    report = _merge(source, rows, failed, n, time_steps, fuse, workers, processes, latency, wall,
-                    dataset, expected, bitmap, __version__)
+    report = _merge(
+        source,
+        rows,
+        failed,
+        n,
+        time_steps,
+        fuse,
+        workers,
+        processes,
+        latency,
+        wall,
+        dataset,
+        expected,
+        bitmap,
+        __version__,
+    )
     report["wire"] = _wire_summary(link, rows)
     report["firing_rates"] = {node: count / slots for node, (count, slots) in spikes.items() if slots}
     return report
@@ -224,16 +270,25 @@ def simulate_dataset(
 def _wire_summary(link, rows) -> dict[str, Any]:
     """The link, its lost frames, and every codec's bytes per sample on the same payloads."""
     sized = [r["codec_bytes"] for r in rows if r["codec_bytes"] is not None]
-    per_codec = {name: {"mean": float(np.mean([s[name] for s in sized])),
-                        "min": min(s[name] for s in sized), "max": max(s[name] for s in sized)}
-                 for name in (sized[0] if sized else {})}
-    return {**link.describe(), "error_rate": link.channel.error_rate,
-            "lost_frames": sum(bool(r["lost"]) for r in rows),
-            "bytes_per_sample": per_codec}
+    per_codec = {
+        name: {
+            "mean": float(np.mean([s[name] for s in sized])),
+            "min": min(s[name] for s in sized),
+            "max": max(s[name] for s in sized),
+        }
+        for name in (sized[0] if sized else {})
+    }
+    return {
+        **link.describe(),
+        "error_rate": link.channel.error_rate,
+        "lost_frames": sum(bool(r["lost"]) for r in rows),
+        "bytes_per_sample": per_codec,
+    }
 
 
-def _merge(source, rows, failed, n, t, fuse, workers, processes, latency, wall, dataset,
-           expected, bitmap, version) -> dict[str, Any]:
+def _merge(
+    source, rows, failed, n, t, fuse, workers, processes, latency, wall, dataset, expected, bitmap, version
+) -> dict[str, Any]:
     def share(key_a: str, key_b: str) -> float | None:
         pairs = [(r[key_a], r[key_b]) for r in rows if r[key_b] is not None]
         return float(np.mean([a == b for a, b in pairs])) if pairs else None
@@ -247,8 +302,9 @@ def _merge(source, rows, failed, n, t, fuse, workers, processes, latency, wall, 
         "schema": SCHEMA,
         "producer": f"sbn {version}",
         "source": source.label,
-        "graphs": ({"device": source.first, "edge": source.second} if source.second
-                   else {"full": source.first}),
+        "graphs": (
+            {"device": source.first, "edge": source.second} if source.second else {"full": source.first}
+        ),
         "dataset": dataset,
         "samples": n,
         "simulated": len(rows),
@@ -265,11 +321,15 @@ def _merge(source, rows, failed, n, t, fuse, workers, processes, latency, wall, 
             "pytorch_predictions": share("prediction", "pytorch"),
             "payload_identical_to_executor": all_true("payload_identical"),
         },
-        "pytorch_accuracy": (float(np.mean([r["pytorch"] == r["label"] for r in rows]))
-                             if rows and rows[0]["pytorch"] is not None else None),
+        "pytorch_accuracy": (
+            float(np.mean([r["pytorch"] == r["label"] for r in rows]))
+            if rows and rows[0]["pytorch"] is not None
+            else None
+        ),
         "bytes_per_sample": {
-            "measured": (float(np.mean([r["bytes"] for r in rows if r["bytes"] is not None]))
-                         if bitmap else None),
+            "measured": (
+                float(np.mean([r["bytes"] for r in rows if r["bytes"] is not None])) if bitmap else None
+            ),
             "bitmap": bitmap[-1] if bitmap else None,
             "manifest": expected,
         },

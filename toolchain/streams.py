@@ -27,23 +27,30 @@ def read_streams(path: Path, inputs: dict[str, tuple[int, ...]]) -> dict[str, np
     """Input name -> float64 [T, B, *shape] from ``path`` (.npy or .npz)."""
     path = Path(path)
     if path.suffix not in (".npy", ".npz"):
-        raise DataError(f"{path}: input streams come as .npy (one Input) or .npz (by Input name), "
-                        f"not {path.suffix or 'a file without suffix'}")
+        raise DataError(
+            f"{path}: input streams come as .npy (one Input) or .npz (by Input name), "
+            f"not {path.suffix or 'a file without suffix'}"
+        )
     if path.suffix == ".npy":
         if len(inputs) != 1:
-            raise DataError(f"{path}: the graph has {len(inputs)} Input nodes ({', '.join(inputs)}); "
-                            "give an .npz with one array per Input name")
-        (name, shape), = inputs.items()
+            raise DataError(
+                f"{path}: the graph has {len(inputs)} Input nodes ({', '.join(inputs)}); "
+                "give an .npz with one array per Input name"
+            )
+        ((name, shape),) = inputs.items()
         return {name: _as_stream(_load_npy(path), name, shape, path)}
     arrays = _load_npz(path)
     missing, extra = sorted(set(inputs) - set(arrays)), sorted(set(arrays) - set(inputs))
     if missing or extra:
-        raise DataError(f"{path}: arrays {sorted(arrays)} do not match the graph's Input nodes "
-                        f"{sorted(inputs)} (missing {missing}, unknown {extra})")
+        raise DataError(
+            f"{path}: arrays {sorted(arrays)} do not match the graph's Input nodes "
+            f"{sorted(inputs)} (missing {missing}, unknown {extra})"
+        )
     feeds = {name: _as_stream(arrays[name], name, shape, path) for name, shape in inputs.items()}
     if len({f.shape[:2] for f in feeds.values()}) > 1:
-        raise DataError(f"{path}: the inputs disagree on [T, B]: "
-                        f"{ {n: f.shape[:2] for n, f in feeds.items()} }")
+        raise DataError(
+            f"{path}: the inputs disagree on [T, B]: { {n: f.shape[:2] for n, f in feeds.items()} }"
+        )
     return feeds
 
 
@@ -62,8 +69,9 @@ def _as_stream(x: np.ndarray, name: str, shape: tuple[int, ...], path: Path) -> 
         x = x[:, None]  # one sample
     elif tuple(x.shape[2:]) != want:
         dims = ", ".join(map(str, want))
-        raise DataError(f"{path}: input {name!r} has shape {tuple(x.shape)}; expected [T, {dims}] "
-                        f"or [T, B, {dims}]")
+        raise DataError(
+            f"{path}: input {name!r} has shape {tuple(x.shape)}; expected [T, {dims}] or [T, B, {dims}]"
+        )
     if x.shape[0] < 1 or x.shape[1] < 1:
         raise DataError(f"{path}: input {name!r} has no time step or no sample (shape {tuple(x.shape)})")
     x = x.astype(np.float64)
@@ -112,5 +120,6 @@ def _check_header(handle, path: Path) -> None:
     if dtype.hasobject:
         raise DataError(f"{path}: holds Python objects; numeric arrays only (nothing is unpickled)")
     if int(np.prod(shape, dtype=np.float64)) > MAX_VALUES:
-        raise DataError(f"{path}: an array of shape {shape} is larger than the {MAX_VALUES:,} "
-                        "values an input may hold")
+        raise DataError(
+            f"{path}: an array of shape {shape} is larger than the {MAX_VALUES:,} values an input may hold"
+        )

@@ -20,9 +20,10 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -40,9 +41,20 @@ from sbn.train_optim import cosine_lr, make_optimizer, optimizer_tensors, restor
 from sbn.train_precision import PRECISIONS, precision_for
 from sbn.train_runtime import Runtime, cpu_state
 
-__all__ = ["EpochResult", "Progress", "Runtime", "TrainResult", "TrainSettings", "cosine_lr",
-           "evaluate", "finetune_config", "init_from_backbone", "make_summary",
-           "recalibrate_norm", "train"]
+__all__ = [
+    "EpochResult",
+    "Progress",
+    "Runtime",
+    "TrainResult",
+    "TrainSettings",
+    "cosine_lr",
+    "evaluate",
+    "finetune_config",
+    "init_from_backbone",
+    "make_summary",
+    "recalibrate_norm",
+    "train",
+]
 
 SUMMARY_SCHEMA = "sbn.train/1"
 OPTIMIZERS = ("adam", "sgd")
@@ -79,13 +91,9 @@ class TrainSettings:
         if self.weight_decay < 0:
             raise ConfigError(f"weight decay must be >= 0, got {self.weight_decay}")
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(
-                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
-            )
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.quantize is not None and self.precision != "fp32":
             raise ConfigError(  # the rounding it emulates is exact only in fp32 arithmetic
                 f"--quantize emulates the chip's rounding in fp32; drop --precision {self.precision}"
@@ -103,7 +111,7 @@ class TrainSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainSettings":
+    def from_dict(cls, d: dict[str, Any]) -> TrainSettings:
         return cls(**d)
 
 
@@ -134,7 +142,9 @@ class TrainResult:
     history: list[EpochResult] = field(default_factory=list)
 
 
-def finetune_config(backbone: ModelConfig, bottleneck: BottleneckConfig, time_steps: int | None) -> ModelConfig:
+def finetune_config(
+    backbone: ModelConfig, bottleneck: BottleneckConfig, time_steps: int | None
+) -> ModelConfig:
     """The SpikeBottleNet (or BottleNet++) config that step 2 trains from ``backbone``."""
     if backbone.bottleneck is not None:
         raise ConfigError(
@@ -190,15 +200,27 @@ def train(
     elif out.exists():
         raise CheckpointError(f"{out} exists: pass --resume to continue it, or choose another --out")
     elif backbone is not None:
-        state.extra = _start_from(backbone, backbone_path, config, settings, model, test_data,
-                                  progress, runtime)
+        state.extra = _start_from(
+            backbone, backbone_path, config, settings, model, test_data, progress, runtime
+        )
 
     scaler = precision.grad_scaler(state.scaler)
     with _fixed_point(model, settings), noisy_payload(model, settings.channel):
-        _epochs(model, optimizer, scaler, precision, runtime, settings, train_data, test_data,
-                out, config, state, progress)
-    summary = make_summary(config, settings, state.history, state.extra, out,
-                           time.time() - state.started)
+        _epochs(
+            model,
+            optimizer,
+            scaler,
+            precision,
+            runtime,
+            settings,
+            train_data,
+            test_data,
+            out,
+            config,
+            state,
+            progress,
+        )
+    summary = make_summary(config, settings, state.history, state.extra, out, time.time() - state.started)
     summary["runtime"] = runtime.describe()
     return TrainResult(summary=summary, model=runtime.release(model).eval(), history=state.history)
 
@@ -214,8 +236,14 @@ class _RunState:
     scaler: dict[str, Any] | None = None  # fp16 loss scale
 
 
-def _resume(out: Path, config: ModelConfig, settings: TrainSettings, model: torch.nn.Module,
-            optimizer: torch.optim.Optimizer, state: _RunState) -> None:
+def _resume(
+    out: Path,
+    config: ModelConfig,
+    settings: TrainSettings,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: _RunState,
+) -> None:
     saved = ckpt_io.load(out)
     if saved.config != config:
         raise CheckpointError(
@@ -225,9 +253,7 @@ def _resume(out: Path, config: ModelConfig, settings: TrainSettings, model: torc
     saved_settings = TrainSettings.from_dict(saved.training.get("settings", {})).to_dict()
     if saved_settings != settings.to_dict():
         changed = sorted(k for k in settings.to_dict() if saved_settings.get(k) != getattr(settings, k))
-        raise CheckpointError(
-            f"{out}: cannot resume with other settings (changed: {', '.join(changed)})"
-        )
+        raise CheckpointError(f"{out}: cannot resume with other settings (changed: {', '.join(changed)})")
     ckpt_io.load_state(model, saved.model_state, config.arch)
     restore_optimizer(optimizer, saved.optim_state, saved.training.get("optimizer", {}))
     state.history = [EpochResult(**h) for h in saved.training.get("history", [])]
@@ -237,29 +263,39 @@ def _resume(out: Path, config: ModelConfig, settings: TrainSettings, model: torc
     state.started -= float(saved.training.get("seconds", 0.0))
 
 
-def _start_from(backbone, backbone_path, config, settings, model, test_data, progress,
-                runtime) -> dict[str, Any]:
+def _start_from(
+    backbone, backbone_path, config, settings, model, test_data, progress, runtime
+) -> dict[str, Any]:
     """Load the starting weights of step 2 or 3; return the reference figures."""
     sha = ckpt_io.file_sha256(backbone_path) if backbone_path else None
     path = str(backbone_path) if backbone_path else None
     if settings.quantize is not None:
         # the quantisation-aware fine-tune starts from the whole trained SpikeBottleNet
         ckpt_io.load_state(model, backbone.model_state, config.arch)
-        extra = {"float_checkpoint": path, "float_sha256": sha,
-                 "float_accuracy": evaluate(model, test_data, settings.batch_size, progress,
-                                            "float", runtime)}
+        extra = {
+            "float_checkpoint": path,
+            "float_sha256": sha,
+            "float_accuracy": evaluate(model, test_data, settings.batch_size, progress, "float", runtime),
+        }
         with _fixed_point(model, settings):  # where the fine-tune starts
             extra["quantized_accuracy_before"] = evaluate(
-                model, test_data, settings.batch_size, progress, settings.quantize, runtime)
+                model, test_data, settings.batch_size, progress, settings.quantize, runtime
+            )
         return extra
     init_from_backbone(model, backbone.model_state)
     # the backbone's accuracy at this run's T, on this run's test set
-    reference = runtime.prepare(ckpt_io.Checkpoint(
-        replace(backbone.config, time_steps=config.time_steps), backbone.model_state
-    ).build())
-    return {"backbone_checkpoint": path, "backbone_sha256": sha,
-            "backbone_accuracy": evaluate(reference, test_data, settings.batch_size, progress,
-                                          "backbone", runtime)}
+    reference = runtime.prepare(
+        ckpt_io.Checkpoint(
+            replace(backbone.config, time_steps=config.time_steps), backbone.model_state
+        ).build()
+    )
+    return {
+        "backbone_checkpoint": path,
+        "backbone_sha256": sha,
+        "backbone_accuracy": evaluate(
+            reference, test_data, settings.batch_size, progress, "backbone", runtime
+        ),
+    }
 
 
 def _fixed_point(model: torch.nn.Module, settings: TrainSettings):
@@ -272,8 +308,20 @@ def _fixed_point(model: torch.nn.Module, settings: TrainSettings):
     return fake_quantized(model, resolve_target(settings.quantize))
 
 
-def _epochs(model, optimizer, scaler, precision, runtime, settings, train_data, test_data, out,
-            config, state, progress) -> None:
+def _epochs(
+    model,
+    optimizer,
+    scaler,
+    precision,
+    runtime,
+    settings,
+    train_data,
+    test_data,
+    out,
+    config,
+    state,
+    progress,
+) -> None:
     ranks, device = runtime.ranks, runtime.device
     net = wrap(model, ranks, device)
     loader = DeviceData(train_data, device, ranks.shard)
@@ -286,8 +334,9 @@ def _epochs(model, optimizer, scaler, precision, runtime, settings, train_data, 
         # loss sum, correct, seen, kept on the device: no host sync for the epoch's totals
         totals = torch.zeros(3, dtype=torch.float64, device=device)
         progress.on_epoch_start(epoch, -(-len(train_data) // settings.batch_size))
-        for batch in loader.batches(settings.batch_size, shuffle=True, augment=settings.augment,
-                                    generator=generator):
+        for batch in loader.batches(
+            settings.batch_size, shuffle=True, augment=settings.augment, generator=generator
+        ):
             with precision.autocast():
                 logits = net(runtime.inputs(batch.images))
             # this rank's share of the global batch's mean loss; DDP then averages over
@@ -300,14 +349,18 @@ def _epochs(model, optimizer, scaler, precision, runtime, settings, train_data, 
             scaler.update()
             n = len(batch.labels)
             correct = (logits.argmax(1) == batch.labels).sum()
-            totals += torch.stack([loss_sum.detach().double(), correct.double(),
-                                   torch.tensor(float(n), dtype=torch.float64, device=device)])
+            totals += torch.stack(
+                [
+                    loss_sum.detach().double(),
+                    correct.double(),
+                    torch.tensor(float(n), dtype=torch.float64, device=device),
+                ]
+            )
             progress.on_batch(float(loss_sum.detach()) / max(n, 1), float(correct) / max(n, 1))
         loss_total, correct_total, seen = sum_over_ranks(totals.tolist(), ranks, device)
         recalibrate_norm(model, train_data, settings.batch_size, runtime=runtime)
         accuracy = evaluate(model, test_data, settings.batch_size, progress, "test", runtime)
-        result = EpochResult(epoch + 1, loss_total / seen, correct_total / seen, accuracy,
-                             time.time() - t0)
+        result = EpochResult(epoch + 1, loss_total / seen, correct_total / seen, accuracy, time.time() - t0)
         state.history.append(result)
         if ranks.main:
             _save(out, config, model, optimizer, scaler, settings, state, time.time() - state.started)
@@ -329,9 +382,16 @@ def _check_data(config: ModelConfig, train_data: ImageDataset, test_data: ImageD
             )
 
 
-def _save(out: Path, config: ModelConfig, model: torch.nn.Module,
-          optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-          settings: TrainSettings, state: _RunState, seconds: float) -> None:
+def _save(
+    out: Path,
+    config: ModelConfig,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    settings: TrainSettings,
+    state: _RunState,
+    seconds: float,
+) -> None:
     optim_tensors, optim_meta = optimizer_tensors(optimizer)
     history = state.history
     training = {
@@ -360,8 +420,12 @@ def _save(out: Path, config: ModelConfig, model: torch.nn.Module,
 
 
 def make_summary(
-    config: ModelConfig, settings: TrainSettings, history: list[EpochResult],
-    extra: dict[str, Any], out: Path, seconds: float,
+    config: ModelConfig,
+    settings: TrainSettings,
+    history: list[EpochResult],
+    extra: dict[str, Any],
+    out: Path,
+    seconds: float,
 ) -> dict[str, Any]:
     """The run's JSON summary (schema ``sbn.train/1``)."""
     accuracy = history[-1].test_accuracy
@@ -379,11 +443,13 @@ def make_summary(
         "seconds": seconds,
     }
     if settings.quantize is not None:
-        summary.update(quantized_for=settings.quantize,
-                       float_checkpoint=extra.get("float_checkpoint"),
-                       float_sha256=extra.get("float_sha256"),
-                       float_accuracy=extra.get("float_accuracy"),
-                       quantized_accuracy_before=extra.get("quantized_accuracy_before"))
+        summary.update(
+            quantized_for=settings.quantize,
+            float_checkpoint=extra.get("float_checkpoint"),
+            float_sha256=extra.get("float_sha256"),
+            float_accuracy=extra.get("float_accuracy"),
+            quantized_accuracy_before=extra.get("quantized_accuracy_before"),
+        )
     if config.bottleneck is not None:
         p = payload(config, config.bottleneck)
         backbone_accuracy = extra.get("backbone_accuracy")
@@ -393,7 +459,9 @@ def make_summary(
             backbone_sha256=extra.get("backbone_sha256"),
             backbone_accuracy=backbone_accuracy,
             accuracy_drop=None if backbone_accuracy is None else backbone_accuracy - accuracy,
-            payload_shape=[config.time_steps, *p.payload_shape] if config.kind == "spiking" else list(p.payload_shape),
+            payload_shape=[config.time_steps, *p.payload_shape]
+            if config.kind == "spiking"
+            else list(p.payload_shape),
             transmitted_bits=p.spiking_bits if config.kind == "spiking" else p.baseline_bits,
             raw_bits=p.raw_bits,
             compression_ratio=(

@@ -17,7 +17,7 @@ owns: nothing in the model's code changes, and the checkpoint holds no trace of 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -31,8 +31,10 @@ def bit_error_rate(spec: str) -> float:
 
     channel = parse_channel(spec)
     if not isinstance(channel, BinarySymmetric):
-        raise ConfigError(f"--channel {spec}: training flips spikes, so it takes bsc:P or "
-                          "awgn:EBN0_DB; evaluate erasure and bursts with `sbn channel`")
+        raise ConfigError(
+            f"--channel {spec}: training flips spikes, so it takes bsc:P or "
+            "awgn:EBN0_DB; evaluate erasure and bursts with `sbn channel`"
+        )
     return channel.error_rate
 
 
@@ -62,8 +64,10 @@ def noisy_payload(model: torch.nn.Module, spec: str | None) -> Iterator[None]:
     unit = getattr(model, "bottleneck", None)
     config = getattr(model, "config", None)
     if unit is None or getattr(config, "kind", None) != "spiking":
-        raise ConfigError("--channel trains a SpikeBottleNet through bit errors on its spikes: "
-                          "give --from BACKBONE --split RBk --channels C' (a spiking bottleneck)")
+        raise ConfigError(
+            "--channel trains a SpikeBottleNet through bit errors on its spikes: "
+            "give --from BACKBONE --split RBk --channels C' (a spiking bottleneck)"
+        )
 
     def hook(module, inputs, output):
         return flip_spikes(output, p) if module.training else output

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Mapping
 
 import torch
 import torch.distributed as dist
@@ -66,16 +66,20 @@ def ranks_from_environment(env: Mapping[str, str] | None = None) -> Ranks:
         return Ranks()
     missing = [k for k in ENVIRONMENT if k not in env]
     if missing:
-        raise ConfigError(f"a data-parallel launch sets {', '.join(ENVIRONMENT)}; "
-                          f"{', '.join(missing)} missing: {LAUNCH}")
+        raise ConfigError(
+            f"a data-parallel launch sets {', '.join(ENVIRONMENT)}; {', '.join(missing)} missing: {LAUNCH}"
+        )
     try:
         rank, local, world = (int(env[k]) for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"))
     except ValueError:
-        raise ConfigError(f"RANK, LOCAL_RANK and WORLD_SIZE must be integers, got "
-                          f"{env['RANK']!r}, {env['LOCAL_RANK']!r}, {env['WORLD_SIZE']!r}") from None
+        raise ConfigError(
+            f"RANK, LOCAL_RANK and WORLD_SIZE must be integers, got "
+            f"{env['RANK']!r}, {env['LOCAL_RANK']!r}, {env['WORLD_SIZE']!r}"
+        ) from None
     if world < 1 or not 0 <= rank < world or not 0 <= local <= rank:
-        raise ConfigError(f"inconsistent launch: RANK {rank}, LOCAL_RANK {local}, "
-                          f"WORLD_SIZE {world}: {LAUNCH}")
+        raise ConfigError(
+            f"inconsistent launch: RANK {rank}, LOCAL_RANK {local}, WORLD_SIZE {world}: {LAUNCH}"
+        )
     return Ranks(rank, local, world)
 
 
@@ -84,12 +88,16 @@ def rank_device(ranks: Ranks, device: torch.device, requested: str | None) -> to
     if not ranks.parallel or device.type != "cuda":
         return device
     if requested is not None and ":" in requested:
-        raise ConfigError(f"--device {requested}: under torchrun each process takes GPU "
-                          f"LOCAL_RANK; give --device cuda (or auto)")
+        raise ConfigError(
+            f"--device {requested}: under torchrun each process takes GPU "
+            f"LOCAL_RANK; give --device cuda (or auto)"
+        )
     count = torch.cuda.device_count()
     if ranks.local_rank >= count:
-        raise ConfigError(f"LOCAL_RANK {ranks.local_rank} but this machine has {count} GPU(s): "
-                          f"--nproc-per-node must not exceed the GPUs")
+        raise ConfigError(
+            f"LOCAL_RANK {ranks.local_rank} but this machine has {count} GPU(s): "
+            f"--nproc-per-node must not exceed the GPUs"
+        )
     return torch.device("cuda", ranks.local_rank)
 
 
@@ -103,13 +111,15 @@ def process_group(ranks: Ranks, device: torch.device, timeout_s: float = 1800):
     if device.type == "cuda":
         torch.cuda.set_device(device)
     try:
-        dist.init_process_group(backend, rank=ranks.rank, world_size=ranks.world_size,
-                                timeout=timedelta(seconds=timeout_s))
+        dist.init_process_group(
+            backend, rank=ranks.rank, world_size=ranks.world_size, timeout=timedelta(seconds=timeout_s)
+        )
     except (RuntimeError, ValueError) as exc:
         where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"rank {ranks.rank} could not join the {backend} process group "
-                          f"at {where} ({first[:200]})") from None
+        raise ConfigError(
+            f"rank {ranks.rank} could not join the {backend} process group at {where} ({first[:200]})"
+        ) from None
     try:
         yield
     finally:

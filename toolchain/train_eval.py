@@ -19,8 +19,13 @@ from sbn.train_runtime import Runtime
 
 
 @torch.no_grad()
-def recalibrate_norm(model: torch.nn.Module, data: ImageDataset, batch_size: int,
-                     samples: int = 512, runtime: Runtime | None = None) -> None:
+def recalibrate_norm(
+    model: torch.nn.Module,
+    data: ImageDataset,
+    batch_size: int,
+    samples: int = 512,
+    runtime: Runtime | None = None,
+) -> None:
     """Re-estimate every norm layer's running statistics for the current weights.
 
     The running averages collected during an epoch mix statistics of weights that have
@@ -33,8 +38,11 @@ def recalibrate_norm(model: torch.nn.Module, data: ImageDataset, batch_size: int
     runtime = runtime or Runtime()
     # a norm whose forward is replaced on the instance is folded into its convolution by the
     # quantisation-aware context (sbn.qat): it passes its input through, its statistics frozen
-    norms = [m for m in model.modules()
-             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and "forward" not in m.__dict__]
+    norms = [
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and "forward" not in m.__dict__
+    ]
     if not norms:
         return
     saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
@@ -73,8 +81,14 @@ def _head_norms(model: torch.nn.Module) -> list[torch.nn.Module]:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, data: ImageDataset, batch_size: int, progress=None,
-             what: str = "eval", runtime: Runtime | None = None) -> float:
+def evaluate(
+    model: torch.nn.Module,
+    data: ImageDataset,
+    batch_size: int,
+    progress=None,
+    what: str = "eval",
+    runtime: Runtime | None = None,
+) -> float:
     """Top-1 accuracy of ``model`` on ``data``, in [0, 1] (each rank its share, summed)."""
     runtime = runtime or Runtime()
     was_training = model.training

@@ -49,8 +49,9 @@ def lif_forward(x: torch.Tensor, decay: float, v_th: float) -> tuple[torch.Tenso
     return torch.stack(spikes), torch.stack(potentials)
 
 
-def lif_backward(grad_out: torch.Tensor, u: torch.Tensor, decay: float, v_th: float,
-                 width: float) -> torch.Tensor:
+def lif_backward(
+    grad_out: torch.Tensor, u: torch.Tensor, decay: float, v_th: float, width: float
+) -> torch.Tensor:
     """dL/dx from dL/do and the saved potentials (see the module docstring)."""
     o = (u >= v_th).to(u.dtype)
     surrogate = ((u - v_th).abs() < width / 2).to(u.dtype) / width
@@ -63,13 +64,14 @@ def lif_backward(grad_out: torch.Tensor, u: torch.Tensor, decay: float, v_th: fl
     return torch.stack(grads)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernels(compiled: bool):
     """(forward, backward, spikes-only forward), compiled once per process when asked.
 
     ``dynamic=True``: one compiled kernel serves every layer's size (the tensors are
     flattened to ``[T, N]``); T is a loop bound, so it is specialised per value.
     """
+
     def spikes_only(x, decay, v_th):
         return lif_forward(x, decay, v_th)[0]
 
@@ -91,8 +93,7 @@ class _FusedLIF(torch.autograd.Function):
     def backward(ctx, grad_out):
         (u,) = ctx.saved_tensors
         p = ctx.params
-        grad = _kernels(ctx.compiled)[1](grad_out.contiguous(), u, p.decay, p.v_th,
-                                         p.surrogate_width)
+        grad = _kernels(ctx.compiled)[1](grad_out.contiguous(), u, p.decay, p.v_th, p.surrogate_width)
         return grad, None, None
 
 
@@ -141,7 +142,9 @@ def check_compiler(device: torch.device) -> None:
     x = torch.zeros(2, 4, device=device, requires_grad=True)
     try:
         fused_lif_multistep(x, LIFParameters()).sum().backward()
-    except Exception as exc:  # noqa: BLE001 - torch.compile raises many types; all mean "cannot"
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"--lif fused: torch.compile cannot build the fused loop on {device} "
-                          f"({first[:200]}); use --lif eager") from None
+        raise ConfigError(
+            f"--lif fused: torch.compile cannot build the fused loop on {device} "
+            f"({first[:200]}); use --lif eager"
+        ) from None

@@ -10,8 +10,9 @@ import torch
 from sbn.errors import CheckpointError
 
 
-def make_optimizer(model: torch.nn.Module, optimizer: str, lr: float,
-                   weight_decay: float) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: torch.nn.Module, optimizer: str, lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
     if optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

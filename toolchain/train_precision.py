@@ -83,6 +83,5 @@ def precision_for(name: str, device: torch.device) -> Precision:
     can = supported(device)
     if name not in can:
         why = {"cpu": "fp16 needs a CUDA GPU"}.get(device.type, f"{device} has no {name} arithmetic")
-        raise ConfigError(f"--precision {name} cannot run on {device} ({why}); "
-                          f"use {' or '.join(can)}")
+        raise ConfigError(f"--precision {name} cannot run on {device} ({why}); use {' or '.join(can)}")
     return Precision(name, device.type)

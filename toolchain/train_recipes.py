@@ -8,14 +8,17 @@ each value carries its source. A recipe is data: adding one is adding an entry h
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sbn.errors import ConfigError
 
-CUTOUT = ("DeVries & Taylor 2017, 'Improved Regularization of CNNs with Cutout', the setting "
-          "of the common CIFAR-100 ResNet50 baseline (github.com/weiaicunzai/pytorch-cifar100: "
-          "22.61 % top-1 error)")
+CUTOUT = (
+    "DeVries & Taylor 2017, 'Improved Regularization of CNNs with Cutout', the setting "
+    "of the common CIFAR-100 ResNet50 baseline (github.com/weiaicunzai/pytorch-cifar100: "
+    "22.61 % top-1 error)"
+)
 HE = "He et al. 2016, 'Deep Residual Learning', section 4.2 (CIFAR)"
 
 
@@ -31,29 +34,42 @@ class Recipe:
             raise ValueError(f"recipe {self.name}: every option needs a source")
 
 
-RECIPES = {r.name: r for r in (
-    Recipe(
-        "cifar100-resnet50",
-        "step 1 at the paper's scale: spiking ResNet50, full width, T = 4, on CIFAR-100",
-        options={"dataset": "cifar100", "kind": "spiking", "width": 1.0, "layers": (3, 4, 6, 3),
-                 "time_steps": 4, "optimizer": "sgd", "lr": 0.1, "weight_decay": 5e-4,
-                 "batch_size": 128, "epochs": 200, "augment": True},
-        sources={
-            "dataset": "the paper's CIFAR-100 result (76.81 % at T = 4)",
-            "kind": "the paper's backbone",
-            "width": "ResNet50's channel counts (the paper's backbone)",
-            "layers": "ResNet50: RB1..RB16 in stages of 3, 4, 6, 3 blocks",
-            "time_steps": "the paper's headline setting (T = 4; T = 2 also reported)",
-            "optimizer": f"SGD with momentum 0.9: {HE}; {CUTOUT} (Nesterov there)",
-            "lr": f"0.1: {HE}; {CUTOUT}. The schedule is our cosine to 1 % "
-                  "(Loshchilov & Hutter 2017, SGDR) instead of Cutout's steps at 60/120/160",
-            "weight_decay": f"5e-4: {CUTOUT} (He et al. use 1e-4 on CIFAR-10)",
-            "batch_size": f"128: {HE}; {CUTOUT}. Global over all data-parallel ranks",
-            "epochs": f"200: {CUTOUT}",
-            "augment": f"4-pixel padded random crop + horizontal flip: {HE}",
-        },
-    ),
-)}
+RECIPES = {
+    r.name: r
+    for r in (
+        Recipe(
+            "cifar100-resnet50",
+            "step 1 at the paper's scale: spiking ResNet50, full width, T = 4, on CIFAR-100",
+            options={
+                "dataset": "cifar100",
+                "kind": "spiking",
+                "width": 1.0,
+                "layers": (3, 4, 6, 3),
+                "time_steps": 4,
+                "optimizer": "sgd",
+                "lr": 0.1,
+                "weight_decay": 5e-4,
+                "batch_size": 128,
+                "epochs": 200,
+                "augment": True,
+            },
+            sources={
+                "dataset": "the paper's CIFAR-100 result (76.81 % at T = 4)",
+                "kind": "the paper's backbone",
+                "width": "ResNet50's channel counts (the paper's backbone)",
+                "layers": "ResNet50: RB1..RB16 in stages of 3, 4, 6, 3 blocks",
+                "time_steps": "the paper's headline setting (T = 4; T = 2 also reported)",
+                "optimizer": f"SGD with momentum 0.9: {HE}; {CUTOUT} (Nesterov there)",
+                "lr": f"0.1: {HE}; {CUTOUT}. The schedule is our cosine to 1 % "
+                "(Loshchilov & Hutter 2017, SGDR) instead of Cutout's steps at 60/120/160",
+                "weight_decay": f"5e-4: {CUTOUT} (He et al. use 1e-4 on CIFAR-10)",
+                "batch_size": f"128: {HE}; {CUTOUT}. Global over all data-parallel ranks",
+                "epochs": f"200: {CUTOUT}",
+                "augment": f"4-pixel padded random crop + horizontal flip: {HE}",
+            },
+        ),
+    )
+}
 
 
 def resolve_recipe(name: str) -> Recipe:

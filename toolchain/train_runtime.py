@@ -20,7 +20,7 @@ from sbn.train_sync_norm import sync_norms, unsync_norms
 class Runtime:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     channels_last: bool = False  # NHWC convolutions: faster on tensor-core GPUs, measure first
-    lif: str = "eager"           # "fused": sbn.train_fused_lif
+    lif: str = "eager"  # "fused": sbn.train_fused_lif
     ranks: Ranks = field(default_factory=Ranks)
 
     def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
@@ -50,8 +50,12 @@ class Runtime:
         """For the run's summary."""
         from sbn.device import device_name
 
-        return {"device": device_name(self.device), "channels_last": self.channels_last,
-                "lif": self.lif, "world_size": self.ranks.world_size}
+        return {
+            "device": device_name(self.device),
+            "channels_last": self.channels_last,
+            "lif": self.lif,
+            "world_size": self.ranks.world_size,
+        }
 
 
 def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -35,8 +35,12 @@ class SyncTdBatchNorm(TdBatchNorm):
     process_group = None  # the default group
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and dist.is_available() and dist.is_initialized()
-                and dist.get_world_size(self.process_group) > 1):
+        if not (
+            self.training
+            and dist.is_available()
+            and dist.is_initialized()
+            and dist.get_world_size(self.process_group) > 1
+        ):
             return super().forward(x)
         from torch.distributed._functional_collectives import all_reduce
 
@@ -50,8 +54,8 @@ class SyncTdBatchNorm(TdBatchNorm):
         group = self.process_group or dist.group.WORLD
         total = all_reduce(local, "sum", group)  # [2C + 1], summed over ranks
         n = total[-1].detach()
-        mean_c = total[:c] / n                              # E[x - shift]
-        var = (total[c:2 * c] / n - mean_c.square()).clamp_min(0.0)  # biased, normalises
+        mean_c = total[:c] / n  # E[x - shift]
+        var = (total[c : 2 * c] / n - mean_c.square()).clamp_min(0.0)  # biased, normalises
         mean = mean_c + shift.view(c)
         self._update_running(mean.detach(), var.detach(), float(n))
         scale = self.weight * (self.alpha * self.v_th) * torch.rsqrt(var + self.eps)

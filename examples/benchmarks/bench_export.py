@@ -40,10 +40,14 @@ def main() -> None:
     config = ModelConfig(bottleneck=BottleneckConfig(args.split, args.channels, args.stride))
     model = build_model(config).eval()
     params = sum(p.numel() for p in model.parameters())
-    print(f"model: {config.arch} RB{args.split} C'={args.channels} s={args.stride}, "
-          f"width {config.width}, {params / 1e6:.1f} M parameters, T = {config.time_steps}")
-    print(f"machine: {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} torch threads, python {platform.python_version()}")
+    print(
+        f"model: {config.arch} RB{args.split} C'={args.channels} s={args.stride}, "
+        f"width {config.width}, {params / 1e6:.1f} M parameters, T = {config.time_steps}"
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} torch threads, python {platform.python_version()}"
+    )
 
     best_export = best_partition = float("inf")
     for _ in range(args.repeat):
@@ -67,8 +71,10 @@ def main() -> None:
         sizes = {p.name: p.stat().st_size / 2**20 for p in (Path(tmp) / "export").iterdir()}
     print(f"whole sbn export path {elapsed:7.2f} s   (load, hash, export, partition, write)")
     print("files: " + ", ".join(f"{n} {s:.0f} MiB" for n, s in sorted(sizes.items())))
-    print(f"payload {manifest['payload_shape']}: {manifest['bits_per_sample']} bits per sample, "
-          f"ratio {manifest['compression_ratio']:g}")
+    print(
+        f"payload {manifest['payload_shape']}: {manifest['bits_per_sample']} bits per sample, "
+        f"ratio {manifest['compression_ratio']:g}"
+    )
 
 
 if __name__ == "__main__":

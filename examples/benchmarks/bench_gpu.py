@@ -40,7 +40,7 @@ from sbn.train_precision import precision_for
 from sbn.train_runtime import Runtime
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_input import pipeline_rate  # noqa: E402 - the sibling script, by path
+from bench_input import pipeline_rate
 
 SCHEMA = "sbn.bench-gpu/1"
 #: mode -> (LIF kernel, precision, channels-last)
@@ -84,8 +84,9 @@ def _swap_lifs(model: torch.nn.Module, cls: type) -> None:
 class Case:
     """One model in one mode at one batch size, ready to step."""
 
-    def __init__(self, config: ModelConfig, batch: int, mode: str, device: torch.device,
-                 ranks: Ranks = Ranks()) -> None:
+    def __init__(
+        self, config: ModelConfig, batch: int, mode: str, device: torch.device, ranks: Ranks = Ranks()
+    ) -> None:
         lif, precision, channels_last = MODES[mode]
         self.device = device
         self.runtime = Runtime(device=device, channels_last=channels_last, lif=lif, ranks=ranks)
@@ -128,8 +129,12 @@ def measure(config: ModelConfig, batch: int, mode: str, device: torch.device, st
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     case.infer_step()
     infer = case.median(case.infer_step, steps)
-    row = {"first_step_s": first, "train_images_per_s": batch / train,
-           "infer_images_per_s": batch / infer, "peak_memory_gib": peak}
+    row = {
+        "first_step_s": first,
+        "train_images_per_s": batch / train,
+        "infer_images_per_s": batch / infer,
+        "peak_memory_gib": peak,
+    }
     if MODES[mode][0] == "eager":
         _swap_lifs(case.model, NoRecurrence)
         case.train_step()
@@ -139,8 +144,17 @@ def measure(config: ModelConfig, batch: int, mode: str, device: torch.device, st
     return row
 
 
-def _ddp_worker(rank: int, world: int, port: int, config: ModelConfig, batch: int, mode: str,
-                device_type: str, steps: int, out: str) -> None:
+def _ddp_worker(
+    rank: int,
+    world: int,
+    port: int,
+    config: ModelConfig,
+    batch: int,
+    mode: str,
+    device_type: str,
+    steps: int,
+    out: str,
+) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     ranks = Ranks(rank, rank, world)
     device = torch.device("cuda", rank) if device_type == "cuda" else torch.device("cpu")
@@ -155,8 +169,9 @@ def _ddp_worker(rank: int, world: int, port: int, config: ModelConfig, batch: in
             Path(out).write_text(json.dumps({"seconds": seconds}))
 
 
-def ddp_scaling(config: ModelConfig, batch: int, mode: str, device_type: str, worlds: list[int],
-                steps: int) -> list[dict]:
+def ddp_scaling(
+    config: ModelConfig, batch: int, mode: str, device_type: str, worlds: list[int], steps: int
+) -> list[dict]:
     """Images/s with ``batch`` per rank on 1..N ranks (weak scaling) and the efficiency."""
     import torch.multiprocessing as mp
 
@@ -167,11 +182,14 @@ def ddp_scaling(config: ModelConfig, batch: int, mode: str, device_type: str, wo
             port = s.getsockname()[1]
         with tempfile.TemporaryDirectory() as tmp:
             out = str(Path(tmp) / "rank0.json")
-            mp.spawn(_ddp_worker, args=(world, port, config, batch, mode, device_type, steps, out),
-                     nprocs=world, join=True)
+            mp.spawn(
+                _ddp_worker,
+                args=(world, port, config, batch, mode, device_type, steps, out),
+                nprocs=world,
+                join=True,
+            )
             seconds = json.loads(Path(out).read_text())["seconds"]
-        rows.append({"ranks": world, "batch_per_rank": batch,
-                     "train_images_per_s": world * batch / seconds})
+        rows.append({"ranks": world, "batch_per_rank": batch, "train_images_per_s": world * batch / seconds})
     base = rows[0]["train_images_per_s"]
     for row in rows:
         row["efficiency"] = row["train_images_per_s"] / (row["ranks"] * base)
@@ -185,18 +203,20 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--batches", default="64,128")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--steps", type=int, default=5, help="timed steps per figure (median)")
-    parser.add_argument("--budget-s", type=float, default=480,
-                        help="start no case after this many seconds")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny model, 1 step, 2 CPU ranks for DDP: checks the script")
+    parser.add_argument("--budget-s", type=float, default=480, help="start no case after this many seconds")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny model, 1 step, 2 CPU ranks for DDP: checks the script"
+    )
     return parser.parse_args()
 
 
 def main() -> int:
     args = _arguments()
     if args.device == "cuda" and not torch.cuda.is_available():
-        message = ("no CUDA GPU here (torch.cuda.is_available() is False): nothing measured. "
-                   "Run this on a GPU machine; --device cpu --smoke checks the script itself.")
+        message = (
+            "no CUDA GPU here (torch.cuda.is_available() is False): nothing measured. "
+            "Run this on a GPU machine; --device cpu --smoke checks the script itself."
+        )
         print(f"bench_gpu: {message}")
         Path(args.json).write_text(json.dumps({"schema": SCHEMA, "skipped": message}, indent=2))
         return 0
@@ -207,10 +227,17 @@ def main() -> int:
     if args.smoke:
         config = ModelConfig(num_classes=100, width=0.0625, layers=(1, 1, 1, 1), time_steps=2)
         batches, steps = [4, 8], 1
-    report = {"schema": SCHEMA, "device": torch.cuda.get_device_name(device) if device.type == "cuda"
-              else "cpu", "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-              "smoke": args.smoke, "config": config.to_dict(), "rows": [], "skipped": []}
-    save = lambda: Path(args.json).write_text(json.dumps(report, indent=2))  # noqa: E731
+    report = {
+        "schema": SCHEMA,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "smoke": args.smoke,
+        "config": config.to_dict(),
+        "rows": [],
+        "skipped": [],
+    }
+    save = lambda: Path(args.json).write_text(json.dumps(report, indent=2))
     started = time.time()
     for batch in batches:
         for mode in args.modes.split(","):
@@ -230,8 +257,9 @@ def main() -> int:
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     worlds = [1, 2] if args.smoke else ([1, gpus] if gpus > 1 else [])
     if worlds and time.time() - started <= args.budget_s:
-        report["ddp"] = ddp_scaling(config, batches[-1] if args.smoke else 64, "eager-bf16",
-                                    device.type, worlds, steps)
+        report["ddp"] = ddp_scaling(
+            config, batches[-1] if args.smoke else 64, "eager-bf16", device.type, worlds, steps
+        )
         print(json.dumps(report["ddp"]), flush=True)
     elif not worlds:
         report["skipped"].append("DDP scaling: one GPU")

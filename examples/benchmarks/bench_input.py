@@ -43,8 +43,7 @@ def pipeline_rate(device: torch.device, n: int = CIFAR_TRAIN, batch: int = 128) 
     loader = DeviceData(synthetic(n), device)
     _sync(device)
     t0 = time.perf_counter()
-    for b in loader.batches(batch, shuffle=True, augment=True,
-                            generator=torch.Generator().manual_seed(0)):
+    for b in loader.batches(batch, shuffle=True, augment=True, generator=torch.Generator().manual_seed(0)):
         b.images.sum()  # consume the batch as the model would
     _sync(device)
     return n / (time.perf_counter() - t0)
@@ -64,7 +63,7 @@ def per_image_rate(n: int, batch: int = 128) -> float:
         flip = torch.rand(len(x), generator=g) < 0.5
         out = torch.empty_like(x)
         for i in range(len(x)):
-            crop = padded[i, :, dy[i]:dy[i] + 32, dx[i]:dx[i] + 32]
+            crop = padded[i, :, dy[i] : dy[i] + 32, dx[i] : dx[i] + 32]
             out[i] = crop.flip(-1) if flip[i] else crop
     return n / (time.perf_counter() - t0)
 
@@ -107,9 +106,18 @@ def main() -> None:
     print(json.dumps(rows, indent=2))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"schema": "sbn.bench-input/1", "device": args.device,
-                       "torch": torch.__version__, "threads": torch.get_num_threads(),
-                       "date": time.strftime("%Y-%m-%d"), **rows}, f, indent=2)
+            json.dump(
+                {
+                    "schema": "sbn.bench-input/1",
+                    "device": args.device,
+                    "torch": torch.__version__,
+                    "threads": torch.get_num_threads(),
+                    "date": time.strftime("%Y-%m-%d"),
+                    **rows,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

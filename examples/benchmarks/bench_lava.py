@@ -49,9 +49,12 @@ def bench_conv(name, x_shape, cout, k, pad, densities=(0.05, 0.1, 0.2), repeats=
         x_nchw = np.ascontiguousarray(x.transpose(2, 0, 1))[None]
         gemm, _ = _best(lambda: numerics.conv2d(x_nchw, w_nchw, None, 1, pad, 1, 1), repeats)
         identical = np.array_equal(out.view(np.int64), ref.view(np.int64))
-        print(f"{name}, {density:.0%} spikes: stock {stock * 1e3:.1f} ms, sbn_fast {mine * 1e3:.2f} ms "
-              f"({stock / mine:.0f}x, bit-identical: {identical}), GEMM {gemm * 1e3:.2f} ms "
-              f"({stock / gemm:.0f}x)", flush=True)
+        print(
+            f"{name}, {density:.0%} spikes: stock {stock * 1e3:.1f} ms, sbn_fast {mine * 1e3:.2f} ms "
+            f"({stock / mine:.0f}x, bit-identical: {identical}), GEMM {gemm * 1e3:.2f} ms "
+            f"({stock / gemm:.0f}x)",
+            flush=True,
+        )
 
 
 def bench_all_layers(density=0.2, per_layer=False):
@@ -81,19 +84,33 @@ def bench_all_layers(density=0.2, per_layer=False):
         # the stem sees the image (graded values), every other layer spikes
         x = rng.random((h, w, c)) if c == 3 else (rng.random((h, w, c)) < density).astype(float)
         sub = min(4, weight.shape[0])
-        stock = _best(lambda: utils.conv_scipy(x, np.ascontiguousarray(weight[:sub]), (k, k), (s, s),
-                                               (p, p), (1, 1), 1), 2)[0] * weight.shape[0] / sub
+        stock = (
+            _best(
+                lambda: utils.conv_scipy(
+                    x, np.ascontiguousarray(weight[:sub]), (k, k), (s, s), (p, p), (1, 1), 1
+                ),
+                2,
+            )[0]
+            * weight.shape[0]
+            / sub
+        )
         conv = LavaOrderConv(weight, s, p, 1, 1)
         ours = _best(lambda: conv(x), 5)[0]
         stock_total += stock
         ours_total += ours
         convs += 1
         if per_layer:
-            print(f"  {name:28s} {k}x{k}/{s} {c:4d}->{weight.shape[0]:4d} on {h:2d}x{w:<2d} "
-                  f"stock {stock * 1e3:8.1f} ms  sbn_fast {ours * 1e3:7.3f} ms  {stock / ours:6.0f}x", flush=True)
-    print(f"all {convs} convolutions of ResNet50 (CIFAR, one step, {density:.0%} spikes): stock "
-          f"~{stock_total:.1f} s (extrapolated), sbn_fast {ours_total:.3f} s, speed-up "
-          f"~{stock_total / ours_total:.0f}x", flush=True)
+            print(
+                f"  {name:28s} {k}x{k}/{s} {c:4d}->{weight.shape[0]:4d} on {h:2d}x{w:<2d} "
+                f"stock {stock * 1e3:8.1f} ms  sbn_fast {ours * 1e3:7.3f} ms  {stock / ours:6.0f}x",
+                flush=True,
+            )
+    print(
+        f"all {convs} convolutions of ResNet50 (CIFAR, one step, {density:.0%} spikes): stock "
+        f"~{stock_total:.1f} s (extrapolated), sbn_fast {ours_total:.3f} s, speed-up "
+        f"~{stock_total / ours_total:.0f}x",
+        flush=True,
+    )
 
 
 def _pss(pid: int) -> int:
@@ -137,8 +154,12 @@ def calibrated(model):
     from sbn.train import recalibrate_norm
 
     images = torch.from_numpy(np.random.default_rng(1).random((16, 3, 32, 32))).float()
-    recalibrate_norm(model, ImageDataset("random", images, torch.zeros(16, dtype=torch.int64), 10),
-                     batch_size=16, samples=16)
+    recalibrate_norm(
+        model,
+        ImageDataset("random", images, torch.zeros(16, dtype=torch.int64), 10),
+        batch_size=16,
+        samples=16,
+    )
     return model.eval()
 
 
@@ -161,13 +182,16 @@ def bench_full(fuse: str):
     run = simulate_split(device, edge, image, fuse=fuse)
     wall = time.perf_counter() - t
     sampler.done = True
-    print(f"full-width SpikeBottleNet-ResNet50, RB16 split, T=4, fuse={fuse}: {wall:.1f} s for one "
-          f"sample (device {run.device.wall_s:.1f} s with {run.device.processes} processes, "
-          f"edge {run.edge.wall_s:.1f} s with {run.edge.processes}); bytes/sample "
-          f"{run.bytes_per_sample[0]}; peak summed PSS {sampler.peak / 2**30:.2f} GiB; parent "
-          f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; "
-          f"device firing rate {_firing_rate(device, encode(image, 4)):.3f} (the kernel's time "
-          f"follows the spike count)", flush=True)
+    print(
+        f"full-width SpikeBottleNet-ResNet50, RB16 split, T=4, fuse={fuse}: {wall:.1f} s for one "
+        f"sample (device {run.device.wall_s:.1f} s with {run.device.processes} processes, "
+        f"edge {run.edge.wall_s:.1f} s with {run.edge.processes}); bytes/sample "
+        f"{run.bytes_per_sample[0]}; peak summed PSS {sampler.peak / 2**30:.2f} GiB; parent "
+        f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; "
+        f"device firing rate {_firing_rate(device, encode(image, 4)):.3f} (the kernel's time "
+        f"follows the spike count)",
+        flush=True,
+    )
 
 
 def _firing_rate(graph, inputs) -> float:
@@ -188,8 +212,11 @@ def main():
     parser.add_argument("--fuse", default="block", choices=["node", "block", "graph"])
     parser.add_argument("--per-layer", action="store_true", help="each convolution's speed-up")
     args = parser.parse_args()
-    print(f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+    print(
+        f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        flush=True,
+    )
     bench_conv("1x1 conv 1024->256 on 8x8", (8, 8, 1024), 256, 1, 0)
     bench_conv("3x3 conv 64->64 on 32x32", (32, 32, 64), 64, 3, 1)
     if not args.skip_layers:

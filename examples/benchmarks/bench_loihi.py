@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lava import RssSampler, calibrated  # noqa: E402  (the float bench's helpers)
-
+from bench_lava import RssSampler, calibrated
 
 # ---- (a) the full network -----------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def _phase_timer(times: dict):
@@ -50,6 +50,7 @@ def _phase_timer(times: dict):
                 return fn(*args, **kwargs)
             finally:
                 times[key] = times.get(key, 0.0) + time.perf_counter() - t
+
         return wrapper
 
     saved = sim.build, AbstractProcess.compile, AbstractProcess.create_runtime
@@ -96,29 +97,42 @@ def bench_full(samples: int) -> dict:
     spikes = sum(int(s.sum()) for s in run.spikes.values())
     neurons = sum(s[:, 0].size for s in run.spikes.values())  # per step and sample
     result = {
-        "samples": samples, "time_steps": 4, "prepare_s": prepare, "quantize_s": quant,
-        "wall_s": wall, "build_s": times.get("build", 0.0), "compile_s": times.get("compile", 0.0),
+        "samples": samples,
+        "time_steps": 4,
+        "prepare_s": prepare,
+        "quantize_s": quant,
+        "wall_s": wall,
+        "build_s": times.get("build", 0.0),
+        "compile_s": times.get("compile", 0.0),
         "runtime_start_s": times.get("create_runtime", 0.0) - times.get("compile", 0.0),
-        "lava_steps": run.steps, "latency_steps": run.latency, "processes": len(run.processes),
-        "process_kinds": kinds, "relays": len(run.relays),
+        "lava_steps": run.steps,
+        "latency_steps": run.latency,
+        "processes": len(run.processes),
+        "process_kinds": kinds,
+        "relays": len(run.relays),
         "peak_pss_gib": sampler.peak / 2**30,
         "parent_max_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "firing_rate": spikes / (neurons * samples),
-        "neuron_groups": len(run.spikes), "quantize_notes": len(q.notes),
+        "neuron_groups": len(run.spikes),
+        "quantize_notes": len(q.notes),
     }
     result["run_s"] = wall - result["build_s"] - times.get("create_runtime", 0.0)
-    print(f"full width, device half (RB16), loihi2 fixed point, fast models, {samples} sample(s), T=4: "
-          f"{wall:.1f} s (build {result['build_s']:.1f}, compile {result['compile_s']:.1f}, runtime "
-          f"start {result['runtime_start_s']:.1f}, run+stop {result['run_s']:.1f} for {run.steps} "
-          f"Lava steps); {len(run.processes)} Lava processes {kinds}; latency {run.latency} steps; "
-          f"peak summed PSS {result['peak_pss_gib']:.2f} GiB; firing rate {result['firing_rate']:.3f}; "
-          f"quantize {quant:.1f} s with {len(q.notes)} note(s)", flush=True)
+    print(
+        f"full width, device half (RB16), loihi2 fixed point, fast models, {samples} sample(s), T=4: "
+        f"{wall:.1f} s (build {result['build_s']:.1f}, compile {result['compile_s']:.1f}, runtime "
+        f"start {result['runtime_start_s']:.1f}, run+stop {result['run_s']:.1f} for {run.steps} "
+        f"Lava steps); {len(run.processes)} Lava processes {kinds}; latency {run.latency} steps; "
+        f"peak summed PSS {result['peak_pss_gib']:.2f} GiB; firing rate {result['firing_rate']:.3f}; "
+        f"quantize {quant:.1f} s with {len(q.notes)} note(s)",
+        flush=True,
+    )
     for note in q.notes[:5]:
         print(f"  quantize note: {note}", flush=True)
     return result
 
 
 # ---- (b) one process type, fast against stock ---------------------------------------------
+
 
 def _lava_step_time(make, data: np.ndarray, out_shape, fast: bool, steps: int):
     """Seconds per Lava step of ``source -> make() -> sink`` (``make=None``: source -> sink),
@@ -156,20 +170,32 @@ def _compare(name: str, make, data, out_shape, steps: int, baseline: float, kern
     stock, out_stock = _lava_step_time(make, data, out_shape, False, steps)
     identical = bool(np.array_equal(out_fast, out_stock))
     nonzero = float(np.count_nonzero(out_fast)) / out_fast.size
-    res = {"name": name, "stock_ms": stock * 1e3, "fast_ms": fast * 1e3, "baseline_ms": baseline * 1e3,
-           "speedup": stock / fast, "bit_identical": identical, "nonzero_outputs": nonzero}
+    res = {
+        "name": name,
+        "stock_ms": stock * 1e3,
+        "fast_ms": fast * 1e3,
+        "baseline_ms": baseline * 1e3,
+        "speedup": stock / fast,
+        "bit_identical": identical,
+        "nonzero_outputs": nonzero,
+    }
     # net of the pass-through's cost (ports, synchronisation); meaningless where the fast step
     # is within noise of the pass-through, so only where it exceeds it by a fifth
     res["speedup_net"] = (stock - baseline) / (fast - baseline) if fast > 1.2 * baseline else None
-    line = (f"{name:44s} stock {stock * 1e3:8.2f}  fast {fast * 1e3:7.3f}  pass-through "
-            f"{baseline * 1e3:6.3f} ms/step  {stock / fast:6.1f}x")
+    line = (
+        f"{name:44s} stock {stock * 1e3:8.2f}  fast {fast * 1e3:7.3f}  pass-through "
+        f"{baseline * 1e3:6.3f} ms/step  {stock / fast:6.1f}x"
+    )
     line += f" (net {res['speedup_net']:.0f}x)" if res["speedup_net"] else " (net: n/a)"
     if kernels is not None:
         ks, ko = _best(kernels[0], 3), _best(kernels[1], 20)
-        res.update(kernel_stock_ms=ks[0] * 1e3, kernel_fast_ms=ko[0] * 1e3, kernel_speedup=ks[0] / ko[0],
-                   kernel_identical=bool(np.array_equal(ks[1], ko[1])))
-        line += (f"; arithmetic alone {ks[0] * 1e3:.1f} vs {ko[0] * 1e3:.2f} ms = "
-                 f"{res['kernel_speedup']:.0f}x")
+        res.update(
+            kernel_stock_ms=ks[0] * 1e3,
+            kernel_fast_ms=ko[0] * 1e3,
+            kernel_speedup=ks[0] / ko[0],
+            kernel_identical=bool(np.array_equal(ks[1], ko[1])),
+        )
+        line += f"; arithmetic alone {ks[0] * 1e3:.1f} vs {ko[0] * 1e3:.2f} ms = {res['kernel_speedup']:.0f}x"
     print(f"{line}; bit-identical: {identical} (non-zero outputs {nonzero:.0%})", flush=True)
     return res
 
@@ -218,20 +244,38 @@ def bench_processes(steps: int) -> list[dict]:
     def base(shape, data):
         return _lava_step_time(None, data, shape, True, steps)[0]
 
-    for label, (x, y, cin), cout, k, e in [("3x3 conv 64->64 on 32x32", (32, 32, 64), 64, 3, 2),
-                                          ("1x1 conv 1024->256 on 8x8", (8, 8, 1024), 256, 1, 1)]:
+    for label, (x, y, cin), cout, k, e in [
+        ("3x3 conv 64->64 on 32x32", (32, 32, 64), 64, 3, 2),
+        ("1x1 conv 1024->256 on 8x8", (8, 8, 1024), 256, 1, 1),
+    ]:
         weight = (rng.integers(-128, 128, size=(cout, k, k, cin)) * 2**e).astype(np.int32)
         for density in (0.1, 0.2):
             data = (rng.random((x, y, cin, n)) < density).astype(np.int32)
             baseline = base((x, y, cin), data)
 
             def make(weight=weight, shape=(x, y, cin), k=k):
-                conv = Conv(weight=weight, input_shape=shape, padding=(k // 2, k // 2), stride=(1, 1),
-                            weight_exp=0, num_weight_bits=8, num_message_bits=0)
+                conv = Conv(
+                    weight=weight,
+                    input_shape=shape,
+                    padding=(k // 2, k // 2),
+                    stride=(1, 1),
+                    weight_exp=0,
+                    num_weight_bits=8,
+                    num_message_bits=0,
+                )
                 return conv, conv.s_in, conv.a_out
 
-            results.append(_compare(f"Conv {label}, {density:.0%} spikes", make, data,
-                                    (x, y, cout), steps, baseline, _conv_kernels(weight, data[..., 0], k)))
+            results.append(
+                _compare(
+                    f"Conv {label}, {density:.0%} spikes",
+                    make,
+                    data,
+                    (x, y, cout),
+                    steps,
+                    baseline,
+                    _conv_kernels(weight, data[..., 0], k),
+                )
+            )
 
     size = 65536
     shape = (64, 32, 32)  # 65536 neurons in Lava's (X, Y, C)
@@ -240,8 +284,16 @@ def bench_processes(steps: int) -> list[dict]:
     baseline = base(shape, data)
 
     def make_lif():
-        lif = LIFReset(shape=shape, du=4095, dv=410, vth=100, bias_mant=np.zeros(shape, np.int32),
-                       bias_exp=np.zeros(shape, np.int32), reset_interval=4, reset_offset=1)
+        lif = LIFReset(
+            shape=shape,
+            du=4095,
+            dv=410,
+            vth=100,
+            bias_mant=np.zeros(shape, np.int32),
+            bias_exp=np.zeros(shape, np.int32),
+            reset_interval=4,
+            reset_offset=1,
+        )
         return lif, lif.a_in, lif.s_out
 
     results.append(_compare(f"LIFReset {size} neurons (T=4 reset)", make_lif, data, shape, steps, baseline))
@@ -250,11 +302,14 @@ def bench_processes(steps: int) -> list[dict]:
     baseline = base((size,), data)
 
     def make_delay():
-        syn = DelaySparse(weights=_identity(size, 64), delays=_identity(size, 2, int), max_delay=2,
-                          weight_exp=0)
+        syn = DelaySparse(
+            weights=_identity(size, 64), delays=_identity(size, 2, int), max_delay=2, weight_exp=0
+        )
         return syn, syn.s_in, syn.a_out
 
-    results.append(_compare(f"DelaySparse identity {size}, delay 2", make_delay, data, (size,), steps, baseline))
+    results.append(
+        _compare(f"DelaySparse identity {size}, delay 2", make_delay, data, (size,), steps, baseline)
+    )
     return results
 
 
@@ -266,8 +321,12 @@ def main():
     parser.add_argument("--steps", type=int, default=20, help="Lava steps timed per process")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
-    machine = {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
-               "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    machine = {
+        "host": platform.node(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     print(f"{machine['host']} {machine['cpu']}, {machine['cores']} cores, {machine['date']}", flush=True)
     out = {"machine": machine, "command": " ".join(sys.argv)}
     if not args.skip_layers:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_steps import infer_step, seconds, train_step  # noqa: E402 - the sibling module, by path
+from bench_steps import infer_step, seconds, train_step
 
 
 def _build(spec: dict):
@@ -27,15 +27,27 @@ def _build(spec: dict):
         from sbn.models import LIFParameters, ModelConfig, build_model
 
         lif = LIFParameters(spec["decay"], spec["v_th"], spec["surrogate_width"])
-        config = ModelConfig(num_classes=spec["num_classes"], width=spec["width"],
-                             layers=tuple(spec["layers"]), time_steps=spec["time_steps"], lif=lif)
+        config = ModelConfig(
+            num_classes=spec["num_classes"],
+            width=spec["width"],
+            layers=tuple(spec["layers"]),
+            time_steps=spec["time_steps"],
+            lif=lif,
+        )
         model = build_model(config)
         return model, model
     import spikingjelly_resnet
 
-    net = spikingjelly_resnet.build(spec["stem"], spec["planes"], spec["layers"], spec["num_classes"],
-                                    spec["decay"], spec["v_th"], spec["surrogate"],
-                                    spec["surrogate_width"])
+    net = spikingjelly_resnet.build(
+        spec["stem"],
+        spec["planes"],
+        spec["layers"],
+        spec["num_classes"],
+        spec["decay"],
+        spec["v_th"],
+        spec["surrogate"],
+        spec["surrogate_width"],
+    )
     return net, spikingjelly_resnet.forward_fn(net, spec["time_steps"])
 
 
@@ -49,11 +61,14 @@ def main() -> None:
     x = torch.rand(spec["train_batch"], 3, 32, 32, generator=g)
     y = torch.randint(0, spec["num_classes"], (spec["train_batch"],), generator=g)
     xi = torch.rand(spec["infer_batch"], 3, 32, 32, generator=g)
-    steps = {"train": train_step(model, forward, optimizer, x, y),
-             "infer": infer_step(model, forward, xi)}
+    steps = {"train": train_step(model, forward, optimizer, x, y), "infer": infer_step(model, forward, xi)}
     params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"ready": True, "params": params, "threads": torch.get_num_threads(),
-                      "torch": torch.__version__}), flush=True)
+    print(
+        json.dumps(
+            {"ready": True, "params": params, "threads": torch.get_num_threads(), "torch": torch.__version__}
+        ),
+        flush=True,
+    )
     for line in sys.stdin:
         command = line.strip()
         if command == "quit":

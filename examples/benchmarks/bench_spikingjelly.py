@@ -58,11 +58,20 @@ def side_python(python311: str | None) -> Path:
 
 def spec_for(config: ModelConfig, train_batch: int, infer_batch: int, threads: int) -> dict:
     lif = config.lif
-    return {"width": config.width, "layers": list(config.layers), "num_classes": config.num_classes,
-            "time_steps": config.time_steps, "stem": config.stem_channels,
-            "planes": [config.stage_planes(s) for s in range(len(config.layers))],
-            "decay": lif.decay, "v_th": lif.v_th, "surrogate_width": lif.surrogate_width,
-            "threads": threads, "train_batch": train_batch, "infer_batch": infer_batch}
+    return {
+        "width": config.width,
+        "layers": list(config.layers),
+        "num_classes": config.num_classes,
+        "time_steps": config.time_steps,
+        "stem": config.stem_channels,
+        "planes": [config.stage_planes(s) for s in range(len(config.layers))],
+        "decay": lif.decay,
+        "v_th": lif.v_th,
+        "surrogate_width": lif.surrogate_width,
+        "threads": threads,
+        "train_batch": train_batch,
+        "infer_batch": infer_batch,
+    }
 
 
 class Worker:
@@ -71,8 +80,13 @@ class Worker:
     def __init__(self, name: str, python: Path, spec: dict) -> None:
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         self.name = name
-        self.proc = subprocess.Popen([str(python), str(HERE / "bench_pair_worker.py"), json.dumps(spec)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [str(python), str(HERE / "bench_pair_worker.py"), json.dumps(spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self.info = self._answer()
 
     def _answer(self) -> dict:
@@ -101,23 +115,34 @@ def run_case(name: str, spec: dict, sides: dict[str, tuple[Path, dict]], repeats
             for w in workers:
                 w.step(mode)  # warm-up: allocator, autograd graph, kernels
             for r in range(repeats):
-                for w in workers[r % len(workers):] + workers[:r % len(workers)]:
+                for w in workers[r % len(workers) :] + workers[: r % len(workers)]:
                     times[w.name][mode].append(w.step(mode))
         params = {w.name: w.info["params"] for w in workers}
     finally:
         for w in workers:
             w.close()
     batch = {"train": spec["train_batch"], "infer": spec["infer_batch"]}
-    row = {"case": name, "width": spec["width"], "time_steps": spec["time_steps"],
-           "train_batch": batch["train"], "infer_batch": batch["infer"], "threads": spec["threads"],
-           "params": params, "seconds": times, "images_per_s": {}, "ratio": {}}
+    row = {
+        "case": name,
+        "width": spec["width"],
+        "time_steps": spec["time_steps"],
+        "train_batch": batch["train"],
+        "infer_batch": batch["infer"],
+        "threads": spec["threads"],
+        "params": params,
+        "seconds": times,
+        "images_per_s": {},
+        "ratio": {},
+    }
     for side, per_mode in times.items():
         row["images_per_s"][side] = {m: batch[m] / statistics.median(t) for m, t in per_mode.items()}
     for side in times:
         if side == "sbn":
             continue
-        row["ratio"][side] = {m: statistics.median(theirs / ours for ours, theirs in zip(times["sbn"][m], times[side][m]))
-                              for m in ("train", "infer")}
+        row["ratio"][side] = {
+            m: statistics.median(theirs / ours for ours, theirs in zip(times["sbn"][m], times[side][m]))
+            for m in ("train", "infer")
+        }
     return row
 
 
@@ -126,8 +151,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per mode (median)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads on both sides")
     parser.add_argument("--cases", default="full,reduced", help=f"comma list of {', '.join(CASES)}")
-    parser.add_argument("--surrogates", default="rect,atan",
-                        help="spikingjelly surrogates to measure (rect = ours; atan = its fast CPU kernel)")
+    parser.add_argument(
+        "--surrogates",
+        default="rect,atan",
+        help="spikingjelly surrogates to measure (rect = ours; atan = its fast CPU kernel)",
+    )
     parser.add_argument("--sj-python", default=None, help="a python3.11 to build the side venv with")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
@@ -143,17 +171,32 @@ def main() -> None:
         rows.append(row)
         for side, rate in row["images_per_s"].items():
             ratio = row["ratio"].get(side)
-            vs = f"  ours/theirs train {ratio['train']:.2f}x  inference {ratio['infer']:.2f}x" if ratio else ""
-            print(f"{name:8s} {side:22s} train {rate['train']:8.2f} img/s (batch {tb})  "
-                  f"inference {rate['infer']:8.2f} img/s (batch {ib}){vs}", flush=True)
+            vs = (
+                f"  ours/theirs train {ratio['train']:.2f}x  inference {ratio['infer']:.2f}x" if ratio else ""
+            )
+            print(
+                f"{name:8s} {side:22s} train {rate['train']:8.2f} img/s (batch {tb})  "
+                f"inference {rate['infer']:8.2f} img/s (batch {ib}){vs}",
+                flush=True,
+            )
     load_after = os.getloadavg()
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}; {args.threads} thread(s)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"schema": "sbn.bench-spikingjelly/1", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                       "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-                       "load_before": load_before, "load_after": load_after, "repeats": args.repeats,
-                       "spikingjelly": "2.0.0", "rows": rows}, f, indent=2)
+            json.dump(
+                {
+                    "schema": "sbn.bench-spikingjelly/1",
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                    "load_before": load_before,
+                    "load_after": load_after,
+                    "repeats": args.repeats,
+                    "spikingjelly": "2.0.0",
+                    "rows": rows,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -37,24 +37,34 @@ def timed(step: Step, repeats: int, device: str) -> float:
     return statistics.median(seconds(step, device) for _ in range(repeats))
 
 
-def train_step(model: torch.nn.Module, forward: Callable[[torch.Tensor], torch.Tensor],
-               optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> Step:
+def train_step(
+    model: torch.nn.Module,
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> Step:
     """Forward (``forward(x)`` gives logits ``(B, classes)``), cross-entropy, backward, one
     optimiser step."""
+
     def step() -> None:
         model.train()
         loss = F.cross_entropy(forward(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+
     return step
 
 
-def infer_step(model: torch.nn.Module, forward: Callable[[torch.Tensor], torch.Tensor],
-               x: torch.Tensor) -> Step:
+def infer_step(
+    model: torch.nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> Step:
     """An eval-mode forward without autograd."""
+
     @torch.no_grad()
     def step() -> None:
         model.eval()
         forward(x)
+
     return step

@@ -21,15 +21,24 @@ import torch
 from sbn.models import LIF, BottleneckConfig, ModelConfig, build_model
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_steps import infer_step, timed, train_step  # noqa: E402 - the sibling module, by path
+from bench_steps import infer_step, timed, train_step
 
 CASES = [
     # name, config, train batch, inference batch
     ("spiking ResNet50, full width, T=4", ModelConfig(num_classes=100, time_steps=4), 8, 16),
-    ("SpikeBottleNet RB16 C'=32 s=2, full width, T=4",
-     ModelConfig(num_classes=100, time_steps=4, bottleneck=BottleneckConfig(16, 32, 2)), 8, 16),
+    (
+        "SpikeBottleNet RB16 C'=32 s=2, full width, T=4",
+        ModelConfig(num_classes=100, time_steps=4, bottleneck=BottleneckConfig(16, 32, 2)),
+        8,
+        16,
+    ),
     ("spiking ResNet50, width 1/16, T=4 (reduced)", ModelConfig(num_classes=10, width=0.0625), 64, 128),
-    ("spiking ResNet50, width 1/16, T=2 (reduced)", ModelConfig(num_classes=10, width=0.0625, time_steps=2), 64, 128),
+    (
+        "spiking ResNet50, width 1/16, T=2 (reduced)",
+        ModelConfig(num_classes=10, width=0.0625, time_steps=2),
+        64,
+        128,
+    ),
 ]
 
 
@@ -55,8 +64,10 @@ def bench(config: ModelConfig, train_batch: int, infer_batch: int, repeats: int,
     return {
         "lif_loop_share_of_inference": max(0.0, 1.0 - t_no_loop / t_infer),
         "params": sum(p.numel() for p in model.parameters()),
-        "train_batch": train_batch, "train_images_per_s": train_batch / t_train,
-        "infer_batch": infer_batch, "infer_images_per_s": infer_batch / t_infer,
+        "train_batch": train_batch,
+        "train_images_per_s": train_batch / t_train,
+        "infer_batch": infer_batch,
+        "infer_images_per_s": infer_batch / t_infer,
     }
 
 
@@ -66,20 +77,36 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
-    machine = (torch.cuda.get_device_name() if args.device == "cuda"
-               else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    machine = (
+        torch.cuda.get_device_name()
+        if args.device == "cuda"
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
     rows = []
     for name, config, tb, ib in CASES:
         result = bench(config, tb, ib, args.repeats, args.device)
         rows.append({"case": name, **result})
-        print(f"{name:52s} {result['params'] / 1e6:6.2f} M params  "
-              f"train {result['train_images_per_s']:8.1f} img/s (batch {tb})  "
-              f"inference {result['infer_images_per_s']:8.1f} img/s (batch {ib})  "
-              f"LIF time loop {result['lif_loop_share_of_inference']:.0%} of inference", flush=True)
+        print(
+            f"{name:52s} {result['params'] / 1e6:6.2f} M params  "
+            f"train {result['train_images_per_s']:8.1f} img/s (batch {tb})  "
+            f"inference {result['infer_images_per_s']:8.1f} img/s (batch {ib})  "
+            f"LIF time loop {result['lif_loop_share_of_inference']:.0%} of inference",
+            flush=True,
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"schema": "sbn.bench-train/1", "device": args.device, "machine": machine,
-                       "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"), "rows": rows}, f, indent=2)
+            json.dump(
+                {
+                    "schema": "sbn.bench-train/1",
+                    "device": args.device,
+                    "machine": machine,
+                    "torch": torch.__version__,
+                    "date": time.strftime("%Y-%m-%d"),
+                    "rows": rows,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

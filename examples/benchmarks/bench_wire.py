@@ -44,10 +44,10 @@ from sbn.fileio import write_json
 from sbn.graph.io import load_nir
 from sbn.models import BottleneckConfig, build_model
 from sbn.models.norm import TdBatchNorm
-from sbn.wire import CODECS
 from sbn.noise_curves import DEFAULT_CHANNELS, accuracy_under_noise
-from sbn.wire.payload_sizes import measure_row, write_payload_bytes
 from sbn.noise_plots import plot_noise_curves
+from sbn.wire import CODECS
+from sbn.wire.payload_sizes import measure_row, write_payload_bytes
 
 CHANNELS = (*DEFAULT_CHANNELS, "ge:1e-4:0.1")  # bursts of 10 bits, mean BER 5e-4
 FULL_WIDTH = {"RB16 C'=32 s=2 T=4": (4, 32, 2, 2), "RB1 C'=32 s=1 T=4": (4, 32, 32, 32)}
@@ -84,8 +84,11 @@ def codec_speed(shape: tuple[int, ...], rate: float = 0.15, repeats: int = 20) -
         for _ in range(repeats):
             codec.decode(frame, shape)
         t2 = time.perf_counter()
-        out[name] = {"bytes": len(frame), "encode_ms": 1e3 * (t1 - t0) / repeats,
-                     "decode_ms": 1e3 * (t2 - t1) / repeats}
+        out[name] = {
+            "bytes": len(frame),
+            "encode_ms": 1e3 * (t1 - t0) / repeats,
+            "decode_ms": 1e3 * (t2 - t1) / repeats,
+        }
     return out
 
 
@@ -100,31 +103,54 @@ def main() -> None:
     images, labels = data.images[:n], data.labels[:n].numpy()
     started = time.time()
 
-    rows = [measure_row(split, p) for split, p in split_payloads(args.demo_dir / "backbone.safetensors",
-                                                                 images).items()]
+    rows = [
+        measure_row(split, p)
+        for split, p in split_payloads(args.demo_dir / "backbone.safetensors", images).items()
+    ]
     export = args.demo_dir / "export"
     manifest = json.loads((export / "manifest.json").read_text())
     device, edge = load_nir(export / "device.nir"), load_nir(export / "edge.nir")
-    noise = accuracy_under_noise(device, edge, images.double().numpy(), labels,
-                                 time_steps=manifest["time_steps"], codecs=list(CODECS),
-                                 channels=CHANNELS, seed=0)
-    fine_tuned = {"split": manifest["split"], "firing_rate": noise["payload_firing_rate"],
-                  "bytes_per_sample": {c: v["bytes_per_sample"]["mean"] for c, v in noise["codecs"].items()}}
+    noise = accuracy_under_noise(
+        device,
+        edge,
+        images.double().numpy(),
+        labels,
+        time_steps=manifest["time_steps"],
+        codecs=list(CODECS),
+        channels=CHANNELS,
+        seed=0,
+    )
+    fine_tuned = {
+        "split": manifest["split"],
+        "firing_rate": noise["payload_firing_rate"],
+        "bytes_per_sample": {c: v["bytes_per_sample"]["mean"] for c, v in noise["codecs"].items()},
+    }
     speed = {label: codec_speed(shape) for label, shape in FULL_WIDTH.items()}
 
     out = args.out_dir
-    write_payload_bytes(out / "payload-bytes.json", rows,
-                        source=f"{args.demo_dir}: untrained calibrated encoders (C' = 8) on the trained backbone")
+    write_payload_bytes(
+        out / "payload-bytes.json",
+        rows,
+        source=f"{args.demo_dir}: untrained calibrated encoders (C' = 8) on the trained backbone",
+    )
     ckpt = ckpt_io.load(args.demo_dir / "backbone.safetensors")
     table = uniform_table(ckpt.config, 8, 1)
     plot_bits(table, out / "bits.png", {r["split"]: r["bytes_per_sample"] for r in rows})
     plot_noise_curves(noise, out / "channel.png")
-    write_json(out / "bench-wire.json", {
-        "schema": "sbn.bench-wire/1",
-        "machine": f"{platform.node()}, {os.cpu_count()} CPUs, torch {torch.get_num_threads()} threads",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "samples": n,
-        "seconds": time.time() - started, "split_payloads": rows, "fine_tuned": fine_tuned,
-        "full_width_speed": speed, "noise": noise})
+    write_json(
+        out / "bench-wire.json",
+        {
+            "schema": "sbn.bench-wire/1",
+            "machine": f"{platform.node()}, {os.cpu_count()} CPUs, torch {torch.get_num_threads()} threads",
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "samples": n,
+            "seconds": time.time() - started,
+            "split_payloads": rows,
+            "fine_tuned": fine_tuned,
+            "full_width_speed": speed,
+            "noise": noise,
+        },
+    )
     _print(rows, fine_tuned, speed, noise)
 
 
@@ -132,13 +158,22 @@ def _print(rows, fine_tuned, speed, noise) -> None:
     names = list(CODECS)
     print("split  shape      rate   " + "  ".join(f"{c:>7}" for c in names) + "   (bytes per sample)")
     for r in rows:
-        print(f"{r['split']:<6} {'x'.join(map(str, r['payload_shape'])):<10} {r['firing_rate']:.3f}  "
-              + "  ".join(f"{r['bytes_per_sample'][c]:7.1f}" for c in names))
-    print(f"{fine_tuned['split']} fine-tuned (rate {fine_tuned['firing_rate']:.3f}): "
-          + ", ".join(f"{c} {v:.1f}" for c, v in fine_tuned["bytes_per_sample"].items()))
+        print(
+            f"{r['split']:<6} {'x'.join(map(str, r['payload_shape'])):<10} {r['firing_rate']:.3f}  "
+            + "  ".join(f"{r['bytes_per_sample'][c]:7.1f}" for c in names)
+        )
+    print(
+        f"{fine_tuned['split']} fine-tuned (rate {fine_tuned['firing_rate']:.3f}): "
+        + ", ".join(f"{c} {v:.1f}" for c, v in fine_tuned["bytes_per_sample"].items())
+    )
     for label, codecs in speed.items():
-        print(f"{label}: " + "; ".join(f"{c} {v['bytes']} B, enc {v['encode_ms']:.3f} ms, dec "
-                                       f"{v['decode_ms']:.3f} ms" for c, v in codecs.items()))
+        print(
+            f"{label}: "
+            + "; ".join(
+                f"{c} {v['bytes']} B, enc {v['encode_ms']:.3f} ms, dec {v['decode_ms']:.3f} ms"
+                for c, v in codecs.items()
+            )
+        )
     print(f"clean accuracy {noise['clean_accuracy']:.4f} on {noise['samples']} samples")
     for r in noise["results"]:
         print(f"  {r['codec']:<7} {r['channel']:<14} accuracy {r['accuracy']:.4f}  lost {r['lost_frames']}")

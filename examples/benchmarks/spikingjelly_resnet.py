@@ -17,7 +17,7 @@ T, H, W, a norm, one FC); their neurons keep state between calls, so the step re
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from spikingjelly.activation_based import functional, layer, neuron, surrogate
@@ -34,14 +34,28 @@ SURROGATES = {
 }
 
 
-def build(stem: int, planes: list[int], layers: list[int], num_classes: int, decay: float,
-          v_th: float, surrogate_name: str, surrogate_width: float) -> nn.Module:
-    lif = dict(tau=1.0 / (1.0 - decay), decay_input=False, v_threshold=v_th, v_reset=0.0,
-               surrogate_function=SURROGATES[surrogate_name](surrogate_width),
-               detach_reset=False)
+def build(
+    stem: int,
+    planes: list[int],
+    layers: list[int],
+    num_classes: int,
+    decay: float,
+    v_th: float,
+    surrogate_name: str,
+    surrogate_width: float,
+) -> nn.Module:
+    lif = dict(
+        tau=1.0 / (1.0 - decay),
+        decay_input=False,
+        v_threshold=v_th,
+        v_reset=0.0,
+        surrogate_function=SURROGATES[surrogate_name](surrogate_width),
+        detach_reset=False,
+    )
     block = spiking_resnet.Bottleneck
-    net = spiking_resnet.SpikingResNet(block, layers, num_classes=num_classes,
-                                       spiking_neuron=neuron.LIFNode, **lif)
+    net = spiking_resnet.SpikingResNet(
+        block, layers, num_classes=num_classes, spiking_neuron=neuron.LIFNode, **lif
+    )
     # CIFAR stem in place of ImageNet's 7x7/2 conv + max-pool, and our channel widths.
     net.conv1 = layer.Conv2d(3, stem, 3, stride=1, padding=1, bias=False)
     net.bn1 = layer.BatchNorm2d(stem)
@@ -49,8 +63,11 @@ def build(stem: int, planes: list[int], layers: list[int], num_classes: int, dec
     net.inplanes = stem
     for stage, (p, count) in enumerate(zip(planes, layers)):
         stride = 1 if stage == 0 else 2
-        setattr(net, f"layer{stage + 1}",
-                net._make_layer(block, p, count, stride=stride, spiking_neuron=neuron.LIFNode, **lif))
+        setattr(
+            net,
+            f"layer{stage + 1}",
+            net._make_layer(block, p, count, stride=stride, spiking_neuron=neuron.LIFNode, **lif),
+        )
     net.fc = layer.Linear(planes[-1] * block.expansion, num_classes)
     for m in net.modules():
         if isinstance(m, nn.Conv2d):
@@ -61,8 +78,10 @@ def build(stem: int, planes: list[int], layers: list[int], num_classes: int, dec
 
 def forward_fn(net: nn.Module, time_steps: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """images (B, C, H, W) -> logits (B, classes), the way spikingjelly's examples run it."""
+
     def forward(images: torch.Tensor) -> torch.Tensor:
         functional.reset_net(net)
         x = images.unsqueeze(0).repeat(time_steps, 1, 1, 1, 1)  # (T, B, C, H, W)
         return net(x).mean(0)
+
     return forward

@@ -40,7 +40,7 @@ LOADED_WITH = {
     "snntorch": "snntorch.import_nir.import_from_nir(graph) (dt = 1e-4 is built in)",
     "spikingjelly": "spikingjelly.activation_based.nir_exchange.import_from_nir(graph, dt=1e-4)",
     "norse": "nirtorch.nir_to_torch(graph, {nir.LIF: norse.torch.LIFBoxCell(LIFBoxParameters"
-             "(tau_mem_inv=1/tau, v_th, v_leak, v_reset), dt=1e-4)})",
+    "(tau_mem_inv=1/tau, v_th, v_leak, v_reset), dt=1e-4)})",
 }
 #: the model: reduced width and one block per stage keep the three files ~0.5 MB together
 CONFIG = dict(width=0.015625, layers=(1, 1, 1, 1), image_size=8, num_classes=10, time_steps=4)
@@ -59,8 +59,12 @@ def build_checkpoint(path: Path) -> None:
     torch.manual_seed(SEED)
     model = build_model(config)
     images = torch.from_numpy(np.random.default_rng(SEED).random((32, 3, 8, 8))).float()
-    recalibrate_norm(model, ImageDataset("random", images, torch.zeros(32, dtype=torch.int64),
-                                         10), batch_size=32, samples=32)
+    recalibrate_norm(
+        model,
+        ImageDataset("random", images, torch.zeros(32, dtype=torch.int64), 10),
+        batch_size=32,
+        samples=32,
+    )
     ckpt_io.save(path, ckpt_io.Checkpoint(config, model.eval().state_dict()))
 
 
@@ -70,8 +74,7 @@ def export_and_inputs() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         build_checkpoint(Path(tmp) / "interop.safetensors")
-        export_checkpoint(Path(tmp) / "interop.safetensors", FIXTURES / "portable",
-                          profile="portable")
+        export_checkpoint(Path(tmp) / "interop.safetensors", FIXTURES / "portable", profile="portable")
     steps = CONFIG["time_steps"]
     images = np.random.default_rng(0).random((2, 3, 8, 8))
     frames = np.broadcast_to(images, (steps, *images.shape))
@@ -94,34 +97,49 @@ def run_frameworks(exe: Path) -> None:
 
     for framework in LOADED_WITH:
         with atomic_path(FIXTURES / f"{framework}.npz") as out:
-            subprocess.run([str(exe), str(HERE / "run_framework.py"), framework,
-                            str(FIXTURES / "portable"), str(FIXTURES / "inputs.npz"), str(out)],
-                           check=True)
+            subprocess.run(
+                [
+                    str(exe),
+                    str(HERE / "run_framework.py"),
+                    framework,
+                    str(FIXTURES / "portable"),
+                    str(FIXTURES / "inputs.npz"),
+                    str(out),
+                ],
+                check=True,
+            )
 
 
 def write_versions(exe: Path) -> None:
     from sbn.fileio import write_json
 
-    probe = ("import importlib.metadata as m, json, sys; "
-             f"print(json.dumps({{'python': sys.version.split()[0], **{{p: m.version(p) "
-             f"for p in {RECORDED!r}}}}}))")
-    versions = json.loads(subprocess.run([str(exe), "-c", probe], check=True,
-                                         capture_output=True, text=True).stdout)
-    write_json(FIXTURES / "versions.json", {
-        "schema": "sbn.interop-fixtures/1",
-        "date": datetime.date.today().isoformat(),
-        "made_by": "examples/interop/make_fixtures.py",
-        "packages": versions,
-        "dtype": "float32",
-        "dt": 1e-4,
-        "loaded_with": LOADED_WITH,
-    })
+    probe = (
+        "import importlib.metadata as m, json, sys; "
+        f"print(json.dumps({{'python': sys.version.split()[0], **{{p: m.version(p) "
+        f"for p in {RECORDED!r}}}}}))"
+    )
+    versions = json.loads(
+        subprocess.run([str(exe), "-c", probe], check=True, capture_output=True, text=True).stdout
+    )
+    write_json(
+        FIXTURES / "versions.json",
+        {
+            "schema": "sbn.interop-fixtures/1",
+            "date": datetime.date.today().isoformat(),
+            "made_by": "examples/interop/make_fixtures.py",
+            "packages": versions,
+            "dtype": "float32",
+            "dt": 1e-4,
+            "loaded_with": LOADED_WITH,
+        },
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", default="python3.11",
-                        help="interpreter for the frameworks' venv (3.11: SpikingJelly 2)")
+    parser.add_argument(
+        "--python", default="python3.11", help="interpreter for the frameworks' venv (3.11: SpikingJelly 2)"
+    )
     parser.add_argument("--venv", type=Path, default=HERE / ".venvs" / "frameworks")
     args = parser.parse_args()
     exe = framework_python(args.venv, args.python)

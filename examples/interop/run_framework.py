@@ -44,9 +44,13 @@ def load_norse(graph: nir.NIRGraph, dtype, dt: float):
     from norse.torch import LIFBoxCell, LIFBoxParameters
 
     def lif(node: nir.LIF):
-        t = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype)  # noqa: E731
-        params = LIFBoxParameters(tau_mem_inv=1 / t(node.tau), v_th=t(node.v_threshold),
-                                  v_leak=t(node.v_leak), v_reset=t(node.v_reset))
+        t = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype)
+        params = LIFBoxParameters(
+            tau_mem_inv=1 / t(node.tau),
+            v_th=t(node.v_threshold),
+            v_leak=t(node.v_leak),
+            v_reset=t(node.v_reset),
+        )
         return LIFBoxCell(params, dt=dt)
 
     return nirtorch.nir_to_torch(graph, {nir.LIF: lif}, dtype=dtype)
@@ -59,12 +63,17 @@ def load_norse_deprecated(graph: nir.NIRGraph, dtype, dt: float):
     return norse.torch.from_nir(graph, dt=dt).to(dtype)
 
 
-LOADERS = {"snntorch": load_snntorch, "spikingjelly": load_spikingjelly, "norse": load_norse,
-           "norse-from_nir": load_norse_deprecated}
+LOADERS = {
+    "snntorch": load_snntorch,
+    "spikingjelly": load_spikingjelly,
+    "norse": load_norse,
+    "norse-from_nir": load_norse_deprecated,
+}
 
 
-def run(framework: str, graph: nir.NIRGraph, frames: np.ndarray, dtype,
-        dt: float = DT) -> dict[str, np.ndarray]:
+def run(
+    framework: str, graph: nir.NIRGraph, frames: np.ndarray, dtype, dt: float = DT
+) -> dict[str, np.ndarray]:
     """Step the framework's module over frames [T, B, ...]; the Output and every neuron's
     spikes, [T, B, ...]."""
     torch.manual_seed(0)
@@ -76,8 +85,11 @@ def run(framework: str, graph: nir.NIRGraph, frames: np.ndarray, dtype,
     for name, module in net.named_modules():
         if name in by_module:
             record = spikes[by_module[name]]
-            hooks.append(module.register_forward_hook(
-                lambda m, i, o, record=record: record.append(_first(o).detach().clone())))
+            hooks.append(
+                module.register_forward_hook(
+                    lambda m, i, o, record=record: record.append(_first(o).detach().clone())
+                )
+            )
     outputs, state = [], None
     with torch.no_grad():
         for frame in frames:
@@ -88,8 +100,7 @@ def run(framework: str, graph: nir.NIRGraph, frames: np.ndarray, dtype,
     result = {"output": torch.stack(outputs).double().numpy()}
     for n, steps in spikes.items():
         if len(steps) != len(frames):
-            raise SystemExit(f"{framework}: neuron {n} ran {len(steps)} times in "
-                             f"{len(frames)} steps")
+            raise SystemExit(f"{framework}: neuron {n} ran {len(steps)} times in {len(frames)} steps")
         result[f"spikes.{n}"] = torch.stack(steps).numpy().astype(np.uint8)
     return result
 

@@ -18,7 +18,18 @@ from sbn.targets.lava.simulate import LavaRun, load_graph, simulate
 from sbn.targets.lava.split import SplitRun, encode, simulate_split
 
 __all__ = [
-    "FAST_TAG", "FUSE_MODES", "LavaRun", "Plan", "PyConvModelSbnFast", "PyDenseModelSbnFast",
-    "SplitRun", "encode", "fast_run_cfg", "lava_lif_parameters", "load_graph", "make_plan",
-    "simulate", "simulate_split",
+    "FAST_TAG",
+    "FUSE_MODES",
+    "LavaRun",
+    "Plan",
+    "PyConvModelSbnFast",
+    "PyDenseModelSbnFast",
+    "SplitRun",
+    "encode",
+    "fast_run_cfg",
+    "lava_lif_parameters",
+    "load_graph",
+    "make_plan",
+    "simulate",
+    "simulate_split",
 ]

@@ -69,8 +69,9 @@ class PyConvModelSbnFast(SpikeDrivenConvModel):
 
     def accumulate(self, s_in: np.ndarray, spikes: bool) -> np.ndarray:
         if self._conv is None:
-            self._conv = LavaOrderConv(self.weight, self.stride, self.padding, self.dilation,
-                                       int(self.groups[0]))
+            self._conv = LavaOrderConv(
+                self.weight, self.stride, self.padding, self.dilation, int(self.groups[0])
+            )
         return self._conv(s_in, binary=spikes)
 
 
@@ -90,5 +91,4 @@ def fast_run_cfg(**kwargs) -> Loihi2SimCfg:
     """A ``Loihi2SimCfg`` (floating point) that runs ``Conv`` and ``Dense`` on these models."""
     warm_up()  # compile before Lava forks, so that each process inherits the kernel
     extra = dict(kwargs.pop("exception_proc_model_map", None) or {})
-    return Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map={**FAST_MODELS, **extra},
-                        **kwargs)
+    return Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map={**FAST_MODELS, **extra}, **kwargs)

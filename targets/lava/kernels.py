@@ -53,7 +53,8 @@ def windows(x: np.ndarray, kernel, stride, pads: Pads, dilation) -> np.ndarray:
         raise ValueError(f"input {h}x{w} (padded) is smaller than the kernel {kernel}")
     s = x.strides
     return as_strided(
-        x, shape=(b, c, ho, wo, kernel[0], kernel[1]),
+        x,
+        shape=(b, c, ho, wo, kernel[0], kernel[1]),
         strides=(s[0], s[1], s[2] * stride[0], s[3] * stride[1], s[2] * dilation[0], s[3] * dilation[1]),
         writeable=False,
     )
@@ -63,8 +64,15 @@ class Conv2d:
     """NIR's ``Conv2d``: (B, C, H, W) -> (B, O, H', W'), weight (O, C/groups, kh, kw)
     cross-correlated, optional bias; built once per layer (the weight is static)."""
 
-    def __init__(self, weight: np.ndarray, bias: np.ndarray | None = None, stride=1, padding=0,
-                 dilation=1, groups: int = 1):
+    def __init__(
+        self,
+        weight: np.ndarray,
+        bias: np.ndarray | None = None,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+    ):
         weight = np.asarray(weight, dtype=np.float64)
         dilation = pair(dilation)
         pads = resolve_padding(padding, weight.shape[2:], dilation)
@@ -83,8 +91,15 @@ class Conv2d:
         return y if self._bias is None else y + self._bias
 
 
-def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride=1,
-           padding=0, dilation=1, groups: int = 1) -> np.ndarray:
+def conv2d(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> np.ndarray:
     """``Conv2d(weight, bias, ...)(x)``, for one call."""
     return Conv2d(weight, bias, stride, padding, dilation, groups)(x)
 

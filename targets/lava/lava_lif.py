@@ -29,8 +29,9 @@ from sbn.errors import MappingError
 def _uniform(name: str, what: str, value) -> float:
     arr = np.asarray(value, dtype=np.float64).ravel()
     if arr.size and not (arr == arr[0]).all():
-        raise MappingError(f"node {name}: {what} differs between neurons; Lava's LIF takes one "
-                           "value per process")
+        raise MappingError(
+            f"node {name}: {what} differs between neurons; Lava's LIF takes one value per process"
+        )
     return float(arr[0])
 
 
@@ -46,15 +47,25 @@ def lava_lif_parameters(name: str, node, dt: float) -> dict:
         bias = np.zeros_like(gain)
         dv = 0.0
     else:
-        raise MappingError(f"node {name}: {type(node).__name__} has no exact Lava LIF form "
-                           "(only NIR LIF and IF)")
+        raise MappingError(
+            f"node {name}: {type(node).__name__} has no exact Lava LIF form (only NIR LIF and IF)"
+        )
     if not (gain == 1.0).all():
-        raise MappingError(f"node {name}: input gain (dt/tau) r = {np.unique(gain)[:3].tolist()} "
-                           "is not 1; Lava's LIF adds its input unscaled")
+        raise MappingError(
+            f"node {name}: input gain (dt/tau) r = {np.unique(gain)[:3].tolist()} "
+            "is not 1; Lava's LIF adds its input unscaled"
+        )
     if np.any(np.asarray(node.v_reset) != 0):
-        raise MappingError(f"node {name}: v_reset = {np.unique(node.v_reset)[:3].tolist()}; "
-                           "Lava's LIF resets to 0")
+        raise MappingError(
+            f"node {name}: v_reset = {np.unique(node.v_reset)[:3].tolist()}; Lava's LIF resets to 0"
+        )
     vth = _uniform(name, "v_threshold", node.v_threshold)
     shape = tuple(int(s) for s in np.shape(node.v_threshold))
-    return {"shape": shape, "du": 1.0, "dv": float(dv), "vth": vth,
-            "bias_mant": np.broadcast_to(bias, shape).copy(), "bias_exp": 0}
+    return {
+        "shape": shape,
+        "du": 1.0,
+        "dv": float(dv),
+        "vth": vth,
+        "bias_mant": np.broadcast_to(bias, shape).copy(),
+        "bias_exp": 0,
+    }

@@ -30,34 +30,34 @@ TILE = 16
 
 @numba.njit(inline="always")
 def _acc1(d, wt, a, va, n):
-    A = wt[a:a + n]  # slices, not offsets: numba then proves the indices non-negative and vectorises
+    A = wt[a : a + n]  # slices, not offsets: numba then proves the indices non-negative and vectorises
     for i in range(n):
         d[i] += A[i] * va
 
 
 @numba.njit(inline="always")
 def _acc2(d, wt, a, va, b, vb, n):
-    A = wt[a:a + n]
-    B = wt[b:b + n]
+    A = wt[a : a + n]
+    B = wt[b : b + n]
     for i in range(n):
         d[i] += A[i] * va + B[i] * vb
 
 
 @numba.njit(inline="always")
 def _acc3(d, wt, a, va, b, vb, c, vc, n):
-    A = wt[a:a + n]
-    B = wt[b:b + n]
-    C = wt[c:c + n]
+    A = wt[a : a + n]
+    B = wt[b : b + n]
+    C = wt[c : c + n]
     for i in range(n):
         d[i] += A[i] * va + B[i] * vb + C[i] * vc
 
 
 @numba.njit(inline="always")
 def _acc4(d, wt, a, va, b, vb, c, vc, e, ve, n):
-    A = wt[a:a + n]
-    B = wt[b:b + n]
-    C = wt[c:c + n]
-    E = wt[e:e + n]
+    A = wt[a : a + n]
+    B = wt[b : b + n]
+    C = wt[c : c + n]
+    E = wt[e : e + n]
     for i in range(n):
         d[i] += A[i] * va + B[i] * vb + C[i] * vc + E[i] * ve
 
@@ -66,7 +66,7 @@ def _acc4(d, wt, a, va, b, vb, c, vc, e, ve, n):
 def _seq4(d, wt, a, va, b, vb, c, vc, e, ve, n):
     """Four channels added to ``d`` one after the other (unlike ``_acc4``, which adds their
     sum), with ``d`` read and written once."""
-    rows = (wt[a:a + n], wt[b:b + n], wt[c:c + n], wt[e:e + n])
+    rows = (wt[a : a + n], wt[b : b + n], wt[c : c + n], wt[e : e + n])
     for i in range(n):
         acc = d[i]
         acc += rows[0][i] * va
@@ -89,18 +89,29 @@ def _conv1x1_kernel(x1, Y, C, wt, out, X2, Y2, sx, sy, groups):
         for yo in range(Y2):
             q0 = (xo * sx * Y + yo * sy) * C
             for g in range(groups):
-                xs = x1[q0 + g * cg:q0 + (g + 1) * cg]
+                xs = x1[q0 + g * cg : q0 + (g + 1) * cg]
                 n = 0
                 for c in range(cg):  # branch-free compaction of the non-zero channels
                     nz[n] = c
                     n += xs[c] != 0.0
                 p0 = (xo * Y2 + yo) * O + g * og
-                d = out[p0:p0 + og]
+                d = out[p0 : p0 + og]
                 e = 0
                 while e + 4 <= n:
                     c0, c1, c2, c3 = nz[e], nz[e + 1], nz[e + 2], nz[e + 3]
-                    _seq4(d, wt, c0 * O + g * og, xs[c0], c1 * O + g * og, xs[c1],
-                          c2 * O + g * og, xs[c2], c3 * O + g * og, xs[c3], og)
+                    _seq4(
+                        d,
+                        wt,
+                        c0 * O + g * og,
+                        xs[c0],
+                        c1 * O + g * og,
+                        xs[c1],
+                        c2 * O + g * og,
+                        xs[c2],
+                        c3 * O + g * og,
+                        xs[c3],
+                        og,
+                    )
                     e += 4
                 while e < n:
                     _acc1(d, wt, nz[e] * O + g * og, xs[nz[e]], og)
@@ -109,7 +120,7 @@ def _conv1x1_kernel(x1, Y, C, wt, out, X2, Y2, sx, sy, groups):
 
 
 @numba.njit(nogil=True, boundscheck=False, cache=True)
-def _conv_kernel(x1, Y, C, wt, out, X2, Y2, kx, ky, sx, sy, dx, dy, groups, binary):  # noqa: C901
+def _conv_kernel(x1, Y, C, wt, out, X2, Y2, kx, ky, sx, sy, dx, dy, groups, binary):
     """x1: the padded input (X, Y, C) flattened; wt: the weight as (C/groups, kx*ky, O)
     flattened (Lava's kernel, output channel last); out: (X2*Y2, O) flattened, zeros.
 
@@ -140,7 +151,7 @@ def _conv_kernel(x1, Y, C, wt, out, X2, Y2, kx, ky, sx, sy, dx, dy, groups, bina
                 mk = masks[pi]
                 mk[:] = 0
                 for t in range(K):
-                    xs = x1[q0 + qoff[t]:q0 + qoff[t] + C]
+                    xs = x1[q0 + qoff[t] : q0 + qoff[t] + C]
                     bit = np.int64(1) << t
                     for c in range(C):
                         mk[c] |= bit if xs[c] != 0.0 else 0
@@ -160,7 +171,7 @@ def _conv_kernel(x1, Y, C, wt, out, X2, Y2, kx, ky, sx, sy, dx, dy, groups, bina
                             tv[n] = x1[q0 + qoff[t] + c]
                         n += (m >> t) & 1
                     p0 = (xo * Y2 + y0 + pi) * O + o0
-                    d = out[p0:p0 + og]
+                    d = out[p0 : p0 + og]
                     if n == 1:
                         _acc1(d, wt, toff[0], tv[0], og)
                     elif n == 2:
@@ -212,7 +223,9 @@ class LavaOrderConv:
         if not np.isfinite(weight).all():
             # Lava's loop multiplies zeros by every weight, so inf/nan leak into its sums
             # where this kernel skips them: refuse rather than differ
-            raise GraphError("Conv weight has inf or nan entries; Lava-order convolution needs finite weights")
+            raise GraphError(
+                "Conv weight has inf or nan entries; Lava-order convolution needs finite weights"
+            )
         self.out_channels, kx, ky, cin_g = weight.shape
         self.kernel = (kx, ky)
         if kx * ky > MAX_TAPS:
@@ -226,14 +239,17 @@ class LavaOrderConv:
         og = self.out_channels // self.groups
         # (O, kx, ky, C/g) -> (C/g, kx*ky, O): one input channel's taps are contiguous rows
         self._wt = np.ascontiguousarray(
-            weight.reshape(self.groups, og, kx * ky, cin_g).transpose(3, 2, 0, 1)).ravel()
+            weight.reshape(self.groups, og, kx * ky, cin_g).transpose(3, 2, 0, 1)
+        ).ravel()
         self._padded: np.ndarray | None = None
 
     def output_shape(self, input_shape) -> tuple[int, int, int]:
         """As ``lava.proc.conv.utils.output_shape``, with (before, after) padding."""
         x, y = input_shape[:2]
-        size = [(n + before + after - d * (k - 1) - 1) // s + 1
-                for n, (before, after), k, s, d in zip((x, y), self.pads, self.kernel, self.stride, self.dilation)]
+        size = [
+            (n + before + after - d * (k - 1) - 1) // s + 1
+            for n, (before, after), k, s, d in zip((x, y), self.pads, self.kernel, self.stride, self.dilation)
+        ]
         if min(size) < 1:
             raise ValueError(f"Conv input {x}x{y} (padded) is smaller than the kernel {self.kernel}")
         return size[0], size[1], self.out_channels
@@ -249,15 +265,28 @@ class LavaOrderConv:
         shape = (X + top + bottom, Y + left + right, C)
         if self._padded is None or self._padded.shape != shape:
             self._padded = np.zeros(shape)  # the border stays zero: written once
-        self._padded[top:top + X, left:left + Y] = x
+        self._padded[top : top + X, left : left + Y] = x
         x2, y2, o = self.output_shape(x.shape)
         out = np.zeros(x2 * y2 * o)
         if self.kernel == (1, 1):
-            _conv1x1_kernel(self._padded.ravel(), shape[1], C, self._wt, out, x2, y2, *self.stride,
-                            self.groups)
+            _conv1x1_kernel(
+                self._padded.ravel(), shape[1], C, self._wt, out, x2, y2, *self.stride, self.groups
+            )
         else:
-            _conv_kernel(self._padded.ravel(), shape[1], C, self._wt, out, x2, y2, *self.kernel,
-                         *self.stride, *self.dilation, self.groups, bool(binary))
+            _conv_kernel(
+                self._padded.ravel(),
+                shape[1],
+                C,
+                self._wt,
+                out,
+                x2,
+                y2,
+                *self.kernel,
+                *self.stride,
+                *self.dilation,
+                self.groups,
+                bool(binary),
+            )
         return out.reshape(x2, y2, o)
 
 
@@ -266,8 +295,9 @@ def is_binary(x: np.ndarray) -> bool:
     return x.dtype == np.bool_ or bool(((x == 0) | (x == 1)).all())
 
 
-def lava_order_conv(s_in: np.ndarray, weight: np.ndarray, stride=1, padding=0, dilation=1,
-                    groups: int = 1) -> np.ndarray:
+def lava_order_conv(
+    s_in: np.ndarray, weight: np.ndarray, stride=1, padding=0, dilation=1, groups: int = 1
+) -> np.ndarray:
     """``lava.proc.conv.utils.conv_scipy`` with the same result bit for bit (finite weights)."""
     return LavaOrderConv(weight, stride, padding, dilation, groups)(s_in)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
+import nir
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
@@ -30,8 +31,6 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-
-import nir
 
 from sbn.graph import node_types
 from sbn.graph.schedule import sum_inputs, zeros_input
@@ -48,10 +47,24 @@ def spiking_nodes(plan: Plan, segment: Segment) -> list[str]:
 class SegmentProcess(AbstractProcess):
     """A group of NIR nodes run by one Lava process (see module docstring)."""
 
-    def __init__(self, *, plan: Plan, segment: Segment, time_steps: int, batch: int,
-                 frames: dict[str, np.ndarray], run_steps: int) -> None:
-        super().__init__(name=f"sbn:{segment.name}", plan=plan, segment=segment,
-                         time_steps=time_steps, batch=batch, frames=frames)
+    def __init__(
+        self,
+        *,
+        plan: Plan,
+        segment: Segment,
+        time_steps: int,
+        batch: int,
+        frames: dict[str, np.ndarray],
+        run_steps: int,
+    ) -> None:
+        super().__init__(
+            name=f"sbn:{segment.name}",
+            plan=plan,
+            segment=segment,
+            time_steps=time_steps,
+            batch=batch,
+            frames=frames,
+        )
         self.segment = segment
         shapes = plan.shapes
         for i, hop in enumerate(segment.hops):
@@ -86,8 +99,7 @@ class SegmentModel(PyLoihiProcessModel):
         self.back = {n: plan.back_preds[n] for n in self.nodes}
         self.hop_sources = [h.source for h in seg.hops]
         self.rings = [
-            collections.deque([np.zeros((self.batch, *plan.shapes[h.source]))] * h.delay,
-                              maxlen=h.delay + 1)
+            collections.deque([np.zeros((self.batch, *plan.shapes[h.source]))] * h.delay, maxlen=h.delay + 1)
             for h in seg.hops
         ]
         self.sends = list(seg.sends)
@@ -151,8 +163,7 @@ def _model_for(process: SegmentProcess) -> type:
 class LavaNetwork:
     """The Lava processes of one run: segment processes, wired, with their models."""
 
-    def __init__(self, plan: Plan, frames: dict[str, np.ndarray], time_steps: int,
-                 run_steps: int) -> None:
+    def __init__(self, plan: Plan, frames: dict[str, np.ndarray], time_steps: int, run_steps: int) -> None:
         batch = int(next(iter(frames.values())).shape[1]) if frames else 1
         self.plan = plan
         self.run_steps = run_steps
@@ -160,8 +171,8 @@ class LavaNetwork:
         for seg in plan.segments:
             own = {n: frames[n] for n in seg.nodes if n in frames}
             self.processes[seg.name] = SegmentProcess(
-                plan=plan, segment=seg, time_steps=time_steps, batch=batch, frames=own,
-                run_steps=run_steps)
+                plan=plan, segment=seg, time_steps=time_steps, batch=batch, frames=own, run_steps=run_steps
+            )
         for seg in plan.segments:
             dst = self.processes[seg.name]
             for i, hop in enumerate(seg.hops):
@@ -178,14 +189,14 @@ class LavaNetwork:
     def anchor(self) -> SegmentProcess:
         return next(iter(self.processes.values()))
 
-    def read_record(self) -> "Record":
+    def read_record(self) -> Record:
         """What the run recorded, read from the processes' Vars (call before the runtime stops)."""
         outputs, spikes = {}, {}
         for proc in self.processes.values():
             for k, node in enumerate(proc.recorded):
                 outputs[node] = np.asarray(getattr(proc, f"rec{k}").get())
             if proc.spiking:
-                spikes.update(zip(proc.spiking, np.asarray(proc.spikes.get())[:len(proc.spiking)].tolist()))
+                spikes.update(zip(proc.spiking, np.asarray(proc.spikes.get())[: len(proc.spiking)].tolist()))
         return Record(outputs, spikes)
 
 

@@ -17,8 +17,9 @@ Anything Lava's process models cannot run exactly is refused here, naming the no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import nir
 import numpy as np
@@ -57,7 +58,8 @@ def _conv1d(node: nir.Conv1d, dt: float) -> NodeOp:
     w, b = _f(node.weight)[:, :, None, :].copy(), _f(node.bias)
     stride, padding, dilation, groups = _conv_args(node)
     if not isinstance(padding, (str, bytes)) and not (
-            isinstance(padding, np.ndarray) and padding.dtype.kind in "SUO"):
+        isinstance(padding, np.ndarray) and padding.dtype.kind in "SUO"
+    ):
         padding = (0, kernels.pair(padding, 1)[0])
     stride = (1, kernels.pair(stride, 1)[0])
     dilation = (1, kernels.pair(dilation, 1)[0])
@@ -82,7 +84,7 @@ def _flatten(node: nir.Flatten, dt: float) -> NodeOp:
         shape = x.shape[1:]
         n = len(shape)
         s, e = (start % n, end % n) if n else (0, 0)
-        return x.reshape(x.shape[0], *shape[:s], int(np.prod(shape[s:e + 1])), *shape[e + 1:])
+        return x.reshape(x.shape[0], *shape[:s], int(np.prod(shape[s : e + 1])), *shape[e + 1 :])
 
     return _stateless(fn)
 
@@ -91,6 +93,7 @@ def _pool(fn):
     def build(node, dt: float) -> NodeOp:
         args = (node.kernel_size, node.stride, node.padding)
         return _stateless(lambda x: fn(x, *args))
+
     return build
 
 
@@ -105,8 +108,19 @@ BUILDERS: dict[type, Callable[..., NodeOp]] = {
     nir.Flatten: _flatten,
 }
 #: nodes whose step is the reference executor's own (neuron dynamics and the like)
-SHARED = (nir.Input, nir.Output, nir.Scale, nir.Threshold, nir.LIF, nir.IF, nir.LI, nir.I,
-          nir.CubaLIF, nir.CubaLI, nir.Delay)
+SHARED = (
+    nir.Input,
+    nir.Output,
+    nir.Scale,
+    nir.Threshold,
+    nir.LIF,
+    nir.IF,
+    nir.LI,
+    nir.I,
+    nir.CubaLIF,
+    nir.CubaLI,
+    nir.Delay,
+)
 
 
 def check_node(name: str, node) -> None:
@@ -119,25 +133,30 @@ def check_node(name: str, node) -> None:
         raise SimulationError(str(exc)) from None
     for attr in ("v_threshold", "tau", "tau_mem", "tau_syn", "r", "v_leak", "v_reset", "w_in"):
         if hasattr(node, attr) and not np.all(np.isfinite(_f(getattr(node, attr)))):
-            raise SimulationError(f"node {name}: parameter {attr} holds inf/nan; Lava's float "
-                                  "models cannot run it exactly")
+            raise SimulationError(
+                f"node {name}: parameter {attr} holds inf/nan; Lava's float models cannot run it exactly"
+            )
     if isinstance(node, (nir.Conv1d, nir.Conv2d)) and not np.all(np.isfinite(_f(node.weight))):
         # Lava's Conv multiplies every weight by the zero inputs too, so inf/nan would leak
         # into its sums where the kernel skips zeros: refused rather than computed otherwise
-        raise SimulationError(f"node {name}: weight holds inf/nan; Lava-order convolution "
-                              "needs finite weights")
+        raise SimulationError(
+            f"node {name}: weight holds inf/nan; Lava-order convolution needs finite weights"
+        )
     for attr in ("tau", "tau_mem", "tau_syn"):
         if hasattr(node, attr) and np.any(_f(getattr(node, attr)) == 0):
-            raise SimulationError(f"node {name}: {attr} = 0 (an infinitely fast neuron) has no "
-                                  "forward-Euler step")
+            raise SimulationError(
+                f"node {name}: {attr} = 0 (an infinitely fast neuron) has no forward-Euler step"
+            )
 
 
 def _check_delay(name: str, node: nir.Delay, dt: float) -> None:
     steps = _f(node.delay) / dt
     whole = np.rint(steps)
     if not np.allclose(steps, whole, rtol=0, atol=1e-6) or (whole < 0).any():
-        raise SimulationError(f"node {name}: Delay of {np.unique(node.delay)[:4].tolist()} is not "
-                              f"a whole number of steps at dt = {dt}; Lava steps in whole steps")
+        raise SimulationError(
+            f"node {name}: Delay of {np.unique(node.delay)[:4].tolist()} is not "
+            f"a whole number of steps at dt = {dt}; Lava steps in whole steps"
+        )
 
 
 def build_op(name: str, node, dt: float) -> NodeOp:

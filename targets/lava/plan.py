@@ -37,8 +37,8 @@ import numpy as np
 
 from sbn.errors import SimulationError
 from sbn.graph.schedule import choose_dt, schedule
-from sbn.targets.lava import ops
 from sbn.graph.shapes import infer_shapes
+from sbn.targets.lava import ops
 
 FUSE_MODES = ("node", "block", "graph")
 
@@ -141,8 +141,9 @@ def _group(g: nx.DiGraph, fuse: str) -> dict[str, str]:
         # every node-level cycle into one segment)
         sg = nx.DiGraph()
         sg.add_nodes_from(set(segment_of.values()))
-        sg.add_edges_from((segment_of[a], segment_of[b]) for a, b in g.edges
-                          if segment_of[a] != segment_of[b])
+        sg.add_edges_from(
+            (segment_of[a], segment_of[b]) for a, b in g.edges if segment_of[a] != segment_of[b]
+        )
         merged = False
         for comp in nx.strongly_connected_components(sg):
             if len(comp) > 1:
@@ -167,15 +168,13 @@ def _segments(g: nx.DiGraph, order: list[str], segment_of: dict[str, str]) -> li
         by_name[s].nodes.append(n)
     sg = nx.DiGraph()
     sg.add_nodes_from(by_name)
-    sg.add_edges_from((segment_of[a], segment_of[b]) for a, b in g.edges
-                      if segment_of[a] != segment_of[b])
+    sg.add_edges_from((segment_of[a], segment_of[b]) for a, b in g.edges if segment_of[a] != segment_of[b])
     seg_order = list(nx.lexicographical_topological_sort(sg))
     for name in seg_order:
         seg = by_name[name]
         incoming = sorted({a for a, b in g.edges if segment_of[b] == name and segment_of[a] != name})
         seg.start = max((by_name[segment_of[a]].start + 1 for a in incoming), default=0)
-        seg.hops = [Hop(a, segment_of[a], seg.start - 1 - by_name[segment_of[a]].start)
-                    for a in incoming]
+        seg.hops = [Hop(a, segment_of[a], seg.start - 1 - by_name[segment_of[a]].start) for a in incoming]
         for a in incoming:
             src = by_name[segment_of[a]]
             if a not in src.sends:

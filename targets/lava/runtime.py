@@ -14,7 +14,8 @@ import os
 import signal
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from lava.magma.core.run_conditions import RunSteps
 
@@ -46,7 +47,7 @@ def child_pids(pid: int | None = None) -> set[int]:
                 stat = fh.read().decode(errors="replace")
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         if fields and fields[0] != "Z":  # zombies are dead already
             parents[int(entry)] = int(fields[1])
     found, frontier = set(), {pid}
@@ -105,7 +106,7 @@ def _alive(pid: int) -> bool:
             stat = fh.read().decode(errors="replace")
     except OSError:
         return False
-    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+    return stat[stat.rfind(")") + 2 :].split()[0] != "Z"
 
 
 def _reap(pids: set[int]) -> None:
@@ -124,7 +125,7 @@ def _stop(anchor, timeout: float) -> None:
     def target():
         try:
             anchor.stop()
-        except BaseException as exc:  # noqa: BLE001 - reported below, cleanup goes on
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=target, name="lava-stop", daemon=True)
@@ -159,8 +160,11 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
     with interrupts_raise():  # SIGTERM too; a signal during Lava's forks is not lost
         try:
             try:
-                anchor.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg,
-                           compile_config={"pypy_channel_size": CHANNEL_SLOTS})
+                anchor.run(
+                    condition=RunSteps(num_steps=steps),
+                    run_cfg=run_cfg,
+                    compile_config={"pypy_channel_size": CHANNEL_SLOTS},
+                )
                 result = read()
                 finished = True
                 return result

@@ -83,7 +83,7 @@ def simulate(
     spikes: dict[str, float] = {}
     t0 = time.perf_counter()
     for lo in range(0, total, batch_size):
-        frames = {n: np.ascontiguousarray(f[:, lo:lo + batch_size]) for n, f in feeds.items()}
+        frames = {n: np.ascontiguousarray(f[:, lo : lo + batch_size]) for n, f in feeds.items()}
         net = LavaNetwork(plan, frames, steps_t, run_steps)
         record = run_network(net.anchor, run_steps, net.run_cfg(), net.read_record)
         raw = record.outputs
@@ -91,7 +91,7 @@ def simulate(
             spikes[node] = spikes.get(node, 0.0) + count
         for o in plan.outputs:
             start = plan.output_latency(o)
-            chunks[o].append(raw[o][start:start + steps_t])
+            chunks[o].append(raw[o][start : start + steps_t])
     return LavaRun(
         outputs={o: np.concatenate(v, axis=1) for o, v in chunks.items()},
         latency={o: plan.output_latency(o) for o in plan.outputs},

@@ -55,8 +55,9 @@ def encode(images: np.ndarray, time_steps: int) -> np.ndarray:
 
 def _single_output(graph: nir.NIRGraph, run: LavaRun, which: str) -> np.ndarray:
     if len(run.outputs) != 1:
-        raise SimulationError(f"the {which} graph must have exactly one Output node, has "
-                              f"{sorted(run.outputs)}")
+        raise SimulationError(
+            f"the {which} graph must have exactly one Output node, has {sorted(run.outputs)}"
+        )
     return next(iter(run.outputs.values()))
 
 

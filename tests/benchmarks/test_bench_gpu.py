@@ -14,8 +14,9 @@ SCRIPT = Path(__file__).parents[2] / "examples" / "benchmarks" / "bench_gpu.py"
 
 def run(tmp_path, *args):
     out = tmp_path / "bench.json"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--json", str(out), *args],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--json", str(out), *args], capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done, json.loads(out.read_text())
 
@@ -33,9 +34,14 @@ def test_every_path_runs_on_a_tiny_model(tmp_path):
     DDP scaling over 2 gloo ranks."""
     _, report = run(tmp_path, "--device", "cpu", "--smoke")
     modes = {(r["mode"], r["batch"]) for r in report["rows"]}
-    assert modes == {(m, b) for m in ("eager-fp32", "eager-bf16", "fused-fp32", "fused-bf16",
-                                      "channels-last-bf16") for b in (4, 8)}
+    assert modes == {
+        (m, b)
+        for m in ("eager-fp32", "eager-bf16", "fused-fp32", "fused-bf16", "channels-last-bf16")
+        for b in (4, 8)
+    }
     assert all(r["train_images_per_s"] > 0 for r in report["rows"])
-    assert all("lif_loop_share_of_train" in r for r in report["rows"] if r["mode"].startswith(("eager", "channels")))
+    assert all(
+        "lif_loop_share_of_train" in r for r in report["rows"] if r["mode"].startswith(("eager", "channels"))
+    )
     assert report["input_pipeline_images_per_s"] > 0
     assert [r["ranks"] for r in report["ddp"]] == [1, 2]

@@ -10,14 +10,30 @@ import pytest
 
 HERE = Path(__file__).parents[2] / "examples" / "benchmarks"
 SIDE_PYTHON = HERE.parents[1] / ".bench-venv-sj" / "bin" / "python"
-SPEC = {"width": 0.0625, "layers": [1, 1, 1, 1], "num_classes": 10, "time_steps": 2, "stem": 4,
-        "planes": [4, 8, 16, 32], "decay": 0.5, "v_th": 1.0, "surrogate_width": 4.0,
-        "threads": 1, "train_batch": 2, "infer_batch": 2}
+SPEC = {
+    "width": 0.0625,
+    "layers": [1, 1, 1, 1],
+    "num_classes": 10,
+    "time_steps": 2,
+    "stem": 4,
+    "planes": [4, 8, 16, 32],
+    "decay": 0.5,
+    "v_th": 1.0,
+    "surrogate_width": 4.0,
+    "threads": 1,
+    "train_batch": 2,
+    "infer_batch": 2,
+}
 
 
 def ask(python, spec):
-    done = subprocess.run([str(python), str(HERE / "bench_pair_worker.py"), json.dumps(spec)],
-                          input="train\ninfer\nquit\n", capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(python), str(HERE / "bench_pair_worker.py"), json.dumps(spec)],
+        input="train\ninfer\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     answers = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert answers[0]["ready"] and all(a["seconds"] > 0 for a in answers[1:]) and len(answers) == 3

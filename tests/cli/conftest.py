@@ -41,8 +41,14 @@ def export_small_sbn():
         from sbn.models import BottleneckConfig, ModelConfig, build_model
         from sbn.models.norm import TdBatchNorm
 
-        cfg = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), image_size=32, num_classes=10,
-                          time_steps=2, bottleneck=BottleneckConfig(2, 4, 1))
+        cfg = ModelConfig(
+            width=0.0625,
+            layers=(1, 1, 1, 1),
+            image_size=32,
+            num_classes=10,
+            time_steps=2,
+            bottleneck=BottleneckConfig(2, 4, 1),
+        )
         torch.manual_seed(3)
         model = build_model(cfg)
         with torch.no_grad():
@@ -50,8 +56,9 @@ def export_small_sbn():
                 bn.momentum = 1.0
             model.train()
             model(torch.rand(4, 3, 32, 32))
-        ckpt_io.save(root / "m.safetensors",
-                     ckpt_io.Checkpoint(config=cfg, model_state=model.eval().state_dict()))
+        ckpt_io.save(
+            root / "m.safetensors", ckpt_io.Checkpoint(config=cfg, model_state=model.eval().state_dict())
+        )
         export_checkpoint(root / "m.safetensors", root / "export")
         return root
 
@@ -69,11 +76,12 @@ def pristine(tmp_path_factory, export_small_sbn):
     from sbn.models import ModelConfig, build_model
 
     root = export_small_sbn(tmp_path_factory.mktemp("pristine"))
-    config = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), image_size=32, num_classes=10,
-                         time_steps=2)
+    config = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), image_size=32, num_classes=10, time_steps=2)
     torch.manual_seed(4)
-    ckpt_io.save(root / "backbone.safetensors",
-                 ckpt_io.Checkpoint(config=config, model_state=build_model(config).state_dict()))
+    ckpt_io.save(
+        root / "backbone.safetensors",
+        ckpt_io.Checkpoint(config=config, model_state=build_model(config).state_dict()),
+    )
     return root
 
 

@@ -17,9 +17,26 @@ def test_report_plot_and_payload_bytes(run_sbn, exported, tmp_path):
     from sbn.wire.payload_sizes import read_payload_bytes
 
     out, plot, sizes = tmp_path / "c.json", tmp_path / "c.png", tmp_path / "bytes.json"
-    args = ["channel", exported / "export", "--samples", 12, "--codec", "bitmap", "--codec", "zlib",
-            "--channel", "none", "--channel", "bsc:0.05", "--channel", "erasure:1",
-            "--format", "json", "--seed", 1]
+    args = [
+        "channel",
+        exported / "export",
+        "--samples",
+        12,
+        "--codec",
+        "bitmap",
+        "--codec",
+        "zlib",
+        "--channel",
+        "none",
+        "--channel",
+        "bsc:0.05",
+        "--channel",
+        "erasure:1",
+        "--format",
+        "json",
+        "--seed",
+        1,
+    ]
     code, _, err = run_sbn(*args, "--out", out, "--plot", plot, "--payloads-out", sizes)
     assert code == 0, err
     report = json.loads(out.read_text())
@@ -50,12 +67,18 @@ def test_report_plot_and_payload_bytes(run_sbn, exported, tmp_path):
     assert code == 0 and "ge:0.01:0.2" in text and "rle" in text and "lzma" in text
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--channel", "bsc:1.5"], "error: channel 'bsc:1.5': the flip probability P must be in [0, 1], got 1.5"),
-    (["--channel", "noise:0.1"], "error: unknown channel 'noise:0.1': known are none"),
-    (["--codec", "huffman"], "error: Invalid value for '--codec': 'huffman' is not one of"),
-    (["--plot", "x.gif"], "error: x.gif: cannot tell the plot format"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--channel", "bsc:1.5"],
+            "error: channel 'bsc:1.5': the flip probability P must be in [0, 1], got 1.5",
+        ),
+        (["--channel", "noise:0.1"], "error: unknown channel 'noise:0.1': known are none"),
+        (["--codec", "huffman"], "error: Invalid value for '--codec': 'huffman' is not one of"),
+        (["--plot", "x.gif"], "error: x.gif: cannot tell the plot format"),
+    ],
+)
 def test_user_errors_are_one_line(run_sbn, exported, args, message):
     code, _, err = run_sbn("channel", exported / "export", *args)
     assert code == 1 and err.startswith(message) and err.count("\n") == 1, err

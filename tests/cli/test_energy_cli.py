@@ -33,8 +33,7 @@ def test_default_table_marks_missing_rates(run_sbn):
 
 
 def test_what_if_firing_rate_with_loihi(run_sbn):
-    code, out, _ = run_sbn("energy", "--firing-rate", "0.1", "--preset",
-                           "loihi", "--format", "csv")
+    code, out, _ = run_sbn("energy", "--firing-rate", "0.1", "--preset", "loihi", "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out.split("\n", 1)[1])))
     rb16 = rows[-1]
@@ -49,27 +48,40 @@ def test_what_if_firing_rate_with_loihi(run_sbn):
 
 def test_user_preset_file(run_sbn):
     presets = Path(__file__).parents[1] / "energy" / "fixtures" / "user_presets.toml"
-    code, out, err = run_sbn("energy", "--presets-file", presets,
-                             "--preset", "mychip", "--ann-preset", "mychip",
-                             "--firing-rate", "0.5", "--format", "json")
+    code, out, err = run_sbn(
+        "energy",
+        "--presets-file",
+        presets,
+        "--preset",
+        "mychip",
+        "--ann-preset",
+        "mychip",
+        "--firing-rate",
+        "0.5",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     rb1 = json.loads(out)["splits"][0]
-    assert rb1["ann_mj"] == pytest.approx(58720256 * 2.0e-9)            # MAC 2 pJ
+    assert rb1["ann_mj"] == pytest.approx(58720256 * 2.0e-9)  # MAC 2 pJ
     assert rb1["snn_mychip_mj"] == pytest.approx(0.5 * 4 * 58720256 * 0.5e-9)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--preset", "tsmc7"], "unknown energy preset 'tsmc7'"),
-    (["--firing-rate", "2"], r"must lie in \[0, 1\]"),
-    (["--samples", "4"], "measuring firing rates needs --checkpoint"),
-    (["--firing-rate", "0.1", "--rates", "x.json"], "either --firing-rate or --rates"),
-    (["--out", "e.txt"], "cannot tell the format"),
-    (["--format", "table", "--out", "e.md"], "--out writes a file"),
-    (["--plot", "e.gif"], "end the file name in"),
-    (["--rates", "missing.json"], "cannot read firing rates"),
-    (["--device", "cuda:3", "--firing-rate", "0.1"], "--device cuda:3: torch sees no CUDA GPU"),
-    (["--device", "npu"], "unknown device 'npu'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--preset", "tsmc7"], "unknown energy preset 'tsmc7'"),
+        (["--firing-rate", "2"], r"must lie in \[0, 1\]"),
+        (["--samples", "4"], "measuring firing rates needs --checkpoint"),
+        (["--firing-rate", "0.1", "--rates", "x.json"], "either --firing-rate or --rates"),
+        (["--out", "e.txt"], "cannot tell the format"),
+        (["--format", "table", "--out", "e.md"], "--out writes a file"),
+        (["--plot", "e.gif"], "end the file name in"),
+        (["--rates", "missing.json"], "cannot read firing rates"),
+        (["--device", "cuda:3", "--firing-rate", "0.1"], "--device cuda:3: torch sees no CUDA GPU"),
+        (["--device", "npu"], "unknown device 'npu'"),
+    ],
+)
 def test_user_errors_are_one_line(run_sbn, monkeypatch, tmp_path, args, message):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_sbn("energy", *args)
@@ -86,18 +98,22 @@ def test_malformed_preset_file(run_sbn, tmp_path):
 
 
 def test_installed_script(tmp_path):
-    result = subprocess.run([str(SBN), "energy", "--width", "0.25", "--firing-rate", "0.2",
-                             "--format", "md"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(SBN), "energy", "--width", "0.25", "--firing-rate", "0.2", "--format", "md"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "| RB16 |" in result.stdout and "sbn.energy/1" in result.stdout
-    bad = subprocess.run([str(SBN), "energy", "--preset", "nope"], capture_output=True,
-                         text=True, timeout=120)
+    bad = subprocess.run(
+        [str(SBN), "energy", "--preset", "nope"], capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 1 and bad.stderr.startswith("error: unknown energy preset")
 
 
 def test_layers_view(run_sbn):
-    code, out, _ = run_sbn("energy", "--width", "0.25", "--firing-rate",
-                           "0.3", "--layers")
+    code, out, _ = run_sbn("energy", "--width", "0.25", "--firing-rate", "0.3", "--layers")
     assert code == 0
     assert "Counted layers" in out and "RB16.conv3" in out and "blocks.15.conv3" in out
     assert "downsample" not in out and "needs rates" not in out

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import nir
+from nir_graphs import small_graph
 
 from sbn.graph.rates import write_rates
-
-from nir_graphs import small_graph
 
 
 def test_cli_graph_mode(run_sbn, tmp_path):

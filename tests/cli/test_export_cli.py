@@ -41,11 +41,9 @@ def sbn_checkpoint(tmp_path_factory):
 
 def test_spikebottlenet_export_writes_the_four_files(run_sbn, tmp_path, sbn_checkpoint):
     out = tmp_path / "export"
-    code, stdout, err = run_sbn("export", sbn_checkpoint, "--out", out,
-                                "--format", "json")
+    code, stdout, err = run_sbn("export", sbn_checkpoint, "--out", out, "--format", "json")
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["device.nir", "edge.nir", "full.nir",
-                                                     "manifest.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["device.nir", "edge.nir", "full.nir", "manifest.json"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest == json.loads(stdout)
     assert manifest["schema"] == "sbn.manifest/1"
@@ -64,8 +62,7 @@ def test_spikebottlenet_export_writes_the_four_files(run_sbn, tmp_path, sbn_chec
     x = np.broadcast_to(np.random.default_rng(0).random((2, 3, 8, 8)), (2, 2, 3, 8, 8))
     sent = execute(device, x).outputs["output"]
     assert sent.shape == (2, 2, 4, 2, 2)
-    np.testing.assert_array_equal(execute(edge, sent).outputs["output"],
-                                  execute(full, x).outputs["output"])
+    np.testing.assert_array_equal(execute(edge, sent).outputs["output"], execute(full, x).outputs["output"])
 
 
 def test_backbone_export_and_split(run_sbn, tmp_path):
@@ -74,8 +71,7 @@ def test_backbone_export_and_split(run_sbn, tmp_path):
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["full.nir", "manifest.json"]
     assert "spiking_resnet50" in stdout
-    code, stdout, err = run_sbn("export", ckpt, "--out", tmp_path / "b",
-                                "--split", "rb3")
+    code, stdout, err = run_sbn("export", ckpt, "--out", tmp_path / "b", "--split", "rb3")
     assert code == 0, err
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["cut_node"] == "rb3.lif3" and manifest["compression_ratio"] == 1.0
@@ -110,22 +106,25 @@ def test_bad_checkpoint(run_sbn, tmp_path):
 
 
 def test_ann_checkpoint_is_refused(run_sbn, tmp_path):
-    ckpt = make_checkpoint(tmp_path / "ann.safetensors", kind="ann",
-                           bottleneck=BottleneckConfig(split=2, channels=4))
+    ckpt = make_checkpoint(
+        tmp_path / "ann.safetensors", kind="ann", bottleneck=BottleneckConfig(split=2, channels=4)
+    )
     out = tmp_path / "out"
     code, _, err = run_sbn("export", ckpt, "--out", out)
     _assert_failed_cleanly(code, err, tmp_path, out, "NIR export is for spiking networks")
 
 
-@pytest.mark.parametrize("split,message", [
-    ("RB9", "unknown split 'RB9': valid splits are RB1..RB4"),
-    ("layer3", "unknown split 'layer3'"),
-    ("RB1", "this SpikeBottleNet checkpoint is split at RB2"),
-])
+@pytest.mark.parametrize(
+    "split,message",
+    [
+        ("RB9", "unknown split 'RB9': valid splits are RB1..RB4"),
+        ("layer3", "unknown split 'layer3'"),
+        ("RB1", "this SpikeBottleNet checkpoint is split at RB2"),
+    ],
+)
 def test_bad_split(run_sbn, tmp_path, sbn_checkpoint, split, message):
     out = tmp_path / "out"
-    code, _, err = run_sbn("export", sbn_checkpoint, "--out", out,
-                           "--split", split)
+    code, _, err = run_sbn("export", sbn_checkpoint, "--out", out, "--split", split)
     _assert_failed_cleanly(code, err, tmp_path, out, message)
 
 
@@ -140,13 +139,20 @@ def test_out_folder_that_is_not_an_export_is_left_alone(run_sbn, tmp_path, sbn_c
 
 def test_installed_scripts(tmp_path, sbn_checkpoint):
     out = tmp_path / "x"
-    result = subprocess.run([str(BIN / "sbn"), "export", str(sbn_checkpoint), "--out", str(out),
-                             "--format", "json"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(BIN / "sbn"), "export", str(sbn_checkpoint), "--out", str(out), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["split"] == "RB2"
-    bad = subprocess.run([str(BIN / "sbn-export"), str(tmp_path / "missing.safetensors"),
-                          "--out", str(tmp_path / "y")], capture_output=True, text=True,
-                         timeout=300)
+    bad = subprocess.run(
+        [str(BIN / "sbn-export"), str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "y")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("error: ") and "no such checkpoint" in bad.stderr
 
@@ -156,8 +162,7 @@ def test_export_folder_gets_ordinary_permissions(run_sbn, tmp_path, sbn_checkpoi
 
     umask = os.umask(0o022)
     try:
-        code, _, err = run_sbn("export", sbn_checkpoint, "--out",
-                               tmp_path / "e")
+        code, _, err = run_sbn("export", sbn_checkpoint, "--out", tmp_path / "e")
     finally:
         os.umask(umask)
     assert code == 0, err

@@ -9,8 +9,14 @@ from sbn import checkpoint as ckpt_io
 from sbn.graph import execute, load_nir
 from sbn.models import BottleneckConfig, ModelConfig
 
-CONFIG = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), image_size=16, num_classes=5,
-                     time_steps=3, bottleneck=BottleneckConfig(split=2, channels=4, stride=2))
+CONFIG = ModelConfig(
+    width=0.0625,
+    layers=(1, 1, 1, 1),
+    image_size=16,
+    num_classes=5,
+    time_steps=3,
+    bottleneck=BottleneckConfig(split=2, channels=4, stride=2),
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +28,10 @@ def exports(tmp_path_factory, calibrate):
     model = calibrate(CONFIG, seed=6)
     ckpt_io.save(root / "m.safetensors", ckpt_io.Checkpoint(CONFIG, model.state_dict()))
     for profile in ("sbn", "portable"):
-        sbn.cli.run(sbn.cli.cli, ["export", str(root / "m.safetensors"), "--out",
-                                  str(root / profile), "--profile", profile])
+        sbn.cli.run(
+            sbn.cli.cli,
+            ["export", str(root / "m.safetensors"), "--out", str(root / profile), "--profile", profile],
+        )
     return root / "sbn", root / "portable"
 
 
@@ -32,8 +40,7 @@ def test_portable_manifest_records_profile_dt_and_node_metadata(exports):
     assert (exact["profile"], exact["dt"]) == ("sbn", 1.0)
     assert (portable["profile"], portable["dt"]) == ("portable", 1e-4)
     assert "node_metadata" not in exact
-    assert portable["node_metadata"]["decoder.lif"] == {"sbn.module": "bottleneck.dec_act",
-                                                        "sbn.phases": 2}
+    assert portable["node_metadata"]["decoder.lif"] == {"sbn.module": "bottleneck.dec_act", "sbn.phases": 2}
     assert portable["payload_shape"] == exact["payload_shape"] == [3, 4, 4, 4]
     assert not any(load_nir(exports[1] / "full.nir").nodes["stem.lif"].metadata)
 

@@ -25,9 +25,12 @@ FORKED = 3
 
 
 def test_ctrl_c_while_lava_forks_stops_the_run(work):
-    run = subprocess.Popen([str(SBN), "sim", str(work / "export"), "--samples", "6",
-                            "--batch-size", "2"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [str(SBN), "sim", str(work / "export"), "--samples", "6", "--batch-size", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen: set[int] = set()
     deadline = time.time() + 300
     while len(seen) < FORKED and run.poll() is None and time.time() < deadline:
@@ -46,4 +49,4 @@ def _state(pid: int) -> str:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return "Z"
-    return stat[stat.rfind(")") + 2:].split()[0]
+    return stat[stat.rfind(")") + 2 :].split()[0]

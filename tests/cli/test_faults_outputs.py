@@ -23,37 +23,70 @@ def _spellings(work: Path) -> dict[str, Path]:
     device = work / "export" / "device.nir"
     (work / "link.nir").symlink_to(device)
     os.link(device, work / "hard.nir")
-    return {"dotdot": work / "export" / ".." / "export" / "device.nir",
-            "symlink": work / "link.nir", "hardlink": work / "hard.nir"}
+    return {
+        "dotdot": work / "export" / ".." / "export" / "device.nir",
+        "symlink": work / "link.nir",
+        "hardlink": work / "hard.nir",
+    }
 
 
 @pytest.mark.parametrize("spelling", ["dotdot", "symlink", "hardlink"])
 def test_map_out_that_is_its_graph_is_refused(work, refused, spelling):
     out = _spellings(work)[spelling]
-    refused("map", work / "export" / "device.nir", "--target", "loihi2", "--out", out,
-            touches=[work], match="is the input")
+    refused(
+        "map",
+        work / "export" / "device.nir",
+        "--target",
+        "loihi2",
+        "--out",
+        out,
+        touches=[work],
+        match="is the input",
+    )
 
 
-@pytest.mark.parametrize("command", [
-    ["energy", "--checkpoint", "{m}", "--firing-rate", "0.1", "--format", "json", "--out", "{m_alias}"],
-    ["sim", "{export}", "--out", "{device_alias}"],
-    ["quantize", "{export}", "--out", "{device_alias}"],
-    ["train", "--out", "{work}/new.safetensors", "--summary", "{work}/./new.safetensors"],
-    ["train", "--from", "{backbone}", "--split", "RB2", "--channels", "4", "--out", "{bb_alias}"],
-    ["bits", "--config", "{work}/bits.json", "--format", "json", "--out", "{work}/../work/bits.json"],
-    ["sweep", "--backbone", "{m}", "--splits", "RB1", "--channels", "4", "--out", "{work}/s",
-     "--format", "json", "--report", "{m_alias}"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["energy", "--checkpoint", "{m}", "--firing-rate", "0.1", "--format", "json", "--out", "{m_alias}"],
+        ["sim", "{export}", "--out", "{device_alias}"],
+        ["quantize", "{export}", "--out", "{device_alias}"],
+        ["train", "--out", "{work}/new.safetensors", "--summary", "{work}/./new.safetensors"],
+        ["train", "--from", "{backbone}", "--split", "RB2", "--channels", "4", "--out", "{bb_alias}"],
+        ["bits", "--config", "{work}/bits.json", "--format", "json", "--out", "{work}/../work/bits.json"],
+        [
+            "sweep",
+            "--backbone",
+            "{m}",
+            "--splits",
+            "RB1",
+            "--channels",
+            "4",
+            "--out",
+            "{work}/s",
+            "--format",
+            "json",
+            "--report",
+            "{m_alias}",
+        ],
+    ],
+)
 def test_every_command_refuses_an_output_that_is_an_input(work, refused, command):
     (work / "m-alias.safetensors").symlink_to(work / "m.safetensors")
     os.link(work / "backbone.safetensors", work / "bb-alias.safetensors")
     (work / "bits.json").write_text("{}")
-    names = {"m": work / "m.safetensors", "m_alias": work / "m-alias.safetensors",
-             "backbone": work / "backbone.safetensors", "bb_alias": work / "bb-alias.safetensors",
-             "export": work / "export", "device_alias": work / "export/../export/device.nir",
-             "work": work}
-    refused(*(arg.format(**names) for arg in command), touches=[work],
-            match="which this command reads or writes")
+    names = {
+        "m": work / "m.safetensors",
+        "m_alias": work / "m-alias.safetensors",
+        "backbone": work / "backbone.safetensors",
+        "bb_alias": work / "bb-alias.safetensors",
+        "export": work / "export",
+        "device_alias": work / "export/../export/device.nir",
+        "work": work,
+    }
+    refused(
+        *(arg.format(**names) for arg in command), touches=[work], match="which this command reads or writes"
+    )
 
 
 def test_export_into_a_folder_with_other_files_deletes_nothing(work, refused):
@@ -61,8 +94,14 @@ def test_export_into_a_folder_with_other_files_deletes_nothing(work, refused):
     folder = work / "export"
     os.replace(work / "m.safetensors", folder / "my_only_copy.safetensors")
     (folder / "NOTES.md").write_text("results of last week\n")
-    line = refused("export", folder / "my_only_copy.safetensors", "--out", folder,
-                   touches=[folder], match="holds files an export did not write")
+    line = refused(
+        "export",
+        folder / "my_only_copy.safetensors",
+        "--out",
+        folder,
+        touches=[folder],
+        match="holds files an export did not write",
+    )
     assert "NOTES.md" in line and "my_only_copy.safetensors" in line
 
 
@@ -73,32 +112,58 @@ def test_export_replaces_what_an_earlier_export_and_quantize_wrote(work, run_sbn
     code, _, err = run_sbn("export", work / "m.safetensors", "--out", work / "export")
     assert code == 0, err
     assert sorted(p.name for p in (work / "export").iterdir()) == [
-        "device.nir", "edge.nir", "full.nir", "manifest.json"]
+        "device.nir",
+        "edge.nir",
+        "full.nir",
+        "manifest.json",
+    ]
     assert not [p for p in work.iterdir() if p.name.startswith(".")]  # no lock, no temporaries
 
 
 def _hold(path: Path, command: str) -> subprocess.Popen:
     """Another process holding ``path``'s output lock until it is killed."""
-    code = ("import sys, time\nfrom sbn.output_lock import OutputLock\n"
-            f"lock = OutputLock({str(path)!r}, {command!r}, '--out')\nlock.acquire()\n"
-            "print('held', flush=True)\ntime.sleep(600)\n")
+    code = (
+        "import sys, time\nfrom sbn.output_lock import OutputLock\n"
+        f"lock = OutputLock({str(path)!r}, {command!r}, '--out')\nlock.acquire()\n"
+        "print('held', flush=True)\ntime.sleep(600)\n"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
 
 
-@pytest.mark.parametrize("command", [
-    ["train", "--out", "{out}", "--epochs", "1", "--train-samples", "8", "--test-samples", "8",
-     "--layers", "1,1,1,1", "--width", "0.0625", "--T", "1"],
-    ["sweep", "--backbone", "{backbone}", "--splits", "RB1", "--channels", "4", "--out", "{out}"],
-    ["export", "{m}", "--out", "{out}"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [
+            "train",
+            "--out",
+            "{out}",
+            "--epochs",
+            "1",
+            "--train-samples",
+            "8",
+            "--test-samples",
+            "8",
+            "--layers",
+            "1,1,1,1",
+            "--width",
+            "0.0625",
+            "--T",
+            "1",
+        ],
+        ["sweep", "--backbone", "{backbone}", "--splits", "RB1", "--channels", "4", "--out", "{out}"],
+        ["export", "{m}", "--out", "{out}"],
+    ],
+)
 def test_a_second_run_on_a_held_output_says_who_holds_it(work, command):
     out = work / ("run" if command[0] != "train" else "run.safetensors")
     holder = _hold(out, "sbn train --seed 1")
     try:
-        args = [a.format(out=out, backbone=work / "backbone.safetensors", m=work / "m.safetensors")
-                for a in command]
+        args = [
+            a.format(out=out, backbone=work / "backbone.safetensors", m=work / "m.safetensors")
+            for a in command
+        ]
         second = subprocess.run([str(SBN), *args], capture_output=True, text=True, timeout=300)
     finally:
         holder.kill()
@@ -112,15 +177,32 @@ def test_a_second_run_on_a_held_output_says_who_holds_it(work, command):
 
 def test_two_concurrent_trainings_one_fails_at_once(work):
     """The issue's race: two `sbn train` on one --out 0.5 s apart; exactly one writes it."""
-    args = ["train", "--out", work / "c.safetensors", "--layers", "1,1,1,1", "--width", "0.0625",
-            "--T", "1", "--epochs", "1", "--train-samples", "64", "--test-samples", "16"]
-    first = subprocess.Popen([str(SBN), *map(str, args), "--seed", "1"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = [
+        "train",
+        "--out",
+        work / "c.safetensors",
+        "--layers",
+        "1,1,1,1",
+        "--width",
+        "0.0625",
+        "--T",
+        "1",
+        "--epochs",
+        "1",
+        "--train-samples",
+        "64",
+        "--test-samples",
+        "16",
+    ]
+    first = subprocess.Popen(
+        [str(SBN), *map(str, args), "--seed", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         lock_seen = _wait_for(lambda: [p for p in work.iterdir() if p.name.endswith(".lock")], 120)
         assert lock_seen, "the first run never took its lock"
-        second = subprocess.run([str(SBN), *map(str, args), "--seed", "2"], capture_output=True,
-                                text=True, timeout=300)
+        second = subprocess.run(
+            [str(SBN), *map(str, args), "--seed", "2"], capture_output=True, text=True, timeout=300
+        )
     finally:
         out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
@@ -158,8 +240,12 @@ def _big_checkpoint(folder: Path) -> Path:
 def test_an_interrupted_export_leaves_no_temporary_folder(tmp_path, sig):
     checkpoint = _big_checkpoint(tmp_path)
     out = tmp_path / "exp"
-    run = subprocess.Popen([str(SBN), "export", str(checkpoint), "--out", str(out), "--split", "RB2"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [str(SBN), "export", str(checkpoint), "--out", str(out), "--split", "RB2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     temp = _wait_for(lambda: [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")], 120)
     run.send_signal(sig)
     _, err = run.communicate(timeout=120)
@@ -176,8 +262,9 @@ def test_temporaries_of_a_killed_run_are_swept_by_the_next(work, run_sbn):
     from sbn.fileio import hidden_sibling
 
     out = work / "exp2"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     tag = hidden_sibling(out, "").name
     host = _host()
     stale = work / f"{tag}{host}-{dead}.abc123.tmp"
@@ -195,7 +282,7 @@ def test_temporaries_of_a_killed_run_are_swept_by_the_next(work, run_sbn):
 def _host() -> str:
     from sbn import fileio
 
-    return fileio._HOST  # noqa: SLF001 - the tag a temporary of this machine carries
+    return fileio._HOST
 
 
 def test_names_of_255_bytes_are_written_through_short_temporaries(work, run_sbn):
@@ -205,30 +292,39 @@ def test_names_of_255_bytes_are_written_through_short_temporaries(work, run_sbn)
     assert json.loads((work / name).read_text())["schema"].startswith("sbn.bits")
 
 
-@pytest.mark.parametrize("args", [
-    ["bits", "--channels", "4", "--out", "{long}.json"],
-    ["export", "{long}.safetensors", "--out", "{work}/e"],
-    ["map", "{long}.nir", "--target", "loihi2"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bits", "--channels", "4", "--out", "{long}.json"],
+        ["export", "{long}.safetensors", "--out", "{work}/e"],
+        ["map", "{long}.nir", "--target", "loihi2"],
+    ],
+)
 def test_paths_longer_than_the_system_takes_are_one_line(work, refused, args):
     long = str(work / "/".join(["d" * 200] * 25))  # 5,000 characters
     refused(*(a.format(long=long, work=work) for a in args), touches=[work])
 
 
-@pytest.mark.parametrize("args", [
-    ["bits", "--channels", "4", "--out", "/sys/sbn-test/bits.json"],
-    ["energy", "--firing-rate", "0.1", "--out", "/sys/sbn-test/e.json"],
-    ["export", "{m}", "--out", "/sys/sbn-test/e"],
-    ["map", "{export}/device.nir", "--target", "loihi2", "--out", "/sys/sbn-test/m.txt"],
-    ["train", "--out", "/sys/sbn-test/c.safetensors", "--epochs", "50"],
-    ["demo", "--out", "/sys/sbn-test/demo"],
-    ["sweep", "--backbone", "{m}", "--splits", "RB1", "--channels", "4", "--out", "/sys/sbn-test/s"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bits", "--channels", "4", "--out", "/sys/sbn-test/bits.json"],
+        ["energy", "--firing-rate", "0.1", "--out", "/sys/sbn-test/e.json"],
+        ["export", "{m}", "--out", "/sys/sbn-test/e"],
+        ["map", "{export}/device.nir", "--target", "loihi2", "--out", "/sys/sbn-test/m.txt"],
+        ["train", "--out", "/sys/sbn-test/c.safetensors", "--epochs", "50"],
+        ["demo", "--out", "/sys/sbn-test/demo"],
+        ["sweep", "--backbone", "{m}", "--splits", "RB1", "--channels", "4", "--out", "/sys/sbn-test/s"],
+    ],
+)
 def test_an_unwritable_out_fails_before_any_work(work, refused, args):
     """/sys refuses new files even to root: the place every command must check first."""
     start = time.time()
-    refused(*(a.format(m=work / "m.safetensors", export=work / "export") for a in args),
-            touches=[work], match="/sys/sbn-test")
+    refused(
+        *(a.format(m=work / "m.safetensors", export=work / "export") for a in args),
+        touches=[work],
+        match="/sys/sbn-test",
+    )
     assert time.time() - start < 60  # train --epochs 50 would take far longer
 
 

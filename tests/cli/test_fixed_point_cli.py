@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-NEURONS = ["stem.lif", "rb1.lif1", "rb1.lif2", "rb1.lif3", "rb2.lif1", "rb2.lif2", "rb2.lif3",
-           "encoder.lif"]
+NEURONS = ["stem.lif", "rb1.lif1", "rb1.lif2", "rb1.lif3", "rb2.lif1", "rb2.lif2", "rb2.lif3", "encoder.lif"]
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +18,12 @@ def exported(tmp_path_factory, export_small_sbn):
 
 
 def sbn(*args):
-    return subprocess.run([sys.executable, "-c", "from sbn.cli import main; main()", *map(str, args)],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", "from sbn.cli import main; main()", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_quantize_writes_the_file_and_records_it(run_sbn, exported):
@@ -47,9 +50,23 @@ def test_concurrent_quantize_runs_both_land_in_the_manifest(exported, tmp_path):
     other = tmp_path / "loihi2b.json"
     save_target_file(other, dataclasses.replace(get_target("loihi2"), name="loihi2b"))
     export = exported / "export"
-    runs = [subprocess.Popen([sys.executable, "-c", "from sbn.cli import main; main()", "quantize",
-                              str(export), "--target", spec], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True) for spec in ("loihi2", str(other))]
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from sbn.cli import main; main()",
+                "quantize",
+                str(export),
+                "--target",
+                spec,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for spec in ("loihi2", str(other))
+    ]
     for run in runs:
         assert run.wait(timeout=300) == 0, run.stderr.read()
     # each run re-reads the manifest under a lock before it records its file
@@ -57,10 +74,13 @@ def test_concurrent_quantize_runs_both_land_in_the_manifest(exported, tmp_path):
     assert quantized == {"loihi2": "device.loihi2.safetensors", "loihi2b": "device.loihi2b.safetensors"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--target", "rolls"], "target 'rolls' states no fixed-point format"),
-    (["--headroom-bits", "18"], "leaves no threshold"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--target", "rolls"], "target 'rolls' states no fixed-point format"),
+        (["--headroom-bits", "18"], "leaves no threshold"),
+    ],
+)
 def test_quantize_refusals_leave_nothing_behind(run_sbn, exported, tmp_path, args, message):
     out = tmp_path / "q.safetensors"
     code, _, err = run_sbn("quantize", exported / "export", "--out", out, *args)
@@ -81,20 +101,26 @@ def test_quantize_does_not_write_over_its_input(run_sbn, exported):
 def test_sim_does_not_write_over_its_inputs(run_sbn, exported):
     export = exported / "export"
     before = {p.name: p.read_bytes() for p in export.iterdir() if p.is_file()}
-    for args in (["--out", export / "device.nir"], ["--out", export / ".." / "export" / "manifest.json"],
-                 ["--target", "loihi2", "--rates-out", export / "edge.nir"],
-                 ["--target", "loihi2", "--out", exported / "r.json", "--rates-out", exported / "r.json"]):
+    for args in (
+        ["--out", export / "device.nir"],
+        ["--out", export / ".." / "export" / "manifest.json"],
+        ["--target", "loihi2", "--rates-out", export / "edge.nir"],
+        ["--target", "loihi2", "--out", exported / "r.json", "--rates-out", exported / "r.json"],
+    ):
         code, _, err = run_sbn("sim", export, "--samples", "1", *args)
         assert code == 1 and "choose another file" in err and len(err.strip().splitlines()) == 1, err
     assert {p.name: p.read_bytes() for p in export.iterdir() if p.is_file()} == before
     assert not (exported / "r.json").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--chips", "2"], "--chips goes with --target"),
-    (["--target", "rolls"], "target 'rolls' states no fixed-point format"),
-    (["--target", "loihi2", "--workers", "2"], "--target runs in this process"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--chips", "2"], "--chips goes with --target"),
+        (["--target", "rolls"], "target 'rolls' states no fixed-point format"),
+        (["--target", "loihi2", "--workers", "2"], "--target runs in this process"),
+    ],
+)
 def test_sim_target_argument_errors(run_sbn, exported, args, message):
     code, _, err = run_sbn("sim", exported / "export", "--samples", "1", *args)
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
@@ -119,8 +145,20 @@ def test_a_graph_that_does_not_fit_gets_the_map_message(run_sbn, exported, tmp_p
 def test_sim_target_reports_and_hands_rates_to_map_and_energy(run_sbn, exported, tmp_path):
     export = exported / "export"
     rates = tmp_path / "rates.json"
-    done = sbn("sim", export, "--target", "loihi2", "--samples", "3", "--batch-size", "2",
-               "--format", "json", "--rates-out", rates)
+    done = sbn(
+        "sim",
+        export,
+        "--target",
+        "loihi2",
+        "--samples",
+        "3",
+        "--batch-size",
+        "2",
+        "--format",
+        "json",
+        "--rates-out",
+        rates,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["schema"] == "sbn.sim-fixed/1" and report["samples"] == 3
@@ -131,9 +169,9 @@ def test_sim_target_reports_and_hands_rates_to_map_and_energy(run_sbn, exported,
         assert 0 <= layer["spike_agreement"] <= 1 and layer["spikes"] >= 0
         assert report["processes"][name]["kind"] == "LIFReset" and report["processes"][name]["cores"]
     # synaptic ops per core add up to those per group and relay, and the energy is their price
-    assert sum(c["synaptic_ops"] for c in report["cores"].values()) == \
-        sum(v["synaptic_ops"] for v in report["layers"].values()) + \
-        sum(v["synaptic_ops"] for v in report["relays"].values())
+    assert sum(c["synaptic_ops"] for c in report["cores"].values()) == sum(
+        v["synaptic_ops"] for v in report["layers"].values()
+    ) + sum(v["synaptic_ops"] for v in report["relays"].values())
     for name, relay in report["relays"].items():  # placed like any group, synapses on its cores
         assert relay["cores"] and report["processes"][name]["cores"] == relay["cores"]
         assert report["processes"][name + ".delay"]["cores"] == relay["cores"]
@@ -146,16 +184,27 @@ def test_sim_target_reports_and_hands_rates_to_map_and_energy(run_sbn, exported,
     assert written["schema"] == "sbn.firing-rates/1" and written["time_steps"] == 2
     assert written["rates"] == {k: v["firing_rate_fixed"] for k, v in report["layers"].items()}
 
-    code, out, err = run_sbn("map", export / "device.nir", "--target", "loihi2", "--rates", rates,
-                             "--firing-rate", "0", "--format", "json")
+    code, out, err = run_sbn(
+        "map",
+        export / "device.nir",
+        "--target",
+        "loihi2",
+        "--rates",
+        rates,
+        "--firing-rate",
+        "0",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     traffic = json.loads(out)["traffic"]
     # neurons x rate summed over groups = spikes per step measured in Lava (3 samples x T 2)
     measured = sum(v["spikes"] for v in report["layers"].values()) / (3 * 2)
     assert traffic["spikes"] == pytest.approx(measured)
 
-    code, out, err = run_sbn("energy", "--checkpoint", exported / "m.safetensors", "--rates", rates,
-                             "--format", "json")
+    code, out, err = run_sbn(
+        "energy", "--checkpoint", exported / "m.safetensors", "--rates", rates, "--format", "json"
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["firing_rates"]["source"].startswith("lava fixed point (loihi2)")

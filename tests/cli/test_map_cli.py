@@ -1,7 +1,7 @@
 """``sbn map`` through its real entry points (click runner and the installed scripts)."""
 
-import os
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,8 +29,9 @@ def test_table_output():
 
 
 def test_json_output_with_firing_rate():
-    result = _run(FIXTURES / "two_lif_neurons.nir", "--target", "loihi2", "--format", "json",
-                  "--firing-rate", "0.5")
+    result = _run(
+        FIXTURES / "two_lif_neurons.nir", "--target", "loihi2", "--format", "json", "--firing-rate", "0.5"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["schema"] == "sbn.map/1"
@@ -44,8 +45,19 @@ def test_rates_file_and_out_file(tmp_path):
     rates = tmp_path / "rates.json"
     rates.write_text(json.dumps({"lif1": 0.2}))
     out = tmp_path / "reports" / "map.json"
-    result = _run(FIXTURES / "two_lif_neurons.nir", "--target", "rolls", "--rates", rates,
-                  "--firing-rate", "0.1", "--format", "json", "--out", out)
+    result = _run(
+        FIXTURES / "two_lif_neurons.nir",
+        "--target",
+        "rolls",
+        "--rates",
+        rates,
+        "--firing-rate",
+        "0.1",
+        "--format",
+        "json",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0 and result.output == ""
     report = json.loads(out.read_text())
     assert report["rates"] == {"in": 0.1, "lif1": 0.2, "lif2": 0.1}
@@ -67,8 +79,11 @@ def test_user_target_file_and_chips_override(tmp_path):
     # = 131,072, a full core) and IF 12 one each -> 7 cores on 2-core chips
     assert report["summary"]["cores_used"] == 7 and report["summary"]["chips_used"] == 4
     assert report["target"]["chips"] == 4
-    with pytest.raises(MappingError, match=r"^node 12: does not fit small \(3 chip\(s\) x 2 cores = 6\).*"
-                                           r"over by 1 cores; try --chips 4$"):
+    with pytest.raises(
+        MappingError,
+        match=r"^node 12: does not fit small \(3 chip\(s\) x 2 cores = 6\).*"
+        r"over by 1 cores; try --chips 4$",
+    ):
         _run(FIXTURES / "cnn_sinabs.nir", "--target", target, "--chips", "3")
 
 
@@ -79,24 +94,30 @@ def _script(name, *args):
 def test_errors_are_one_line_with_exit_code_1():
     proc = _script("sbn", "map", FIXTURES / "cnn_sinabs.nir", "--target", "rolls")
     assert proc.returncode == 1
-    assert proc.stderr == ("error: node 6 (fed by 5): fan-in of 576 synapses per neuron exceeds the "
-                           "512 a rolls neuron accepts by 64\n")
+    assert proc.stderr == (
+        "error: node 6 (fed by 5): fan-in of 576 synapses per neuron exceeds the "
+        "512 a rolls neuron accepts by 64\n"
+    )
     proc = _script("sbn", "map", FIXTURES / "lif_norse.nir", "--target", "truenorth")
     assert proc.returncode == 1
-    assert proc.stderr == ("error: unknown target 'truenorth'; known targets: loihi2, rolls "
-                           "(or give a .toml/.json target file)\n")
+    assert proc.stderr == (
+        "error: unknown target 'truenorth'; known targets: loihi2, rolls "
+        "(or give a .toml/.json target file)\n"
+    )
 
 
 def test_sbn_map_alias_script(tmp_path):
-    proc = _script("sbn-map", FIXTURES / "braille_noDelay_bias_zero.nir", "--target", "rolls",
-                   "--format", "json")
+    proc = _script(
+        "sbn-map", FIXTURES / "braille_noDelay_bias_zero.nir", "--target", "rolls", "--format", "json"
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["summary"]["neurons"] == 45
 
 
 def test_bad_arguments():
-    result = CliRunner().invoke(cli, ["map", str(FIXTURES / "lif_norse.nir"), "--target", "loihi2",
-                                      "--firing-rate", "2"])
+    result = CliRunner().invoke(
+        cli, ["map", str(FIXTURES / "lif_norse.nir"), "--target", "loihi2", "--firing-rate", "2"]
+    )
     assert result.exit_code == 2 and "--firing-rate" in result.output
     result = CliRunner().invoke(cli, ["map", str(FIXTURES / "lif_norse.nir")])
     assert result.exit_code == 2 and "--target" in result.output

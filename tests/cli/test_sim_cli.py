@@ -15,14 +15,28 @@ def exported(tmp_path_factory, export_small_sbn):
 
 
 def sbn(*args):
-    return subprocess.run([sys.executable, "-c", "from sbn.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from sbn.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_sim_json_report(exported):
     out = exported / "report.json"
-    res = sbn("sim", str(exported / "export"), "--samples", "3", "--checkpoint",
-              str(exported / "m.safetensors"), "--format", "json", "--out", str(out))
+    res = sbn(
+        "sim",
+        str(exported / "export"),
+        "--samples",
+        "3",
+        "--checkpoint",
+        str(exported / "m.safetensors"),
+        "--format",
+        "json",
+        "--out",
+        str(out),
+    )
     assert res.returncode == 0, res.stderr
     report = json.loads(out.read_text())
     assert report["schema"] == "sbn.sim/2"
@@ -44,8 +58,24 @@ def test_sim_through_a_noisy_channel(exported):
     """AER over a BSC: the edge runs on what arrived (Lava and the executor alike), the bytes
     are the AER frames', lost frames are counted, not fatal."""
     out = exported / "noisy.json"
-    res = sbn("sim", str(exported / "export"), "--samples", "4", "--fuse", "graph", "--codec", "aer",
-              "--channel", "bsc:0.02", "--seed", "3", "--format", "json", "--out", str(out))
+    res = sbn(
+        "sim",
+        str(exported / "export"),
+        "--samples",
+        "4",
+        "--fuse",
+        "graph",
+        "--codec",
+        "aer",
+        "--channel",
+        "bsc:0.02",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--out",
+        str(out),
+    )
     assert res.returncode == 0, res.stderr
     report = json.loads(out.read_text())
     wire = report["wire"]
@@ -58,12 +88,15 @@ def test_sim_through_a_noisy_channel(exported):
     assert report["agreement"]["payload_identical_to_executor"] is True  # as sent
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--codec", "huffman"], "Invalid value for '--codec': 'huffman' is not one of 'bitmap', 'aer'"),
-    (["--channel", "bsc:1.5"], "channel 'bsc:1.5': the flip probability P must be in [0, 1], got 1.5"),
-    (["--channel", "radio:1"], "unknown channel 'radio:1'"),
-    (["--channel", "bsc:0.1", "--target", "loihi2"], "--codec and --channel act between a device"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--codec", "huffman"], "Invalid value for '--codec': 'huffman' is not one of 'bitmap', 'aer'"),
+        (["--channel", "bsc:1.5"], "channel 'bsc:1.5': the flip probability P must be in [0, 1], got 1.5"),
+        (["--channel", "radio:1"], "unknown channel 'radio:1'"),
+        (["--channel", "bsc:0.1", "--target", "loihi2"], "--codec and --channel act between a device"),
+    ],
+)
 def test_sim_wire_user_errors_are_one_line(exported, args, message):
     res = sbn("sim", str(exported / "export"), *args)
     assert res.returncode == 1
@@ -87,16 +120,33 @@ def test_sim_bad_source_is_one_line_error(tmp_path):
 def test_sim_on_ray_workers_equals_in_process(exported):
     """--workers 2: chunks of samples on two Ray workers, merged into the same report."""
     here, there = exported / "here.json", exported / "ray.json"
-    common = [str(exported / "export"), "--samples", "6", "--batch-size", "3", "--fuse", "graph",
-              "--checkpoint", str(exported / "m.safetensors"), "--format", "json"]
+    common = [
+        str(exported / "export"),
+        "--samples",
+        "6",
+        "--batch-size",
+        "3",
+        "--fuse",
+        "graph",
+        "--checkpoint",
+        str(exported / "m.safetensors"),
+        "--format",
+        "json",
+    ]
     assert sbn("sim", *common, "--out", str(here)).returncode == 0
     res = sbn("sim", *common, "--workers", "2", "--out", str(there))
     assert res.returncode == 0, res.stderr
     a, b = json.loads(here.read_text()), json.loads(there.read_text())
     assert b["workers"] == 2 and b["simulated"] == 6 and b["failed"] == []
     assert a["results"] == b["results"]
-    for key in ("accuracy", "agreement", "bytes_per_sample", "bits_on_the_wire", "payload_firing_rate",
-                "firing_rates"):
+    for key in (
+        "accuracy",
+        "agreement",
+        "bytes_per_sample",
+        "bits_on_the_wire",
+        "payload_firing_rate",
+        "firing_rates",
+    ):
         assert a[key] == b[key], key
     manifest = json.loads((exported / "export" / "manifest.json").read_text())
     assert b["bits_on_the_wire"] == 6 * manifest["bits_per_sample"]

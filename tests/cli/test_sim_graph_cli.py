@@ -9,13 +9,12 @@ from pathlib import Path
 import nir
 import numpy as np
 import pytest
+from nir_graphs import biased_recurrent_affine, lif
 
 from sbn.errors import DataError
 from sbn.graph import execute
 from sbn.graph.io import load_nir
 from sbn.streams import read_streams
-
-from nir_graphs import biased_recurrent_affine, lif
 
 FIXTURES = Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party"
 
@@ -24,8 +23,9 @@ def test_braille_file_in_lava_equals_the_executor_and_saves_the_streams(run_sbn,
     x = (np.random.default_rng(0).random((30, 2, 12)) < 0.2).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     graph = FIXTURES / "braille_noDelay_bias_zero.nir"
-    code, out, err = run_sbn("sim", graph, "--input", tmp_path / "x.npy", "--out", tmp_path / "y.npz",
-                             "--format", "json")
+    code, out, err = run_sbn(
+        "sim", graph, "--input", tmp_path / "x.npy", "--out", tmp_path / "y.npz", "--format", "json"
+    )
     assert code == 0, err
     report = json.loads(out)
     assert report["schema"] == "sbn.sim-graph/1" and report["backend"] == "lava"
@@ -47,8 +47,20 @@ def test_executor_backend_one_sample_npz_by_name_and_dt_override(run_sbn, tmp_pa
     nir.write(tmp_path / "g.nir", g)
     x = np.zeros((3, 2))  # [T, *in]: one sample
     np.savez(tmp_path / "x.npz", **{"in": x})
-    code, out, err = run_sbn("sim", tmp_path / "g.nir", "--input", tmp_path / "x.npz", "--dt", "1",
-                             "--backend", "executor", "--format", "json", "--out", tmp_path / "y.npz")
+    code, out, err = run_sbn(
+        "sim",
+        tmp_path / "g.nir",
+        "--input",
+        tmp_path / "x.npz",
+        "--dt",
+        "1",
+        "--backend",
+        "executor",
+        "--format",
+        "json",
+        "--out",
+        tmp_path / "y.npz",
+    )
     assert code == 0, err
     report = json.loads(out)
     assert report["dt"] == 1.0 and report["dt_source"] == "--dt" and "note:" not in err
@@ -59,29 +71,38 @@ def test_executor_backend_one_sample_npz_by_name_and_dt_override(run_sbn, tmp_pa
 
 def test_unstable_time_constant_is_named(run_sbn, tmp_path):
     g = nir.NIRGraph(
-        nodes={"in": nir.Input(input_type={"input": np.array([1])}), "fast": lif(1),
-               "out": nir.Output(output_type={"output": np.array([1])})},
-        edges=[("in", "fast"), ("fast", "out")])
+        nodes={
+            "in": nir.Input(input_type={"input": np.array([1])}),
+            "fast": lif(1),
+            "out": nir.Output(output_type={"output": np.array([1])}),
+        },
+        edges=[("in", "fast"), ("fast", "out")],
+    )
     nir.write(tmp_path / "g.nir", g)
     np.save(tmp_path / "x.npy", np.ones((2, 1)))
-    code, out, err = run_sbn("sim", tmp_path / "g.nir", "--input", tmp_path / "x.npy", "--dt", "5",
-                             "--backend", "executor")
+    code, out, err = run_sbn(
+        "sim", tmp_path / "g.nir", "--input", tmp_path / "x.npy", "--dt", "5", "--backend", "executor"
+    )
     assert code == 0, err
     assert err.count("warning: node 'fast': dt / tau = 2.5 > 1 at dt = 5") == 1
     assert "firing rate" in out and "fast" in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--samples", "3"], "--samples go(es) with a dataset run"),
-    (["--backend", "executor", "--checkpoint", "{g}"], "--checkpoint go(es) with a dataset run"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--samples", "3"], "--samples go(es) with a dataset run"),
+        (["--backend", "executor", "--checkpoint", "{g}"], "--checkpoint go(es) with a dataset run"),
+    ],
+)
 def test_dataset_options_are_refused_with_input(run_sbn, tmp_path, args, message):
     nir.write(tmp_path / "g.nir", biased_recurrent_affine())
     np.save(tmp_path / "x.npy", np.zeros((2, 2)))
     args = [a.format(g=tmp_path / "g.nir") for a in args]
     code, _, err = run_sbn("sim", tmp_path / "g.nir", "--input", tmp_path / "x.npy", *args)
-    assert code == 1 and err.strip().splitlines() == [f"error: {message}; with --input the samples "
-                                                      "come from the input file"]
+    assert code == 1 and err.strip().splitlines() == [
+        f"error: {message}; with --input the samples come from the input file"
+    ]
 
 
 def test_stream_options_without_input_are_refused(run_sbn, tmp_path):
@@ -104,8 +125,9 @@ def test_bad_streams_are_one_line_errors(run_sbn, tmp_path):
         code, _, err = run_sbn("sim", tmp_path / "g.nir", "--input", tmp_path / name)
         lines = err.strip().splitlines()
         assert code == 1 and len(lines) == 1 and message in lines[0], (name, err)
-    code, _, err = run_sbn("sim", tmp_path / "g.nir", "--input", tmp_path / "wrong.npy", "--out",
-                           tmp_path / "y.json")
+    code, _, err = run_sbn(
+        "sim", tmp_path / "g.nir", "--input", tmp_path / "wrong.npy", "--out", tmp_path / "y.json"
+    )
     assert code == 1 and "written as .npz" in err
 
 

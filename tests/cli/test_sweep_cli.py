@@ -13,15 +13,13 @@ QUICK = ["--epochs", "1", "--train-samples", "64", "--test-samples", "32"]
 
 
 def sbn(*args, cwd=None):
-    return subprocess.run([str(SBN), *map(str, args)], capture_output=True, text=True,
-                          timeout=400, cwd=cwd)
+    return subprocess.run([str(SBN), *map(str, args)], capture_output=True, text=True, timeout=400, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
 def backbone(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli-sweep") / "backbone.safetensors"
-    done = sbn("train", "--out", path, "--layers", "1,1,1,1", "--width", "0.0625", "--T", "2",
-               *QUICK)
+    done = sbn("train", "--out", path, "--layers", "1,1,1,1", "--width", "0.0625", "--T", "2", *QUICK)
     assert done.returncode == 0, done.stderr
     return path
 
@@ -30,11 +28,24 @@ def test_sweep_on_ray_export_and_reselect(backbone, tmp_path):
     out = tmp_path / "sweep"
     grid = tmp_path / "grid.toml"
     # RB4 of the reduced model is 4x4: stride 3 cannot divide it, so that trial fails
-    grid.write_text(f'schema = "sbn.sweep-grid/1"\nbackbone = "{backbone}"\nsplits = ["RB4"]\n'
-                    'channels = [4]\nstrides = [1, 3]\nstrides_everywhere = true\nT = [2]\n'
-                    '[train]\nepochs = 1\ntrain_samples = 64\ntest_samples = 32\n')
-    done = sbn("sweep", "--grid", grid, "--workers", "2", "--out", out, "--format", "csv",
-               "--plot", tmp_path / "sweep.png")
+    grid.write_text(
+        f'schema = "sbn.sweep-grid/1"\nbackbone = "{backbone}"\nsplits = ["RB4"]\n'
+        'channels = [4]\nstrides = [1, 3]\nstrides_everywhere = true\nT = [2]\n'
+        '[train]\nepochs = 1\ntrain_samples = 64\ntest_samples = 32\n'
+    )
+    done = sbn(
+        "sweep",
+        "--grid",
+        grid,
+        "--workers",
+        "2",
+        "--out",
+        out,
+        "--format",
+        "csv",
+        "--plot",
+        tmp_path / "sweep.png",
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "# sbn.sweep/1; produced by sbn 0.1.0"
@@ -45,8 +56,9 @@ def test_sweep_on_ray_export_and_reselect(backbone, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     command = summary["chosen"]["export_command"]
     assert command in done.stderr  # printed, ready to paste
-    exported = subprocess.run([str(SBN), *command.split()[1:], "--format", "json"],
-                              capture_output=True, text=True, timeout=300)
+    exported = subprocess.run(
+        [str(SBN), *command.split()[1:], "--format", "json"], capture_output=True, text=True, timeout=300
+    )
     assert exported.returncode == 0, exported.stderr
     manifest = json.loads(exported.stdout)
     assert manifest["split"] == "RB4" and manifest["bits_per_sample"] == 128
@@ -67,26 +79,51 @@ def test_sweep_on_ray_export_and_reselect(backbone, tmp_path):
     assert f"export: {command}" in table.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--splits", "RB4"], "the sweep needs --channels (e.g. 4,8,16)"),
-    (["--channels", "4"], "the sweep needs --splits"),
-    (["--splits", "RB9", "--channels", "4"], "unknown split 'RB9': valid splits are RB1..RB4"),
-    (["--splits", "RB1", "--channels", "4,x"], "channels must be comma-separated integers"),
-    (["--splits", "RB1", "--channels", "4", "--strides", "2"], "RB1 has no trials"),
-    (["--splits", "RB1", "--channels", "4", "--budget", "5"], "--relaxed-budget (4.0) must be >= --budget (5.0)"),
-    (["--splits", "RB1", "--channels", "4", "--plot", "x.gif"], "cannot tell the plot format"),
-    (["--splits", "RB1", "--channels", "4", "--T", "9"], "T must be in 1..8"),
-    (["--splits", "RB1", "--channels", "4", "--workers", "-1"], "Invalid value for '--workers'"),
-    (["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "2"],
-     "--gpus-per-trial 2: a trial trains on at most one GPU"),
-    (["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "1", "--workers", "0"],
-     "with --workers 0 the trials run in this process on --device"),
-    (["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "1", "--device", "cpu"],
-     "--gpus-per-trial with --device cpu"),
-    (["--splits", "RB1", "--channels", "4", "--device", "tpu"], "unknown device 'tpu'"),
-    (["--splits", "RB1", "--channels", "4", "--precision", "fp16", "--workers", "0",
-      "--device", "cpu"], "--precision fp16 cannot run on cpu"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--splits", "RB4"], "the sweep needs --channels (e.g. 4,8,16)"),
+        (["--channels", "4"], "the sweep needs --splits"),
+        (["--splits", "RB9", "--channels", "4"], "unknown split 'RB9': valid splits are RB1..RB4"),
+        (["--splits", "RB1", "--channels", "4,x"], "channels must be comma-separated integers"),
+        (["--splits", "RB1", "--channels", "4", "--strides", "2"], "RB1 has no trials"),
+        (
+            ["--splits", "RB1", "--channels", "4", "--budget", "5"],
+            "--relaxed-budget (4.0) must be >= --budget (5.0)",
+        ),
+        (["--splits", "RB1", "--channels", "4", "--plot", "x.gif"], "cannot tell the plot format"),
+        (["--splits", "RB1", "--channels", "4", "--T", "9"], "T must be in 1..8"),
+        (["--splits", "RB1", "--channels", "4", "--workers", "-1"], "Invalid value for '--workers'"),
+        (
+            ["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "2"],
+            "--gpus-per-trial 2: a trial trains on at most one GPU",
+        ),
+        (
+            ["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "1", "--workers", "0"],
+            "with --workers 0 the trials run in this process on --device",
+        ),
+        (
+            ["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "1", "--device", "cpu"],
+            "--gpus-per-trial with --device cpu",
+        ),
+        (["--splits", "RB1", "--channels", "4", "--device", "tpu"], "unknown device 'tpu'"),
+        (
+            [
+                "--splits",
+                "RB1",
+                "--channels",
+                "4",
+                "--precision",
+                "fp16",
+                "--workers",
+                "0",
+                "--device",
+                "cpu",
+            ],
+            "--precision fp16 cannot run on cpu",
+        ),
+    ],
+)
 def test_bad_arguments_one_line(backbone, tmp_path, args, message, capsys):
     # in process through sbn.cli.run, the script's own error path (a subprocess per case
     # would cost seconds of imports each; the script itself is exercised just below)
@@ -105,18 +142,19 @@ def test_existing_sweep_needs_resume(backbone, tmp_path):
     out = tmp_path / "s"
     out.mkdir()
     (out / "unrelated.txt").write_text("x")
-    result = sbn("sweep", "--backbone", backbone, "--splits", "RB1", "--channels", "4",
-                 "--out", out)
+    result = sbn("sweep", "--backbone", backbone, "--splits", "RB1", "--channels", "4", "--out", out)
     assert result.returncode == 1
     assert result.stderr == f"error: {out} exists and is not a sweep folder: choose another --out\n"
 
 
 def test_help_does_not_start_ray():
-    probe = ("import sys; from sbn.cli import cli\n"
-             "for args in (['--help'], ['sweep', '--help']):\n"
-             "    try: cli.main(args, standalone_mode=False)\n"
-             "    except SystemExit: pass\n"
-             "print('ray' in sys.modules)")
+    probe = (
+        "import sys; from sbn.cli import cli\n"
+        "for args in (['--help'], ['sweep', '--help']):\n"
+        "    try: cli.main(args, standalone_mode=False)\n"
+        "    except SystemExit: pass\n"
+        "print('ray' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "  sweep " in result.stdout and "--strides-everywhere" in result.stdout
@@ -131,11 +169,34 @@ def test_ctrl_c_on_ray_then_resume(backbone, tmp_path):
     import time
 
     out = tmp_path / "sweep"
-    args = ["sweep", "--backbone", backbone, "--splits", "RB2,RB3,RB4", "--channels", "4,8",
-            "--strides", "1", "--T", "2", "--epochs", "2", "--train-samples", "128",
-            "--test-samples", "32", "--workers", "2", "--out", out, "--format", "json"]
-    proc = subprocess.Popen([str(SBN), *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    args = [
+        "sweep",
+        "--backbone",
+        backbone,
+        "--splits",
+        "RB2,RB3,RB4",
+        "--channels",
+        "4,8",
+        "--strides",
+        "1",
+        "--T",
+        "2",
+        "--epochs",
+        "2",
+        "--train-samples",
+        "128",
+        "--test-samples",
+        "32",
+        "--workers",
+        "2",
+        "--out",
+        out,
+        "--format",
+        "json",
+    ]
+    proc = subprocess.Popen(
+        [str(SBN), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 300
     while not list((out / "trials").glob("*.json")) if (out / "trials").exists() else True:
         assert time.time() < deadline and proc.poll() is None, "no trial finished"

@@ -11,8 +11,20 @@ import torch
 from sbn import checkpoint as ckpt_io
 
 SBN = Path(sys.executable).parent / "sbn"
-QUICK = ["--layers", "1,1,1,1", "--width", "0.0625", "--T", "2", "--epochs", "1",
-         "--train-samples", "64", "--test-samples", "32"]
+QUICK = [
+    "--layers",
+    "1,1,1,1",
+    "--width",
+    "0.0625",
+    "--T",
+    "2",
+    "--epochs",
+    "1",
+    "--train-samples",
+    "64",
+    "--test-samples",
+    "32",
+]
 
 
 def sbn(*args):
@@ -28,9 +40,27 @@ def test_two_steps_and_resume(tmp_path):
     assert "epochs" in done.stderr  # the progress bars go to stderr
 
     tuned = tmp_path / "sbn.safetensors"
-    step2 = sbn("train", "--from", backbone, "--split", "RB4", "--channels", "4", "--stride", "2",
-                "--out", tuned, "--epochs", "1", "--train-samples", "64", "--test-samples", "32",
-                "--summary", tmp_path / "summary.json")
+    step2 = sbn(
+        "train",
+        "--from",
+        backbone,
+        "--split",
+        "RB4",
+        "--channels",
+        "4",
+        "--stride",
+        "2",
+        "--out",
+        tuned,
+        "--epochs",
+        "1",
+        "--train-samples",
+        "64",
+        "--test-samples",
+        "32",
+        "--summary",
+        tmp_path / "summary.json",
+    )
     assert step2.returncode == 0, step2.stderr
     assert "compression ratio" in step2.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -42,19 +72,35 @@ def test_two_steps_and_resume(tmp_path):
 
     again = sbn("train", "--out", backbone, *QUICK)
     assert again.returncode == 1 and "pass --resume" in again.stderr
-    more = sbn("train", "--out", backbone, *QUICK[:-6], "--epochs", "2", "--train-samples", "64",
-               "--test-samples", "32", "--resume", "--format", "json")
+    more = sbn(
+        "train",
+        "--out",
+        backbone,
+        *QUICK[:-6],
+        "--epochs",
+        "2",
+        "--train-samples",
+        "64",
+        "--test-samples",
+        "32",
+        "--resume",
+        "--format",
+        "json",
+    )
     assert more.returncode == 1 and "other settings (changed: epochs)" in more.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--T", "9"], "Invalid value for '--T'"),
-    (["--split", "RB3"], "--split/--channels fine-tune a bottleneck: they need --from BACKBONE"),
-    (["--layers", "3,4,6"], "expected four positive block counts"),
-    (["--from", "missing.safetensors", "--split", "RB1", "--channels", "4"], "no such checkpoint file"),
-    (["--dataset", "cifar100"], "cifar100 needs --data-dir"),
-    (["--dataset", "cifar10", "--data-dir", "nowhere"], "nowhere/cifar-10-batches-py: not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--T", "9"], "Invalid value for '--T'"),
+        (["--split", "RB3"], "--split/--channels fine-tune a bottleneck: they need --from BACKBONE"),
+        (["--layers", "3,4,6"], "expected four positive block counts"),
+        (["--from", "missing.safetensors", "--split", "RB1", "--channels", "4"], "no such checkpoint file"),
+        (["--dataset", "cifar100"], "cifar100 needs --data-dir"),
+        (["--dataset", "cifar10", "--data-dir", "nowhere"], "nowhere/cifar-10-batches-py: not found"),
+    ],
+)
 def test_bad_arguments_one_line(tmp_path, args, message):
     result = sbn("train", "--out", tmp_path / "x.safetensors", *args)
     assert result.returncode == 1
@@ -67,7 +113,9 @@ def test_bad_arguments_one_line(tmp_path, args, message):
 def test_unknown_split_lists_valid_ones(tmp_path):
     backbone = tmp_path / "b.safetensors"
     assert sbn("train", "--out", backbone, *QUICK).returncode == 0
-    result = sbn("train", "--from", backbone, "--split", "RB5", "--channels", "4", "--out", tmp_path / "y.safetensors")
+    result = sbn(
+        "train", "--from", backbone, "--split", "RB5", "--channels", "4", "--out", tmp_path / "y.safetensors"
+    )
     assert result.returncode == 1
     assert result.stderr == "error: unknown split 'RB5': valid splits are RB1..RB4\n"
 
@@ -93,16 +141,24 @@ def _in_process(args, capsys):
     return code, out.out, out.err
 
 
-@pytest.mark.parametrize("args, message", [
-    pytest.param(["--device", "cuda"], "--device cuda: torch sees no CUDA GPU on this machine",
-                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
-    (["--device", "tpu"], "unknown device 'tpu': use auto, cpu, cuda or cuda:N"),
-    (["--device", "cpu", "--precision", "fp16"],
-     "--precision fp16 cannot run on cpu (fp16 needs a CUDA GPU); use fp32 or bf16"),
-    (["--precision", "fp8"], "Invalid value for '--precision'"),
-    (["--recipe", "cifar100-resnet50", "--from", "b.safetensors"], "--recipe sets up step 1"),
-    (["--recipe", "imagenet"], "Invalid value for '--recipe'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        pytest.param(
+            ["--device", "cuda"],
+            "--device cuda: torch sees no CUDA GPU on this machine",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here"),
+        ),
+        (["--device", "tpu"], "unknown device 'tpu': use auto, cpu, cuda or cuda:N"),
+        (
+            ["--device", "cpu", "--precision", "fp16"],
+            "--precision fp16 cannot run on cpu (fp16 needs a CUDA GPU); use fp32 or bf16",
+        ),
+        (["--precision", "fp8"], "Invalid value for '--precision'"),
+        (["--recipe", "cifar100-resnet50", "--from", "b.safetensors"], "--recipe sets up step 1"),
+        (["--recipe", "imagenet"], "Invalid value for '--recipe'"),
+    ],
+)
 def test_runtime_refusals_one_line_nothing_written(tmp_path, capsys, args, message):
     out = tmp_path / "runs" / "x.safetensors"
     code, _, err = _in_process(["--out", out, *args], capsys)
@@ -119,40 +175,91 @@ def test_a_half_set_launch_environment_is_refused(tmp_path, capsys, monkeypatch)
 
 
 def test_recipe_fills_what_the_command_line_leaves(tmp_path, capsys):
-    import numpy as np
     import pickle
+
+    import numpy as np
 
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     rng = np.random.default_rng(0)
     for name, n in (("train", 24), ("test", 8)):
-        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 b"fine_labels": [int(v) for v in rng.integers(0, 100, n)]}
+        batch = {
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            b"fine_labels": [int(v) for v in rng.integers(0, 100, n)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    code, out, err = _in_process([
-        "--recipe", "cifar100-resnet50", "--data-dir", tmp_path, "--device", "cpu",
-        "--width", "0.0625", "--layers", "1,1,1,1", "--T", "2", "--epochs", "1",
-        "--batch-size", "8", "--out", tmp_path / "r.safetensors", "--format", "json"], capsys)
+    code, out, err = _in_process(
+        [
+            "--recipe",
+            "cifar100-resnet50",
+            "--data-dir",
+            tmp_path,
+            "--device",
+            "cpu",
+            "--width",
+            "0.0625",
+            "--layers",
+            "1,1,1,1",
+            "--T",
+            "2",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--out",
+            tmp_path / "r.safetensors",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["recipe"] == "cifar100-resnet50"
     # given on the command line: kept
-    assert (summary["config"]["width"], summary["config"]["layers"], summary["config"]["time_steps"]) \
-        == (0.0625, [1, 1, 1, 1], 2)
+    assert (summary["config"]["width"], summary["config"]["layers"], summary["config"]["time_steps"]) == (
+        0.0625,
+        [1, 1, 1, 1],
+        2,
+    )
     assert (summary["settings"]["batch_size"], summary["settings"]["epochs"]) == (8, 1)
     # left at their defaults: the recipe's
     s = summary["settings"]
-    assert (s["dataset"], s["optimizer"], s["lr"], s["weight_decay"], s["augment"]) == \
-        ("cifar100", "sgd", 0.1, 5e-4, True)
+    assert (s["dataset"], s["optimizer"], s["lr"], s["weight_decay"], s["augment"]) == (
+        "cifar100",
+        "sgd",
+        0.1,
+        5e-4,
+        True,
+    )
     assert summary["config"]["num_classes"] == 100
 
 
 def test_torchrun_two_cpu_ranks_through_the_cli(tmp_path):
     out = tmp_path / "ddp.safetensors"
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "sbn", "train", "--device", "cpu", "--out", out, *QUICK, "--format", "json"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "sbn",
+            "train",
+            "--device",
+            "cpu",
+            "--out",
+            out,
+            *QUICK,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)  # one summary: only rank 0 prints
     assert summary["runtime"]["world_size"] == 2 and summary["epochs"] == 1

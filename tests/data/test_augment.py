@@ -18,7 +18,7 @@ def per_image_reference(images, generator):
     flip = torch.rand(n, generator=generator) < 0.5
     out = torch.empty_like(images)
     for i in range(n):
-        crop = padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
+        crop = padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w]
         out[i] = crop.flip(-1) if flip[i] else crop
     return out
 
@@ -38,7 +38,9 @@ def test_a_hand_computed_crop():
     same = crop_flip(image, CropFlip(torch.tensor([4]), torch.tensor([4]), torch.tensor([False])))
     assert torch.equal(same, image)
     moved = crop_flip(image, CropFlip(torch.tensor([5]), torch.tensor([3]), torch.tensor([True])))
-    expected = torch.tensor([[6., 5., 4., 0.], [10., 9., 8., 0.], [14., 13., 12., 0.], [0., 0., 0., 0.]])
+    expected = torch.tensor(
+        [[6.0, 5.0, 4.0, 0.0], [10.0, 9.0, 8.0, 0.0], [14.0, 13.0, 12.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    )
     assert torch.equal(moved[0, 0], expected)
 
 
@@ -59,10 +61,17 @@ def test_the_device_loader_gives_the_trainers_batches():
 
 def test_rank_shares_make_up_each_batch():
     data = ImageDataset("f", torch.rand(23, 3, 32, 32), torch.arange(23) % 10, 10)
-    whole = list(DeviceData(data).batches(10, shuffle=True, augment=True,
-                                          generator=torch.Generator().manual_seed(1)))
-    parts = [list(DeviceData(data, shard=Shard(r, 3)).batches(
-        10, shuffle=True, augment=True, generator=torch.Generator().manual_seed(1))) for r in range(3)]
+    whole = list(
+        DeviceData(data).batches(10, shuffle=True, augment=True, generator=torch.Generator().manual_seed(1))
+    )
+    parts = [
+        list(
+            DeviceData(data, shard=Shard(r, 3)).batches(
+                10, shuffle=True, augment=True, generator=torch.Generator().manual_seed(1)
+            )
+        )
+        for r in range(3)
+    ]
     for i, batch in enumerate(whole):
         shares = [p[i] for p in parts]
         assert [len(s.labels) for s in shares] == [len(t) for t in torch.arange(batch.total).tensor_split(3)]

@@ -16,9 +16,11 @@ from sbn.errors import DataError
 
 def _batch(n, label_key, num_classes, seed):
     rng = np.random.default_rng(seed)
-    return {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            label_key.encode(): [int(v) for v in rng.integers(0, num_classes, n)],
-            b"batch_label": b"synthetic"}
+    return {
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        label_key.encode(): [int(v) for v in rng.integers(0, num_classes, n)],
+        b"batch_label": b"synthetic",
+    }
 
 
 def _write(path, obj):
@@ -54,7 +56,9 @@ def test_digits_is_embedded_and_split():
     assert train.num_classes == 10 and set(test.labels.tolist()) == set(range(10))
     # 8x8 -> 32x32 by 4x nearest upsampling, same on all three channels
     img = train.images[0]
-    assert torch.equal(img[0], img[1]) and torch.equal(img[0, ::4, ::4].repeat_interleave(4, 0).repeat_interleave(4, 1), img[0])
+    assert torch.equal(img[0], img[1]) and torch.equal(
+        img[0, ::4, ::4].repeat_interleave(4, 0).repeat_interleave(4, 1), img[0]
+    )
 
 
 def test_cifar10_reads_release_layout(cifar10_dir):

@@ -8,8 +8,22 @@ from pathlib import Path
 import pytest
 
 SBN = Path(sys.executable).parent / "sbn"
-TINY = ["--width", "0.0625", "--T", "1", "--epochs", "1", "--finetune-epochs", "1",
-        "--samples", "4", "--split", "RB3", "--channels", "4"]
+TINY = [
+    "--width",
+    "0.0625",
+    "--T",
+    "1",
+    "--epochs",
+    "1",
+    "--finetune-epochs",
+    "1",
+    "--samples",
+    "4",
+    "--split",
+    "RB3",
+    "--channels",
+    "4",
+]
 
 
 def sbn(*args, timeout=900):
@@ -26,11 +40,25 @@ def demo_dir(tmp_path_factory):
 
 def test_report_folder(demo_dir):
     out, first = demo_dir
-    for name in ("backbone.safetensors", "spikebottlenet.safetensors", "export/full.nir",
-                 "export/device.nir", "export/edge.nir", "export/manifest.json", "map.json",
-                 "lava.json", "lava-fixed.json", "rates-fixed.json", "export/device.loihi2.safetensors",
-                 "energy.json", "energy.png", "bits.json", "bits.png",
-                 "report.json", "report.md"):
+    for name in (
+        "backbone.safetensors",
+        "spikebottlenet.safetensors",
+        "export/full.nir",
+        "export/device.nir",
+        "export/edge.nir",
+        "export/manifest.json",
+        "map.json",
+        "lava.json",
+        "lava-fixed.json",
+        "rates-fixed.json",
+        "export/device.loihi2.safetensors",
+        "energy.json",
+        "energy.png",
+        "bits.json",
+        "bits.png",
+        "report.json",
+        "report.md",
+    ):
         assert (out / name).stat().st_size > 0, name
     report = json.loads((out / "report.json").read_text())
     assert report["schema"] == "sbn.demo/1"
@@ -78,11 +106,14 @@ def test_changed_setting_redoes_only_what_depends_on_it(demo_dir):
     assert json.loads((out / "report.json").read_text())["bits"]["transmitted_bits"] == 2048
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--split", "RB17"], "unknown split 'RB17': valid splits are RB1..RB16"),
-    (["--target", "truenorth"], "truenorth"),
-    (["--stride", "3", "--split", "RB16"], "stride 3 does not divide the 4x4 map after RB16"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--split", "RB17"], "unknown split 'RB17': valid splits are RB1..RB16"),
+        (["--target", "truenorth"], "truenorth"),
+        (["--stride", "3", "--split", "RB16"], "stride 3 does not divide the 4x4 map after RB16"),
+    ],
+)
 def test_bad_arguments(tmp_path, args, message):
     result = sbn("demo", "--out", tmp_path / "d", *args, timeout=120)
     assert result.returncode == 1
@@ -104,8 +135,16 @@ def test_cli_defaults_are_the_library_defaults():
 
     defaults = {p.name: p.default for p in demo.params}
     settings = DemoSettings()
-    for option, field in [("epochs", "epochs"), ("finetune_epochs", "finetune_epochs"),
-                          ("width", "width"), ("time_steps", "time_steps"), ("split", "split"),
-                          ("channels", "channels"), ("stride", "stride"), ("samples", "lava_samples"),
-                          ("target", "target"), ("seed", "seed")]:
+    for option, field in [
+        ("epochs", "epochs"),
+        ("finetune_epochs", "finetune_epochs"),
+        ("width", "width"),
+        ("time_steps", "time_steps"),
+        ("split", "split"),
+        ("channels", "channels"),
+        ("stride", "stride"),
+        ("samples", "lava_samples"),
+        ("target", "target"),
+        ("seed", "seed"),
+    ]:
         assert defaults[option] == getattr(settings, field), option

@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 from sbn.energy.bits import (
-    arch_config, bits_row, from_dict, load_bits_config, parse_bits_config, render, to_dict,
-    uniform_table, write_bits,
+    arch_config,
+    bits_row,
+    from_dict,
+    load_bits_config,
+    parse_bits_config,
+    render,
+    to_dict,
+    uniform_table,
+    write_bits,
 )
 from sbn.errors import ConfigError
 
@@ -31,8 +38,7 @@ def _check(row: dict, exp: dict) -> None:
 
 def test_fixture_arithmetic_is_self_consistent(expected):
     for exp in expected:
-        for key, field in (("raw", "raw_bits"), ("snn", "spikebottlenet_bits"),
-                           ("bpp", "bottlenet_pp_bits")):
+        for key, field in (("raw", "raw_bits"), ("snn", "spikebottlenet_bits"), ("bpp", "bottlenet_pp_bits")):
             product, value = exp[key].split("=")
             assert math.prod(int(f) for f in product.split("*")) == int(value) == exp[field]
 
@@ -76,19 +82,38 @@ def test_formats_round_trip(tmp_path):
         from_dict({**data, "schema": "sbn.bits/0"})
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"splits": [{"split": "RB1", "channels": 8}]}, "key 'schema' is None; this sbn reads a bits config"),
-    ({"schema": "sbn.bits-config/1"}, r"no \[\[splits\]\] entries"),
-    ({"schema": "sbn.bits-config/1", "splits": [{"split": "RB17", "channels": 8}]},
-     "unknown split 'RB17': valid splits are RB1..RB16"),
-    ({"schema": "sbn.bits-config/1", "splits": [{"split": "RB1"}]}, "needs split and channels"),
-    ({"schema": "sbn.bits-config/1", "splits": [{"split": "RB16", "channels": 8, "stride": 3}]},
-     "stride 3 does not divide the 4x4 map"),
-    ({"schema": "sbn.bits-config/1", "model": {"arch": "vgg16"},
-      "splits": [{"split": "RB1", "channels": 8}]}, "unknown architecture 'vgg16'"),
-    ({"schema": "sbn.bits-config/1", "model": {"depth": 3},
-      "splits": [{"split": "RB1", "channels": 8}]}, r"\[model\] may hold only"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"splits": [{"split": "RB1", "channels": 8}]}, "key 'schema' is None; this sbn reads a bits config"),
+        ({"schema": "sbn.bits-config/1"}, r"no \[\[splits\]\] entries"),
+        (
+            {"schema": "sbn.bits-config/1", "splits": [{"split": "RB17", "channels": 8}]},
+            "unknown split 'RB17': valid splits are RB1..RB16",
+        ),
+        ({"schema": "sbn.bits-config/1", "splits": [{"split": "RB1"}]}, "needs split and channels"),
+        (
+            {"schema": "sbn.bits-config/1", "splits": [{"split": "RB16", "channels": 8, "stride": 3}]},
+            "stride 3 does not divide the 4x4 map",
+        ),
+        (
+            {
+                "schema": "sbn.bits-config/1",
+                "model": {"arch": "vgg16"},
+                "splits": [{"split": "RB1", "channels": 8}],
+            },
+            "unknown architecture 'vgg16'",
+        ),
+        (
+            {
+                "schema": "sbn.bits-config/1",
+                "model": {"depth": 3},
+                "splits": [{"split": "RB1", "channels": 8}],
+            },
+            r"\[model\] may hold only",
+        ),
+    ],
+)
 def test_malformed_bits_configs(data, message):
     with pytest.raises(ConfigError, match=message):
         parse_bits_config(data, where="t.toml")

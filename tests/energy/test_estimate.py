@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 from sbn.energy import (
-    CostPreset, FiringRates, Layer, LayerTable, config_layer_table, estimate_energy,
+    CostPreset,
+    FiringRates,
+    Layer,
+    LayerTable,
+    config_layer_table,
+    estimate_energy,
     resolve_preset,
 )
 from sbn.errors import ConfigError
@@ -18,10 +23,14 @@ P45, ROLLS, LOIHI = (resolve_preset(n) for n in ("45nm", "rolls", "loihi2"))
 
 def tiny_table() -> LayerTable:
     # macs: 10*10*1*1*10*10 = 10000 and 10*10*3*3*10*10 = 90000
-    return LayerTable((
-        Layer("blocks.0.conv1", 1, (10, 10, 10), (10, 10, 10), (1, 1)),
-        Layer("blocks.1.conv2", 2, (10, 10, 10), (10, 10, 10), (3, 3)),
-    ), num_blocks=2, time_steps=4)
+    return LayerTable(
+        (
+            Layer("blocks.0.conv1", 1, (10, 10, 10), (10, 10, 10), (1, 1)),
+            Layer("blocks.1.conv2", 2, (10, 10, 10), (10, 10, 10), (3, 3)),
+        ),
+        num_blocks=2,
+        time_steps=4,
+    )
 
 
 def test_energy_arithmetic_per_preset():

@@ -5,8 +5,13 @@ import pytest
 import torch
 
 from sbn.energy import (
-    FiringRateProbe, FiringRates, config_layer_table, layer_table, load_rates,
-    measure_firing_rates, save_rates,
+    FiringRateProbe,
+    FiringRates,
+    config_layer_table,
+    layer_table,
+    load_rates,
+    measure_firing_rates,
+    save_rates,
 )
 from sbn.energy.firing import canonical_layer_name, layer_rates, node_name
 from sbn.errors import ConfigError
@@ -24,7 +29,7 @@ def _pattern(channels: int, seed: int) -> tuple[torch.Tensor, float]:
     h = (3 * seed + 1) % (channels - a + 1)
     bias = torch.full((channels,), NEVER)
     bias[:a] = ALWAYS
-    bias[a:a + h] = HALF
+    bias[a : a + h] = HALF
     return bias, (a + 0.5 * h) / channels
 
 
@@ -64,7 +69,7 @@ def test_rates_known_by_construction():
     # every block without a projection adds its (binary) input to conv3's output, which
     # would change the sum; the construction needs a projection on every block but RB3
     assert model.blocks[2].downsample is None
-    model.blocks[2].bn3.bias.data.fill_(NEVER - 1)   # input (<= 1) + bias stays < 0: silent
+    model.blocks[2].bn3.bias.data.fill_(NEVER - 1)  # input (<= 1) + bias stays < 0: silent
     expected["blocks.3.conv1"] = 0.0
     rates = measure_firing_rates(model, torch.rand(5, 3, 32, 32), batch_size=2)
     assert rates.samples == 5 and rates.time_steps == 4
@@ -89,9 +94,12 @@ def test_probe_equals_an_independent_count_and_ignores_batching():
     images = torch.rand(7, 3, 32, 32)
     captured = {}
     names = layer_table(model).names
-    handles = [model.get_submodule(n).register_forward_pre_hook(
-        lambda mod, inp, n=n: captured.setdefault(n, []).append(inp[0].clone()))
-        for n in names]
+    handles = [
+        model.get_submodule(n).register_forward_pre_hook(
+            lambda mod, inp, n=n: captured.setdefault(n, []).append(inp[0].clone())
+        )
+        for n in names
+    ]
     with torch.no_grad():
         model(images)
     for h in handles:
@@ -159,7 +167,9 @@ def test_rates_errors(tmp_path):
     with pytest.raises(ConfigError, match="blocks.99.conv1"):
         extra.check_covers(table)
     (tmp_path / "old.json").write_text('{"schema": "sbn.firing-rates/0", "rates": {}}')
-    with pytest.raises(ConfigError, match="key .schema. is .sbn.firing-rates/0.; this sbn reads firing rates"):
+    with pytest.raises(
+        ConfigError, match="key .schema. is .sbn.firing-rates/0.; this sbn reads firing rates"
+    ):
         load_rates(tmp_path / "old.json")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
@@ -180,12 +190,28 @@ def test_rates_file_is_keyed_by_nir_node_name(tmp_path):
 
 
 def test_neuron_node_keys_become_the_layers_they_feed():
-    rates = {"stem.lif": 0.1, "rb1.lif1": 0.2, "rb1.lif2": 0.3, "rb1.lif3": 0.4,
-             "rb2.lif3": 0.9, "encoder.lif": 0.9, "decoder.lif": 0.5, "input": 0.9,
-             "rb3.downsample": 0.9, "head.fc": 0.9, "rb4.lif3": 0.9, "rb3.conv2": 0.6}
+    rates = {
+        "stem.lif": 0.1,
+        "rb1.lif1": 0.2,
+        "rb1.lif2": 0.3,
+        "rb1.lif3": 0.4,
+        "rb2.lif3": 0.9,
+        "encoder.lif": 0.9,
+        "decoder.lif": 0.5,
+        "input": 0.9,
+        "rb3.downsample": 0.9,
+        "head.fc": 0.9,
+        "rb4.lif3": 0.9,
+        "rb3.conv2": 0.6,
+    }
     assert layer_rates(rates, num_blocks=4, split=2) == {
-        "blocks.0.conv1": 0.1, "blocks.0.conv2": 0.2, "blocks.0.conv3": 0.3,
-        "blocks.1.conv1": 0.4, "blocks.2.conv1": 0.5, "blocks.2.conv2": 0.6}
+        "blocks.0.conv1": 0.1,
+        "blocks.0.conv2": 0.2,
+        "blocks.0.conv3": 0.3,
+        "blocks.1.conv1": 0.4,
+        "blocks.2.conv1": 0.5,
+        "blocks.2.conv2": 0.6,
+    }
     assert layer_rates({"rb2.lif3": 0.7}, num_blocks=4) == {"blocks.2.conv1": 0.7}
     with pytest.raises(ConfigError, match="'rb1.lif1' and 'rb1.conv2' give .* different rates"):
         layer_rates({"rb1.lif1": 0.2, "rb1.conv2": 0.3}, num_blocks=4)
@@ -205,19 +231,28 @@ def test_shared_reader_errors(tmp_path):
     assert dict(plain.rates) == {"l1": 0.1} and plain.time_steps is None
     with pytest.raises(ConfigError, match="does not state time_steps"):
         load_rates(tmp_path / "plain.json")
-    for text, words in [('{"schema": "sbn.firing-rates/1", "rates": {"a": null}}', "'a' must be"),
-                        ('{"schema": "sbn.firing-rates/1", "rates": {"a": true}}', "'a' must be"),
-                        ('{"schema": "sbn.firing-rates/1", "rates": [1]}', '"rates" must be'),
-                        ('{"schema": "x", "rates": {}}', "key 'schema' is 'x'; this sbn reads firing rates"),
-                        ('{"schema": "sbn.firing-rates/1", "time_steps": 0, "rates": {}}',
-                         "time_steps must be")]:
+    for text, words in [
+        ('{"schema": "sbn.firing-rates/1", "rates": {"a": null}}', "'a' must be"),
+        ('{"schema": "sbn.firing-rates/1", "rates": {"a": true}}', "'a' must be"),
+        ('{"schema": "sbn.firing-rates/1", "rates": [1]}', '"rates" must be'),
+        ('{"schema": "x", "rates": {}}', "key 'schema' is 'x'; this sbn reads firing rates"),
+        ('{"schema": "sbn.firing-rates/1", "time_steps": 0, "rates": {}}', "time_steps must be"),
+    ]:
         (tmp_path / "bad.json").write_text(text)
         with pytest.raises(ConfigError, match=words):
             read_rates(tmp_path / "bad.json")
-    modules = {"rb1.conv1": "backbone.blocks.0.conv1", "rb1.lif1": "backbone.blocks.0.sn1",
-               "a": "shared", "b": "shared", "head.flatten": None}
-    assert translate_module_keys({"blocks.0.conv1": 0.1, "rb1.lif1": 0.2, "zz": 0.3}, modules) \
-        == {"rb1.conv1": 0.1, "rb1.lif1": 0.2, "zz": 0.3}
+    modules = {
+        "rb1.conv1": "backbone.blocks.0.conv1",
+        "rb1.lif1": "backbone.blocks.0.sn1",
+        "a": "shared",
+        "b": "shared",
+        "head.flatten": None,
+    }
+    assert translate_module_keys({"blocks.0.conv1": 0.1, "rb1.lif1": 0.2, "zz": 0.3}, modules) == {
+        "rb1.conv1": 0.1,
+        "rb1.lif1": 0.2,
+        "zz": 0.3,
+    }
     with pytest.raises(ConfigError, match="module key 'shared' matches several nodes"):
         translate_module_keys({"shared": 0.1}, modules)
     with pytest.raises(ConfigError, match="'rb1.conv1' is given a rate twice"):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from nir_graphs import small_graph
 
 from sbn.energy import resolve_preset
 from sbn.energy.graph_energy import graph_energy
 from sbn.errors import ConfigError
-
-from nir_graphs import small_graph
-
 
 PRESETS = dict(snn=[resolve_preset("45nm"), resolve_preset("rolls")], ann=resolve_preset("45nm"))
 
@@ -23,7 +21,10 @@ def test_macs_syops_and_energy_by_hand():
     assert rows["fc"]["spikes_from"] is None  # a sum-pool's output is no spike train
     assert rows["conv"]["syops"] == 0.5 * 4 * 288 and rows["pool"]["syops"] == 0.25 * 4 * 32
     assert rows["fc"]["syops"] is None and rows["fc"]["snn_mj"] is None
-    assert rows["conv"]["snn_mj"] == {"45nm": pytest.approx(576 * 0.9e-9), "rolls": pytest.approx(576 * 0.077e-9)}
+    assert rows["conv"]["snn_mj"] == {
+        "45nm": pytest.approx(576 * 0.9e-9),
+        "rolls": pytest.approx(576 * 0.077e-9),
+    }
     assert rows["conv"]["ann_mj"] == pytest.approx(288 * 4.6e-9)
     assert r["totals"]["syops"] == 576 + 32 and r["totals"]["macs"] == 344
     assert r["totals"]["nodes_without_spike_rate"] == ["fc"]

@@ -61,8 +61,7 @@ def test_block_and_cumulative_macs_match_hand_computed(full_table, reference):
 def test_only_the_three_block_convolutions_are_counted(full_table):
     assert len(full_table.layers) == 16 * 3
     assert full_table.num_blocks == 16
-    assert all(layer.name.rsplit(".", 1)[-1] in ("conv1", "conv2", "conv3")
-               for layer in full_table.layers)
+    assert all(layer.name.rsplit(".", 1)[-1] in ("conv1", "conv2", "conv3") for layer in full_table.layers)
     assert not any("downsample" in n or "stem" in n or "enc" in n for n in full_table.names)
 
 

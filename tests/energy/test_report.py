@@ -7,7 +7,12 @@ import json
 import pytest
 
 from sbn.energy import (
-    FiringRates, config_layer_table, estimate_energy, read_report, render, resolve_preset,
+    FiringRates,
+    config_layer_table,
+    estimate_energy,
+    read_report,
+    render,
+    resolve_preset,
     write_report,
 )
 from sbn.energy.report import SCHEMA, from_dict, to_dict
@@ -16,8 +21,18 @@ from sbn.models import ModelConfig
 
 SNN = [resolve_preset(n) for n in ("45nm", "rolls", "loihi2")]
 ANN = resolve_preset("45nm")
-LAYER_KEYS = {"name", "rb", "macs", "firing_rate", "time_steps", "syops", "ann_mj",
-              "snn_45nm_mj", "snn_rolls_mj", "snn_loihi2_mj"}
+LAYER_KEYS = {
+    "name",
+    "rb",
+    "macs",
+    "firing_rate",
+    "time_steps",
+    "syops",
+    "ann_mj",
+    "snn_45nm_mj",
+    "snn_rolls_mj",
+    "snn_loihi2_mj",
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +43,9 @@ def table():
 @pytest.fixture(scope="module")
 def measured(table):
     rates = {n: (i % 7) / 10 for i, n in enumerate(table.names)}
-    rates = FiringRates(rates=rates, time_steps=4, source="pytorch on digits", samples=8,
-                        extra={"dataset": "digits"})
+    rates = FiringRates(
+        rates=rates, time_steps=4, source="pytorch on digits", samples=8, extra={"dataset": "digits"}
+    )
     return estimate_energy(table, rates, SNN, ANN, model={"arch": "resnet50", "width": 0.25})
 
 
@@ -44,8 +60,17 @@ def test_json_schema(measured):
     assert data["producer"].startswith("sbn ")
     assert [s["split"] for s in data["splits"]] == [f"RB{k}" for k in range(1, 17)]
     for k, s in enumerate(data["splits"], 1):
-        assert {"split", "ann_mj", "snn_45nm_mj", "snn_rolls_mj", "snn_loihi2_mj",
-                "ratio_45nm", "macs", "syops", "layers"} <= set(s)
+        assert {
+            "split",
+            "ann_mj",
+            "snn_45nm_mj",
+            "snn_rolls_mj",
+            "snn_loihi2_mj",
+            "ratio_45nm",
+            "macs",
+            "syops",
+            "layers",
+        } <= set(s)
         assert len(s["layers"]) == 3 * k  # the counted layers of RB1..RBk
         assert all(LAYER_KEYS <= set(le) for le in s["layers"])
         assert s["ann_mj"] == pytest.approx(sum(le["ann_mj"] for le in s["layers"]))
@@ -78,7 +103,10 @@ def test_round_trip(request, tmp_path, which):
 def test_other_versions_and_broken_files_are_refused(tmp_path, measured):
     data = to_dict(measured)
     data["schema"] = "sbn.energy/2"
-    with pytest.raises(ConfigError, match="key 'schema' is 'sbn.energy/2'; this sbn reads an energy report with schema 'sbn.energy/1'"):
+    with pytest.raises(
+        ConfigError,
+        match="key 'schema' is 'sbn.energy/2'; this sbn reads an energy report with schema 'sbn.energy/1'",
+    ):
         from_dict(data)
     data = to_dict(measured)
     del data["splits"][3]["ann_mj"]

@@ -36,8 +36,9 @@ def sbn_stride2(calibrate):
 @pytest.fixture(scope="session")
 def sbn_last_stride2(calibrate):
     """Stride 2 after the last block (the method's RB16 case): phases reach the head."""
-    return calibrate(small_config(bottleneck=BottleneckConfig(5, 16, 2),
-                                   lif=LIFParameters(decay=0.25, v_th=0.75)), seed=3)
+    return calibrate(
+        small_config(bottleneck=BottleneckConfig(5, 16, 2), lif=LIFParameters(decay=0.25, v_th=0.75)), seed=3
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,4 +50,3 @@ def if_backbone(calibrate):
 def make_config():
     """small_config for test modules (importlib mode: they cannot import conftest)."""
     return small_config
-

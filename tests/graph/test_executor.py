@@ -20,8 +20,9 @@ def chain(*nodes_, metadata=None, type_check=True, shape=None) -> nir.NIRGraph:
     nodes.update(zip(names, nodes_))
     nodes["output"] = nir.Output(output_type={"output": nodes_[-1].output_type["output"]})
     seq = ["input", *names, "output"]
-    return nir.NIRGraph(nodes=nodes, edges=list(zip(seq, seq[1:])),
-                        metadata=metadata or {}, type_check=type_check)
+    return nir.NIRGraph(
+        nodes=nodes, edges=list(zip(seq, seq[1:])), metadata=metadata or {}, type_check=type_check
+    )
 
 
 def run1(graph, seq, **kw):
@@ -37,8 +38,11 @@ def one(v) -> np.ndarray:
 # ---- stateless nodes ---------------------------------------------------------------------
 def test_affine_linear_scale_by_hand():
     w = np.array([[1.0, 2.0], [-1.0, 0.5]])
-    g = chain(nir.Affine(weight=w, bias=np.array([0.5, -1.0])),
-              nir.Linear(weight=np.array([[2.0, 1.0]])), nir.Scale(scale=np.array([3.0])))
+    g = chain(
+        nir.Affine(weight=w, bias=np.array([0.5, -1.0])),
+        nir.Linear(weight=np.array([[2.0, 1.0]])),
+        nir.Scale(scale=np.array([3.0])),
+    )
     x = np.array([[[1.0, 2.0]], [[0.0, -2.0]]])  # [T=2, B=1, 2]
     # step 0: W x + b = [5.5, -1]; linear: 2*5.5 - 1 = 10; scale: 30
     # step 1: [-3.5, -2]; linear: -9; scale: -27
@@ -46,20 +50,41 @@ def test_affine_linear_scale_by_hand():
     np.testing.assert_array_equal(out[:, 0, 0], [30.0, -27.0])
 
 
-@pytest.mark.parametrize("stride,padding,dilation,groups", [
-    (1, 1, 1, 1), (2, 0, 1, 1), (2, 2, 2, 2), (1, "same", 1, 1), (3, 1, 1, 4),
-])
+@pytest.mark.parametrize(
+    "stride,padding,dilation,groups",
+    [
+        (1, 1, 1, 1),
+        (2, 0, 1, 1),
+        (2, 2, 2, 2),
+        (1, "same", 1, 1),
+        (3, 1, 1, 4),
+    ],
+)
 def test_conv2d_matches_torch(stride, padding, dilation, groups):
     rng = np.random.default_rng(1)
     w = rng.normal(size=(8, 8 // groups, 3, 3))
     b = rng.normal(size=8)
-    conv = nir.Conv2d(input_shape=(9, 11), weight=w, stride=stride, padding=padding,
-                      dilation=dilation, groups=groups, bias=b)
+    conv = nir.Conv2d(
+        input_shape=(9, 11),
+        weight=w,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=b,
+    )
     # (nir's Conv2d declares C / groups input channels: give the Input its true shape)
     g = chain(conv, shape=(8, 9, 11), type_check=False)
     x = rng.normal(size=(2, 3, 8, 9, 11))
-    want = F.conv2d(torch.from_numpy(x).flatten(0, 1), torch.from_numpy(w),
-                    torch.from_numpy(b), stride, padding, dilation, groups)
+    want = F.conv2d(
+        torch.from_numpy(x).flatten(0, 1),
+        torch.from_numpy(w),
+        torch.from_numpy(b),
+        stride,
+        padding,
+        dilation,
+        groups,
+    )
     got = execute(g, x).outputs["output"]
     np.testing.assert_allclose(got.reshape(want.shape), want.numpy(), rtol=1e-12, atol=1e-12)
 
@@ -67,11 +92,9 @@ def test_conv2d_matches_torch(stride, padding, dilation, groups):
 def test_conv1d_matches_torch():
     rng = np.random.default_rng(2)
     w, b = rng.normal(size=(4, 3, 5)), rng.normal(size=4)
-    g = chain(nir.Conv1d(input_shape=20, weight=w, stride=2, padding=2, dilation=1,
-                         groups=1, bias=b))
+    g = chain(nir.Conv1d(input_shape=20, weight=w, stride=2, padding=2, dilation=1, groups=1, bias=b))
     x = rng.normal(size=(2, 2, 3, 20))
-    want = F.conv1d(torch.from_numpy(x).flatten(0, 1), torch.from_numpy(w),
-                    torch.from_numpy(b), 2, 2)
+    want = F.conv1d(torch.from_numpy(x).flatten(0, 1), torch.from_numpy(w), torch.from_numpy(b), 2, 2)
     got = execute(g, x).outputs["output"]
     np.testing.assert_allclose(got.reshape(want.shape), want.numpy(), rtol=1e-12)
 
@@ -90,8 +113,9 @@ def test_pooling_and_flatten():
             "flat": nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=0),
             "output": nir.Output(output_type=np.array([8])),
         }
-        g = nir.NIRGraph(nodes=nodes, edges=[("input", "pool"), ("pool", "flat"),
-                                             ("flat", "output")], type_check=False)
+        g = nir.NIRGraph(
+            nodes=nodes, edges=[("input", "pool"), ("pool", "flat"), ("flat", "output")], type_check=False
+        )
         got = execute(g, x).outputs["output"][0, 0]
         # channel 0 top-left window: 0 + 1 + 4 + 5 = 10
         sums = F.avg_pool2d(torch.from_numpy(x[0]), 2).numpy().ravel() * 4
@@ -107,8 +131,7 @@ def test_several_incoming_edges_are_summed():
         "sum": nir.Scale(scale=one(1.0)),
         "output": nir.Output(output_type=np.array([1])),
     }
-    edges = [("input", "a"), ("input", "b"), ("a", "sum"), ("b", "sum"), ("input", "sum"),
-             ("sum", "output")]
+    edges = [("input", "a"), ("input", "b"), ("a", "sum"), ("b", "sum"), ("input", "sum"), ("sum", "output")]
     g = nir.NIRGraph(nodes=nodes, edges=edges)
     np.testing.assert_array_equal(run1(g, [1.0, 2.0]), [-2.0, -4.0])  # 2x - 5x + x
 
@@ -152,8 +175,15 @@ def test_leaky_integrators_by_hand():
 def test_cuba_lif_by_hand():
     # dt = 1, tau_syn = 2, tau_mem = 4, r = 4, w_in = 2:
     # I = I + 0.5 (2 x - I);  v = 0.75 v + 0.25 * 4 I = 0.75 v + I
-    node = nir.CubaLIF(tau_syn=one(2), tau_mem=one(4), r=one(4), v_leak=one(0),
-                       v_threshold=one(1.5), v_reset=one(0), w_in=2.0)
+    node = nir.CubaLIF(
+        tau_syn=one(2),
+        tau_mem=one(4),
+        r=one(4),
+        v_leak=one(0),
+        v_threshold=one(1.5),
+        v_reset=one(0),
+        w_in=2.0,
+    )
     g = chain(node)
     res = execute(g, np.array([1.0, 0.0, 0.0])[:, None, None], dt=1.0, record=True)
     # t0: I = 1, v = 1 (no spike); t1: I = 0.5, v = 1.25; t2: I = 0.25, v = 1.1875
@@ -170,8 +200,7 @@ def test_cuba_lif_by_hand():
 
 def test_delay_and_threshold():
     g = chain(nir.Delay(delay=np.array([2e-3])), nir.Threshold(threshold=one(0.5)))
-    np.testing.assert_array_equal(run1(g, [1.0, 0.0, 0.7, 0.2, 0.0], dt=1e-3),
-                                  [0, 0, 1, 0, 1])
+    np.testing.assert_array_equal(run1(g, [1.0, 0.0, 0.7, 0.2, 0.0], dt=1e-3), [0, 0, 1, 0, 1])
     with pytest.raises(GraphError, match="whole multiples"):
         run1(g, [1.0], dt=3e-3)
 
@@ -207,8 +236,9 @@ def test_nested_graph_is_flattened():
         "after": nir.Scale(scale=one(-1.0)),
         "output": nir.Output(output_type=np.array([1])),
     }
-    g = nir.NIRGraph(nodes=nodes, edges=[("input", "sub"), ("sub", "after"),
-                                         ("after", "output")], type_check=False)
+    g = nir.NIRGraph(
+        nodes=nodes, edges=[("input", "sub"), ("sub", "after"), ("after", "output")], type_check=False
+    )
     res = execute(g, np.array([[[2.0]]]), record=True)
     assert res.outputs["output"][0, 0, 0] == -6.0
     assert res.trace["sub.n0"][0, 0, 0] == 6.0
@@ -233,8 +263,7 @@ def test_multiple_inputs_by_name():
 
 def test_wrong_input_shape_is_named():
     g = chain(nir.Scale(scale=np.ones(3)))
-    with pytest.raises(GraphError,
-                       match=r"input 'input' has shape \(2, 1, 4\); expected \[T, B, 3\]"):
+    with pytest.raises(GraphError, match=r"input 'input' has shape \(2, 1, 4\); expected \[T, B, 3\]"):
         execute(g, np.zeros((2, 1, 4)))
 
 
@@ -246,8 +275,7 @@ def test_unsupported_node_is_named_with_the_supported_list():
         "odd": Identity(input_type={"input": np.array([2])}),
         "output": nir.Output(output_type=np.array([2])),
     }
-    g = nir.NIRGraph(nodes=nodes, edges=[("input", "odd"), ("odd", "output")],
-                     type_check=False)
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "odd"), ("odd", "output")], type_check=False)
     with pytest.raises(GraphError) as info:
         execute(g, np.zeros((1, 1, 2)))
     message = str(info.value)

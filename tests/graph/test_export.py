@@ -27,8 +27,11 @@ def run_both(model: nn.Module, images: torch.Tensor):
     """(model logits, LIF spikes by module path, executor result, graph)."""
     graph = export_nir(model)
     spikes: dict[str, np.ndarray] = {}
-    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: spikes.__setitem__(n, o.numpy()))
-             for n, m in model.named_modules() if isinstance(m, LIF)]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, n=n: spikes.__setitem__(n, o.numpy()))
+        for n, m in model.named_modules()
+        if isinstance(m, LIF)
+    ]
     try:
         with torch.no_grad():
             logits = model(images).numpy()
@@ -36,8 +39,7 @@ def run_both(model: nn.Module, images: torch.Tensor):
         for h in hooks:
             h.remove()
     t = model.config.time_steps
-    result = execute(graph, np.broadcast_to(images.double().numpy(), (t, *images.shape)),
-                     record=True)
+    result = execute(graph, np.broadcast_to(images.double().numpy(), (t, *images.shape)), record=True)
     return logits, spikes, result, graph
 
 
@@ -51,13 +53,19 @@ def spikes_by_module(graph: nir.NIRGraph, result) -> dict[str, np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("fixture", [
-    "spiking_backbone", "sbn_stride1", "sbn_stride2", "sbn_last_stride2", "if_backbone",
-])
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "spiking_backbone",
+        "sbn_stride1",
+        "sbn_stride2",
+        "sbn_last_stride2",
+        "if_backbone",
+    ],
+)
 def test_float64_spikes_identical_at_every_lif(fixture, request):
     model = copy.deepcopy(request.getfixturevalue(fixture)).double()
-    images = torch.rand(3, 3, 16, 16, dtype=torch.float64,
-                        generator=torch.Generator().manual_seed(7))
+    images = torch.rand(3, 3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
     logits, torch_spikes, result, graph = run_both(model, images)
     nir_spikes = spikes_by_module(graph, result)
     assert set(nir_spikes) == set(torch_spikes)
@@ -77,8 +85,9 @@ def test_float32_model_agrees_except_for_rare_rounding_flips(sbn_stride2):
     nir_spikes = spikes_by_module(graph, result)
     differing = sum(int((nir_spikes[n] != s).sum()) for n, s in torch_spikes.items())
     total = sum(s.size for s in torch_spikes.values())
-    print(f"float32 model vs float64 executor: {differing} of {total} spikes differ "
-          f"({differing / total:.2e})")
+    print(
+        f"float32 model vs float64 executor: {differing} of {total} spikes differ ({differing / total:.2e})"
+    )
     assert differing / total < 1e-3
     np.testing.assert_allclose(result.outputs["output"].mean(0), logits, atol=1e-3)
 
@@ -88,9 +97,19 @@ def test_node_names_are_readable_and_stable(sbn_stride1):
     names = list(graph.nodes)
     assert names[:3] == ["input", "stem.conv", "stem.lif"]
     assert names[-4:] == ["head.pool", "head.flatten", "head.fc", "output"]
-    for name in ["rb1.conv1", "rb1.lif1", "rb1.conv3", "rb1.downsample", "rb1.lif3",
-                 "rb3.lif3", "encoder.conv", "encoder.lif", "decoder.conv", "decoder.lif",
-                 "rb4.downsample"]:
+    for name in [
+        "rb1.conv1",
+        "rb1.lif1",
+        "rb1.conv3",
+        "rb1.downsample",
+        "rb1.lif3",
+        "rb3.lif3",
+        "encoder.conv",
+        "encoder.lif",
+        "decoder.conv",
+        "decoder.lif",
+        "rb4.downsample",
+    ]:
         assert name in graph.nodes
     assert "rb3.downsample" not in graph.nodes  # identity shortcut
     assert sorted(s for s, d in graph.edges if d == "rb3.lif3") == ["rb2.lif3", "rb3.conv3"]
@@ -125,7 +144,7 @@ def _random_bn(channels: int, alpha: float = 1.0) -> TdBatchNorm:
 def test_tdbn_folds_into_the_conv_exactly(bias):
     torch.manual_seed(0)
     conv = nn.Conv2d(5, 7, 3, stride=2, padding=1, bias=bias).double()
-    bn = _random_bn(7, alpha=2 ** -0.5)
+    bn = _random_bn(7, alpha=2**-0.5)
     x = torch.randn(4, 5, 9, 9, dtype=torch.float64)
     with torch.no_grad():
         want = bn(conv(x)[None])[0]
@@ -164,15 +183,24 @@ def test_lif_discretisation_is_exact_ties_included(decay, v_th):
     assert float(node.v_threshold[0]) == lif_threshold(v_th) < v_th
 
 
-@pytest.mark.parametrize("stride,kernel,padding,output_padding", [
-    (1, 3, 1, 0), (2, 3, 1, 1), (2, 1, 0, 1), (2, 5, 2, 1), (4, 3, 1, 3), (1, 5, 2, 0),
-])
+@pytest.mark.parametrize(
+    "stride,kernel,padding,output_padding",
+    [
+        (1, 3, 1, 0),
+        (2, 3, 1, 1),
+        (2, 1, 0, 1),
+        (2, 5, 2, 1),
+        (4, 3, 1, 3),
+        (1, 5, 2, 0),
+    ],
+)
 def test_transposed_conv_as_phase_conv_is_exact(stride, kernel, padding, output_padding):
     rng = np.random.default_rng(stride * 10 + kernel)
     x = rng.normal(size=(2, 5, 4, 4))
     w = rng.normal(size=(5, 3, kernel, kernel))
-    want = F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), None, stride, padding,
-                              output_padding).numpy()
+    want = F.conv_transpose2d(
+        torch.from_numpy(x), torch.from_numpy(w), None, stride, padding, output_padding
+    ).numpy()
     assert want.shape[-1] == 4 * stride  # every case above is a phase layout: s x the input
     k, reach = conv_transpose_to_phases(w, stride, padding)
     if stride == 1 and kernel == 3:  # the familiar form: flipped, transposed kernel
@@ -201,8 +229,7 @@ def test_unsupported_module_is_named_with_the_supported_list(spiking_backbone):
 
 def test_impractically_large_node_is_refused_by_name(sbn_stride2, monkeypatch):
     monkeypatch.setattr(export_module, "MAX_NODE_PARAMS", 1000)
-    with pytest.raises(ExportError,
-                       match=r"layer '.*' would become a NIR node of [\d,]+ parameters"):
+    with pytest.raises(ExportError, match=r"layer '.*' would become a NIR node of [\d,]+ parameters"):
         export_nir(sbn_stride2)
 
 

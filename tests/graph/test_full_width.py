@@ -33,11 +33,13 @@ def test_export_and_partition_are_fast(full_model):
 
 def test_full_width_spikes_identical_at_every_lif(full_model):
     model = full_model.double()
-    images = torch.rand(1, 3, 32, 32, dtype=torch.float64,
-                        generator=torch.Generator().manual_seed(3))
+    images = torch.rand(1, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     spikes = {}
-    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: spikes.__setitem__(n, o.numpy()))
-             for n, m in model.named_modules() if isinstance(m, LIF)]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, n=n: spikes.__setitem__(n, o.numpy()))
+        for n, m in model.named_modules()
+        if isinstance(m, LIF)
+    ]
     with torch.no_grad():
         logits = model(images).numpy()
     for h in hooks:
@@ -66,8 +68,11 @@ def test_full_width_float32_model_diverges_only_through_rounding(calibrate):
     model = calibrate(ModelConfig(bottleneck=BottleneckConfig(16, 32, 2)), seed=11)
     images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(4))
     spikes = {}
-    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: spikes.__setitem__(n, o.numpy()))
-             for n, m in model.named_modules() if isinstance(m, LIF)]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, n=n: spikes.__setitem__(n, o.numpy()))
+        for n, m in model.named_modules()
+        if isinstance(m, LIF)
+    ]
     with torch.no_grad():
         model(images)
     for h in hooks:
@@ -79,7 +84,9 @@ def test_full_width_float32_model_diverges_only_through_rounding(calibrate):
         if isinstance(node, nir.LIF):
             got = from_phases(result.trace[name], int(node.metadata.get("sbn.phases", 1)))
             fractions[name] = float((got != spikes[str(node.metadata["sbn.module"])]).mean())
-    print("float32 model vs float64 executor, fraction of differing spikes: "
-          + ", ".join(f"{n} {f:.1e}" for n, f in fractions.items()))
+    print(
+        "float32 model vs float64 executor, fraction of differing spikes: "
+        + ", ".join(f"{n} {f:.1e}" for n, f in fractions.items())
+    )
     assert fractions["stem.lif"] < 1e-4
     assert fractions["rb1.lif1"] < 1e-3

@@ -88,8 +88,11 @@ def test_unsupported_node_type(tmp_path):
     with h5py.File(path, "r+") as f:
         del f["node/nodes/scale/type"]
         f["node/nodes/scale"].create_dataset("type", data="Reshape", dtype=h5py.string_dtype())
-    with pytest.raises(GraphError, match=r"node 'scale' has type Reshape, which the toolchain "
-                                         r"does not support \(supported: .*LIF"):
+    with pytest.raises(
+        GraphError,
+        match=r"node 'scale' has type Reshape, which the toolchain "
+        r"does not support \(supported: .*LIF",
+    ):
         load_nir(path)
 
 
@@ -111,12 +114,14 @@ def test_graph_failing_nir_type_inference_still_loads_and_fails_when_run(tmp_pat
         "scale": nir.Scale(scale=np.ones(2)),
         "output": nir.Output(output_type=np.array([2])),
     }
-    graph = nir.NIRGraph(nodes=nodes, edges=[("input", "scale"), ("scale", "output")],
-                         type_check=False)
+    graph = nir.NIRGraph(nodes=nodes, edges=[("input", "scale"), ("scale", "output")], type_check=False)
     nir.write(tmp_path / "old.nir", graph)
     with pytest.raises(ValueError):
         nir.read(tmp_path / "old.nir")
     loaded = load_nir(tmp_path / "old.nir")
-    with pytest.raises(GraphError, match=r"node 'scale' \(Scale\) cannot take an input of "
-                                         r"shape \(3,\) per sample"):
+    with pytest.raises(
+        GraphError,
+        match=r"node 'scale' \(Scale\) cannot take an input of "
+        r"shape \(3,\) per sample",
+    ):
         execute(loaded, np.ones((1, 1, 3)))

@@ -24,16 +24,24 @@ class Mystery(nir.NIRNode):
 
 def mystery_graph() -> nir.NIRGraph:
     return nir.NIRGraph(
-        nodes={"in": nir.Input(input_type={"input": np.array([2])}), "odd": Mystery(),
-               "out": nir.Output(output_type={"output": np.array([2])})},
-        edges=[("in", "odd"), ("odd", "out")], type_check=False)
+        nodes={
+            "in": nir.Input(input_type={"input": np.array([2])}),
+            "odd": Mystery(),
+            "out": nir.Output(output_type={"output": np.array([2])}),
+        },
+        edges=[("in", "odd"), ("odd", "out")],
+        type_check=False,
+    )
 
 
 def test_every_nir_node_class_is_in_the_table():
     import inspect
 
-    classes = {c for _, c in inspect.getmembers(nir, inspect.isclass)
-               if issubclass(c, nir.NIRNode) and c not in (nir.NIRNode, nir.NIRGraph)}
+    classes = {
+        c
+        for _, c in inspect.getmembers(nir, inspect.isclass)
+        if issubclass(c, nir.NIRNode) and c not in (nir.NIRNode, nir.NIRGraph)
+    }
     assert classes == set(node_types.TYPES)
 
 
@@ -47,8 +55,14 @@ def test_lava_runs_every_type_of_the_table():
 def test_roles_and_flags_by_hand():
     assert set(node_types.SPIKING) == {nir.LIF, nir.IF, nir.CubaLIF, nir.Threshold}
     assert set(node_types.STATEFUL) == {nir.LIF, nir.IF, nir.LI, nir.I, nir.CubaLIF, nir.CubaLI, nir.Delay}
-    assert set(node_types.COUNTED) == {nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d,
-                                       nir.AvgPool2d}
+    assert set(node_types.COUNTED) == {
+        nir.Affine,
+        nir.Linear,
+        nir.Conv1d,
+        nir.Conv2d,
+        nir.SumPool2d,
+        nir.AvgPool2d,
+    }
     assert {node_types.TYPES[t].role for t in node_types.TYPES} == {"io", "neuron", "synapse", "route"}
 
 
@@ -58,8 +72,11 @@ WHERE = {
     "lava plan": lambda g: __import__("sbn.targets.lava", fromlist=["make_plan"]).make_plan(g),
     "mapper": lambda g: __import__("sbn.targets.groups", fromlist=["network_from_nir"]).network_from_nir(g),
     "energy": lambda g: __import__("sbn.energy.graph_energy", fromlist=["graph_energy"]).graph_energy(
-        g, snn=[], ann=__import__("sbn.energy", fromlist=["resolve_preset"]).resolve_preset("45nm"),
-        uniform=0.1),
+        g,
+        snn=[],
+        ann=__import__("sbn.energy", fromlist=["resolve_preset"]).resolve_preset("45nm"),
+        uniform=0.1,
+    ),
 }
 
 
@@ -70,6 +87,9 @@ def test_an_unknown_type_is_refused_by_name_everywhere(where):
 
 
 def test_lookup_names_the_supported_types():
-    with pytest.raises(GraphError, match=r"node 'odd' has NIR type Mystery, which sbn does not "
-                                         r"support \(supported: Affine, AvgPool2d, .*LIF"):
+    with pytest.raises(
+        GraphError,
+        match=r"node 'odd' has NIR type Mystery, which sbn does not "
+        r"support \(supported: Affine, AvgPool2d, .*LIF",
+    ):
         node_types.lookup("odd", Mystery())

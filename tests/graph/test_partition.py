@@ -18,12 +18,15 @@ def images(model, batch=3, seed=5):
     return np.broadcast_to(x, (model.config.time_steps, *x.shape))
 
 
-@pytest.mark.parametrize("fixture,cut,node", [
-    ("sbn_stride1", "RB3", "encoder.lif"),
-    ("sbn_stride2", "rb2", "encoder.lif"),
-    ("spiking_backbone", "RB4", "rb4.lif3"),
-    ("spiking_backbone", "stem.lif", "stem.lif"),
-])
+@pytest.mark.parametrize(
+    "fixture,cut,node",
+    [
+        ("sbn_stride1", "RB3", "encoder.lif"),
+        ("sbn_stride2", "rb2", "encoder.lif"),
+        ("spiking_backbone", "RB4", "rb4.lif3"),
+        ("spiking_backbone", "stem.lif", "stem.lif"),
+    ],
+)
 def test_edge_after_device_equals_the_full_graph(fixture, cut, node, request):
     graph = export_nir(request.getfixturevalue(fixture))
     device, edge = partition(graph, cut)
@@ -33,8 +36,7 @@ def test_edge_after_device_equals_the_full_graph(fixture, cut, node, request):
     full = execute(graph, x, record=True)
     sent = execute(device, x).outputs["output"]
     np.testing.assert_array_equal(sent, full.trace[node])
-    np.testing.assert_array_equal(execute(edge, sent).outputs["output"],
-                                  full.outputs["output"])
+    np.testing.assert_array_equal(execute(edge, sent).outputs["output"], full.outputs["output"])
     assert set(device.nodes) - {"output"} | set(edge.nodes) - {"input"} == set(graph.nodes)
 
 
@@ -69,8 +71,7 @@ def test_residual_edge_crossing_the_cut_is_named(spiking_backbone):
 
 def test_unknown_split_lists_the_valid_ones(spiking_backbone):
     graph = export_nir(spiking_backbone)
-    with pytest.raises(GraphError,
-                       match=r"unknown cut 'RB9'.*valid split points: RB1, RB2, RB3, RB4, RB5"):
+    with pytest.raises(GraphError, match=r"unknown cut 'RB9'.*valid split points: RB1, RB2, RB3, RB4, RB5"):
         partition(graph, "RB9")
 
 
@@ -84,8 +85,9 @@ def test_input_output_and_recurrent_graphs_are_refused(spiking_backbone):
         "rec": nir.Linear(weight=np.ones((1, 1))),
         "output": nir.Output(output_type=np.array([1])),
     }
-    rnn = nir.NIRGraph(nodes=nodes, edges=[("input", "cell"), ("cell", "rec"), ("rec", "cell"),
-                                           ("cell", "output")])
+    rnn = nir.NIRGraph(
+        nodes=nodes, edges=[("input", "cell"), ("cell", "rec"), ("rec", "cell"), ("cell", "output")]
+    )
     with pytest.raises(GraphError, match="cycles"):
         partition(rnn, "cell")
 

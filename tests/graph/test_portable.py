@@ -38,8 +38,9 @@ def sbn_phases_into_head(calibrate, make_config):
     return calibrate(make_config(bottleneck=BottleneckConfig(5, 16, 2)), seed=3)
 
 
-@pytest.mark.parametrize("fixture", ["sbn_stride1", "sbn_stride2", "sbn_phases_into_head",
-                                     "spiking_backbone", "if_backbone"])
+@pytest.mark.parametrize(
+    "fixture", ["sbn_stride1", "sbn_stride2", "sbn_phases_into_head", "spiking_backbone", "if_backbone"]
+)
 def test_same_spikes_at_every_neuron_and_same_logits(fixture, request):
     """k = 0.5 and k = 1 (IF): bit-identical spikes at every neuron, potentials exactly
     (1 - k) times the sbn profile's, logits to float64 rounding (the head sums in another
@@ -54,8 +55,7 @@ def test_same_spikes_at_every_neuron_and_same_logits(fixture, request):
     for name in neuron_names(exact):
         assert 0.02 < ours.trace[name].mean() < 0.6, f"{name} hardly fires"
         np.testing.assert_array_equal(theirs.trace[name], ours.trace[name], err_msg=name)
-        np.testing.assert_array_equal(theirs.voltages[name], gain * ours.voltages[name],
-                                      err_msg=name)
+        np.testing.assert_array_equal(theirs.voltages[name], gain * ours.voltages[name], err_msg=name)
     logits = theirs.outputs["output"]
     assert logits.shape[-2:] == (1, 1)
     np.testing.assert_allclose(logits[..., 0, 0], ours.outputs["output"], rtol=0, atol=1e-12)
@@ -75,8 +75,7 @@ def test_device_and_edge_files_agree_with_the_sbn_profile(sbn_stride2):
     want = execute(edge_exact, payload).outputs["output"]
     got = execute(edge_port, payload).outputs["output"][..., 0, 0]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(execute(portable, x).outputs["output"][..., 0, 0], want,
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(execute(portable, x).outputs["output"][..., 0, 0], want, rtol=0, atol=1e-12)
 
 
 def test_k_without_a_power_of_two_gain_is_close_not_exact(sbn_last_stride2):
@@ -125,10 +124,11 @@ def test_moved_metadata_names_modules_and_phases(sbn_stride2):
 def test_portable_lif_threshold_is_the_model_rule():
     """v = (1 - k) u; v > nextafter((1 - k) V_th) is u >= V_th, ties included."""
     node = portable_lif(0.5, 1.0, (1,))
-    g = nir.NIRGraph(nodes={"input": nir.Input(np.array([1])), "lif": node,
-                            "output": nir.Output(np.array([1]))},
-                     edges=[("input", "lif"), ("lif", "output")],
-                     metadata={"sbn.dt": PORTABLE_DT})
+    g = nir.NIRGraph(
+        nodes={"input": nir.Input(np.array([1])), "lif": node, "output": nir.Output(np.array([1]))},
+        edges=[("input", "lif"), ("lif", "output")],
+        metadata={"sbn.dt": PORTABLE_DT},
+    )
     x = np.array([0.5, 0.75, 0.3, 2.0])[:, None, None]  # u: 0.5, 1.0 (tie: spike), 0.3, 2.15
     spikes = execute(g, x).outputs["output"][:, 0, 0]
     assert spikes.tolist() == [0.0, 1.0, 0.0, 1.0]

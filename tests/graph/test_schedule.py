@@ -7,12 +7,11 @@ import logging
 import nir
 import numpy as np
 import pytest
+from nir_graphs import biased_recurrent_affine, lif, two_neuron_loop
 
 from sbn.errors import GraphError
 from sbn.graph import execute
 from sbn.graph.schedule import check_inputs, choose_dt, schedule, sum_inputs
-
-from nir_graphs import biased_recurrent_affine, lif, two_neuron_loop
 
 
 def test_a_recurrent_weight_reads_its_neuron_of_the_previous_step():
@@ -51,22 +50,36 @@ def test_two_neuron_loop_by_hand():
 
 def test_a_cycle_without_state_is_cut_by_depth_first_search_from_the_input():
     g = nir.NIRGraph(
-        nodes={"in": nir.Input(input_type={"input": np.array([1])}),
-               "p": nir.Scale(scale=np.array([0.5])), "q": nir.Scale(scale=np.array([0.5])),
-               "out": nir.Output(output_type={"output": np.array([1])})},
-        edges=[("in", "p"), ("p", "q"), ("q", "p"), ("q", "out")], type_check=False)
+        nodes={
+            "in": nir.Input(input_type={"input": np.array([1])}),
+            "p": nir.Scale(scale=np.array([0.5])),
+            "q": nir.Scale(scale=np.array([0.5])),
+            "out": nir.Output(output_type={"output": np.array([1])}),
+        },
+        edges=[("in", "p"), ("p", "q"), ("q", "p"), ("q", "out")],
+        type_check=False,
+    )
     assert schedule(g).back_edges == [("q", "p")]
 
 
 def test_nested_graphs_are_inlined_and_only_top_level_inputs_count():
     inner = nir.NIRGraph(
-        nodes={"i": nir.Input(input_type={"input": np.array([2])}), "n": lif(2),
-               "o": nir.Output(output_type={"output": np.array([2])})},
-        edges=[("i", "n"), ("n", "o")])
+        nodes={
+            "i": nir.Input(input_type={"input": np.array([2])}),
+            "n": lif(2),
+            "o": nir.Output(output_type={"output": np.array([2])}),
+        },
+        edges=[("i", "n"), ("n", "o")],
+    )
     g = nir.NIRGraph(
-        nodes={"in": nir.Input(input_type={"input": np.array([2])}), "sub": inner,
-               "out": nir.Output(output_type={"output": np.array([2])})},
-        edges=[("in", "sub"), ("sub", "out")], type_check=False)
+        nodes={
+            "in": nir.Input(input_type={"input": np.array([2])}),
+            "sub": inner,
+            "out": nir.Output(output_type={"output": np.array([2])}),
+        },
+        edges=[("in", "sub"), ("sub", "out")],
+        type_check=False,
+    )
     s = schedule(g)
     assert s.inputs == ["in"] and s.outputs == ["out"]
     assert s.order == ["in", "sub.i", "sub.n", "sub.o", "out"]

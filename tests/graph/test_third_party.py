@@ -74,8 +74,14 @@ def test_braille_rnn_recurrent_weights_see_the_previous_step(name):
     res = execute(graph, x, dt=dt, record=True)
 
     def coeffs(node):
-        return (dt / node.tau_syn, 1 - dt / node.tau_mem, dt / node.tau_mem * node.r,
-                node.w_in, node.v_threshold, node.v_reset)
+        return (
+            dt / node.tau_syn,
+            1 - dt / node.tau_mem,
+            dt / node.tau_mem * node.r,
+            node.w_in,
+            node.v_threshold,
+            node.v_reset,
+        )
 
     def dense(node, h):
         y = h @ np.asarray(node.weight).T

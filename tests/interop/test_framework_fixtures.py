@@ -29,8 +29,10 @@ def inputs():
 @pytest.fixture(scope="module")
 def ours(inputs):
     """Our executor on each committed file: every node's output over time."""
-    return {part: execute(load_nir(FIXTURES / "portable" / f"{part}.nir"), inputs[part],
-                          record=True) for part in PARTS}
+    return {
+        part: execute(load_nir(FIXTURES / "portable" / f"{part}.nir"), inputs[part], record=True)
+        for part in PARTS
+    }
 
 
 def framework_outputs(framework: str) -> dict[str, np.ndarray]:
@@ -42,8 +44,7 @@ def test_fixtures_are_portable_exports_with_recorded_versions():
     manifest = json.loads((FIXTURES / "portable" / "manifest.json").read_text())
     assert (manifest["profile"], manifest["dt"]) == ("portable", 1e-4)
     versions = json.loads((FIXTURES / "versions.json").read_text())
-    assert set(FRAMEWORKS) <= set(versions["packages"]) and set(FRAMEWORKS) <= set(
-        versions["loaded_with"])
+    assert set(FRAMEWORKS) <= set(versions["packages"]) and set(FRAMEWORKS) <= set(versions["loaded_with"])
     for part in PARTS:
         graph = load_nir(FIXTURES / "portable" / f"{part}.nir")
         assert graph.metadata["sbn.profile"] == "portable"
@@ -56,13 +57,13 @@ def test_every_neuron_spikes_as_in_the_framework(framework, part, ours):
     theirs = framework_outputs(framework)
     graph = load_nir(FIXTURES / "portable" / f"{part}.nir")
     neurons = [n for n, node in graph.nodes.items() if isinstance(node, nir.LIF)]
-    assert sorted(k.split(".", 2)[2] for k in theirs if k.startswith(f"{part}.spikes.")) == sorted(
-        neurons)
+    assert sorted(k.split(".", 2)[2] for k in theirs if k.startswith(f"{part}.spikes.")) == sorted(neurons)
     fired = 0
     for name in neurons:
         want = ours[part].trace[name]
-        np.testing.assert_array_equal(theirs[f"{part}.spikes.{name}"], want,
-                                      err_msg=f"{framework} {part} {name}")
+        np.testing.assert_array_equal(
+            theirs[f"{part}.spikes.{name}"], want, err_msg=f"{framework} {part} {name}"
+        )
         fired += int(want.sum())
     assert fired > 0.05 * sum(ours[part].trace[n].size for n in neurons)  # it proves something
 
@@ -89,8 +90,9 @@ def test_lava_runs_the_portable_device_file_as_the_frameworks(inputs):
     payload = run.outputs["output"]
     assert payload.mean() > 0.05
     for framework in ("snntorch", "spikingjelly"):
-        np.testing.assert_array_equal(payload, framework_outputs(framework)["device.output"],
-                                      err_msg=framework)
+        np.testing.assert_array_equal(
+            payload, framework_outputs(framework)["device.output"], err_msg=framework
+        )
 
 
 @pytest.mark.parametrize("backend", ["executor", "lava"])
@@ -102,9 +104,23 @@ def test_sbn_sim_input_reproduces_the_frameworks_payload(backend, inputs, tmp_pa
     import sbn.cli
 
     np.save(tmp_path / "x.npy", np.ascontiguousarray(inputs["device"]))
-    monkeypatch.setattr(sys, "argv", ["sbn", "sim", str(FIXTURES / "portable" / "device.nir"),
-                                      "--input", str(tmp_path / "x.npy"), "--backend", backend,
-                                      "--out", str(tmp_path / "y.npz"), "--format", "json"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "sbn",
+            "sim",
+            str(FIXTURES / "portable" / "device.nir"),
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--backend",
+            backend,
+            "--out",
+            str(tmp_path / "y.npz"),
+            "--format",
+            "json",
+        ],
+    )
     try:
         sbn.cli.main()
     except SystemExit as exc:
@@ -113,5 +129,6 @@ def test_sbn_sim_input_reproduces_the_frameworks_payload(backend, inputs, tmp_pa
     assert report["dt"] == 1e-4 and report["dt_source"] == "graph"
     with np.load(tmp_path / "y.npz") as saved:
         for framework in ("snntorch", "spikingjelly", "norse"):
-            np.testing.assert_array_equal(saved["output"], framework_outputs(framework)["device.output"],
-                                          err_msg=framework)
+            np.testing.assert_array_equal(
+                saved["output"], framework_outputs(framework)["device.output"], err_msg=framework
+            )

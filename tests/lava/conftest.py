@@ -53,4 +53,3 @@ def images():
 @pytest.fixture(scope="session")
 def small_config():
     return ModelConfig(**SMALL)
-

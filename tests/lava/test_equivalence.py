@@ -24,7 +24,7 @@ FIXTURES = Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party"
 
 
 def dyadic(rng, shape, bits=3, scale=1.0):
-    return rng.integers(-2**bits, 2**bits + 1, shape).astype(float) / 2**bits * scale
+    return rng.integers(-(2**bits), 2**bits + 1, shape).astype(float) / 2**bits * scale
 
 
 def spikes(rng, shape, p=0.4):
@@ -40,7 +40,11 @@ def assert_equal_to_executor(graph, x, fuse="graph", dt=None, **kw):
     for name in ref:
         assert run.outputs[name].shape == ref[name].shape
         np.testing.assert_array_equal(run.outputs[name], ref[name], err_msg=name)
-    spiking = {n for n, node in run_nodes(graph).items() if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF, nir.Threshold))}
+    spiking = {
+        n
+        for n, node in run_nodes(graph).items()
+        if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF, nir.Threshold))
+    }
     assert set(run.spikes) == spiking
     for name in spiking:
         assert run.spikes[name] == executed.trace[name].sum(), name
@@ -58,21 +62,45 @@ def run_nodes(graph):
 def residual_graph(rng, c=3, side=6):
     """input -> conv1 -> lif1 -> conv2 -> lif2, plus the shortcut input -> lif2: branches
     of 0 and 4 hops meeting at lif2."""
-    lif = lambda shape: nir.LIF(tau=np.full(shape, 2.0), r=np.full(shape, 2.0),  # noqa: E731
-                                v_leak=np.zeros(shape), v_threshold=np.full(shape, 0.75))
+    lif = lambda shape: nir.LIF(
+        tau=np.full(shape, 2.0),
+        r=np.full(shape, 2.0),
+        v_leak=np.zeros(shape),
+        v_threshold=np.full(shape, 0.75),
+    )
     return nir.NIRGraph(
         nodes={
             "input": nir.Input(input_type={"input": np.array([c, side, side])}),
-            "conv1": nir.Conv2d(input_shape=(side, side), weight=dyadic(rng, (4, c, 3, 3), scale=0.5),
-                                stride=1, padding=1, dilation=1, groups=1, bias=dyadic(rng, 4, scale=0.25)),
+            "conv1": nir.Conv2d(
+                input_shape=(side, side),
+                weight=dyadic(rng, (4, c, 3, 3), scale=0.5),
+                stride=1,
+                padding=1,
+                dilation=1,
+                groups=1,
+                bias=dyadic(rng, 4, scale=0.25),
+            ),
             "lif1": lif((4, side, side)),
-            "conv2": nir.Conv2d(input_shape=(side, side), weight=dyadic(rng, (c, 4, 3, 3), scale=0.5),
-                                stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(c)),
+            "conv2": nir.Conv2d(
+                input_shape=(side, side),
+                weight=dyadic(rng, (c, 4, 3, 3), scale=0.5),
+                stride=1,
+                padding=1,
+                dilation=1,
+                groups=1,
+                bias=np.zeros(c),
+            ),
             "lif2": lif((c, side, side)),
             "output": nir.Output(output_type={"output": np.array([c, side, side])}),
         },
-        edges=[("input", "conv1"), ("conv1", "lif1"), ("lif1", "conv2"), ("conv2", "lif2"),
-               ("input", "lif2"), ("lif2", "output")],
+        edges=[
+            ("input", "conv1"),
+            ("conv1", "lif1"),
+            ("lif1", "conv2"),
+            ("conv2", "lif2"),
+            ("input", "lif2"),
+            ("lif2", "output"),
+        ],
         metadata={"sbn.dt": 1.0},
     )
 
@@ -83,7 +111,13 @@ def test_residual_branches_of_different_depth_meet_in_the_same_step():
     plan = make_plan(graph, fuse="node")
     # one Lava process per node; each hop one step: input 0, conv1 1, lif1 2, conv2 3, lif2 4
     assert {s.name: s.start for s in plan.segments} == {
-        "input": 0, "conv1": 1, "lif1": 2, "conv2": 3, "lif2": 4, "output": 5}
+        "input": 0,
+        "conv1": 1,
+        "lif1": 2,
+        "conv2": 3,
+        "lif2": 4,
+        "output": 5,
+    }
     # the shortcut arrives at step 1 and is held 3 steps to meet conv2's value
     assert [(seg, hop.source, hop.delay) for seg, hop in plan.aligned_hops] == [("lif2", "input", 3)]
     x = spikes(rng, (4, 2, 3, 6, 6))
@@ -98,18 +132,36 @@ def test_residual_branches_of_different_depth_meet_in_the_same_step():
 def test_sinabs_style_cnn_with_pools_flatten_affine_if():
     """IF (r = 1, dt = 1), Conv2d, SumPool2d, AvgPool2d, Flatten, Affine, Scale, Linear."""
     rng = np.random.default_rng(2)
-    if_ = lambda shape: nir.IF(r=np.ones(shape), v_threshold=np.ones(shape))  # noqa: E731
+    if_ = lambda shape: nir.IF(r=np.ones(shape), v_threshold=np.ones(shape))
     graph = nir.NIRGraph(
         nodes={
             "input": nir.Input(input_type={"input": np.array([2, 8, 8])}),
-            "0": nir.Conv2d(input_shape=(8, 8), weight=dyadic(rng, (4, 2, 3, 3)), stride=1,
-                            padding=1, dilation=1, groups=1, bias=dyadic(rng, 4, scale=0.25)),
+            "0": nir.Conv2d(
+                input_shape=(8, 8),
+                weight=dyadic(rng, (4, 2, 3, 3)),
+                stride=1,
+                padding=1,
+                dilation=1,
+                groups=1,
+                bias=dyadic(rng, 4, scale=0.25),
+            ),
             "1": if_((4, 8, 8)),
-            "2": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
-            "3": nir.Conv2d(input_shape=(4, 4), weight=dyadic(rng, (4, 4, 3, 3)), stride=2,
-                            padding=1, dilation=1, groups=1, bias=np.zeros(4)),
+            "2": nir.SumPool2d(
+                kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])
+            ),
+            "3": nir.Conv2d(
+                input_shape=(4, 4),
+                weight=dyadic(rng, (4, 4, 3, 3)),
+                stride=2,
+                padding=1,
+                dilation=1,
+                groups=1,
+                bias=np.zeros(4),
+            ),
             "4": if_((4, 2, 2)),
-            "5": nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([1, 1]), padding=np.array([1, 1])),
+            "5": nir.AvgPool2d(
+                kernel_size=np.array([2, 2]), stride=np.array([1, 1]), padding=np.array([1, 1])
+            ),
             "6": nir.Flatten(start_dim=0, end_dim=-1, input_type={"input": np.array([4, 3, 3])}),
             "7": nir.Affine(weight=dyadic(rng, (6, 36)), bias=dyadic(rng, 6, scale=0.25)),
             "8": nir.Scale(scale=np.array([1.0, 2.0, 0.5, 1.0, 1.5, 1.0])),
@@ -118,9 +170,21 @@ def test_sinabs_style_cnn_with_pools_flatten_affine_if():
             "11": if_((3,)),
             "output": nir.Output(output_type={"output": np.array([3])}),
         },
-        edges=[("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "4"), ("4", "5"),
-               ("5", "6"), ("6", "7"), ("7", "8"), ("8", "9"), ("9", "10"), ("10", "11"),
-               ("11", "output")],
+        edges=[
+            ("input", "0"),
+            ("0", "1"),
+            ("1", "2"),
+            ("2", "3"),
+            ("3", "4"),
+            ("4", "5"),
+            ("5", "6"),
+            ("6", "7"),
+            ("7", "8"),
+            ("8", "9"),
+            ("9", "10"),
+            ("10", "11"),
+            ("11", "output"),
+        ],
     )
     x = spikes(rng, (4, 3, 2, 8, 8), p=0.6)
     # sinabs graphs state no dt: they mean dt = 1 (IF with r = 1)
@@ -136,18 +200,33 @@ def test_norse_lif_cuba_lif_and_li_readout_at_their_dt():
         nodes={
             "input": nir.Input(input_type={"input": np.array([n])}),
             "fc1": nir.Affine(weight=dyadic(rng, (m, n), scale=4), bias=dyadic(rng, m)),
-            "lif": nir.LIF(tau=np.full(m, 5e-4), r=np.full(m, 5.0), v_leak=np.full(m, 0.125),
-                           v_threshold=np.full(m, 0.5)),
+            "lif": nir.LIF(
+                tau=np.full(m, 5e-4), r=np.full(m, 5.0), v_leak=np.full(m, 0.125), v_threshold=np.full(m, 0.5)
+            ),
             "fc2": nir.Linear(weight=dyadic(rng, (k, m), scale=4)),
-            "cuba": nir.CubaLIF(tau_syn=np.full(k, 2e-4), tau_mem=np.full(k, 4e-4), r=np.full(k, 4.0),
-                                v_leak=np.zeros(k), v_threshold=np.full(k, 0.25), w_in=np.full(k, 2.0)),
+            "cuba": nir.CubaLIF(
+                tau_syn=np.full(k, 2e-4),
+                tau_mem=np.full(k, 4e-4),
+                r=np.full(k, 4.0),
+                v_leak=np.zeros(k),
+                v_threshold=np.full(k, 0.25),
+                w_in=np.full(k, 2.0),
+            ),
             "fc3": nir.Linear(weight=dyadic(rng, (2, k))),
             "li": nir.LI(tau=np.full(2, 2e-4), r=np.ones(2), v_leak=np.zeros(2)),
             "out_spikes": nir.Output(output_type={"output": np.array([k])}),
             "out_v": nir.Output(output_type={"output": np.array([2])}),
         },
-        edges=[("input", "fc1"), ("fc1", "lif"), ("lif", "fc2"), ("fc2", "cuba"),
-               ("cuba", "fc3"), ("fc3", "li"), ("cuba", "out_spikes"), ("li", "out_v")],
+        edges=[
+            ("input", "fc1"),
+            ("fc1", "lif"),
+            ("lif", "fc2"),
+            ("fc2", "cuba"),
+            ("cuba", "fc3"),
+            ("fc3", "li"),
+            ("cuba", "out_spikes"),
+            ("li", "out_v"),
+        ],
     )
     x = spikes(rng, (8, 2, n), p=0.5)
     ref, run = assert_equal_to_executor(graph, x, fuse="node", dt=1e-4)
@@ -155,8 +234,16 @@ def test_norse_lif_cuba_lif_and_li_readout_at_their_dt():
     assert run.latency["out_spikes"] < run.latency["out_v"]  # two outputs, two latencies
 
 
-@pytest.mark.parametrize("name", ["lif_norse", "two_lif_neurons", "cnn_sinabs",
-                                  "braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "lif_norse",
+        "two_lif_neurons",
+        "cnn_sinabs",
+        "braille_noDelay_bias_zero",
+        "braille_noDelay_noBias_subtract",
+    ],
+)
 def test_third_party_files_run_like_the_executor(name):
     """Real files from other tools. The braille RNN's recurrence (a cycle) is kept inside one
     Lava process; its "subtract" variant says nothing about reset in the file (NIR 1.0 has no
@@ -175,21 +262,35 @@ def test_third_party_files_run_like_the_executor(name):
 
 
 def test_reset_mode_lava_cannot_express_is_refused_by_name():
-    node = nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2),
-                   metadata={"reset_mode": "subtract"})
-    graph = nir.NIRGraph(nodes={"in": nir.Input(input_type={"input": np.array([2])}), "neuron": node,
-                                "out": nir.Output(output_type={"output": np.array([2])})},
-                         edges=[("in", "neuron"), ("neuron", "out")])
+    node = nir.LIF(
+        tau=np.ones(2),
+        r=np.ones(2),
+        v_leak=np.zeros(2),
+        v_threshold=np.ones(2),
+        metadata={"reset_mode": "subtract"},
+    )
+    graph = nir.NIRGraph(
+        nodes={
+            "in": nir.Input(input_type={"input": np.array([2])}),
+            "neuron": node,
+            "out": nir.Output(output_type={"output": np.array([2])}),
+        },
+        edges=[("in", "neuron"), ("neuron", "out")],
+    )
     with pytest.raises(SimulationError, match=r"node neuron: reset mode 'subtract'"):
         make_plan(graph)
 
 
 def test_delay_of_a_fraction_of_a_step_is_refused_by_name():
     graph = nir.NIRGraph(
-        nodes={"in": nir.Input(input_type={"input": np.array([2])}),
-               "late": nir.Delay(delay=np.array([0.5, 1.0])),
-               "out": nir.Output(output_type={"output": np.array([2])})},
-        edges=[("in", "late"), ("late", "out")], type_check=False)
+        nodes={
+            "in": nir.Input(input_type={"input": np.array([2])}),
+            "late": nir.Delay(delay=np.array([0.5, 1.0])),
+            "out": nir.Output(output_type={"output": np.array([2])}),
+        },
+        edges=[("in", "late"), ("late", "out")],
+        type_check=False,
+    )
     with pytest.raises(SimulationError, match=r"node late: Delay of \[0.5, 1.0\] is not a whole number"):
         make_plan(graph, dt=1.0)
 
@@ -198,11 +299,15 @@ def test_convolution_with_nan_weights_is_refused_by_name():
     weight = np.ones((2, 1, 3, 3))
     weight[1, 0, 1, 1] = np.nan
     graph = nir.NIRGraph(
-        nodes={"in": nir.Input(input_type={"input": np.array([1, 4, 4])}),
-               "conv": nir.Conv2d(input_shape=(4, 4), weight=weight, stride=1, padding=1,
-                                  dilation=1, groups=1, bias=np.zeros(2)),
-               "out": nir.Output(output_type={"output": np.array([2, 4, 4])})},
-        edges=[("in", "conv"), ("conv", "out")])
+        nodes={
+            "in": nir.Input(input_type={"input": np.array([1, 4, 4])}),
+            "conv": nir.Conv2d(
+                input_shape=(4, 4), weight=weight, stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(2)
+            ),
+            "out": nir.Output(output_type={"output": np.array([2, 4, 4])}),
+        },
+        edges=[("in", "conv"), ("conv", "out")],
+    )
     with pytest.raises(SimulationError, match=r"node conv: weight holds inf/nan"):
         make_plan(graph)
 

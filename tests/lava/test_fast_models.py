@@ -36,7 +36,7 @@ LAYERS = [
 
 def dyadic(rng, shape, bits=4):
     """Weights with few significant bits: every partial sum is exact in float64."""
-    return rng.integers(-2**bits, 2**bits, shape).astype(float) / 2**bits
+    return rng.integers(-(2**bits), 2**bits, shape).astype(float) / 2**bits
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -135,10 +135,13 @@ def test_conv_kernel_skips_zeros_only_where_exact():
     assert same_bits(lava_conv(zeros, weight, 1, 1, 1, 1), stock_conv(zeros, weight, 3, 1, 1, 1, 1))
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.full((2, 3, 3, 2), np.nan), "inf or nan"),
-    (np.ones((2, 3, 3)), "must be (C_out, kx, ky, C_in/groups)"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.full((2, 3, 3, 2), np.nan), "inf or nan"),
+        (np.ones((2, 3, 3)), "must be (C_out, kx, ky, C_in/groups)"),
+    ],
+)
 def test_conv_kernel_refuses_bad_weights(bad, message):
     with pytest.raises(GraphError, match=re.escape(message)):
         LavaOrderConv(bad)
@@ -154,8 +157,9 @@ def test_nchw_conv_matches_torch():
     x = rng.random((2, 4, 9, 8))
     w = rng.normal(size=(6, 2, 3, 3))
     b = rng.normal(size=6)
-    ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
-                                     stride=2, padding=1, groups=2).numpy()
+    ref = torch.nn.functional.conv2d(
+        torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=2, padding=1, groups=2
+    ).numpy()
     np.testing.assert_allclose(kernels.conv2d(x, w, b, 2, 1, 1, 2), ref, rtol=0, atol=1e-12)
 
 
@@ -183,8 +187,9 @@ def test_conv_process_fast_model_equals_stock_model_in_lava(message_bits):
         data *= rng.normal(size=data.shape)
 
     def make():
-        return Conv(weight=weight, input_shape=(6, 5, 3), padding=1, stride=(2, 1),
-                    num_message_bits=message_bits)
+        return Conv(
+            weight=weight, input_shape=(6, 5, 3), padding=1, stride=(2, 1), num_message_bits=message_bits
+        )
 
     stock = _run_layer(make, data, Loihi2SimCfg(select_tag="floating_pt"))
     fast = _run_layer(make, data, fast_run_cfg())

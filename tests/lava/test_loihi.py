@@ -23,14 +23,22 @@ LOIHI2 = get_target("loihi2")
 
 
 def lif(shape, tau=2.0, r=2.0, v_leak=0.0, v_threshold=1.0, v_reset=0.0):
-    full = lambda v: np.full(shape, v, dtype=np.float64)  # noqa: E731
-    return nir.LIF(tau=full(tau), r=full(r), v_leak=full(v_leak), v_threshold=full(v_threshold),
-                   v_reset=full(v_reset))
+    full = lambda v: np.full(shape, v, dtype=np.float64)
+    return nir.LIF(
+        tau=full(tau), r=full(r), v_leak=full(v_leak), v_threshold=full(v_threshold), v_reset=full(v_reset)
+    )
 
 
 def conv(weight, bias, in_hw, padding=0, stride=1):
-    return nir.Conv2d(input_shape=in_hw, weight=np.asarray(weight, dtype=np.float64), stride=stride,
-                      padding=padding, dilation=1, groups=1, bias=np.asarray(bias, dtype=np.float64))
+    return nir.Conv2d(
+        input_shape=in_hw,
+        weight=np.asarray(weight, dtype=np.float64),
+        stride=stride,
+        padding=padding,
+        dilation=1,
+        groups=1,
+        bias=np.asarray(bias, dtype=np.float64),
+    )
 
 
 def graph(nodes, edges, dt=1.0):
@@ -39,35 +47,52 @@ def graph(nodes, edges, dt=1.0):
 
 def one_layer():
     """Input (1, 2, 2) -> 1x1 conv (w 0.5, b 0.25) -> LIF (tau 2, r 2: gain 1, k 0.5) -> Output."""
-    return graph({
-        "input": nir.Input(input_type={"input": np.array([1, 2, 2])}),
-        "conv": conv([[[[0.5]]]], [0.25], (2, 2)),
-        "lif": lif((1, 2, 2)),
-        "output": nir.Output(output_type={"output": np.array([1, 2, 2])}),
-    }, [("input", "conv"), ("conv", "lif"), ("lif", "output")])
+    return graph(
+        {
+            "input": nir.Input(input_type={"input": np.array([1, 2, 2])}),
+            "conv": conv([[[[0.5]]]], [0.25], (2, 2)),
+            "lif": lif((1, 2, 2)),
+            "output": nir.Output(output_type={"output": np.array([1, 2, 2])}),
+        },
+        [("input", "conv"), ("conv", "lif"), ("lif", "output")],
+    )
 
 
 def residual(seed=0):
     """input -> c1 -> l1 -> c2 -> l2 -> c3 -> l3 -> output, with l1 -> l3 as an identity
     shortcut and as a 1x1 convolution ``cds``: both need a delay of one step."""
     rng = np.random.default_rng(seed)
-    w = lambda *s: rng.normal(0, 0.6, s)  # noqa: E731
-    b = lambda n: rng.uniform(-0.1, 0.3, n)  # noqa: E731
-    return graph({
-        "input": nir.Input(input_type={"input": np.array([2, 6, 6])}),
-        "c1": conv(w(4, 2, 3, 3), b(4), (6, 6), padding=1),
-        "l1": lif((4, 6, 6), v_leak=0.1),
-        "c2": conv(w(4, 4, 3, 3), b(4), (6, 6), padding=1),
-        "l2": lif((4, 6, 6)),
-        "c3": conv(w(4, 4, 1, 1), b(4), (6, 6)),
-        "cds": conv(w(4, 4, 1, 1), b(4), (6, 6)),
-        "l3": lif((4, 6, 6), tau=4.0, r=4.0),
-        "output": nir.Output(output_type={"output": np.array([4, 6, 6])}),
-    }, [("input", "c1"), ("c1", "l1"), ("l1", "c2"), ("c2", "l2"), ("l2", "c3"), ("c3", "l3"),
-        ("l1", "l3"), ("l1", "cds"), ("cds", "l3"), ("l3", "output")])
+    w = lambda *s: rng.normal(0, 0.6, s)
+    b = lambda n: rng.uniform(-0.1, 0.3, n)
+    return graph(
+        {
+            "input": nir.Input(input_type={"input": np.array([2, 6, 6])}),
+            "c1": conv(w(4, 2, 3, 3), b(4), (6, 6), padding=1),
+            "l1": lif((4, 6, 6), v_leak=0.1),
+            "c2": conv(w(4, 4, 3, 3), b(4), (6, 6), padding=1),
+            "l2": lif((4, 6, 6)),
+            "c3": conv(w(4, 4, 1, 1), b(4), (6, 6)),
+            "cds": conv(w(4, 4, 1, 1), b(4), (6, 6)),
+            "l3": lif((4, 6, 6), tau=4.0, r=4.0),
+            "output": nir.Output(output_type={"output": np.array([4, 6, 6])}),
+        },
+        [
+            ("input", "c1"),
+            ("c1", "l1"),
+            ("l1", "c2"),
+            ("c2", "l2"),
+            ("l2", "c3"),
+            ("c3", "l3"),
+            ("l1", "l3"),
+            ("l1", "cds"),
+            ("cds", "l3"),
+            ("l3", "output"),
+        ],
+    )
 
 
 # ---- quantisation --------------------------------------------------------------------------
+
 
 def test_one_layer_hand_computed():
     q = quantize(one_layer(), LOIHI2)
@@ -88,8 +113,9 @@ def test_sigma_drops_for_a_bias_the_format_cannot_hold_at_full_scale():
     q = quantize(g, LOIHI2)
     # |64 sigma b| <= 4095 * 2**7 -> sigma <= 1638.0; vth = floor(1638.0) = 1638
     assert q.neurons["lif"].vth == 1638
-    assert q.neurons["lif"].bias_mant.ravel()[0] * 2 ** q.neurons["lif"].bias_exp.ravel()[0] == \
-        pytest.approx(-64 * 1638 * 5.0, abs=2 ** 7)
+    assert q.neurons["lif"].bias_mant.ravel()[0] * 2 ** q.neurons["lif"].bias_exp.ravel()[0] == pytest.approx(
+        -64 * 1638 * 5.0, abs=2**7
+    )
     assert any("threshold 1638" in note for note in q.notes)
 
 
@@ -97,14 +123,22 @@ def test_headroom_trades_threshold_resolution():
     assert quantize(one_layer(), LOIHI2, headroom_bits=8).neurons["lif"].vth == 512
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda g: g.nodes.__setitem__("lif", lif((1, 2, 2), v_reset=0.5)), "node lif: v_reset"),
-    (lambda g: setattr(g.nodes["lif"], "tau", np.array([[[2.0, 3.0], [2.0, 2.0]]])), "node lif: tau differs"),
-    (lambda g: setattr(g.nodes["lif"], "v_threshold", np.full((1, 2, 2), -1.0)), "unsigned"),
-    (lambda g: setattr(g.nodes["lif"], "tau", np.full((1, 2, 2), 0.5)), "dv = 8192"),
-    (lambda g: g.nodes.__setitem__("conv", nir.AvgPool2d(kernel_size=1, stride=1, padding=0)),
-     "node conv: NIR type AvgPool2d has no fixed-point mapping"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda g: g.nodes.__setitem__("lif", lif((1, 2, 2), v_reset=0.5)), "node lif: v_reset"),
+        (
+            lambda g: setattr(g.nodes["lif"], "tau", np.array([[[2.0, 3.0], [2.0, 2.0]]])),
+            "node lif: tau differs",
+        ),
+        (lambda g: setattr(g.nodes["lif"], "v_threshold", np.full((1, 2, 2), -1.0)), "unsigned"),
+        (lambda g: setattr(g.nodes["lif"], "tau", np.full((1, 2, 2), 0.5)), "dv = 8192"),
+        (
+            lambda g: g.nodes.__setitem__("conv", nir.AvgPool2d(kernel_size=1, stride=1, padding=0)),
+            "node conv: NIR type AvgPool2d has no fixed-point mapping",
+        ),
+    ],
+)
 def test_refusals_name_the_node(change, message):
     g = one_layer()
     change(g)
@@ -153,6 +187,7 @@ def test_timing_aligns_shortcuts_with_synaptic_delays():
 
 
 # ---- Lava ------------------------------------------------------------------------------------
+
 
 def test_integer_conv_kernel_equals_lavas_conv_on_random_layers():
     from lava.proc.conv.utils import conv_scipy
@@ -223,8 +258,10 @@ def test_relay_neurons_are_placed_like_any_group():
     assert net.group("l3").fan_in == plain.group("l3").fan_in  # same synapses into l3
     placed = place(net, LOIHI2)
     assert placed.group("relay:cds").tiles >= 1
-    assert sum(gp.group.neurons for gp in placed.groups) == \
-        sum(gp.group.neurons for gp in place(plain, LOIHI2).groups) + 4 * 6 * 6
+    assert (
+        sum(gp.group.neurons for gp in placed.groups)
+        == sum(gp.group.neurons for gp in place(plain, LOIHI2).groups) + 4 * 6 * 6
+    )
 
 
 def test_the_comparison_can_fail(runs):
@@ -263,7 +300,6 @@ def test_inputs_outside_unit_range_are_refused():
 
 def test_conv_models_wrap_sums_beyond_24_bits_alike():
     """Sums past the 24-bit accumulator wrap (``signed_clamp``) in Lava's model and ours."""
-    from lava.magma.core.run_conditions import RunSteps
     from lava.proc.conv.process import Conv
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
@@ -281,22 +317,27 @@ def test_conv_models_wrap_sums_beyond_24_bits_alike():
         sink = Sink(shape=conv.a_out.shape, buffer=4)
         src.s_out.connect(conv.s_in)
         conv.a_out.connect(sink.a_in)
-        streams.append(run_network(src, 4, fixed_run_cfg(fast), lambda sink=sink: np.asarray(sink.data.get())))
+        streams.append(
+            run_network(src, 4, fixed_run_cfg(fast), lambda sink=sink: np.asarray(sink.data.get()))
+        )
     stock, ours = streams
     assert np.array_equal(stock, ours)
     from sbn.targets.lava.loihi.int_conv import IntConv
 
     sums = np.stack([IntConv(weight, 1, 1)(spikes[..., t]).astype(np.int64) for t in range(3)], -1)
-    assert np.abs(sums).max() >= 2 ** 23  # the sums do leave the accumulator's range ...
-    assert np.array_equal(stock[..., 1:], (sums + 2 ** 23) % 2 ** 24 - 2 ** 23)  # ... and wrap
+    assert np.abs(sums).max() >= 2**23  # the sums do leave the accumulator's range ...
+    assert np.array_equal(stock[..., 1:], (sums + 2**23) % 2**24 - 2**23)  # ... and wrap
 
 
-@pytest.mark.parametrize("name, message", [
-    ("braille_noDelay_bias_zero.nir", "node lif1.lif: recurrent connections"),
-    ("cnn_sinabs.nir", "node 11: NIR type Affine has no fixed-point mapping"),
-    ("lif_norse.nir", "node 0: NIR type Affine has no fixed-point mapping"),
-    ("two_lif_neurons.nir", "node linear1: NIR type Linear has no fixed-point mapping"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("braille_noDelay_bias_zero.nir", "node lif1.lif: recurrent connections"),
+        ("cnn_sinabs.nir", "node 11: NIR type Affine has no fixed-point mapping"),
+        ("lif_norse.nir", "node 0: NIR type Affine has no fixed-point mapping"),
+        ("two_lif_neurons.nir", "node linear1: NIR type Linear has no fixed-point mapping"),
+    ],
+)
 def test_third_party_graphs_are_refused_by_name(name, message):
     import os
     from pathlib import Path

@@ -21,11 +21,15 @@ from sbn.targets.lava.runtime import _alive, lava_children
 def chain_graph():
     n = 4
     return nir.NIRGraph(
-        nodes={"input": nir.Input(input_type={"input": np.array([n])}),
-               "fc": nir.Linear(weight=np.eye(n)),
-               "if": nir.IF(r=np.ones(n), v_threshold=np.full(n, 0.5)),
-               "output": nir.Output(output_type={"output": np.array([n])})},
-        edges=[("input", "fc"), ("fc", "if"), ("if", "output")], metadata={"sbn.dt": 1.0})
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([n])}),
+            "fc": nir.Linear(weight=np.eye(n)),
+            "if": nir.IF(r=np.ones(n), v_threshold=np.full(n, 0.5)),
+            "output": nir.Output(output_type={"output": np.array([n])}),
+        },
+        edges=[("input", "fc"), ("fc", "if"), ("if", "output")],
+        metadata={"sbn.dt": 1.0},
+    )
 
 
 def test_success_leaves_no_process():
@@ -82,8 +86,9 @@ def test_interrupt_leaves_no_orphans(tmp_path, sig):
     pids_file = tmp_path / "pids"
     script = tmp_path / "run.py"
     script.write_text(SCRIPT.format(here=str(Path(__file__).parent), pids=str(pids_file)))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while not pids_file.exists() and time.monotonic() < deadline:

@@ -15,8 +15,7 @@ from sbn.targets.lava.runtime import lava_children
 pytestmark = pytest.mark.slow
 
 
-CONFIG = ModelConfig(width=0.0625, layers=(3, 4, 6, 3), image_size=32, num_classes=10,
-                     time_steps=2)
+CONFIG = ModelConfig(width=0.0625, layers=(3, 4, 6, 3), image_size=32, num_classes=10, time_steps=2)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 
 from sbn.errors import ConfigError
-from sbn.models import BottleneckConfig, ModelConfig, payload, parse_split
+from sbn.models import BottleneckConfig, ModelConfig, parse_split, payload
 
 
 def test_headline_example():
@@ -18,14 +18,17 @@ def test_headline_example():
     assert p.payload_shape == (32, 2, 2)
 
 
-@pytest.mark.parametrize("split, channels, stride, t, raw, spiking, baseline", [
-    # RB1: 256x32x32; C'=16 -> 16*32*32*2 = 32,768; raw 256*1024*2 = 524,288; baseline 16*1024*8
-    (1, 16, 1, 2, 524_288, 32_768, 131_072),
-    # RB7: 512x16x16; C'=8, s=2 -> 8*8*8*4 = 2,048; raw 512*256*4 = 524,288; baseline 8*64*8 = 4,096
-    (7, 8, 2, 4, 524_288, 2_048, 4_096),
-    # RB13: 1024x8x8; C'=64 -> 64*64*2 = 8,192; raw 1024*64*2 = 131,072; baseline 64*64*8 = 32,768
-    (13, 64, 1, 2, 131_072, 8_192, 32_768),
-])
+@pytest.mark.parametrize(
+    "split, channels, stride, t, raw, spiking, baseline",
+    [
+        # RB1: 256x32x32; C'=16 -> 16*32*32*2 = 32,768; raw 256*1024*2 = 524,288; baseline 16*1024*8
+        (1, 16, 1, 2, 524_288, 32_768, 131_072),
+        # RB7: 512x16x16; C'=8, s=2 -> 8*8*8*4 = 2,048; raw 512*256*4 = 524,288; baseline 8*64*8 = 4,096
+        (7, 8, 2, 4, 524_288, 2_048, 4_096),
+        # RB13: 1024x8x8; C'=64 -> 64*64*2 = 8,192; raw 1024*64*2 = 131,072; baseline 64*64*8 = 32,768
+        (13, 64, 1, 2, 131_072, 8_192, 32_768),
+    ],
+)
 def test_table(split, channels, stride, t, raw, spiking, baseline):
     p = payload(ModelConfig(time_steps=t), BottleneckConfig(split, channels, stride))
     assert (p.raw_bits, p.spiking_bits, p.baseline_bits) == (raw, spiking, baseline)

@@ -30,8 +30,9 @@ def test_convolutions_hand_over_channels_last_with_the_same_values():
     x = (_input() > 0.5).float()  # spikes, as the convolutions see them
     y = conv(x)
     assert y.flatten(0, 1).is_contiguous(memory_format=CL)
-    torch.testing.assert_close(y, F.conv2d(x.flatten(0, 1), conv.weight, padding=1).unflatten(0, (3, 4)),
-                               rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        y, F.conv2d(x.flatten(0, 1), conv.weight, padding=1).unflatten(0, (3, 4)), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_channel_statistics_match_float64():

@@ -8,8 +8,12 @@ import sbn.models.neurons as neurons
 from sbn.models import ModelConfig, build_model
 from sbn.models.neurons import LIFParameters, lif_multistep, lif_multistep_reference
 
-CASES = [(LIFParameters(), 4), (LIFParameters(decay=1.0, v_th=0.5, surrogate_width=1.0), 2),
-         (LIFParameters(decay=0.3, v_th=1.3, surrogate_width=2.5), 6), (LIFParameters(), 1)]
+CASES = [
+    (LIFParameters(), 4),
+    (LIFParameters(decay=1.0, v_th=0.5, surrogate_width=1.0), 2),
+    (LIFParameters(decay=0.3, v_th=1.3, surrogate_width=2.5), 6),
+    (LIFParameters(), 1),
+]
 
 
 def _spikes_and_gradient(fn, x, upstream):
@@ -50,8 +54,14 @@ def test_window_edges_are_those_of_the_reference():
     """Potentials on and next to the surrogate window's edges |u - V_th| = a/2."""
     params = LIFParameters(decay=0.5, v_th=1.0, surrogate_width=4.0)
     edge = torch.tensor([-1.0, 3.0])
-    u = torch.cat([edge, torch.nextafter(edge, edge + 1), torch.nextafter(edge, edge - 1),
-                   torch.tensor([1.0, 0.0, -1.0 + 2.0 ** -24])])
+    u = torch.cat(
+        [
+            edge,
+            torch.nextafter(edge, edge + 1),
+            torch.nextafter(edge, edge - 1),
+            torch.tensor([1.0, 0.0, -1.0 + 2.0**-24]),
+        ]
+    )
     x = u[None]  # T = 1: u[0] = x[0]
     ref = _spikes_and_gradient(lambda v: lif_multistep_reference(v, params), x, torch.ones_like(x))
     fast = _spikes_and_gradient(lambda v: lif_multistep(v, params), x, torch.ones_like(x))

@@ -65,11 +65,14 @@ def test_gradient_flows_through_time_and_reset():
     assert x.grad[:, 0].tolist() == pytest.approx([0.05, 1.0])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"decay": 1.5}, "decay"),
-    ({"v_th": 0.0}, "threshold"),
-    ({"surrogate_width": 0.0}, "surrogate width"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"decay": 1.5}, "decay"),
+        ({"v_th": 0.0}, "threshold"),
+        ({"surrogate_width": 0.0}, "surrogate width"),
+    ],
+)
 def test_bad_parameters(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         LIFParameters(**kwargs)

@@ -49,8 +49,10 @@ def test_eval_uses_running_stats_and_matches_folded_affine():
     y = bn.eval()(x)
     scale, shift = bn.folded()
     assert scale.dtype == torch.float64
-    by_hand = torch.tensor([1.5 * 0.5 * 2.0 / math.sqrt(4.0 + 1e-5), -0.7 * 0.5 * 2.0 / math.sqrt(0.25 + 1e-5)],
-                           dtype=torch.float64)
+    by_hand = torch.tensor(
+        [1.5 * 0.5 * 2.0 / math.sqrt(4.0 + 1e-5), -0.7 * 0.5 * 2.0 / math.sqrt(0.25 + 1e-5)],
+        dtype=torch.float64,
+    )
     assert torch.allclose(scale, by_hand, atol=1e-15)
     assert torch.allclose(shift, bn.bias.double() - bn.running_mean.double() * by_hand, atol=1e-15)
     assert torch.allclose(y, scale.view(1, 1, 2, 1, 1) * x + shift.view(1, 1, 2, 1, 1), atol=1e-12)
@@ -122,8 +124,9 @@ def test_a_fresh_spiking_block_passes_its_input_spikes_through():
     assert torch.all(build_model(ModelConfig(kind="ann", width=0.0625)).blocks[1].bn3.weight == 1)
 
 
-@pytest.mark.parametrize("decay, v_th, margin", [(0.5, 1.0, 0.25), (0.25, 2.0, 0.5), (0.8, 1.0, 0.1),
-                                                 (1.0, 1.0, 0.0)])
+@pytest.mark.parametrize(
+    "decay, v_th, margin", [(0.5, 1.0, 0.25), (0.25, 2.0, 0.5), (0.8, 1.0, 0.1), (1.0, 1.0, 0.0)]
+)
 def test_identity_margin_stays_below_the_threshold(decay, v_th, margin):
     from sbn.models.neurons import LIFParameters
     from sbn.models.resnet import identity_margin

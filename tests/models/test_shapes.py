@@ -3,8 +3,15 @@
 import pytest
 import torch
 
-from sbn.models import (ModelConfig, block_output_shapes, bottlenet_pp, build_model, resnet50,
-                        spikebottlenet, spiking_resnet50)
+from sbn.models import (
+    ModelConfig,
+    block_output_shapes,
+    bottlenet_pp,
+    build_model,
+    resnet50,
+    spikebottlenet,
+    spiking_resnet50,
+)
 
 # the method's table: RB1-3 256x32x32, RB4-7 512x16x16, RB8-13 1024x8x8, RB14-16 2048x4x4
 PAPER = [(256, 32, 32)] * 3 + [(512, 16, 16)] * 4 + [(1024, 8, 8)] * 6 + [(2048, 4, 4)] * 3
@@ -26,10 +33,13 @@ def test_full_width_shapes_from_config(kind):
     assert block_output_shapes(ModelConfig(kind=kind)) == PAPER
 
 
-@pytest.mark.parametrize("build, time_dim", [
-    (lambda: spiking_resnet50(num_classes=100, time_steps=2), 2),
-    (lambda: resnet50(num_classes=100), 1),
-])
+@pytest.mark.parametrize(
+    "build, time_dim",
+    [
+        (lambda: spiking_resnet50(num_classes=100, time_steps=2), 2),
+        (lambda: resnet50(num_classes=100), 1),
+    ],
+)
 def test_full_width_forward_on_cpu(build, time_dim):
     model = build()
     assert sum(p.numel() for p in model.parameters()) > 23_000_000  # ResNet50-sized
@@ -62,11 +72,14 @@ def test_spiking_activations_are_binary():
     assert set(values.tolist()) <= {0.0, 1.0}
 
 
-@pytest.mark.parametrize("split, channels, stride, expected", [
-    (16, 32, 2, (4, 2, 32, 2, 2)),
-    (7, 16, 1, (4, 2, 16, 16, 16)),
-    (1, 8, 2, (4, 2, 8, 16, 16)),
-])
+@pytest.mark.parametrize(
+    "split, channels, stride, expected",
+    [
+        (16, 32, 2, (4, 2, 32, 2, 2)),
+        (7, 16, 1, (4, 2, 16, 16, 16)),
+        (1, 8, 2, (4, 2, 8, 16, 16)),
+    ],
+)
 def test_spikebottlenet_payload(split, channels, stride, expected):
     model = spikebottlenet(split, channels, stride, num_classes=10, time_steps=4, width=0.0625).eval()
     with torch.no_grad():

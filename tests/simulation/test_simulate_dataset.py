@@ -7,17 +7,18 @@ import pytest
 import torch
 
 from sbn import checkpoint as ckpt_io
+from sbn import simulation as ev
 from sbn.models import BottleneckConfig, ModelConfig, build_model
 from sbn.models.norm import TdBatchNorm
-from sbn import simulation as ev
 
 
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory):
     from sbn.graph import export_checkpoint
 
-    cfg = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), num_classes=10, time_steps=2,
-                      bottleneck=BottleneckConfig(3, 4, 2))
+    cfg = ModelConfig(
+        width=0.0625, layers=(1, 1, 1, 1), num_classes=10, time_steps=2, bottleneck=BottleneckConfig(3, 4, 2)
+    )
     torch.manual_seed(5)
     model = build_model(cfg)
     with torch.no_grad():
@@ -38,10 +39,25 @@ def _data(n):
 def test_chunks_merge_like_one_run(export_dir):
     source = ev.SimSource.resolve(export_dir / "export")
     images, labels = _data(5)
-    whole = ev.simulate_dataset(source, images, labels, time_steps=2, fuse="graph", batch_size=8,
-                        checkpoint=str(export_dir / "m.safetensors"))
-    chunked = ev.simulate_dataset(source, images, labels, time_steps=2, fuse="graph", batch_size=8,
-                          chunk_size=2, checkpoint=str(export_dir / "m.safetensors"))
+    whole = ev.simulate_dataset(
+        source,
+        images,
+        labels,
+        time_steps=2,
+        fuse="graph",
+        batch_size=8,
+        checkpoint=str(export_dir / "m.safetensors"),
+    )
+    chunked = ev.simulate_dataset(
+        source,
+        images,
+        labels,
+        time_steps=2,
+        fuse="graph",
+        batch_size=8,
+        chunk_size=2,
+        checkpoint=str(export_dir / "m.safetensors"),
+    )
     assert [r["index"] for r in chunked["results"]] == [0, 1, 2, 3, 4]
     assert whole["results"] == chunked["results"]
     assert whole["agreement"] == chunked["agreement"]
@@ -97,5 +113,7 @@ def test_manifest_mismatch_is_an_error(export_dir, tmp_path):
     # ... and one that the run contradicts, after the run
     good = ev.SimSource.resolve(export_dir / "export")
     lying = ev.SimSource(good.first, good.second, manifest, good.label)
-    with pytest.raises(ev.SimulationError, match=r"measured \[16\] bitmap bytes per sample, the manifest says 8"):
+    with pytest.raises(
+        ev.SimulationError, match=r"measured \[16\] bitmap bytes per sample, the manifest says 8"
+    ):
         ev.simulate_dataset(lying, images, labels, time_steps=2, fuse="graph")

@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+import ray.cloudpickle
 
 from sbn.distributed import Outcome, fan_out, one_line
 from sbn.errors import ConfigError, SbnError
-
-import ray.cloudpickle  # noqa: E402
 
 # the helpers below live in a test module the Ray workers cannot import: ship them by value
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -89,11 +88,14 @@ def test_keyboard_interrupt_propagates_and_stops():
     assert ran == [1]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"workers": -1}, "workers must be >= 0"),
-    ({"workers": 0, "address": "auto"}, "--address needs Ray workers"),
-    ({"workers": 0, "retries": -1}, "retries must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"workers": -1}, "workers must be >= 0"),
+        ({"workers": 0, "address": "auto"}, "--address needs Ray workers"),
+        ({"workers": 0, "retries": -1}, "retries must be >= 0"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         fan_out(square, [1], **kwargs)
@@ -109,9 +111,9 @@ def test_tasks_at_once_follow_cpus_and_gpus():
     from sbn.distributed import _slots
 
     assert _slots({"CPU": 8}, 1, 0) == 8
-    assert _slots({"CPU": 8, "GPU": 2}, 1, 0.5) == 4   # two trials per GPU
-    assert _slots({"CPU": 8, "GPU": 4}, 4, 1) == 2     # CPUs are the limit
-    assert _slots({"CPU": 8}, 1, 1) == 1               # never below one (fan_out refuses first)
+    assert _slots({"CPU": 8, "GPU": 2}, 1, 0.5) == 4  # two trials per GPU
+    assert _slots({"CPU": 8, "GPU": 4}, 4, 1) == 2  # CPUs are the limit
+    assert _slots({"CPU": 8}, 1, 1) == 1  # never below one (fan_out refuses first)
 
 
 # ---- on Ray -------------------------------------------------------------------------------

@@ -24,11 +24,21 @@ def test_trial_ids_are_deterministic_and_round_trip():
 def test_strides_only_after_the_last_block_by_default():
     grid = Grid(splits=(16, 1), channels=(8, 4), strides=(2, 1), time_steps=(4, 2))
     ids = [t.id for t in grid.trials(16)]
-    assert ids == ["RB1-c4-s1-T2", "RB1-c4-s1-T4", "RB1-c8-s1-T2", "RB1-c8-s1-T4",
-                   "RB16-c4-s1-T2", "RB16-c4-s1-T4", "RB16-c4-s2-T2", "RB16-c4-s2-T4",
-                   "RB16-c8-s1-T2", "RB16-c8-s1-T4", "RB16-c8-s2-T2", "RB16-c8-s2-T4"]
-    everywhere = Grid(splits=(1, 16), channels=(8,), strides=(1, 2), time_steps=(2,),
-                      strides_everywhere=True)
+    assert ids == [
+        "RB1-c4-s1-T2",
+        "RB1-c4-s1-T4",
+        "RB1-c8-s1-T2",
+        "RB1-c8-s1-T4",
+        "RB16-c4-s1-T2",
+        "RB16-c4-s1-T4",
+        "RB16-c4-s2-T2",
+        "RB16-c4-s2-T4",
+        "RB16-c8-s1-T2",
+        "RB16-c8-s1-T4",
+        "RB16-c8-s2-T2",
+        "RB16-c8-s2-T4",
+    ]
+    everywhere = Grid(splits=(1, 16), channels=(8,), strides=(1, 2), time_steps=(2,), strides_everywhere=True)
     assert len(everywhere.trials(16)) == 4
     # the reduced model's last block is RB4: that is where strides go
     assert [t.id for t in Grid((4,), (4,), (2,), (2,)).trials(4)] == ["RB4-c4-s2-T2"]
@@ -58,24 +68,35 @@ def test_parsing_axes():
 
 def test_sweep_file_toml_and_json(tmp_path):
     toml = tmp_path / "grid.toml"
-    toml.write_text('schema = "sbn.sweep-grid/1"\nbackbone = "b.safetensors"\n'
-                    'splits = ["RB1", "RB4"]\nchannels = [4, 8]\nT = [2]\n'
-                    '[train]\nepochs = 2\ntrain_samples = 64\n[selection]\nbudget = 2.5\n')
+    toml.write_text(
+        'schema = "sbn.sweep-grid/1"\nbackbone = "b.safetensors"\n'
+        'splits = ["RB1", "RB4"]\nchannels = [4, 8]\nT = [2]\n'
+        '[train]\nepochs = 2\ntrain_samples = 64\n[selection]\nbudget = 2.5\n'
+    )
     values = load_grid_file(toml)
-    assert values == {"backbone": tmp_path / "b.safetensors", "splits": ["RB1", "RB4"],
-                      "channels": [4, 8], "time_steps": [2], "epochs": 2, "train_samples": 64,
-                      "budget": 2.5}
+    assert values == {
+        "backbone": tmp_path / "b.safetensors",
+        "splits": ["RB1", "RB4"],
+        "channels": [4, 8],
+        "time_steps": [2],
+        "epochs": 2,
+        "train_samples": 64,
+        "budget": 2.5,
+    }
     as_json = tmp_path / "grid.json"
     as_json.write_text(json.dumps({"schema": "sbn.sweep-grid/1", "splits": "all", "channels": [4]}))
     assert load_grid_file(as_json) == {"splits": "all", "channels": [4]}
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"splits": "all"}, "key 'schema' is None; this sbn reads a sweep file"),
-    ({"schema": "sbn.sweep-grid/1", "split": "all"}, "unknown key 'split'"),
-    ({"schema": "sbn.sweep-grid/1", "train": {"epoch": 2}}, r"\[train\] has unknown key 'epoch'"),
-    ({"schema": "sbn.sweep-grid/1", "T": [2], "time_steps": [4]}, "give T or time_steps"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"splits": "all"}, "key 'schema' is None; this sbn reads a sweep file"),
+        ({"schema": "sbn.sweep-grid/1", "split": "all"}, "unknown key 'split'"),
+        ({"schema": "sbn.sweep-grid/1", "train": {"epoch": 2}}, r"\[train\] has unknown key 'epoch'"),
+        ({"schema": "sbn.sweep-grid/1", "T": [2], "time_steps": [4]}, "give T or time_steps"),
+    ],
+)
 def test_sweep_file_errors(data, message):
     with pytest.raises(ConfigError, match=message):
         parse_grid(data)
@@ -91,8 +112,7 @@ def test_unreadable_sweep_file(tmp_path):
 
 
 def test_plan_from_backbone_and_round_trip(backbone):
-    plan = make_sweep_plan(backbone, splits="all", channels="4,8", strides="1,2", time_steps="2",
-                     train=QUICK)
+    plan = make_sweep_plan(backbone, splits="all", channels="4,8", strides="1,2", time_steps="2", train=QUICK)
     assert plan.num_blocks == 4 and plan.grid.splits == (1, 2, 3, 4)
     assert len(plan.grid.trials(4)) == 4 * 2 + 2  # stride 2 only at RB4
     assert SweepPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan

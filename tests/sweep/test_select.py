@@ -4,26 +4,44 @@ qualifying, ties, and the choice of the split point."""
 import pytest
 
 from sbn.errors import ConfigError
-from sbn.sweep.select import (NO_RESULTS, NONE_QUALIFIED, RELAXED, WITHIN, Selection, choose,
-                              pareto, select_split, select_splits)
+from sbn.sweep.select import (
+    NO_RESULTS,
+    NONE_QUALIFIED,
+    RELAXED,
+    WITHIN,
+    Selection,
+    choose,
+    pareto,
+    select_split,
+    select_splits,
+)
 
 DEFAULT = Selection()  # 3 %, relaxed 4 %, energy on 45nm
 
 
 def rec(split, channels, drop, bits, *, stride=1, t=2, energy=1.0, status="ok"):
     trial_id = f"RB{split}-c{channels}-s{stride}-T{t}"
-    record = {"id": trial_id, "status": status,
-              "trial": {"split": f"RB{split}", "channels": channels, "stride": stride,
-                        "time_steps": t}}
+    record = {
+        "id": trial_id,
+        "status": status,
+        "trial": {"split": f"RB{split}", "channels": channels, "stride": stride, "time_steps": t},
+    }
     if status == "ok":
-        record.update(accuracy_drop=drop, transmitted_bits=bits,
-                      energy={"snn_mj": {"45nm": energy, "rolls": energy / 10}})
+        record.update(
+            accuracy_drop=drop,
+            transmitted_bits=bits,
+            energy={"snn_mj": {"45nm": energy, "rolls": energy / 10}},
+        )
     return record
 
 
 def test_fewest_bits_within_budget():
-    records = [rec(7, 16, 0.01, 4096), rec(7, 8, 0.029, 2048), rec(7, 4, 0.035, 1024),
-               rec(3, 4, 0.0, 10)]  # another split: ignored
+    records = [
+        rec(7, 16, 0.01, 4096),
+        rec(7, 8, 0.029, 2048),
+        rec(7, 4, 0.035, 1024),
+        rec(3, 4, 0.0, 10),
+    ]  # another split: ignored
     choice = select_split(7, records, DEFAULT)
     assert choice.status == WITHIN and choice.budget_pct == 3.0
     assert choice.trial["id"] == "RB7-c8-s1-T2"  # 1024 bits is 3.5 % down: outside 3 %
@@ -70,8 +88,12 @@ def test_budget_is_in_percentage_points():
 
 
 def test_choose_split_by_energy_or_bits():
-    records = [rec(1, 4, 0.0, 8192, energy=0.5), rec(4, 4, 0.0, 128, energy=2.0),
-               rec(3, 4, 0.0, 1024, energy=1.0), rec(2, 4, 0.5, 10, energy=0.1)]
+    records = [
+        rec(1, 4, 0.0, 8192, energy=0.5),
+        rec(4, 4, 0.0, 128, energy=2.0),
+        rec(3, 4, 0.0, 1024, energy=1.0),
+        rec(2, 4, 0.5, 10, energy=0.1),
+    ]
     choices = select_splits([4, 3, 2, 1], records, DEFAULT)
     assert [c.split for c in choices] == [1, 2, 3, 4]
     assert choose(choices, DEFAULT).split == 1
@@ -82,7 +104,7 @@ def test_choose_split_by_energy_or_bits():
 def test_choose_ties_and_nothing():
     records = [rec(1, 4, 0.02, 128, energy=1.0), rec(2, 4, 0.01, 128, energy=1.0)]
     choices = select_splits([1, 2], records, DEFAULT)
-    assert choose(choices, DEFAULT).split == 2           # equal energy and bits: smaller drop
+    assert choose(choices, DEFAULT).split == 2  # equal energy and bits: smaller drop
     assert pareto(choices, "45nm") == {1, 2}
     nothing = select_splits([1], [rec(1, 4, 0.9, 1)], DEFAULT)
     assert choose(nothing, DEFAULT) is None
@@ -94,12 +116,15 @@ def test_missing_energy_ranks_last_on_energy():
     assert choose(select_splits([1, 2], records, DEFAULT), DEFAULT).split == 1
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"budget": -1}, "--budget must be >= 0"),
-    ({"budget": 5, "relaxed_budget": 4}, r"--relaxed-budget \(4\) must be >= --budget \(5\)"),
-    ({"objective": "latency"}, "objective must be one of energy, bits"),
-    ({"preset": "loihi"}, "energy preset must be one of 45nm, rolls"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"budget": -1}, "--budget must be >= 0"),
+        ({"budget": 5, "relaxed_budget": 4}, r"--relaxed-budget \(4\) must be >= --budget \(5\)"),
+        ({"objective": "latency"}, "objective must be one of energy, bits"),
+        ({"preset": "loihi"}, "energy preset must be one of 45nm, rolls"),
+    ],
+)
 def test_selection_validation(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         Selection(**kwargs)

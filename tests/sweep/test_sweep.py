@@ -68,7 +68,8 @@ def test_trials_recorded_with_hand_checked_bits(finished):
         saved = ckpt_io.load(out / r["checkpoint"])
         assert saved.config.bottleneck.split_name == r["trial"]["split"]
         assert saved.training["reference"]["backbone_sha256"] == ckpt_io.file_sha256(
-            saved.training["reference"]["backbone_checkpoint"])
+            saved.training["reference"]["backbone_checkpoint"]
+        )
         assert set(r["energy"]["snn_mj"]) == {"45nm", "rolls"}
         # one preset is the other times the ratio of their SyOP energies (0.9 pJ / 77 fJ)
         assert r["energy"]["snn_mj"]["45nm"] == pytest.approx(r["energy"]["snn_mj"]["rolls"] * 0.9 / 0.077)
@@ -84,7 +85,11 @@ def test_summary_and_chosen_checkpoint(finished, tmp_path):
     assert rows["RB4"]["trial"] == "RB4-c4-s2-T2"  # 32 bits beat 128 at any accuracy here
     assert rows["RB4"]["status"] == "within budget" and rows["RB4"]["chosen"]
     chosen = summary["chosen"]
-    assert (chosen["split"], chosen["trial"], chosen["checkpoint"]) == ("RB4", "RB4-c4-s2-T2", "chosen.safetensors")
+    assert (chosen["split"], chosen["trial"], chosen["checkpoint"]) == (
+        "RB4",
+        "RB4-c4-s2-T2",
+        "chosen.safetensors",
+    )
     assert (out / "chosen.safetensors").read_bytes() == (out / "trials/RB4-c4-s2-T2.safetensors").read_bytes()
     assert chosen["export_command"] == f"sbn export {out}/chosen.safetensors --out {out}/export"
     assert summary["trials"] == {"planned": 3, "finished": 3, "failed": 0, "pending": 0}
@@ -140,8 +145,13 @@ def test_existing_sweep_and_other_settings_are_refused(finished, backbone):
     out, _ = finished
     with pytest.raises(ConfigError, match="already holds a sweep: pass --resume"):
         run_sweep(out, plan_for(backbone), workers=0)
-    other = make_sweep_plan(backbone, splits="RB1", channels="4", time_steps="2",
-                      train=TrainSettings(epochs=2, train_samples=64, test_samples=32))
+    other = make_sweep_plan(
+        backbone,
+        splits="RB1",
+        channels="4",
+        time_steps="2",
+        train=TrainSettings(epochs=2, train_samples=64, test_samples=32),
+    )
     with pytest.raises(ConfigError, match=r"cannot resume with other settings \(changed: epochs\)"):
         run_sweep(out, other, resume=True, workers=0)
 
@@ -166,8 +176,12 @@ def test_failing_trials_are_recorded_and_the_sweep_completes(backbone, tmp_path)
     plan = plan_for(backbone, strides="1,3", strides_everywhere=True)
     run = run_sweep(out, plan, workers=0, trial_fn=crash_rb1)
     status = {r["id"]: (r["status"], r["attempts"], r.get("permanent")) for r in run.ran}
-    assert status == {"RB1-c4-s1-T2": ("failed", 2, False), "RB1-c4-s3-T2": ("failed", 1, True),
-                      "RB4-c4-s1-T2": ("ok", 1, None), "RB4-c4-s3-T2": ("failed", 1, True)}
+    assert status == {
+        "RB1-c4-s1-T2": ("failed", 2, False),
+        "RB1-c4-s3-T2": ("failed", 1, True),
+        "RB4-c4-s1-T2": ("ok", 1, None),
+        "RB4-c4-s3-T2": ("failed", 1, True),
+    }
     records = SweepDir(out).records()
     assert records["RB4-c4-s3-T2"]["error"] == "ConfigError: stride 3 does not divide the 4x4 map after RB4"
     assert records["RB1-c4-s1-T2"]["error"] == "MemoryError: pretend the worker ran out of memory"

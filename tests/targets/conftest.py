@@ -26,8 +26,13 @@ def lif(*shape):
 
 def conv(cin, cout, k, stride=1, padding=0, input_shape=None):
     return nir.Conv2d(
-        input_shape=input_shape, weight=zeros(cout, cin, k, k), stride=stride, padding=padding,
-        dilation=1, groups=1, bias=zeros(cout),
+        input_shape=input_shape,
+        weight=zeros(cout, cin, k, k),
+        stride=stride,
+        padding=padding,
+        dilation=1,
+        groups=1,
+        bias=zeros(cout),
     )
 
 
@@ -41,7 +46,7 @@ def resnet_graph(width=64, stages=(3, 4, 6, 3), size=32, classes=100, type_check
     edges.append(("stem.conv", "stem.lif"))
     prev, cin, hw = "stem.lif", width, size
     for s, blocks in enumerate(stages):
-        planes = width * 2 ** s
+        planes = width * 2**s
         for b in range(blocks):
             stride = 2 if (s > 0 and b == 0) else 1
             out_hw = hw // stride
@@ -53,8 +58,12 @@ def resnet_graph(width=64, stages=(3, 4, 6, 3), size=32, classes=100, type_check
             nodes[f"{rb}.conv3"] = conv(planes, planes * 4, 1)
             nodes[f"{rb}.lif3"] = lif(planes * 4, out_hw, out_hw)
             edges += [
-                (prev, f"{rb}.conv1"), (f"{rb}.conv1", f"{rb}.lif1"), (f"{rb}.lif1", f"{rb}.conv2"),
-                (f"{rb}.conv2", f"{rb}.lif2"), (f"{rb}.lif2", f"{rb}.conv3"), (f"{rb}.conv3", f"{rb}.lif3"),
+                (prev, f"{rb}.conv1"),
+                (f"{rb}.conv1", f"{rb}.lif1"),
+                (f"{rb}.lif1", f"{rb}.conv2"),
+                (f"{rb}.conv2", f"{rb}.lif2"),
+                (f"{rb}.lif2", f"{rb}.conv3"),
+                (f"{rb}.conv3", f"{rb}.lif3"),
             ]
             if b == 0:
                 nodes[f"{rb}.down"] = conv(cin, planes * 4, 1, stride=stride)
@@ -62,12 +71,18 @@ def resnet_graph(width=64, stages=(3, 4, 6, 3), size=32, classes=100, type_check
             else:
                 edges.append((prev, f"{rb}.lif3"))  # identity shortcut: summed into lif3
             prev, cin, hw = f"{rb}.lif3", planes * 4, out_hw
-    nodes["head.pool"] = nir.AvgPool2d(kernel_size=np.array([hw, hw]), stride=np.array([hw, hw]),
-                                       padding=np.array([0, 0]))
+    nodes["head.pool"] = nir.AvgPool2d(
+        kernel_size=np.array([hw, hw]), stride=np.array([hw, hw]), padding=np.array([0, 0])
+    )
     nodes["head.flat"] = nir.Flatten(input_type=None, start_dim=0, end_dim=-1)
     nodes["head.fc"] = nir.Affine(weight=zeros(classes, cin), bias=zeros(classes))
     nodes["output"] = nir.Output(output_type=np.array([classes]))
-    edges += [(prev, "head.pool"), ("head.pool", "head.flat"), ("head.flat", "head.fc"), ("head.fc", "output")]
+    edges += [
+        (prev, "head.pool"),
+        ("head.pool", "head.flat"),
+        ("head.flat", "head.fc"),
+        ("head.fc", "output"),
+    ]
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=type_check)
 
 
@@ -89,9 +104,16 @@ def dense_chain(sizes, names=None):
 def toy_target(**overrides):
     """A small target whose numbers make hand computation easy."""
     fields = dict(
-        name="toy", description="test target", chips=1, cores_per_chip=4, neurons_per_core=100,
-        synaptic_memory_bits_per_core=10_000 * 8, weight_bits=8, shared_conv_weights=False,
-        energy_per_synaptic_op_j=1e-12, energy_per_neuron_update_j=2e-12,
+        name="toy",
+        description="test target",
+        chips=1,
+        cores_per_chip=4,
+        neurons_per_core=100,
+        synaptic_memory_bits_per_core=10_000 * 8,
+        weight_bits=8,
+        shared_conv_weights=False,
+        energy_per_synaptic_op_j=1e-12,
+        energy_per_neuron_update_j=2e-12,
     )
     fields.update(overrides)
     return Target(**fields)
@@ -114,6 +136,10 @@ def nirb():
     import types
 
     return types.SimpleNamespace(
-        zeros=zeros, lif=lif, conv=conv, resnet_graph=resnet_graph, dense_chain=dense_chain,
+        zeros=zeros,
+        lif=lif,
+        conv=conv,
+        resnet_graph=resnet_graph,
+        dense_chain=dense_chain,
         fixtures=FIXTURES,
     )

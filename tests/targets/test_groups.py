@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from sbn.errors import GraphError
-from sbn.targets.groups import network_from_nir, read_network
 from sbn.graph.shapes import infer_shapes
+from sbn.targets.groups import network_from_nir, read_network
 
 
 def _proj(group):
@@ -43,14 +43,16 @@ def test_two_lif_neurons(nirb):
     ]
 
 
-@pytest.mark.parametrize("name, hidden", [("braille_noDelay_bias_zero.nir", 38),
-                                          ("braille_noDelay_noBias_subtract.nir", 40)])
+@pytest.mark.parametrize(
+    "name, hidden", [("braille_noDelay_bias_zero.nir", 38), ("braille_noDelay_noBias_subtract.nir", 40)]
+)
 def test_braille_recurrence(nirb, name, hidden):
     net = read_network(nirb.fixtures / name)
     g = {x.name: x for x in net.groups}
     # the recurrent weights are a projection of lif1.lif onto itself
-    assert sorted(_proj(g["lif1.lif"])) == sorted([
-        ("lif1.lif", hidden, None, ("lif1.w_rec",)), ("input", 12, None, ("fc1",))])
+    assert sorted(_proj(g["lif1.lif"])) == sorted(
+        [("lif1.lif", hidden, None, ("lif1.w_rec",)), ("input", 12, None, ("fc1",))]
+    )
     assert g["lif1.lif"].fan_in == hidden + 12 and g["lif1.lif"].kind == "CubaLIF"
     assert _proj(g["lif2"]) == [("lif1.lif", hidden, None, ("fc2",))]
     assert "lif1.lif" in net.graph().successors("lif1.lif")
@@ -98,9 +100,14 @@ def test_residual_sum_has_two_projections(nirb):
 def test_refuses_nested_graph(nirb):
     inner = nirb.dense_chain([2, 2])
     graph = nir.NIRGraph(
-        nodes={"in": nir.Input(input_type=np.array([2])), "sub": inner,
-               "out": nir.Output(output_type=np.array([2]))},
-        edges=[("in", "sub"), ("sub", "out")], type_check=False)
+        nodes={
+            "in": nir.Input(input_type=np.array([2])),
+            "sub": inner,
+            "out": nir.Output(output_type=np.array([2])),
+        },
+        edges=[("in", "sub"), ("sub", "out")],
+        type_check=False,
+    )
     with pytest.raises(GraphError, match="node sub: nested NIRGraph subgraphs are not supported"):
         network_from_nir(graph)
 
@@ -145,12 +152,24 @@ def test_unreadable_file(tmp_path):
 @pytest.mark.parametrize("padding, side", [("same", 8), ("valid", 6), (1, 8)])
 def test_written_and_read_back_conv_padding(tmp_path, nirb, padding, side):
     """Conv2d with string or int padding survives nir.write/nir.read and shape inference."""
-    conv = nir.Conv2d(input_shape=None, weight=nirb.zeros(4, 2, 3, 3), stride=1, padding=padding,
-                      dilation=1, groups=1, bias=nirb.zeros(4))
+    conv = nir.Conv2d(
+        input_shape=None,
+        weight=nirb.zeros(4, 2, 3, 3),
+        stride=1,
+        padding=padding,
+        dilation=1,
+        groups=1,
+        bias=nirb.zeros(4),
+    )
     graph = nir.NIRGraph(
-        nodes={"in": nir.Input(input_type=np.array([2, 8, 8])), "c": conv, "l": nirb.lif(4, side, side),
-               "out": nir.Output(output_type=np.array([4, side, side]))},
-        edges=[("in", "c"), ("c", "l"), ("l", "out")])
+        nodes={
+            "in": nir.Input(input_type=np.array([2, 8, 8])),
+            "c": conv,
+            "l": nirb.lif(4, side, side),
+            "out": nir.Output(output_type=np.array([4, side, side])),
+        },
+        edges=[("in", "c"), ("c", "l"), ("l", "out")],
+    )
     nir.write(tmp_path / "g.nir", graph)
     (g,) = read_network(tmp_path / "g.nir").groups
     assert (g.shape, g.fan_in, g.projections[0].shared_weights) == ((4, side, side), 18, 18)

@@ -38,7 +38,9 @@ def test_small_groups_share_a_core(nirb, make_target):
     p = place(network_from_nir(nirb.dense_chain([5, 30, 40, 50])), make_target())
     # next fit: l1 (30) + l2 (40) on core 0; l3 (50) would make 120 > 100 -> core 1
     assert [(c.neurons, c.synapses, c.groups) for c in p.cores] == [
-        (70, 30 * 5 + 40 * 30, ("l1", "l2")), (50, 50 * 40, ("l3",))]
+        (70, 30 * 5 + 40 * 30, ("l1", "l2")),
+        (50, 50 * 40, ("l3",)),
+    ]
 
 
 def test_too_many_cores_names_node_and_overflow(nirb, make_target):
@@ -53,17 +55,25 @@ def test_too_many_cores_names_node_and_overflow(nirb, make_target):
 
 def test_fan_in_beyond_core_memory(nirb, make_target):
     net = network_from_nir(nirb.dense_chain([20_000, 2]))
-    with pytest.raises(MappingError, match=(
+    with pytest.raises(
+        MappingError,
+        match=(
             r"^node l1 \(fed by l1.fc\): one neuron needs 20000 synapses \(fan-in 20000\), "
-            r"more than the 10000 a toy core holds, by 10000$")):
+            r"more than the 10000 a toy core holds, by 10000$"
+        ),
+    ):
         place(net, make_target())
 
 
 def test_fan_in_limit(nirb, make_target):
     net = network_from_nir(nirb.dense_chain([101, 2]))
-    with pytest.raises(MappingError, match=(
+    with pytest.raises(
+        MappingError,
+        match=(
             r"^node l1 \(fed by l1.fc\): fan-in of 101 synapses per neuron exceeds the 100 "
-            r"a toy neuron accepts by 1$")):
+            r"a toy neuron accepts by 1$"
+        ),
+    ):
         place(net, make_target(max_fan_in=100))
     assert place(net, make_target(max_fan_in=101)).cores_used == 1
 
@@ -71,14 +81,18 @@ def test_fan_in_limit(nirb, make_target):
 def test_fan_out_limit(nirb, make_target):
     net = network_from_nir(nirb.dense_chain([4, 10, 20]))
     # each l1 neuron drives all 20 neurons of l2
-    with pytest.raises(MappingError, match=r"^node l1: fan-out of 20 synapses per neuron exceeds the 15 .* by 5$"):
+    with pytest.raises(
+        MappingError, match=r"^node l1: fan-out of 20 synapses per neuron exceeds the 15 .* by 5$"
+    ):
         place(net, make_target(max_fan_out=15))
     assert place(net, make_target(max_fan_out=20)).group("l1").fan_out == 20
 
 
 def test_sinabs_cnn_on_rolls_refused_by_name(nirb):
     net = read_network(nirb.fixtures / "cnn_sinabs.nir")
-    with pytest.raises(MappingError, match=r"^node 6 \(fed by 5\): fan-in of 576 .* 512 a rolls neuron accepts by 64$"):
+    with pytest.raises(
+        MappingError, match=r"^node 6 \(fed by 5\): fan-in of 576 .* 512 a rolls neuron accepts by 64$"
+    ):
         place(net, get_target("rolls"))
 
 
@@ -88,8 +102,11 @@ def test_sinabs_cnn_on_loihi2(nirb):
     # and 16 x 144 weights. IF 6 (512) joins core 1, IF 10 needs 512 x 256 = 131,072 weights:
     # a full core; IF 12 the next one.
     assert [(c.neurons, c.synapses, c.groups) for c in p.cores] == [
-        (8192, 16 * 50 + 16 * 144, ("1", "3")), (512, 8 * 576, ("6",)),
-        (256, 131_072, ("10",)), (10, 2560, ("12",))]
+        (8192, 16 * 50 + 16 * 144, ("1", "3")),
+        (512, 8 * 576, ("6",)),
+        (256, 131_072, ("10",)),
+        (10, 2560, ("12",)),
+    ]
 
 
 def test_braille_rnn_fits_one_rolls_core(nirb):
@@ -126,7 +143,10 @@ def test_resnet50_on_loihi2(resnet50):
 def test_resnet50_overflows_one_loihi2_chip(resnet50):
     net = network_from_nir(resnet50)
     # stem 8 + s1b1 (8 + 8 + 32) + s1b2 48 + s1b3 (8 + 8) = 120 cores, then s1b3.lif3 adds 32
-    with pytest.raises(MappingError, match=r"^node s1b3.lif3: .* needs 152 cores up to here.* over by 381 cores; try --chips 4$"):
+    with pytest.raises(
+        MappingError,
+        match=r"^node s1b3.lif3: .* needs 152 cores up to here.* over by 381 cores; try --chips 4$",
+    ):
         place(net, get_target("loihi2"))
 
 

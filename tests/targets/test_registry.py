@@ -5,8 +5,7 @@ import json
 import pytest
 
 from sbn.errors import ConfigError
-from sbn.targets.registry import (get_target, known_targets, load_target_file, resolve_target,
-                                  save_target_file)
+from sbn.targets.registry import get_target, known_targets, load_target_file, resolve_target, save_target_file
 from sbn.targets.spec import Target
 
 TOML = """
@@ -37,8 +36,12 @@ def test_loihi2_figures():
     assert t.synaptic_memory_bits_per_core == 128 * 1024 * 8
     assert t.synapses_per_core == 131072  # 128 KiB of 8-bit weights
     assert t.shared_conv_weights
-    assert set(dict(t.sources)) >= {"cores_per_chip", "neurons_per_core", "synaptic_memory_bits_per_core",
-                                    "energy_per_synaptic_op_j"}
+    assert set(dict(t.sources)) >= {
+        "cores_per_chip",
+        "neurons_per_core",
+        "synaptic_memory_bits_per_core",
+        "energy_per_synaptic_op_j",
+    }
 
 
 def test_rolls_figures():
@@ -86,7 +89,10 @@ def test_toml_and_json_agree(tmp_path):
         (lambda s: s.replace("chips = 8", "chips = 0"), r"board8.*'chips' must be a positive integer"),
         (lambda s: s.replace("weight_bits = 4", "weight_bit = 4"), r"unknown field 'weight_bit'"),
         (lambda s: s.replace("neurons_per_core = 512\n", ""), r"missing field 'neurons_per_core'"),
-        (lambda s: s.replace("sbn.target/1", "sbn.target/9"), r"key 'schema' is 'sbn.target/9'; this sbn reads a target description"),
+        (
+            lambda s: s.replace("sbn.target/1", "sbn.target/9"),
+            r"key 'schema' is 'sbn.target/9'; this sbn reads a target description",
+        ),
         (lambda s: s.replace("chips = 8", "chips = "), r"not valid TOML"),
         (lambda s: s.replace('chips = "our', 'chip = "our'), r"source given for unknown field 'chip'"),
     ],

@@ -10,7 +10,7 @@ from sbn.errors import ConfigError
 from sbn.targets.groups import network_from_nir, read_network
 from sbn.targets.placement import place
 from sbn.targets.registry import get_target
-from sbn.targets.report import MAP_SCHEMA, read_report, map_tables, report_dict, write_report
+from sbn.targets.report import MAP_SCHEMA, map_tables, read_report, report_dict, write_report
 from sbn.targets.traffic import estimate_traffic, resolve_rates
 
 
@@ -37,13 +37,27 @@ def test_report_content(dense):
     assert s["mean_neuron_utilisation"] == pytest.approx(1030 / 1300)
     assert s["mean_synapse_utilisation"] == pytest.approx(80_000 / 130_000)
     l2 = r["nodes"][1]
-    assert (l2["name"], l2["fan_in"], l2["tiles"], l2["cores"], l2["chips"]) == ("l2", 1000, 3, [10, 11, 12], [2, 3])
-    assert l2["projections"] == [{"source": "l1", "via": ["l2.fc"], "fan_in": 1000,
-                                   "shared_weights": None, "out_channels": None}]
+    assert (l2["name"], l2["fan_in"], l2["tiles"], l2["cores"], l2["chips"]) == (
+        "l2",
+        1000,
+        3,
+        [10, 11, 12],
+        [2, 3],
+    )
+    assert l2["projections"] == [
+        {"source": "l1", "via": ["l2.fc"], "fan_in": 1000, "shared_weights": None, "out_channels": None}
+    ]
     assert r["nodes"][0]["fan_out"] == pytest.approx(30.0)
     core10 = r["cores"][10]
-    assert core10 == {"core": 10, "chip": 2, "neurons": 10, "synaptic_memory": 10_000,
-                      "neuron_utilisation": 0.1, "synapse_utilisation": 1.0, "nodes": ["l2"]}
+    assert core10 == {
+        "core": 10,
+        "chip": 2,
+        "neurons": 10,
+        "synaptic_memory": 10_000,
+        "neuron_utilisation": 0.1,
+        "synapse_utilisation": 1.0,
+        "nodes": ["l2"],
+    }
     assert r["traffic"] is None and r["rates"] is None
 
 
@@ -58,7 +72,9 @@ def test_json_round_trip(tmp_path, dense):
 
 def test_other_format_is_refused(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"format": "sbn.map/0"}))
-    with pytest.raises(ConfigError, match=r"a.json: key 'schema' is 'sbn.map/0'; this sbn reads a map report"):
+    with pytest.raises(
+        ConfigError, match=r"a.json: key 'schema' is 'sbn.map/0'; this sbn reads a map report"
+    ):
         read_report(tmp_path / "a.json")
     (tmp_path / "b.json").write_text("{")
     with pytest.raises(ConfigError, match="b.json: not valid JSON"):
@@ -81,8 +97,13 @@ def test_large_placements_render_per_chip(resnet50):
 
 
 def test_third_party_reports(nirb):
-    for name in ("cnn_sinabs.nir", "lif_norse.nir", "two_lif_neurons.nir",
-                 "braille_noDelay_bias_zero.nir", "braille_noDelay_noBias_subtract.nir"):
+    for name in (
+        "cnn_sinabs.nir",
+        "lif_norse.nir",
+        "two_lif_neurons.nir",
+        "braille_noDelay_bias_zero.nir",
+        "braille_noDelay_noBias_subtract.nir",
+    ):
         p = place(read_network(nirb.fixtures / name), get_target("loihi2"))
         r = report_dict(p)
         assert json.loads(json.dumps(r)) == r

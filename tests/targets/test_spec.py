@@ -6,11 +6,10 @@ import re
 import pytest
 
 from sbn.errors import ConfigError
-from sbn.targets.groups import NeuronGroup, Projection
 from sbn.targets.builtin import LOIHI2, ROLLS
+from sbn.targets.groups import NeuronGroup, Projection
 from sbn.targets.registry import get_target, load_target_file, save_target_file
 from sbn.targets.spec import TARGET_SCHEMA, FixedPointFormat, Target
-
 
 
 def test_derived_figures(make_target):
@@ -103,9 +102,18 @@ def test_shared_conv_weights_store_the_kernel_per_channel(make_target):
 # --- fixed-point formats ----------------------------------------------------------------
 
 LOIHI2_FP = dict(
-    weight_mant_bits=8, weight_exp_min=0, weight_exp_max=7, state_bits=24, decay_bits=12,
-    threshold_bits=17, threshold_shift=6, bias_mant_bits=13, bias_exp_max=7,
-    accumulator_bits=24, max_delay=63, input_bits=8,
+    weight_mant_bits=8,
+    weight_exp_min=0,
+    weight_exp_max=7,
+    state_bits=24,
+    decay_bits=12,
+    threshold_bits=17,
+    threshold_shift=6,
+    bias_mant_bits=13,
+    bias_exp_max=7,
+    accumulator_bits=24,
+    max_delay=63,
+    input_bits=8,
 )
 
 

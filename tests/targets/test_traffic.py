@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from sbn.errors import ConfigError
+from sbn.graph.rates import read_rates
 from sbn.targets.groups import network_from_nir
 from sbn.targets.placement import place
-from sbn.graph.rates import read_rates
 from sbn.targets.traffic import estimate_traffic, resolve_rates
 
 
@@ -21,7 +21,10 @@ def split(nirb, make_target):
     net = network_from_nir(nirb.dense_chain([10, 100, 50]))
     p = place(net, make_target(neurons_per_core=60, cores_per_chip=2, chips=2))
     assert [(c.index, c.chip, c.neurons, c.groups) for c in p.cores] == [
-        (0, 0, 50, ("l1",)), (1, 0, 50, ("l1",)), (2, 1, 50, ("l2",))]
+        (0, 0, 50, ("l1",)),
+        (1, 0, 50, ("l1",)),
+        (2, 1, 50, ("l2",)),
+    ]
     return p
 
 
@@ -57,8 +60,15 @@ def test_convolution_reaches_tiles_by_channel(nirb, make_target, groups, across)
     """lA (4x5x5) -> 1x1 conv -> lB (4x5x5); tiles of 50 neurons hold 2 whole channels.
     A full conv sends each lA spike to all 4 channels, i.e. both lB tiles (cores 2, 3): 2
     messages per spike; a depthwise conv (groups=4) reaches one channel, one tile."""
-    conv = nir.Conv2d(input_shape=None, weight=nirb.zeros(4, 4 // groups, 1, 1), stride=1, padding=0,
-                      dilation=1, groups=groups, bias=nirb.zeros(4))
+    conv = nir.Conv2d(
+        input_shape=None,
+        weight=nirb.zeros(4, 4 // groups, 1, 1),
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=groups,
+        bias=nirb.zeros(4),
+    )
     nodes = {
         "in": nir.Input(input_type=np.array([4, 5, 5])),
         "lA": nirb.lif(4, 5, 5),
@@ -67,8 +77,10 @@ def test_convolution_reaches_tiles_by_channel(nirb, make_target, groups, across)
         "out": nir.Output(output_type=np.array([4, 5, 5])),
     }
     edges = [("in", "lA"), ("lA", "c"), ("c", "lB"), ("lB", "out")]
-    p = place(network_from_nir(nir.NIRGraph(nodes=nodes, edges=edges)),
-              make_target(neurons_per_core=50, cores_per_chip=4))
+    p = place(
+        network_from_nir(nir.NIRGraph(nodes=nodes, edges=edges)),
+        make_target(neurons_per_core=50, cores_per_chip=4),
+    )
     assert p.group("lA").tile_cores == (0, 1) and p.group("lB").tile_cores == (2, 3)
     t = estimate_traffic(p, resolve_rates(p, None, 0.1))
     assert t.messages_across_cores == pytest.approx(across)  # lA emits 100 x 0.1 = 10 spikes
@@ -91,8 +103,10 @@ def test_one_to_one_edge_sends_one_message_per_spike(nirb, make_target):
         "out": nir.Output(output_type=np.array([1, 10, 10])),
     }
     edges = [("in", "c"), ("c", "lA"), ("lA", "lB"), ("lB", "out")]
-    p = place(network_from_nir(nir.NIRGraph(nodes=nodes, edges=edges)),
-              make_target(neurons_per_core=50, cores_per_chip=2, chips=2))
+    p = place(
+        network_from_nir(nir.NIRGraph(nodes=nodes, edges=edges)),
+        make_target(neurons_per_core=50, cores_per_chip=2, chips=2),
+    )
     assert p.group("lA").tile_cores == (0, 1) and p.group("lB").tile_cores == (2, 3)
     t = estimate_traffic(p, resolve_rates(p, None, 0.1))
     assert t.messages_across_cores == pytest.approx(100 * 0.1)
@@ -111,13 +125,16 @@ def test_rate_of_a_synaptic_node_is_its_source_rate(split):
     assert resolve_rates(split, {"l2.fc": 0.3, "l1": 0.4}, 0.05)["l1"] == 0.4
 
 
-@pytest.mark.parametrize("rates, default, words", [
-    ({"l9": 0.1}, 0.1, r"firing rate given for 'l9', which is not a node .*: in, l1, l2, l1.fc, l2.fc"),
-    ({"l1.fc": -0.1}, 0.1, r"firing rate of node 'l1.fc' must be in \[0, 1\]"),
-    ({"l1": 0.1}, None, r"no firing rate for node 'in'"),
-    ({"l1": 1.5}, 0.1, r"firing rate of node 'l1' must be in \[0, 1\]"),
-    ({"l1": "high"}, 0.1, r"firing rate of node 'l1' must be in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "rates, default, words",
+    [
+        ({"l9": 0.1}, 0.1, r"firing rate given for 'l9', which is not a node .*: in, l1, l2, l1.fc, l2.fc"),
+        ({"l1.fc": -0.1}, 0.1, r"firing rate of node 'l1.fc' must be in \[0, 1\]"),
+        ({"l1": 0.1}, None, r"no firing rate for node 'in'"),
+        ({"l1": 1.5}, 0.1, r"firing rate of node 'l1' must be in \[0, 1\]"),
+        ({"l1": "high"}, 0.1, r"firing rate of node 'l1' must be in \[0, 1\]"),
+    ],
+)
 def test_bad_rates(split, rates, default, words):
     with pytest.raises(ConfigError, match=words):
         resolve_rates(split, rates, default)
@@ -125,14 +142,17 @@ def test_bad_rates(split, rates, default, words):
 
 def test_read_rates(tmp_path):
     (tmp_path / "plain.json").write_text(json.dumps({"l1": 0.1}))
-    (tmp_path / "wrapped.json").write_text(json.dumps(
-        {"schema": "sbn.firing-rates/1", "time_steps": 4, "rates": {"l1": 0.2}}))
+    (tmp_path / "wrapped.json").write_text(
+        json.dumps({"schema": "sbn.firing-rates/1", "time_steps": 4, "rates": {"l1": 0.2}})
+    )
     (tmp_path / "future.json").write_text(json.dumps({"schema": "sbn.firing-rates/2", "rates": {}}))
     (tmp_path / "list.json").write_text("[0.1]")
     (tmp_path / "bad.json").write_text("{")
     assert dict(read_rates(tmp_path / "plain.json").rates) == {"l1": 0.1}
     assert dict(read_rates(tmp_path / "wrapped.json").rates) == {"l1": 0.2}
-    with pytest.raises(ConfigError, match="future.json: key 'schema' is 'sbn.firing-rates/2'; this sbn reads firing rates"):
+    with pytest.raises(
+        ConfigError, match="future.json: key 'schema' is 'sbn.firing-rates/2'; this sbn reads firing rates"
+    ):
         dict(read_rates(tmp_path / "future.json").rates)
     with pytest.raises(ConfigError, match="list.json: firing rates must be a table"):
         dict(read_rates(tmp_path / "list.json").rates)

@@ -18,14 +18,14 @@ from sbn.models import ModelConfig
 from sbn.train_ddp import process_group, ranks_from_environment
 from sbn.train_sync_norm import SyncTdBatchNorm
 
-
 # the training case, shared with the single-process reference in test_ddp.py; SGD because
 # Adam's normalised step turns float-noise gradients into lr-sized differences, and a small
 # lr because the head norm makes the gradients into the body ~10x larger: at lr 0.05 a few
 # spikes flip between the two runs' float roundings and the nets drift apart by ~1e-2
 CONFIG = ModelConfig(num_classes=10, width=0.0625, layers=(1, 1, 1, 1), time_steps=2)
-SETTINGS_KW = dict(epochs=2, batch_size=30, train_samples=75, test_samples=20, optimizer="sgd",
-                   lr=0.01, augment=True)
+SETTINGS_KW = dict(
+    epochs=2, batch_size=30, train_samples=75, test_samples=20, optimizer="sgd", lr=0.01, augment=True
+)
 
 
 def main() -> None:
@@ -65,15 +65,24 @@ def _norm(ranks, out: Path) -> None:
         dist.all_reduce(p.grad)  # what DDP does (it then divides by the ranks)
     bn.momentum = None
     bn(x[:, rows] * 0.5)  # a second batch, cumulative average
-    torch.save({"rows": (rows.start, rows.stop), "y": y.detach(), "x_grad": mine.grad,
-                "w_grad": bn.weight.grad, "b_grad": bn.bias.grad,
-                "mean": bn.running_mean, "var": bn.running_var},
-               out / f"norm{ranks.rank}.pt")
+    torch.save(
+        {
+            "rows": (rows.start, rows.stop),
+            "y": y.detach(),
+            "x_grad": mine.grad,
+            "w_grad": bn.weight.grad,
+            "b_grad": bn.bias.grad,
+            "mean": bn.running_mean,
+            "var": bn.running_var,
+        },
+        out / f"norm{ranks.rank}.pt",
+    )
 
 
 def _train(ranks, out: Path) -> None:
     from sbn import checkpoint as ckpt_io
     from sbn.train import Runtime, TrainSettings, train
+
     data = load_dataset("digits", train=True), load_dataset("digits")
     runtime = Runtime(ranks=ranks)
     part = out / "part.safetensors"

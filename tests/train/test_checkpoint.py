@@ -10,15 +10,20 @@ from sbn import checkpoint as ckpt_io
 from sbn.errors import CheckpointError
 from sbn.models import BottleneckConfig, ModelConfig, build_model
 
-CONFIG = ModelConfig(num_classes=10, width=0.0625, layers=(1, 1, 1, 1), time_steps=2,
-                     bottleneck=BottleneckConfig(2, 4, 2))
+CONFIG = ModelConfig(
+    num_classes=10, width=0.0625, layers=(1, 1, 1, 1), time_steps=2, bottleneck=BottleneckConfig(2, 4, 2)
+)
 
 
 def test_round_trip_keeps_everything(tmp_path):
     model = build_model(CONFIG)
     path = tmp_path / "m.safetensors"
-    ckpt_io.save(path, ckpt_io.Checkpoint(CONFIG, model.state_dict(), training={"epoch": 3},
-                                          rng_state=torch.get_rng_state()))
+    ckpt_io.save(
+        path,
+        ckpt_io.Checkpoint(
+            CONFIG, model.state_dict(), training={"epoch": 3}, rng_state=torch.get_rng_state()
+        ),
+    )
     loaded = ckpt_io.load(path)
     assert loaded.config == CONFIG
     assert loaded.training == {"epoch": 3}
@@ -45,8 +50,11 @@ def _raw(path, metadata, tensors=None):
 def test_other_format_version_is_refused(tmp_path):
     path = tmp_path / "v9.safetensors"
     _raw(path, {"format": "sbn-checkpoint", "format_version": "9", "config": json.dumps(CONFIG.to_dict())})
-    with pytest.raises(CheckpointError, match=r"key 'schema' is \('sbn-checkpoint', '9'\); .* reads "
-                                              r"checkpoints with schema 'sbn.checkpoint/1'"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"key 'schema' is \('sbn-checkpoint', '9'\); .* reads "
+        r"checkpoints with schema 'sbn.checkpoint/1'",
+    ):
         ckpt_io.load(path)
     _raw(path, {"schema": "sbn.checkpoint/2", "config": json.dumps(CONFIG.to_dict())})
     with pytest.raises(CheckpointError, match="key 'schema' is 'sbn.checkpoint/2'"):

@@ -16,11 +16,9 @@ def _digits():
 
 def test_channels_last_bf16_run_writes_a_plain_cpu_checkpoint(tmp_path):
     train_data, test_data = _digits()
-    settings = TrainSettings(epochs=1, batch_size=32, train_samples=64, test_samples=32,
-                             precision="bf16")
+    settings = TrainSettings(epochs=1, batch_size=32, train_samples=64, test_samples=32, precision="bf16")
     out = tmp_path / "m.safetensors"
-    result = train(CONFIG, settings, train_data, test_data, out,
-                   runtime=Runtime(channels_last=True))
+    result = train(CONFIG, settings, train_data, test_data, out, runtime=Runtime(channels_last=True))
     saved = ckpt_io.load(out)
     for name, tensor in {**saved.model_state, **saved.optim_state}.items():
         assert tensor.device.type == "cpu" and tensor.is_contiguous(), name

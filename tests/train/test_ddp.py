@@ -30,9 +30,21 @@ def two_ranks(tmp_path_factory):
     """The folder where both ranks of one torchrun launch left their results."""
     out = tmp_path_factory.mktemp("ddp")
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         str(WORKER), str(out)],
-        capture_output=True, text=True, timeout=300, cwd=WORKER.parent)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            str(WORKER),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=WORKER.parent,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -61,29 +73,38 @@ def test_two_ranks_train_and_resume_like_one_process(two_ranks, tmp_path):
     data = load_dataset("digits", train=True), load_dataset("digits")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each rank: two spinning OpenMP threads on a busy 2-core CI
-    try:                      # machine are 20x slower than one
-        single = train(worker.CONFIG, TrainSettings(**worker.SETTINGS_KW), *data,
-                       tmp_path / "single.safetensors")
+    try:  # machine are 20x slower than one
+        single = train(
+            worker.CONFIG, TrainSettings(**worker.SETTINGS_KW), *data, tmp_path / "single.safetensors"
+        )
     finally:
         torch.set_num_threads(threads)
     parallel = ckpt_io.load(two_ranks / "part.safetensors")
     assert parallel.training["epoch"] == 2
     for key, value in single.model.state_dict().items():
-        torch.testing.assert_close(parallel.model_state[key], value, rtol=1e-4, atol=1e-4,
-                                   msg=lambda m, key=key: f"{key}: {m}")
+        torch.testing.assert_close(
+            parallel.model_state[key], value, rtol=1e-4, atol=1e-4, msg=lambda m, key=key: f"{key}: {m}"
+        )
     history = torch.load(two_ranks / "history.pt")["history"]
     for a, b in zip(history, single.history):
         assert a["train_loss"] == pytest.approx(b.train_loss, rel=1e-5)
         assert a["train_accuracy"] == b.train_accuracy and a["test_accuracy"] == b.test_accuracy
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"RANK": "0"}, "WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT missing"),
-    ({"RANK": "2", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "h", "MASTER_PORT": "1"},
-     "inconsistent launch: RANK 2, LOCAL_RANK 0, WORLD_SIZE 2"),
-    ({"RANK": "a", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "h", "MASTER_PORT": "1"},
-     "must be integers"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"RANK": "0"}, "WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT missing"),
+        (
+            {"RANK": "2", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "h", "MASTER_PORT": "1"},
+            "inconsistent launch: RANK 2, LOCAL_RANK 0, WORLD_SIZE 2",
+        ),
+        (
+            {"RANK": "a", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "h", "MASTER_PORT": "1"},
+            "must be integers",
+        ),
+    ],
+)
 def test_a_wrong_launch_is_refused(env, message):
     with pytest.raises(ConfigError, match=message):
         ranks_from_environment(env)

@@ -35,12 +35,15 @@ def test_auto_is_the_first_gpu_and_indices_are_checked(gpus):
         resolve_device("cuda:2")
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("cuda", "--device cuda: torch sees no CUDA GPU on this machine; use --device cpu"),
-    ("cuda:0", "--device cuda:0: torch sees no CUDA GPU"),
-    ("gpu", "unknown device 'gpu': use auto, cpu, cuda or cuda:N"),
-    ("cuda:x", "unknown device 'cuda:x'"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("cuda", "--device cuda: torch sees no CUDA GPU on this machine; use --device cpu"),
+        ("cuda:0", "--device cuda:0: torch sees no CUDA GPU"),
+        ("gpu", "unknown device 'gpu': use auto, cpu, cuda or cuda:N"),
+        ("cuda:x", "unknown device 'cuda:x'"),
+    ],
+)
 def test_bad_devices_are_refused(gpus, spec, message):
     gpus(0)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
@@ -50,7 +53,9 @@ def test_bad_devices_are_refused(gpus, spec, message):
 def test_precisions_per_device(gpus):
     cpu = torch.device("cpu")
     assert precision_for("bf16", cpu).autocast() is not None
-    with pytest.raises(ConfigError, match=r"--precision fp16 cannot run on cpu \(fp16 needs a CUDA GPU\); use fp32 or bf16"):
+    with pytest.raises(
+        ConfigError, match=r"--precision fp16 cannot run on cpu \(fp16 needs a CUDA GPU\); use fp32 or bf16"
+    ):
         precision_for("fp16", cpu)
     gpus(1, bf16=False)  # a pre-Ampere GPU
     with pytest.raises(ConfigError, match=r"--precision bf16 cannot run on cuda:0 .*use fp32 or fp16"):

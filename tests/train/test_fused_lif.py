@@ -7,16 +7,21 @@ from sbn.models import ModelConfig, build_model
 from sbn.models.neurons import LIF, LIFParameters, lif_multistep_reference
 from sbn.train_fused_lif import FusedLIF, fused_lif_multistep, use_lif_kernel
 
-CASES = [(LIFParameters(), 4), (LIFParameters(decay=1.0, v_th=0.5, surrogate_width=1.0), 2),
-         (LIFParameters(decay=0.25, surrogate_width=2.0), 6)]
+CASES = [
+    (LIFParameters(), 4),
+    (LIFParameters(decay=1.0, v_th=0.5, surrogate_width=1.0), 2),
+    (LIFParameters(decay=0.25, surrogate_width=2.0), 6),
+]
 
 
 def _both(x, params, compiled):
     """(spikes, dL/dx) of the eager and the fused path for one random upstream gradient."""
     grad = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     results = []
-    for fn in (lambda v: lif_multistep_reference(v, params),
-               lambda v: fused_lif_multistep(v, params, compiled)):
+    for fn in (
+        lambda v: lif_multistep_reference(v, params),
+        lambda v: fused_lif_multistep(v, params, compiled),
+    ):
         leaf = x.clone().requires_grad_()
         spikes = fn(leaf)
         (spikes * grad).sum().backward()
@@ -57,7 +62,7 @@ def test_compiled_loop_equals_eager():
     x = torch.randn(4, 2, 6, 7, 7, generator=torch.Generator().manual_seed(2)) * 1.5 + 0.6
     try:
         (s_eager, g_eager), (s_fused, g_fused) = _both(x, LIFParameters(), compiled=True)
-    except Exception as exc:  # noqa: BLE001 - any compiler failure means "cannot test here"
+    except Exception as exc:
         pytest.skip(f"torch.compile cannot run here: {type(exc).__name__}: {str(exc)[:200]}")
     assert torch.equal(s_fused, s_eager)
     torch.testing.assert_close(g_fused, g_eager, rtol=1e-5, atol=1e-6)

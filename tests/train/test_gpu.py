@@ -22,17 +22,19 @@ CUDA = torch.device("cuda", 0)
 CONFIG = ModelConfig(num_classes=10, width=0.0625, layers=(1, 1, 1, 1), time_steps=2)
 
 
-@pytest.mark.parametrize("precision, channels_last, lif", [
-    ("fp32", False, "eager"), ("bf16", True, "eager"), ("fp16", False, "fused")])
+@pytest.mark.parametrize(
+    "precision, channels_last, lif",
+    [("fp32", False, "eager"), ("bf16", True, "eager"), ("fp16", False, "fused")],
+)
 def test_a_gpu_run_writes_a_checkpoint_the_cpu_reads(tmp_path, precision, channels_last, lif):
     if precision == "bf16" and not torch.cuda.is_bf16_supported():
         pytest.skip("this GPU has no bf16")
     data = load_dataset("digits", train=True), load_dataset("digits")
-    settings = TrainSettings(epochs=2, batch_size=32, train_samples=96, test_samples=64,
-                             precision=precision)
+    settings = TrainSettings(epochs=2, batch_size=32, train_samples=96, test_samples=64, precision=precision)
     out = tmp_path / "m.safetensors"
-    result = train(CONFIG, settings, *data, out,
-                   runtime=Runtime(device=CUDA, channels_last=channels_last, lif=lif))
+    result = train(
+        CONFIG, settings, *data, out, runtime=Runtime(device=CUDA, channels_last=channels_last, lif=lif)
+    )
     saved = ckpt_io.load(out)
     assert all(t.device.type == "cpu" for t in saved.model_state.values())
     assert result.summary["runtime"]["device"].startswith("cuda:0")
@@ -44,11 +46,14 @@ def test_a_gpu_run_writes_a_checkpoint_the_cpu_reads(tmp_path, precision, channe
 
 def test_compiled_fused_lif_and_the_sequence_node_on_the_gpu_equal_the_reference():
     params = LIFParameters()
-    x = (torch.randn(4, 8, 16, 8, 8, device=CUDA) * 1.5 + 0.6)
+    x = torch.randn(4, 8, 16, 8, 8, device=CUDA) * 1.5 + 0.6
     grad = torch.randn_like(x)
     outs = []
-    for fn in (lambda v: lif_multistep_reference(v, params), lambda v: lif_multistep(v, params),
-               lambda v: fused_lif_multistep(v, params)):
+    for fn in (
+        lambda v: lif_multistep_reference(v, params),
+        lambda v: lif_multistep(v, params),
+        lambda v: fused_lif_multistep(v, params),
+    ):
         leaf = x.clone().requires_grad_()
         spikes = fn(leaf)
         (spikes * grad).sum().backward()
@@ -59,10 +64,16 @@ def test_compiled_fused_lif_and_the_sequence_node_on_the_gpu_equal_the_reference
 
 
 def test_device_loader_on_the_gpu_gives_the_cpu_batches():
-    data = ImageDataset("u8", torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8),
-                        torch.arange(40) % 10, 10)
-    runs = [list(DeviceData(data, d).batches(16, shuffle=True, augment=True,
-                                             generator=torch.Generator().manual_seed(3)))
-            for d in ("cpu", CUDA)]
+    data = ImageDataset(
+        "u8", torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8), torch.arange(40) % 10, 10
+    )
+    runs = [
+        list(
+            DeviceData(data, d).batches(
+                16, shuffle=True, augment=True, generator=torch.Generator().manual_seed(3)
+            )
+        )
+        for d in ("cpu", CUDA)
+    ]
     for a, b in zip(*runs):
         assert torch.equal(a.images, b.images.cpu()) and torch.equal(a.labels, b.labels.cpu())

@@ -21,9 +21,26 @@ SBN = Path(sys.executable).parent / "sbn"
 
 def test_kill_9_mid_epoch_then_resume_loses_at_most_the_running_epoch(tmp_path):
     out = tmp_path / "c.safetensors"
-    args = [str(SBN), "train", "--out", str(out), "--layers", "1,1,1,1", "--width", "0.0625",
-            "--T", "1", "--epochs", "2", "--batch-size", "16", "--train-samples", "128",
-            "--test-samples", "16"]
+    args = [
+        str(SBN),
+        "train",
+        "--out",
+        str(out),
+        "--layers",
+        "1,1,1,1",
+        "--width",
+        "0.0625",
+        "--T",
+        "1",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--train-samples",
+        "128",
+        "--test-samples",
+        "16",
+    ]
     run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 600
@@ -38,8 +55,9 @@ def test_kill_9_mid_epoch_then_resume_loses_at_most_the_running_epoch(tmp_path):
     survived = ckpt_io.load(out).training  # complete: the write is atomic
     done = survived["epoch"]
     assert done == 1
-    resumed = subprocess.run([*args, "--resume", "--format", "json"], capture_output=True,
-                             text=True, timeout=900)
+    resumed = subprocess.run(
+        [*args, "--resume", "--format", "json"], capture_output=True, text=True, timeout=900
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["epochs"] == 2
     history = ckpt_io.load(out).training["history"]

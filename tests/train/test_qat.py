@@ -19,8 +19,14 @@ from sbn.qat import device_pairs, fake_quantized, quantize_weight
 from sbn.targets import get_target
 
 LOIHI2 = get_target("loihi2")
-CONFIG = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), image_size=32, num_classes=10, time_steps=2,
-                     bottleneck=BottleneckConfig(2, 4, 1))
+CONFIG = ModelConfig(
+    width=0.0625,
+    layers=(1, 1, 1, 1),
+    image_size=32,
+    num_classes=10,
+    time_steps=2,
+    bottleneck=BottleneckConfig(2, 4, 1),
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +131,23 @@ def sbn(*args):
 
 def test_train_quantize_from_the_command_line(exported, tmp_path):
     out = tmp_path / "qat.safetensors"
-    done = sbn("train", "--from", exported / "m.safetensors", "--quantize", "loihi2", "--out", out,
-               "--epochs", "1", "--train-samples", "64", "--test-samples", "32", "--format", "json")
+    done = sbn(
+        "train",
+        "--from",
+        exported / "m.safetensors",
+        "--quantize",
+        "loihi2",
+        "--out",
+        out,
+        "--epochs",
+        "1",
+        "--train-samples",
+        "64",
+        "--test-samples",
+        "32",
+        "--format",
+        "json",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     assert summary["quantized_for"] == "loihi2" and summary["settings"]["quantize"] == "loihi2"
@@ -134,8 +155,10 @@ def test_train_quantize_from_the_command_line(exported, tmp_path):
     assert 0 <= summary["float_accuracy"] <= 1 and 0 <= summary["quantized_accuracy_before"] <= 1
     saved = ckpt_io.load(out)
     assert saved.config == CONFIG  # the same model, fine-tuned
-    for args, message in ((["--quantize", "rolls"], "'rolls' states no fixed-point format"),
-                          (["--quantize", "loihi2", "--split", "RB1"], "--split comes from the checkpoint")):
+    for args, message in (
+        (["--quantize", "rolls"], "'rolls' states no fixed-point format"),
+        (["--quantize", "loihi2", "--split", "RB1"], "--split comes from the checkpoint"),
+    ):
         bad = sbn("train", "--from", exported / "m.safetensors", "--out", tmp_path / "x.safetensors", *args)
         assert bad.returncode == 1 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     plain = sbn("train", "--quantize", "loihi2", "--out", tmp_path / "y.safetensors")

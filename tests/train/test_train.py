@@ -95,17 +95,18 @@ def test_step_two_starts_from_backbone(trained, digits, tmp_path):
     # with lr tiny the backbone barely moves: check the copy itself on an untrained build
     model = build_model(config)
     from sbn.train import init_from_backbone
+
     init_from_backbone(model, backbone.model_state)
     for key, value in backbone.model_state.items():
         assert torch.equal(model.backbone.state_dict()[key], value)
 
-    summary = train(config, settings, *digits, tmp_path / "sbn.safetensors",
-                    backbone=backbone, backbone_path=out).summary
+    summary = train(
+        config, settings, *digits, tmp_path / "sbn.safetensors", backbone=backbone, backbone_path=out
+    ).summary
     assert summary["arch"] == "spikebottlenet"
     assert summary["split"] == "RB1"
     # the backbone re-evaluated on the same 100 test images at the same T
-    assert summary["backbone_accuracy"] == pytest.approx(
-        _accuracy(backbone.build(), digits[1].subset(100)))
+    assert summary["backbone_accuracy"] == pytest.approx(_accuracy(backbone.build(), digits[1].subset(100)))
     assert summary["accuracy_drop"] == pytest.approx(summary["backbone_accuracy"] - summary["accuracy"])
     # RB1 of the reduced model: 32x32x32; C'=8 -> 8*32*32*2 = 16,384 bits of 65,536 raw
     assert summary["payload_shape"] == [2, 8, 32, 32]
@@ -126,13 +127,16 @@ def test_data_must_fit_model(digits, tmp_path):
         train(hundred, TrainSettings(epochs=1), *digits, tmp_path / "x.safetensors")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"epochs": 0}, "epochs must be >= 1"),
-    ({"optimizer": "lamb"}, "optimizer must be one of adam, sgd"),
-    ({"lr": 0.0}, "learning rate must be > 0"),
-    ({"precision": "fp8"}, "precision must be one of fp32, bf16, fp16"),
-    ({"quantize": "loihi2", "precision": "bf16"}, "--quantize emulates the chip's rounding in fp32"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"optimizer": "lamb"}, "optimizer must be one of adam, sgd"),
+        ({"lr": 0.0}, "learning rate must be > 0"),
+        ({"precision": "fp8"}, "precision must be one of fp32, bf16, fp16"),
+        ({"quantize": "loihi2", "precision": "bf16"}, "--quantize emulates the chip's rounding in fp32"),
+    ],
+)
 def test_bad_settings(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         TrainSettings(**kwargs)
@@ -147,7 +151,9 @@ def test_recalibrated_statistics_fit_the_current_weights(digits):
     from sbn.train import recalibrate_norm
 
     model = build_model(TINY)
-    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "tracked" not in k}
+    weights = {
+        k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "tracked" not in k
+    }
     data = digits[0].subset(64)
     recalibrate_norm(model, data, batch_size=32, samples=64)
     stem_bn = model.stem[1]

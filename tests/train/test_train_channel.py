@@ -10,8 +10,9 @@ from sbn.models import BottleneckConfig, ModelConfig, build_model
 from sbn.train import TrainSettings
 from sbn.train_channel import flip_spikes, noisy_payload
 
-SBN = ModelConfig(num_classes=10, width=0.0625, layers=(1, 1, 1, 1), time_steps=2,
-                  bottleneck=BottleneckConfig(2, 4, 1))
+SBN = ModelConfig(
+    num_classes=10, width=0.0625, layers=(1, 1, 1, 1), time_steps=2, bottleneck=BottleneckConfig(2, 4, 1)
+)
 
 
 def test_flips_at_the_rate_with_a_straight_through_gradient():
@@ -43,10 +44,13 @@ def test_noise_only_in_training_mode_and_only_while_open():
     assert len(model.bottleneck.enc_act._forward_hooks) == 0  # the hook is gone
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("erasure:0.1", "training flips spikes, so it takes bsc:P or awgn:EBN0_DB"),
-    ("bsc:2", "must be in [0, 1], got 2"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("erasure:0.1", "training flips spikes, so it takes bsc:P or awgn:EBN0_DB"),
+        ("bsc:2", "must be in [0, 1], got 2"),
+    ],
+)
 def test_settings_refuse_channels_training_cannot_apply(spec, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         TrainSettings(channel=spec)
@@ -54,8 +58,9 @@ def test_settings_refuse_channels_training_cannot_apply(spec, message):
 
 def test_a_model_without_a_spiking_bottleneck_is_refused():
     with pytest.raises(ConfigError, match="a spiking bottleneck"):
-        with noisy_payload(build_model(ModelConfig(num_classes=10, width=0.0625, layers=(1, 1, 1, 1))),
-                           "bsc:0.01"):
+        with noisy_payload(
+            build_model(ModelConfig(num_classes=10, width=0.0625, layers=(1, 1, 1, 1))), "bsc:0.01"
+        ):
             pass
 
 
@@ -63,9 +68,21 @@ def test_cli_step_1_with_a_channel_is_one_line(tmp_path):
     import subprocess
     import sys
 
-    res = subprocess.run([sys.executable, "-c", "from sbn.cli import main; main()", "train", "--out",
-                          str(tmp_path / "x.safetensors"), "--channel", "bsc:0.01"],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from sbn.cli import main; main()",
+            "train",
+            "--out",
+            str(tmp_path / "x.safetensors"),
+            "--channel",
+            "bsc:0.01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 1 and res.stderr.count("\n") == 1
     assert res.stderr.startswith("error: --channel trains through bit errors on a SpikeBottleNet's spikes")
 
@@ -76,8 +93,13 @@ def test_a_fine_tune_through_the_channel_records_it(tmp_path):
     from sbn.train import train
 
     settings = TrainSettings(epochs=1, batch_size=32, train_samples=64, test_samples=32, channel="bsc:0.05")
-    result = train(SBN, settings, load_dataset("digits", train=True), load_dataset("digits"),
-                   tmp_path / "noisy.safetensors")
+    result = train(
+        SBN,
+        settings,
+        load_dataset("digits", train=True),
+        load_dataset("digits"),
+        tmp_path / "noisy.safetensors",
+    )
     saved = ckpt_io.load(tmp_path / "noisy.safetensors")
     assert saved.training["settings"]["channel"] == "bsc:0.05"
     assert len(result.model.bottleneck.enc_act._forward_hooks) == 0

@@ -17,11 +17,19 @@ def real_payloads(calibrate, tmp_path_factory):
     from sbn.graph.io import load_nir
     from sbn.targets.lava.split import encode
 
-    config = ModelConfig(width=0.0625, layers=(1, 1, 1, 1), image_size=32, num_classes=10,
-                         time_steps=2, bottleneck=BottleneckConfig(2, 4, 1))
+    config = ModelConfig(
+        width=0.0625,
+        layers=(1, 1, 1, 1),
+        image_size=32,
+        num_classes=10,
+        time_steps=2,
+        bottleneck=BottleneckConfig(2, 4, 1),
+    )
     root = tmp_path_factory.mktemp("wire")
-    ckpt_io.save(root / "m.safetensors",
-                 ckpt_io.Checkpoint(config=config, model_state=calibrate(config, seed=4).state_dict()))
+    ckpt_io.save(
+        root / "m.safetensors",
+        ckpt_io.Checkpoint(config=config, model_state=calibrate(config, seed=4).state_dict()),
+    )
     export_checkpoint(root / "m.safetensors", root / "export")
     device = load_nir(root / "export" / "device.nir")
     images = load_dataset("digits", train=False).images[:8].double().numpy()

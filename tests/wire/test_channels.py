@@ -20,35 +20,43 @@ def flips(channel, data: bytes = ZEROS, seed: int = 0) -> np.ndarray:
     return to_bits(out) ^ to_bits(data)
 
 
-@pytest.mark.parametrize("spec, kind, rate", [
-    ("none", "Perfect", 0.0), ("bsc:1e-3", "BinarySymmetric", 1e-3),
-    ("erasure:0.05", "PacketErasure", 0.05), ("erasure:0.05:16", "PacketErasure", 0.05),
-    ("ge:0.01:0.1", "GilbertElliott", 0.01 / 0.11 * 0.5),
-    ("ge:0.01:0.1:0.001:0.3", "GilbertElliott", 0.01 / 0.11 * 0.3 + 0.1 / 0.11 * 0.001),
-    ("awgn:6", "AwgnBpsk", 0.5 * math.erfc(math.sqrt(10 ** 0.6))),  # 2.39e-3, BPSK at 6 dB
-    ("BSC:0", "BinarySymmetric", 0.0),
-])
+@pytest.mark.parametrize(
+    "spec, kind, rate",
+    [
+        ("none", "Perfect", 0.0),
+        ("bsc:1e-3", "BinarySymmetric", 1e-3),
+        ("erasure:0.05", "PacketErasure", 0.05),
+        ("erasure:0.05:16", "PacketErasure", 0.05),
+        ("ge:0.01:0.1", "GilbertElliott", 0.01 / 0.11 * 0.5),
+        ("ge:0.01:0.1:0.001:0.3", "GilbertElliott", 0.01 / 0.11 * 0.3 + 0.1 / 0.11 * 0.001),
+        ("awgn:6", "AwgnBpsk", 0.5 * math.erfc(math.sqrt(10**0.6))),  # 2.39e-3, BPSK at 6 dB
+        ("BSC:0", "BinarySymmetric", 0.0),
+    ],
+)
 def test_specs_parse(spec, kind, rate):
     channel = parse_channel(spec)
     assert type(channel).__name__ == kind
     assert channel.error_rate == pytest.approx(rate, rel=1e-12)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("wifi:0.1", "unknown channel 'wifi:0.1': known are none"),
-    ("bsc:1.5", "channel 'bsc:1.5': the flip probability P must be in [0, 1], got 1.5"),
-    ("bsc:-0.1", "must be in [0, 1], got -0.1"),
-    ("bsc:x", "the flip probability P must be a number, got 'x'"),
-    ("bsc:nan", "must be finite"),
-    ("bsc", "expected bsc:P"),
-    ("bsc:0.1:2", "expected bsc:P"),
-    ("erasure:0.1:0", "PACKET_BYTES must be a whole number >= 1, got 0"),
-    ("erasure:0.1:2.5", "PACKET_BYTES must be a whole number >= 1"),
-    ("ge:0.1", "expected ge:P_GB:P_BG"),
-    ("ge:0.1:0", "P_BG = 0 never leaves the bad state"),
-    ("ge:0.1:0.2:0:2", "E_BAD must be in [0, 1], got 2"),
-    ("none:1", "'none' takes no parameters"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("wifi:0.1", "unknown channel 'wifi:0.1': known are none"),
+        ("bsc:1.5", "channel 'bsc:1.5': the flip probability P must be in [0, 1], got 1.5"),
+        ("bsc:-0.1", "must be in [0, 1], got -0.1"),
+        ("bsc:x", "the flip probability P must be a number, got 'x'"),
+        ("bsc:nan", "must be finite"),
+        ("bsc", "expected bsc:P"),
+        ("bsc:0.1:2", "expected bsc:P"),
+        ("erasure:0.1:0", "PACKET_BYTES must be a whole number >= 1, got 0"),
+        ("erasure:0.1:2.5", "PACKET_BYTES must be a whole number >= 1"),
+        ("ge:0.1", "expected ge:P_GB:P_BG"),
+        ("ge:0.1:0", "P_BG = 0 never leaves the bad state"),
+        ("ge:0.1:0.2:0:2", "E_BAD must be in [0, 1], got 2"),
+        ("none:1", "'none' takes no parameters"),
+    ],
+)
 def test_bad_specs_are_one_sentence(spec, message):
     with pytest.raises(ConfigError) as info:
         parse_channel(spec)
@@ -80,7 +88,7 @@ def test_bsc_flips_at_its_rate():
 def test_erasure_zeroes_whole_packets():
     data = b"\xff" * 100  # 16-byte packets: 6 full ones and a last of 4 bytes
     out = parse_channel("erasure:0.5:16").corrupt(data, np.random.default_rng(1))
-    packets = [out[i:i + 16] for i in range(0, 100, 16)]
+    packets = [out[i : i + 16] for i in range(0, 100, 16)]
     assert len(out) == 100 and len(packets[-1]) == 4
     assert all(p in (b"\xff" * len(p), bytes(len(p))) for p in packets)  # whole packets or nothing
     assert 0 < sum(p == bytes(len(p)) for p in packets) < 7
@@ -90,8 +98,10 @@ def test_erasure_zeroes_whole_packets():
 
 def test_erasure_loses_packets_at_its_rate():
     channel = parse_channel("erasure:0.1:1")  # 1-byte packets: 4096 per frame
-    lost = [int((np.frombuffer(channel.corrupt(b"\x01" * 4096, np.random.default_rng(s)),
-                               np.uint8) == 0).sum()) for s in range(10)]
+    lost = [
+        int((np.frombuffer(channel.corrupt(b"\x01" * 4096, np.random.default_rng(s)), np.uint8) == 0).sum())
+        for s in range(10)
+    ]
     assert abs(np.mean(lost) - 409.6) < 3 * math.sqrt(4096 * 0.09) / math.sqrt(10)
 
 

@@ -17,18 +17,21 @@ TINY[1, 0, 0, 1] = 1  # slot 4 + 0 * 2 + 1 = 5
 
 
 def test_widths_follow_the_shape():
-    assert (address_width(8), count_width(8)) == (3, 4)      # addresses 0..7, counts 0..8
+    assert (address_width(8), count_width(8)) == (3, 4)  # addresses 0..7, counts 0..8
     assert (address_width(512), count_width(512)) == (9, 10)  # the RB16 headline payload
     assert (address_width(1), count_width(1)) == (1, 1)
 
 
-@pytest.mark.parametrize("name, frame", [
-    ("bitmap", bytes([0b10000100])),               # slot 0 and slot 5, MSB first
-    # count 2 in 4 bits, then addresses 0 and 5 in 3 bits: 0010 000 101 + 6 zero bits
-    ("aer", bytes([0b00100001, 0b01000000])),
-    # count 2 (4 bits), k = 0 (2 bits: k <= address width 3), gap 0 -> "0", gap 4 -> "11110"
-    ("rle", bytes([0b00100001, 0b11100000])),
-])
+@pytest.mark.parametrize(
+    "name, frame",
+    [
+        ("bitmap", bytes([0b10000100])),  # slot 0 and slot 5, MSB first
+        # count 2 in 4 bits, then addresses 0 and 5 in 3 bits: 0010 000 101 + 6 zero bits
+        ("aer", bytes([0b00100001, 0b01000000])),
+        # count 2 (4 bits), k = 0 (2 bits: k <= address width 3), gap 0 -> "0", gap 4 -> "11110"
+        ("rle", bytes([0b00100001, 0b11100000])),
+    ],
+)
 def test_hand_computed_frames(name, frame):
     codec = get_codec(name)
     assert codec.encode(TINY) == frame
@@ -55,14 +58,26 @@ def test_entropy_coders_are_the_standard_library_over_the_bitmap():
 
     bitmap = get_codec("bitmap").encode(TINY)
     assert zlib.decompress(get_codec("zlib").encode(TINY)) == bitmap
-    assert lzma.decompress(get_codec("lzma").encode(TINY), format=lzma.FORMAT_RAW,
-                           filters=[{"id": lzma.FILTER_LZMA2}]) == bitmap
+    assert (
+        lzma.decompress(
+            get_codec("lzma").encode(TINY), format=lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA2}]
+        )
+        == bitmap
+    )
 
 
 @pytest.mark.parametrize("name", list(CODECS))
-@pytest.mark.parametrize("shape, rate", [((4, 32, 2, 2), 0.15), ((2, 3, 5, 7), 0.5),
-                                         ((1, 1, 1, 1), 1.0), ((2, 8, 16, 16), 0.0),
-                                         ((2, 8, 16, 16), 0.02), ((3, 1, 1, 5), 1.0)])
+@pytest.mark.parametrize(
+    "shape, rate",
+    [
+        ((4, 32, 2, 2), 0.15),
+        ((2, 3, 5, 7), 0.5),
+        ((1, 1, 1, 1), 1.0),
+        ((2, 8, 16, 16), 0.0),
+        ((2, 8, 16, 16), 0.02),
+        ((3, 1, 1, 5), 1.0),
+    ],
+)
 def test_random_round_trip(name, shape, rate):
     spikes = (np.random.default_rng(0).random(shape) < rate).astype(float)
     codec = get_codec(name)
@@ -77,8 +92,9 @@ def test_real_payload_round_trip(name, real_payloads):
     assert 0.01 < real_payloads.mean() < 0.9  # the payload fires, and not everywhere
     shape = (real_payloads.shape[0], *real_payloads.shape[2:])
     for b in range(real_payloads.shape[1]):
-        np.testing.assert_array_equal(codec.decode(codec.encode(real_payloads[:, b]), shape),
-                                      real_payloads[:, b])
+        np.testing.assert_array_equal(
+            codec.decode(codec.encode(real_payloads[:, b]), shape), real_payloads[:, b]
+        )
 
 
 def test_sparse_payloads_favour_events_and_runs_dense_ones_the_bitmap():
@@ -88,7 +104,7 @@ def test_sparse_payloads_favour_events_and_runs_dense_ones_the_bitmap():
         spikes = (np.random.default_rng(1).random(shape) < rate).astype(float)
         sizes[rate] = {n: len(c.encode(spikes)) for n, c in CODECS.items()}
     assert sizes[0.01]["aer"] < sizes[0.01]["bitmap"] / 4
-    assert sizes[0.01]["rle"] < sizes[0.01]["aer"]          # ~8 bits per spike vs 15
+    assert sizes[0.01]["rle"] < sizes[0.01]["aer"]  # ~8 bits per spike vs 15
     assert sizes[0.5]["bitmap"] == 4096 < sizes[0.5]["aer"]
     assert sizes[0.5]["bitmap"] <= sizes[0.5]["rle"] <= 4096 * 1.1  # k = 0: 2 bits per spike
 
@@ -104,17 +120,20 @@ def test_unknown_codec_names_the_known_ones():
         get_codec("huffman")
 
 
-@pytest.mark.parametrize("name, frame", [
-    ("bitmap", b"\x00\x00"),                   # one byte too many for 8 slots
-    ("aer", b"\x30"),                          # count 3 needs 4 + 3 * 3 bits: 2 bytes, not 1
-    ("aer", bytes([0b10010000, 0])),           # count 9 > 8 slots
-    ("aer", b""),                              # no header at all
-    ("rle", bytes([0b00100011, 0b11111111])),  # the first code never closes its unary part
-    ("rle", bytes([0b00100011, 0b11111100])),  # gaps 7 and 0: slots 7 and 8, past the last
-    ("rle", bytes([0b00100001, 0b11100000, 0])),  # a byte more than the codes
-    ("zlib", b"\x78\xda\x00"),                 # a truncated zlib stream
-    ("lzma", b"\x01\x02\x03"),                 # not LZMA2 at all
-])
+@pytest.mark.parametrize(
+    "name, frame",
+    [
+        ("bitmap", b"\x00\x00"),  # one byte too many for 8 slots
+        ("aer", b"\x30"),  # count 3 needs 4 + 3 * 3 bits: 2 bytes, not 1
+        ("aer", bytes([0b10010000, 0])),  # count 9 > 8 slots
+        ("aer", b""),  # no header at all
+        ("rle", bytes([0b00100011, 0b11111111])),  # the first code never closes its unary part
+        ("rle", bytes([0b00100011, 0b11111100])),  # gaps 7 and 0: slots 7 and 8, past the last
+        ("rle", bytes([0b00100001, 0b11100000, 0])),  # a byte more than the codes
+        ("zlib", b"\x78\xda\x00"),  # a truncated zlib stream
+        ("lzma", b"\x01\x02\x03"),  # not LZMA2 at all
+    ],
+)
 def test_corrupted_frames_are_lost_not_crashes(name, frame):
     with pytest.raises(FrameLost):
         get_codec(name).decode(frame, TINY.shape)

@@ -18,19 +18,33 @@ from sbn.errors import ConfigError
 @click.option("--stride", type=STRIDE, help="s, the encoder's spatial reduction [1].")
 @click.option("--T", "--time-steps", "time_steps", type=TIME_STEPS, help="Time steps T [4].")
 @click.option("--width", type=WIDTH, help="Width multiplier of a reduced model [1.0].")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Per-split bottlenecks from a file (TOML/JSON, schema sbn.bits-config/1).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS),
-              help="Output format [table, or from the --out suffix].")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the table here instead of stdout.")
-@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False),
-              help="Bits versus split point figure (.png, .pdf or .svg).")
-@click.option("--payloads", "payloads_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Bytes per sample each codec measured on real payloads (sbn.payload-bytes/1, from "
-                   "`sbn channel --payloads-out` or examples/benchmarks/bench_wire.py): added per split.")
-def bits(arch, split, channels, stride, time_steps, width, config_file, fmt, out, plot,
-         payloads_file) -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Per-split bottlenecks from a file (TOML/JSON, schema sbn.bits-config/1).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), help="Output format [table, or from the --out suffix]."
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the table here instead of stdout."
+)
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Bits versus split point figure (.png, .pdf or .svg).",
+)
+@click.option(
+    "--payloads",
+    "payloads_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Bytes per sample each codec measured on real payloads (sbn.payload-bytes/1, from "
+    "`sbn channel --payloads-out` or examples/benchmarks/bench_wire.py): added per split.",
+)
+def bits(
+    arch, split, channels, stride, time_steps, width, config_file, fmt, out, plot, payloads_file
+) -> None:
     """Raw spiking bits, SpikeBottleNet and BottleNet++ (8-bit) transmitted bits, the
     compression ratio and the reduction versus BottleNet++, per sample.
 
@@ -43,16 +57,26 @@ def bits(arch, split, channels, stride, time_steps, width, config_file, fmt, out
     fmt = choose_format(fmt, out)
     own_outputs({"--out": out, "--plot": plot}, [config_file])
     if config_file is not None:
-        given = [n for n, v in (("--split", split), ("--channels", channels), ("--stride", stride),
-                                ("--T", time_steps), ("--width", width)) if v is not None]
+        given = [
+            n
+            for n, v in (
+                ("--split", split),
+                ("--channels", channels),
+                ("--stride", stride),
+                ("--T", time_steps),
+                ("--width", width),
+            )
+            if v is not None
+        ]
         if given:
             raise ConfigError(f"{given[0]} conflicts with --config (the file says it)")
         config, rows = load_bits_config(config_file)
     else:
         if channels is None:
             raise ConfigError("give --channels C' (and --split RBk for one row), or --config FILE")
-        config = arch_config(arch, width=1.0 if width is None else width,
-                             time_steps=4 if time_steps is None else time_steps)
+        config = arch_config(
+            arch, width=1.0 if width is None else width, time_steps=4 if time_steps is None else time_steps
+        )
         s = 1 if stride is None else stride
         if split:
             rows = (bits_row(config, split, channels, s),)
@@ -85,18 +109,34 @@ def _print_table(rows, model, measured) -> None:
     codecs = measured_codecs(measured)
 
     t = Table(title=escape(f"Transmitted bits per sample [{model['arch']} width {model['width']}]"))
-    for col in ("split", "C x H x W", "C' x H' x W'", "T", "raw bits", "SpikeBottleNet bits",
-                "BottleNet++ bits", "compression", "vs BottleNet++"):
+    for col in (
+        "split",
+        "C x H x W",
+        "C' x H' x W'",
+        "T",
+        "raw bits",
+        "SpikeBottleNet bits",
+        "BottleNet++ bits",
+        "compression",
+        "vs BottleNet++",
+    ):
         t.add_column(escape(col), justify="left" if col == "split" else "right")
     for codec in codecs:
         t.add_column(escape(f"{codec} bits (measured)"), justify="right")
     for p in rows:
         sizes = (measured or {}).get(p.split, {})
-        t.add_row(p.split, "x".join(map(str, p.raw_shape)), "x".join(map(str, p.payload_shape)),
-                  str(p.time_steps), fmt_number(p.raw_bits), fmt_number(p.spiking_bits),
-                  fmt_number(p.baseline_bits), f"{p.compression_ratio:.4g}x",
-                  f"{-p.reduction_vs_baseline:+.1f} %",
-                  *("-" if c not in sizes else f"{8 * sizes[c]:,.0f}" for c in codecs))
+        t.add_row(
+            p.split,
+            "x".join(map(str, p.raw_shape)),
+            "x".join(map(str, p.payload_shape)),
+            str(p.time_steps),
+            fmt_number(p.raw_bits),
+            fmt_number(p.spiking_bits),
+            fmt_number(p.baseline_bits),
+            f"{p.compression_ratio:.4g}x",
+            f"{-p.reduction_vs_baseline:+.1f} %",
+            *("-" if c not in sizes else f"{8 * sizes[c]:,.0f}" for c in codecs),
+        )
     t.caption = "raw = C·H·W·T; SpikeBottleNet = C'·H'·W'·T; BottleNet++ = C'·H'·W'·8 (8-bit)"
     if codecs:
         t.caption += "; measured = 8 x mean bytes per sample of each codec on real payloads"

@@ -45,7 +45,7 @@ CHANNELS = click.IntRange(1, LIMITS["channels"])
 STRIDE = click.IntRange(1, LIMITS["stride"])
 KERNEL_SIZE = click.IntRange(1, LIMITS["kernel_size"])
 #: a random seed (torch takes 64 bits)
-SEED = click.IntRange(0, 2 ** 63 - 1)
+SEED = click.IntRange(0, 2**63 - 1)
 #: a rate, a learning rate or a weight: a finite real number
 POSITIVE = FiniteFloat(0.0, min_open=True)
 NON_NEGATIVE = FiniteFloat(0.0)

@@ -12,69 +12,132 @@ import click
 
 from sbn.cli.report_output import console, emit, note
 from sbn.errors import ConfigError
-from sbn.wire.codecs import CODECS
 from sbn.noise_curves import DEFAULT_CHANNELS
+from sbn.wire.codecs import CODECS
 
 
 @click.command("channel")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--edge", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Edge graph, when SOURCE is a device .nir file.")
-@click.option("--codec", "codecs", multiple=True, type=click.Choice(list(CODECS)),
-              help="A codec to compare (repeatable; default: all).")
-@click.option("--channel", "channels", multiple=True,
-              help="A channel SPEC (repeatable; default: " + ", ".join(DEFAULT_CHANNELS) + ").")
-@click.option("--samples", type=click.IntRange(min=1), default=None,
-              help="Test images (the first N; default: the whole test split).")
+@click.option(
+    "--edge",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Edge graph, when SOURCE is a device .nir file.",
+)
+@click.option(
+    "--codec",
+    "codecs",
+    multiple=True,
+    type=click.Choice(list(CODECS)),
+    help="A codec to compare (repeatable; default: all).",
+)
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    help="A channel SPEC (repeatable; default: " + ", ".join(DEFAULT_CHANNELS) + ").",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Test images (the first N; default: the whole test split).",
+)
 @click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the CIFAR files are (digits needs none).")
-@click.option("--time-steps", type=click.IntRange(min=1), default=None,
-              help="T, for graphs whose metadata states none.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the noise (sample i's frame: seed, i; the same for every codec).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the CIFAR files are (digits needs none).",
+)
+@click.option(
+    "--time-steps", type=click.IntRange(min=1), default=None, help="T, for graphs whose metadata states none."
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the noise (sample i's frame: seed, i; the same for every codec).",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report here (atomically) instead of stdout.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Accuracy versus error rate figure (.png, .pdf or .svg).")
-@click.option("--payloads-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the measured bytes per codec at this split (sbn.payload-bytes/1) for "
-                   "`sbn bits --payloads`.")
-def channel(source, edge, codecs, channels, samples, dataset, data_dir, time_steps, seed, batch_size,
-            fmt, out, plot, payloads_out):
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report here (atomically) instead of stdout.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Accuracy versus error rate figure (.png, .pdf or .svg).",
+)
+@click.option(
+    "--payloads-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the measured bytes per codec at this split (sbn.payload-bytes/1) for `sbn bits --payloads`.",
+)
+def channel(
+    source,
+    edge,
+    codecs,
+    channels,
+    samples,
+    dataset,
+    data_dir,
+    time_steps,
+    seed,
+    batch_size,
+    fmt,
+    out,
+    plot,
+    payloads_out,
+):
     """Accuracy of SOURCE (an `sbn export` folder) when its payload crosses noisy channels."""
     from sbn.data import load_dataset
     from sbn.energy.plots import plot_format
     from sbn.fileio import refuse_overwriting_inputs
     from sbn.graph.io import load_nir
+    from sbn.noise_curves import accuracy_under_noise
     from sbn.simulation import SimSource
     from sbn.targets.lava.split import time_steps_of
     from sbn.wire import parse_channel
-    from sbn.noise_curves import accuracy_under_noise
     from sbn.wire.payload_sizes import row_from_channel_report, write_payload_bytes
 
     src = SimSource.resolve(source, edge)
     if src.second is None:
-        raise ConfigError(f"{source}: the channel acts between a device and an edge graph; give an "
-                          "`sbn export` folder of a split model (or device.nir --edge edge.nir)")
+        raise ConfigError(
+            f"{source}: the channel acts between a device and an edge graph; give an "
+            "`sbn export` folder of a split model (or device.nir --edge edge.nir)"
+        )
     specs = list(channels) or list(DEFAULT_CHANNELS)
     for spec in specs:
         parse_channel(spec)  # one line before any work
     if plot is not None:
         plot_format(plot)
-    refuse_overwriting_inputs({"--out": out, "--plot": plot, "--payloads-out": payloads_out},
-                              [src.first, src.second])
+    refuse_overwriting_inputs(
+        {"--out": out, "--plot": plot, "--payloads-out": payloads_out}, [src.first, src.second]
+    )
     device, edge_graph = load_nir(Path(src.first)), load_nir(Path(src.second))
     t = time_steps_of(device, time_steps or (src.manifest or {}).get("time_steps"))
     data = load_dataset(dataset, root=data_dir, train=False)
     n = len(data.labels) if samples is None else min(samples, len(data.labels))
     with console().status("") as status:
         report = accuracy_under_noise(
-            device, edge_graph, data.images[:n].double().numpy(), data.labels[:n].numpy(),
-            time_steps=t, codecs=list(codecs) or list(CODECS), channels=specs, seed=seed,
-            batch_size=batch_size, on_step=lambda what: status.update(what))
+            device,
+            edge_graph,
+            data.images[:n].double().numpy(),
+            data.labels[:n].numpy(),
+            time_steps=t,
+            codecs=list(codecs) or list(CODECS),
+            channels=specs,
+            seed=seed,
+            batch_size=batch_size,
+            on_step=lambda what: status.update(what),
+        )
     split = (src.manifest or {}).get("split") or "?"
     report = {**report, "source": src.label, "dataset": dataset, "split": split}
     emit(json.dumps(report, indent=2) + "\n" if fmt == "json" else _table(report), out)
@@ -96,9 +159,11 @@ def _table(report: dict) -> str:
 
     specs = [c["spec"] for c in report["channels"]]
     acc = {(r["codec"], r["channel"]): r for r in report["results"]}
-    table = Table(title=f"sbn channel: {report['source']} ({report['samples']} samples, payload "
-                        f"{'x'.join(map(str, report['payload_shape']))}, firing "
-                        f"{report['payload_firing_rate']:.3f}, clean accuracy {report['clean_accuracy']:.3f})")
+    table = Table(
+        title=f"sbn channel: {report['source']} ({report['samples']} samples, payload "
+        f"{'x'.join(map(str, report['payload_shape']))}, firing "
+        f"{report['payload_firing_rate']:.3f}, clean accuracy {report['clean_accuracy']:.3f})"
+    )
     table.add_column("codec")
     table.add_column("bytes/sample", justify="right")
     for spec in specs:

@@ -30,24 +30,33 @@ class _ChunkBar:
 
 
 @click.command("demo")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"),
-              show_default=True, help="Report folder; a second run reuses what is already there.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/demo"),
+    show_default=True,
+    help="Report folder; a second run reuses what is already there.",
+)
 @click.option("--fresh", is_flag=True, help="Redo every step instead of reusing earlier results.")
 @click.option("--split", default="RB7", show_default=True, help="Where the bottleneck goes (RB1..RB16).")
 @click.option("--channels", type=CHANNELS, default=8, show_default=True, help="C'.")
 @click.option("--stride", type=STRIDE, default=1, show_default=True, help="s.")
 @click.option("--T", "time_steps", type=click.IntRange(1, 8), default=2, show_default=True)
-@click.option("--width", type=WIDTH, default=0.125, show_default=True,
-              help="Channel width multiplier of the 16-RB ResNet50.")
-@click.option("--epochs", type=COUNT, default=12, show_default=True,
-              help="Backbone epochs.")
+@click.option(
+    "--width",
+    type=WIDTH,
+    default=0.125,
+    show_default=True,
+    help="Channel width multiplier of the 16-RB ResNet50.",
+)
+@click.option("--epochs", type=COUNT, default=12, show_default=True, help="Backbone epochs.")
 @click.option("--finetune-epochs", type=COUNT, default=5, show_default=True)
-@click.option("--samples", type=COUNT, default=32, show_default=True,
-              help="Test samples simulated in Lava.")
+@click.option("--samples", type=COUNT, default=32, show_default=True, help="Test samples simulated in Lava.")
 @click.option("--target", default="loihi2", show_default=True, help="Target for the core map.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-def demo(out, fresh, split, channels, stride, time_steps, width, epochs, finetune_epochs, samples,
-         target, seed):
+def demo(
+    out, fresh, split, channels, stride, time_steps, width, epochs, finetune_epochs, samples, target, seed
+):
     """Train, fine-tune, export, partition, map, simulate in Lava and report, on digits."""
     from rich.console import Console
 
@@ -59,9 +68,18 @@ def demo(out, fresh, split, channels, stride, time_steps, width, epochs, finetun
 
     resolve_target(target)  # an unknown target fails now, not after the training
     own_outputs({"--out": out})
-    settings = DemoSettings(width=width, time_steps=time_steps, split=split, channels=channels,
-                            stride=stride, epochs=epochs, finetune_epochs=finetune_epochs,
-                            lava_samples=samples, target=target, seed=seed)
+    settings = DemoSettings(
+        width=width,
+        time_steps=time_steps,
+        split=split,
+        channels=channels,
+        stride=stride,
+        epochs=epochs,
+        finetune_epochs=finetune_epochs,
+        lava_samples=samples,
+        target=target,
+        seed=seed,
+    )
     settings.bottleneck()  # validates the split against the model
     settings.backbone_config().with_bottleneck(settings.bottleneck())
     err = Console(stderr=True)
@@ -70,8 +88,12 @@ def demo(out, fresh, split, channels, stride, time_steps, width, epochs, finetun
     def step(name: str, reused: bool) -> None:
         err.print(f"[bold][{next(steps)}/8][/bold] {name}" + ("  [dim](reused)[/dim]" if reused else ""))
 
-    report = run_demo(out, settings, fresh=fresh,
-                      hooks=DemoHooks(step=step, training=RichProgress, lava_chunk=_ChunkBar(err)))
+    report = run_demo(
+        out,
+        settings,
+        fresh=fresh,
+        hooks=DemoHooks(step=step, training=RichProgress, lava_chunk=_ChunkBar(err)),
+    )
     from rich.markdown import Markdown
 
     console().print(Markdown((out / "report.md").read_text()))

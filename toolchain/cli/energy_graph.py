@@ -10,24 +10,48 @@ from pathlib import Path
 
 import click
 
-from sbn.cli.report_output import console, emit
 from sbn.cli.options import given_options
+from sbn.cli.report_output import console, emit
 from sbn.errors import ConfigError
 
 #: `sbn energy` options of the model mode (RB1..RB16 of our ResNet50): refused with a GRAPH
-MODEL_OPTIONS = ("arch", "checkpoint", "width", "num_classes", "dataset", "data_dir", "samples",
-                 "seed", "device_spec", "save_rates", "plot", "show_layers", "batch_size")
+MODEL_OPTIONS = (
+    "arch",
+    "checkpoint",
+    "width",
+    "num_classes",
+    "dataset",
+    "data_dir",
+    "samples",
+    "seed",
+    "device_spec",
+    "save_rates",
+    "plot",
+    "show_layers",
+    "batch_size",
+)
 
 
 def refuse_model_options(ctx: click.Context) -> None:
     given = given_options(ctx, MODEL_OPTIONS)
     if given:
-        raise ConfigError(f"{', '.join(given)}: for the ResNet50's split points; a GRAPH is counted "
-                          "node by node (rates: --rates FILE or --firing-rate R)")
+        raise ConfigError(
+            f"{', '.join(given)}: for the ResNet50's split points; a GRAPH is counted "
+            "node by node (rates: --rates FILE or --firing-rate R)"
+        )
 
 
-def run_graph_energy(graph_path: Path, *, rates_file: Path | None, firing_rate: float | None,
-                     time_steps: int | None, snn, ann, fmt: str, out: Path | None) -> None:
+def run_graph_energy(
+    graph_path: Path,
+    *,
+    rates_file: Path | None,
+    firing_rate: float | None,
+    time_steps: int | None,
+    snn,
+    ann,
+    fmt: str,
+    out: Path | None,
+) -> None:
     from sbn.energy.graph_energy import graph_energy
     from sbn.fileio import refuse_overwriting_inputs
     from sbn.graph import conventions
@@ -50,8 +74,9 @@ def run_graph_energy(graph_path: Path, *, rates_file: Path | None, firing_rate: 
             raise ConfigError(f"--T {t} contradicts {rates_file}'s T = {data.time_steps}")
     if t is None and conventions.KEY_TIME_STEPS in (graph.metadata or {}):
         t = int(graph.metadata[conventions.KEY_TIME_STEPS])
-    report = graph_energy(graph, snn=snn, ann=ann, rates=rates, uniform=firing_rate, time_steps=t,
-                          rates_source=source)
+    report = graph_energy(
+        graph, snn=snn, ann=ann, rates=rates, uniform=firing_rate, time_steps=t, rates_source=source
+    )
     report["graph"] = str(graph_path)
     if fmt == "json":
         emit(json.dumps(report, indent=2) + "\n", out)
@@ -68,23 +93,52 @@ def _print_table(report: dict) -> None:
     snn = list(report["presets"]["snn"])
     ann = next(iter(report["presets"]["ann"]))
     out = console()
-    out.print(escape(f"Energy per {report['per']} of {report['graph']}"
-                     + (f", T = {report['time_steps']}" if report["time_steps"] else "")
-                     + f"; firing rates: {report['rates']['source'] or 'none'}"))
+    out.print(
+        escape(
+            f"Energy per {report['per']} of {report['graph']}"
+            + (f", T = {report['time_steps']}" if report["time_steps"] else "")
+            + f"; firing rates: {report['rates']['source'] or 'none'}"
+        )
+    )
     t = Table()
-    for col in ["node", "type", "MACs/step", "spikes from", "rate", "SyOPs",
-                f"ANN {ann} [mJ]", *(f"SNN {n} [mJ]" for n in snn)]:
+    for col in [
+        "node",
+        "type",
+        "MACs/step",
+        "spikes from",
+        "rate",
+        "SyOPs",
+        f"ANN {ann} [mJ]",
+        *(f"SNN {n} [mJ]" for n in snn),
+    ]:
         t.add_column(escape(col), justify="left" if col in ("node", "type", "spikes from") else "right")
     for r in report["nodes"]:
-        t.add_row(escape(r["node"]), r["type"], fmt_number(r["macs"]), escape(r["spikes_from"] or "-"),
-                  "-" if r["firing_rate"] is None else f"{r['firing_rate']:.4f}",
-                  fmt_number(r["syops"]) or "-", fmt_number(r["ann_mj"]) or "-",
-                  *((fmt_number(r["snn_mj"][n]) if r["snn_mj"] else "-") for n in snn))
+        t.add_row(
+            escape(r["node"]),
+            r["type"],
+            fmt_number(r["macs"]),
+            escape(r["spikes_from"] or "-"),
+            "-" if r["firing_rate"] is None else f"{r['firing_rate']:.4f}",
+            fmt_number(r["syops"]) or "-",
+            fmt_number(r["ann_mj"]) or "-",
+            *((fmt_number(r["snn_mj"][n]) if r["snn_mj"] else "-") for n in snn),
+        )
     tot = report["totals"]
-    t.add_row("total", "", fmt_number(tot["macs"]), "", "", fmt_number(tot["syops"]) or "-",
-              fmt_number(tot["ann_mj"]) or "-",
-              *((fmt_number(tot["snn_mj"][n]) if tot["snn_mj"] else "-") for n in snn))
+    t.add_row(
+        "total",
+        "",
+        fmt_number(tot["macs"]),
+        "",
+        "",
+        fmt_number(tot["syops"]) or "-",
+        fmt_number(tot["ann_mj"]) or "-",
+        *((fmt_number(tot["snn_mj"][n]) if tot["snn_mj"] else "-") for n in snn),
+    )
     out.print(t)
     if tot["nodes_without_spike_rate"]:
-        out.print(escape("not in the spiking totals (no spike rate known for what enters them): "
-                         + ", ".join(tot["nodes_without_spike_rate"])))
+        out.print(
+            escape(
+                "not in the spiking totals (no spike rate known for what enters them): "
+                + ", ".join(tot["nodes_without_spike_rate"])
+            )
+        )

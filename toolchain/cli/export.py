@@ -10,18 +10,35 @@ import click
 
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder to write (created or replaced as a whole; an existing folder must "
-                   "be empty or hold only an earlier export's files).")
-@click.option("--split", default=None,
-              help="Backbone checkpoints: also cut at this block (RB1..RB16) into device.nir "
-                   "and edge.nir. A SpikeBottleNet checkpoint is always cut at its encoder.")
-@click.option("--profile", default="sbn", show_default=True,
-              help="sbn: exact, dt = 1, our conventions. portable: dt = 1e-4, r = 1, the head "
-                   "as one Conv2d, no per-node metadata: the form snntorch, SpikingJelly and "
-                   "norse load and run as we do (docs/interop.md).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Summary on stdout: a table or the manifest JSON.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write (created or replaced as a whole; an existing folder must "
+    "be empty or hold only an earlier export's files).",
+)
+@click.option(
+    "--split",
+    default=None,
+    help="Backbone checkpoints: also cut at this block (RB1..RB16) into device.nir "
+    "and edge.nir. A SpikeBottleNet checkpoint is always cut at its encoder.",
+)
+@click.option(
+    "--profile",
+    default="sbn",
+    show_default=True,
+    help="sbn: exact, dt = 1, our conventions. portable: dt = 1e-4, r = 1, the head "
+    "as one Conv2d, no per-node metadata: the form snntorch, SpikingJelly and "
+    "norse load and run as we do (docs/interop.md).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Summary on stdout: a table or the manifest JSON.",
+)
 def export(checkpoint: Path, out: Path, split: str | None, profile: str, fmt: str) -> None:
     """Write DIR/full.nir (the whole network), DIR/device.nir and DIR/edge.nir (the two sides
     of the split) and DIR/manifest.json (payload, bits, conventions)."""
@@ -52,8 +69,9 @@ def _table(manifest: dict, out: Path) -> None:
     if manifest["split"] is not None:
         table.add_row("split", f"{manifest['split']} (cut after {manifest['cut_node']})")
         table.add_row("payload [T, C', H', W']", str(manifest["payload_shape"]))
-        table.add_row("bits per sample", f"{manifest['bits_per_sample']:,} "
-                      f"({manifest['bytes_per_sample']:,} bytes)")
+        table.add_row(
+            "bits per sample", f"{manifest['bits_per_sample']:,} ({manifest['bytes_per_sample']:,} bytes)"
+        )
         table.add_row("raw bits", f"{manifest['raw_bits']:,}")
         table.add_row("compression ratio", f"{manifest['compression_ratio']:g}x")
     table.add_row("profile", manifest["profile"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import click
 
@@ -11,5 +11,8 @@ def given_options(ctx: click.Context, names: Iterable[str]) -> list[str]:
     """The flags (``--samples``, ...) of the parameters among ``names`` that the user gave on
     the command line (or through the environment), as opposed to their defaults."""
     wanted = set(names)
-    return [p.opts[0] for p in ctx.command.params
-            if p.name in wanted and ctx.get_parameter_source(p.name) != click.core.ParameterSource.DEFAULT]
+    return [
+        p.opts[0]
+        for p in ctx.command.params
+        if p.name in wanted and ctx.get_parameter_source(p.name) != click.core.ParameterSource.DEFAULT
+    ]

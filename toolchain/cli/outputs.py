@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import click
 
@@ -23,11 +24,11 @@ def own_outputs(outputs: dict[str, Any], inputs: Iterable[Any] = ()) -> None:
 
 def _command_line(ctx: click.Context) -> str:
     line = " ".join([ctx.command_path, *map(shlex.quote, _own_arguments(ctx))])
-    return line if len(line) <= _COMMAND_CHARS else line[:_COMMAND_CHARS - 3] + "..."
+    return line if len(line) <= _COMMAND_CHARS else line[: _COMMAND_CHARS - 3] + "..."
 
 
 def _own_arguments(ctx: click.Context) -> list[str]:
     """The arguments after the subcommand's name when this process is ``sbn`` itself."""
     name = ctx.info_name or ""
     argv = sys.argv[1:]
-    return argv[argv.index(name) + 1:] if name in argv else argv
+    return argv[argv.index(name) + 1 :] if name in argv else argv

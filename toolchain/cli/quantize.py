@@ -17,18 +17,31 @@ import click
 
 @click.command("quantize")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--target", "target_spec", default="loihi2", show_default=True,
-              help="Built-in target (loihi2) or a .toml/.json target file with a fixed_point table.")
-@click.option("--headroom-bits", type=click.IntRange(0, 24), default=6, show_default=True,
-              help="Bits of the 24-bit state above the threshold (more: fewer saturations, "
-                   "coarser threshold).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File to write (default: device.<target>.safetensors in the export folder).")
+@click.option(
+    "--target",
+    "target_spec",
+    default="loihi2",
+    show_default=True,
+    help="Built-in target (loihi2) or a .toml/.json target file with a fixed_point table.",
+)
+@click.option(
+    "--headroom-bits",
+    type=click.IntRange(0, 24),
+    default=6,
+    show_default=True,
+    help="Bits of the 24-bit state above the threshold (more: fewer saturations, coarser threshold).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: device.<target>.safetensors in the export folder).",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Path | None, fmt: str) -> None:
     """Quantise SOURCE's device graph (an `sbn export` folder or a device .nir) for a target."""
-    from sbn.errors import ConfigError
     from sbn.cli.outputs import own_outputs
+    from sbn.errors import ConfigError
     from sbn.graph.io import load_nir
     from sbn.graph.manifest_read import read_manifest
     from sbn.targets import resolve_target
@@ -61,14 +74,32 @@ def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Pa
 
 def summary(q, out: Path) -> dict:
     return {
-        "schema": "sbn.quantize/1", "file": str(out), "target": q.target,
-        "headroom_bits": q.headroom_bits, "input_scale": q.input_scale, "notes": q.notes,
-        "neurons": {n.name: {"vth": n.vth, "dv": n.dv, "du": n.du, "sigma": n.sigma,
-                             "bias_exp_max": int(n.bias_exp.max())} for n in q.neurons.values()},
-        "projections": {p.name: {"kind": p.kind, "source": p.source, "target": p.target,
-                                 "weight_exp": p.weight_exp,
-                                 "weight_mant_peak": int(abs(p.weight_mant).max())}
-                        for p in q.projections.values()},
+        "schema": "sbn.quantize/1",
+        "file": str(out),
+        "target": q.target,
+        "headroom_bits": q.headroom_bits,
+        "input_scale": q.input_scale,
+        "notes": q.notes,
+        "neurons": {
+            n.name: {
+                "vth": n.vth,
+                "dv": n.dv,
+                "du": n.du,
+                "sigma": n.sigma,
+                "bias_exp_max": int(n.bias_exp.max()),
+            }
+            for n in q.neurons.values()
+        },
+        "projections": {
+            p.name: {
+                "kind": p.kind,
+                "source": p.source,
+                "target": p.target,
+                "weight_exp": p.weight_exp,
+                "weight_mant_peak": int(abs(p.weight_mant).max()),
+            }
+            for p in q.projections.values()
+        },
     }
 
 

@@ -23,61 +23,170 @@ from sbn.cli.bounds import CHIPS, COUNT, GRAPH_TIME_STEPS, RETRIES, WORKERS
 from sbn.errors import ConfigError, SimulationError
 from sbn.wire.codecs import CODECS, DEFAULT_CODEC
 
+
 @click.command("sim")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--edge", "edge", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Edge graph, when SOURCE is a device .nir file.")
-@click.option("--samples", type=COUNT, default=8, show_default=True,
-              help="Test images to run (the first N).")
+@click.option(
+    "--edge",
+    "edge",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Edge graph, when SOURCE is a device .nir file.",
+)
+@click.option("--samples", type=COUNT, default=8, show_default=True, help="Test images to run (the first N).")
 @click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the CIFAR files are (digits needs none).")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Also compare predictions with this PyTorch checkpoint.")
-@click.option("--time-steps", type=GRAPH_TIME_STEPS, default=None,
-              help="T, for graphs whose metadata states none.")
-@click.option("--fuse", type=click.Choice(["block", "node", "graph"]), default="block",
-              show_default=True, help="NIR nodes per Lava process (see docs/lava.md).")
-@click.option("--batch-size", type=COUNT, default=16, show_default=True,
-              help="Samples run side by side per Lava runtime.")
-@click.option("--workers", type=WORKERS, default=0, show_default=True,
-              help="Ray workers, each its own Lava runtime (0: run here, no Ray).")
-@click.option("--address", default=None,
-              help="An existing Ray cluster (e.g. auto, ray://head:10001) instead of a local one.")
-@click.option("--retries", type=RETRIES, default=1, show_default=True,
-              help="Times a failed chunk of samples is retried before it is reported.")
-@click.option("--target", "target_spec", default=None,
-              help="Run the device graph in this chip's fixed point on Lava's own Conv/LIF "
-                   "processes (loihi2, or a target file with a fixed_point table); the edge stays float.")
-@click.option("--chips", type=CHIPS, default=None,
-              help="With --target: chips on the board the device graph is placed on.")
-@click.option("--quantized", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="With --target: an `sbn quantize` file (default: the export's, else quantise now).")
-@click.option("--rates-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="With --target: write the firing rates measured in Lava (sbn.firing-rates/1).")
-@click.option("--codec", type=click.Choice(list(CODECS)), default=DEFAULT_CODEC, show_default=True,
-              help="How the payload is coded on the wire (docs/wire.md).")
-@click.option("--channel", "channel_spec", default="none", show_default=True,
-              help="The link between device and edge: none, bsc:P, erasure:P[:PACKET_BYTES], "
-                   "ge:P_GB:P_BG[:E_GOOD[:E_BAD]], awgn:EBN0_DB.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the channel's noise (sample i's frame: seed, i).")
-@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Run SOURCE (a .nir file) on these input streams instead of images: "
-                                 ".npy [T, *in] or [T, B, *in], or .npz keyed by Input node name.")
-@click.option("--dt", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="With --input: the time step (overrides the graph's; graphs without one get 1e-4).")
-@click.option("--backend", type=click.Choice(["lava", "executor"]), default="lava", show_default=True,
-              help="With --input: Lava (cross-checked against the executor) or the reference executor.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report here (atomically) instead of stdout; with --input: the "
-                   "Output streams, as .npz keyed by Output node name.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the CIFAR files are (digits needs none).",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Also compare predictions with this PyTorch checkpoint.",
+)
+@click.option(
+    "--time-steps", type=GRAPH_TIME_STEPS, default=None, help="T, for graphs whose metadata states none."
+)
+@click.option(
+    "--fuse",
+    type=click.Choice(["block", "node", "graph"]),
+    default="block",
+    show_default=True,
+    help="NIR nodes per Lava process (see docs/lava.md).",
+)
+@click.option(
+    "--batch-size",
+    type=COUNT,
+    default=16,
+    show_default=True,
+    help="Samples run side by side per Lava runtime.",
+)
+@click.option(
+    "--workers",
+    type=WORKERS,
+    default=0,
+    show_default=True,
+    help="Ray workers, each its own Lava runtime (0: run here, no Ray).",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="An existing Ray cluster (e.g. auto, ray://head:10001) instead of a local one.",
+)
+@click.option(
+    "--retries",
+    type=RETRIES,
+    default=1,
+    show_default=True,
+    help="Times a failed chunk of samples is retried before it is reported.",
+)
+@click.option(
+    "--target",
+    "target_spec",
+    default=None,
+    help="Run the device graph in this chip's fixed point on Lava's own Conv/LIF "
+    "processes (loihi2, or a target file with a fixed_point table); the edge stays float.",
+)
+@click.option(
+    "--chips",
+    type=CHIPS,
+    default=None,
+    help="With --target: chips on the board the device graph is placed on.",
+)
+@click.option(
+    "--quantized",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="With --target: an `sbn quantize` file (default: the export's, else quantise now).",
+)
+@click.option(
+    "--rates-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --target: write the firing rates measured in Lava (sbn.firing-rates/1).",
+)
+@click.option(
+    "--codec",
+    type=click.Choice(list(CODECS)),
+    default=DEFAULT_CODEC,
+    show_default=True,
+    help="How the payload is coded on the wire (docs/wire.md).",
+)
+@click.option(
+    "--channel",
+    "channel_spec",
+    default="none",
+    show_default=True,
+    help="The link between device and edge: none, bsc:P, erasure:P[:PACKET_BYTES], "
+    "ge:P_GB:P_BG[:E_GOOD[:E_BAD]], awgn:EBN0_DB.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the channel's noise (sample i's frame: seed, i).",
+)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Run SOURCE (a .nir file) on these input streams instead of images: "
+    ".npy [T, *in] or [T, B, *in], or .npz keyed by Input node name.",
+)
+@click.option(
+    "--dt",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --input: the time step (overrides the graph's; graphs without one get 1e-4).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["lava", "executor"]),
+    default="lava",
+    show_default=True,
+    help="With --input: Lava (cross-checked against the executor) or the reference executor.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report here (atomically) instead of stdout; with --input: the "
+    "Output streams, as .npz keyed by Output node name.",
+)
 @click.pass_context
-def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, fuse, batch_size,
-        workers, address, retries, target_spec, chips, quantized, rates_out, codec, channel_spec,
-        seed, input_path, dt, backend, fmt, out):
+def sim(
+    ctx,
+    source,
+    edge,
+    samples,
+    dataset,
+    data_dir,
+    checkpoint,
+    time_steps,
+    fuse,
+    batch_size,
+    workers,
+    address,
+    retries,
+    target_spec,
+    chips,
+    quantized,
+    rates_out,
+    codec,
+    channel_spec,
+    seed,
+    input_path,
+    dt,
+    backend,
+    fmt,
+    out,
+):
     """Simulate SOURCE (an `sbn export` folder, or a .nir file) in Lava on test images, or
     a .nir file on given input streams (--input)."""
     from sbn.cli.options import given_options
@@ -85,18 +194,19 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
 
     if input_path is not None:
         refuse_dataset_options(ctx)
-        return run_streams(source, input_path, backend=backend, dt=dt, fuse=fuse,
-                           batch_size=batch_size, fmt=fmt, out=out)
+        return run_streams(
+            source, input_path, backend=backend, dt=dt, fuse=fuse, batch_size=batch_size, fmt=fmt, out=out
+        )
     for flag in given_options(ctx, ("dt", "backend")):
         raise ConfigError(f"{flag} goes with --input (a graph on given streams)")
     from rich.progress import Progress
 
-    from sbn.data import load_dataset
     from sbn.cli.outputs import own_outputs
+    from sbn.data import load_dataset
     from sbn.fileio import write_text
     from sbn.graph.manifest_read import check_checkpoint, output_size, read_manifest
-    from sbn.targets.lava import load_graph
     from sbn.simulation import SimSource, simulate_dataset
+    from sbn.targets.lava import load_graph
     from sbn.targets.lava.split import time_steps_of
     from sbn.wire import parse_channel
 
@@ -108,12 +218,20 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
     parse_channel(channel_spec)  # a bad spec: one line before any work
     wired = codec != DEFAULT_CODEC or channel_spec != "none"
     if wired and (target_spec is not None or src.second is None):
-        raise ConfigError("--codec and --channel act between a device and an edge graph in float: "
-                          "give an export folder (or device.nir --edge edge.nir), without --target")
+        raise ConfigError(
+            "--codec and --channel act between a device and an edge graph in float: "
+            "give an export folder (or device.nir --edge edge.nir), without --target"
+        )
     own_outputs(
         {"--out": out, "--rates-out": rates_out},
-        [src.first, src.second, checkpoint, quantized,
-         Path(src.label) / "manifest.json" if src.manifest is not None else None])
+        [
+            src.first,
+            src.second,
+            checkpoint,
+            quantized,
+            Path(src.label) / "manifest.json" if src.manifest is not None else None,
+        ],
+    )
     if address is not None and workers == 0:
         raise ConfigError("--address needs Ray workers: give --workers 1 or more")
     data = load_dataset(dataset, root=data_dir)
@@ -129,28 +247,56 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
                 raise ConfigError(f"{flag} goes with --target (the fixed-point device path)")
     else:
         if workers or checkpoint is not None:
-            raise ConfigError("--target runs in this process and compares with the float graphs; "
-                              "--workers and --checkpoint are for the float path")
+            raise ConfigError(
+                "--target runs in this process and compares with the float graphs; "
+                "--workers and --checkpoint are for the float path"
+            )
         from sbn.cli.sim_fixed import run_fixed
 
-        return run_fixed(src, images, labels, target_spec=target_spec, chips=chips, quantized=quantized,
-                         time_steps=t, batch_size=batch_size, fuse=fuse, dataset=dataset,
-                         rates_out=rates_out, fmt=fmt, out=out)
+        return run_fixed(
+            src,
+            images,
+            labels,
+            target_spec=target_spec,
+            chips=chips,
+            quantized=quantized,
+            time_steps=t,
+            batch_size=batch_size,
+            fuse=fuse,
+            dataset=dataset,
+            rates_out=rates_out,
+            fmt=fmt,
+            out=out,
+        )
     where = f"{workers} Ray worker(s)" if workers else "this process"
     err = Console(stderr=True)  # no bar (and no blank line it leaves) off a terminal
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(f"Lava: {n} sample(s), T = {t}, on {where}", total=None)
         report = simulate_dataset(
-            src, images, labels, time_steps=t, checkpoint=None if checkpoint is None else str(checkpoint),
-            fuse=fuse, batch_size=batch_size, workers=workers, address=address, retries=retries,
-            dataset=dataset, on_chunk=lambda done, total: bar.update(task, completed=done, total=total),
-            codec=codec, channel=channel_spec, seed=seed,
+            src,
+            images,
+            labels,
+            time_steps=t,
+            checkpoint=None if checkpoint is None else str(checkpoint),
+            fuse=fuse,
+            batch_size=batch_size,
+            workers=workers,
+            address=address,
+            retries=retries,
+            dataset=dataset,
+            on_chunk=lambda done, total: bar.update(task, completed=done, total=total),
+            codec=codec,
+            channel=channel_spec,
+            seed=seed,
         )
     size = output_size(load_graph(src.second or src.first))
     if size is not None and size != data.num_classes:  # a payload, not class scores
         report["accuracy"] = None
-        click.echo(f"note: {src.second or src.first} outputs {size} values per sample, not "
-                   f"{data.num_classes} class scores: no accuracy", err=True)
+        click.echo(
+            f"note: {src.second or src.first} outputs {size} values per sample, not "
+            f"{data.num_classes} class scores: no accuracy",
+            err=True,
+        )
     text = json.dumps(report, indent=2) + "\n" if fmt == "json" else _table(report)
     if out is None:
         click.echo(text, nl=False)
@@ -163,13 +309,19 @@ def sim(ctx, source, edge, samples, dataset, data_dir, checkpoint, time_steps, f
 
 
 def _table(report: dict) -> str:
-    table = Table(title=f"sbn sim: {report['source']} ({report['samples']} samples, T = "
-                        f"{report['time_steps']}, fuse {report['fuse']})")
+    table = Table(
+        title=f"sbn sim: {report['source']} ({report['samples']} samples, T = "
+        f"{report['time_steps']}, fuse {report['fuse']})"
+    )
     for col in ("sample", "label", "lava", "executor", "pytorch", "bytes", "lost"):
         table.add_column(col, justify="right")
     for r in report["results"]:
-        table.add_row(*(("-" if r[k] is None else str(r[k]))
-                        for k in ("index", "label", "prediction", "executor", "pytorch", "bytes", "lost")))
+        table.add_row(
+            *(
+                ("-" if r[k] is None else str(r[k]))
+                for k in ("index", "label", "prediction", "executor", "pytorch", "bytes", "lost")
+            )
+        )
     buf = io.StringIO()
     console = Console(file=buf, width=120, force_terminal=False)
     console.print(table)
@@ -181,11 +333,14 @@ def _table(report: dict) -> str:
         f"payload firing rate {_f(report['payload_firing_rate'])} | "
         f"bytes/sample {_f(b['measured'], '.1f')} (bitmap {_f(b['bitmap'])}, manifest {_f(b['manifest'])}) | "
         f"{_f(report['wall_s_per_sample'], '.2f')} s/sample | processes {report['processes']} | "
-        f"latency {report['latency_steps']} steps")
+        f"latency {report['latency_steps']} steps"
+    )
     w = report["wire"]
     sizes = ", ".join(f"{name} {v['mean']:.1f}" for name, v in w["bytes_per_sample"].items())
-    console.print(f"wire: codec {w['codec']}, channel {w['channel']} (seed {w['seed']}), "
-                  f"{w['lost_frames']} lost frame(s) | bytes/sample per codec: {sizes or '-'}")
+    console.print(
+        f"wire: codec {w['codec']}, channel {w['channel']} (seed {w['seed']}), "
+        f"{w['lost_frames']} lost frame(s) | bytes/sample per codec: {sizes or '-'}"
+    )
     return buf.getvalue()
 
 

@@ -18,20 +18,45 @@ from sbn.cli.options import given_options
 from sbn.errors import ConfigError
 
 #: `sbn sim` options that belong to the dataset mode; with --input they are refused if given
-DATASET_OPTIONS = ("edge", "samples", "dataset", "data_dir", "checkpoint", "time_steps",
-                   "workers", "address", "retries", "target_spec", "chips", "quantized", "rates_out",
-                   "codec", "channel_spec", "seed")
+DATASET_OPTIONS = (
+    "edge",
+    "samples",
+    "dataset",
+    "data_dir",
+    "checkpoint",
+    "time_steps",
+    "workers",
+    "address",
+    "retries",
+    "target_spec",
+    "chips",
+    "quantized",
+    "rates_out",
+    "codec",
+    "channel_spec",
+    "seed",
+)
 
 
 def refuse_dataset_options(ctx: click.Context) -> None:
     given = given_options(ctx, DATASET_OPTIONS)
     if given:
-        raise ConfigError(f"{', '.join(given)} go(es) with a dataset run; with --input the samples "
-                          "come from the input file")
+        raise ConfigError(
+            f"{', '.join(given)} go(es) with a dataset run; with --input the samples come from the input file"
+        )
 
 
-def run_streams(source: Path, input_path: Path, *, backend: str, dt: float | None, fuse: str,
-                batch_size: int, fmt: str, out: Path | None) -> None:
+def run_streams(
+    source: Path,
+    input_path: Path,
+    *,
+    backend: str,
+    dt: float | None,
+    fuse: str,
+    batch_size: int,
+    fmt: str,
+    out: Path | None,
+) -> None:
     from sbn.fileio import refuse_overwriting_inputs
     from sbn.graph.io import load_nir
     from sbn.graph_run import graph_report, input_shapes, run_graph
@@ -46,13 +71,17 @@ def run_streams(source: Path, input_path: Path, *, backend: str, dt: float | Non
     feeds = read_streams(input_path, input_shapes(graph))
     run = run_graph(graph, feeds, backend=backend, dt=dt, fuse=fuse, batch_size=batch_size)
     if run.dt_source == "default":
-        click.echo(f"note: {source.name} states no dt; stepped at dt = {run.dt:g} (NIR's default). "
-                   "Give --dt for the step the graph was made for (norse: 1e-3, snntorch: 1e-4, "
-                   "sinabs: 1).", err=True)
+        click.echo(
+            f"note: {source.name} states no dt; stepped at dt = {run.dt:g} (NIR's default). "
+            "Give --dt for the step the graph was made for (norse: 1e-3, snntorch: 1e-4, "
+            "sinabs: 1).",
+            err=True,
+        )
     if out is not None:
         write_streams(out, run.outputs)
-    report = graph_report(run, source=str(source), inputs=str(input_path),
-                          outputs_file=None if out is None else str(out))
+    report = graph_report(
+        run, source=str(source), inputs=str(input_path), outputs_file=None if out is None else str(out)
+    )
     click.echo(json.dumps(report, indent=2) if fmt == "json" else _table(report), nl=fmt == "json")
     if out is not None:
         click.echo(f"wrote {out}", err=True)
@@ -61,8 +90,10 @@ def run_streams(source: Path, input_path: Path, *, backend: str, dt: float | Non
 def _table(report: dict) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=120, force_terminal=False)
-    console.print(f"sbn sim: {report['graph']} on {report['inputs']} ({report['backend']}, "
-                  f"T = {report['time_steps']}, {report['samples']} sample(s), dt = {report['dt']:g})")
+    console.print(
+        f"sbn sim: {report['graph']} on {report['inputs']} ({report['backend']}, "
+        f"T = {report['time_steps']}, {report['samples']} sample(s), dt = {report['dt']:g})"
+    )
     outputs = Table()
     for col in ("Output", "shape [T, B, ...]", "mean", "nonzero"):
         outputs.add_column(col, justify="left" if col == "Output" else "right")
@@ -78,7 +109,10 @@ def _table(report: dict) -> str:
         console.print(rates)
     facts = [f"wall {report['wall_s']:.2f} s"]
     if report["backend"] == "lava":
-        facts += [f"processes {report['processes']}", f"latency {report['latency_steps']} steps",
-                  f"executor outputs identical {report['executor_outputs_identical']}"]
+        facts += [
+            f"processes {report['processes']}",
+            f"latency {report['latency_steps']} steps",
+            f"executor outputs identical {report['executor_outputs_identical']}",
+        ]
     console.print(" | ".join(facts))
     return buf.getvalue()

@@ -18,7 +18,14 @@ import click
 from click.core import ParameterSource
 
 from sbn.cli.bounds import (
-    CHANNELS, COUNT, KERNEL_SIZE, NON_NEGATIVE, POSITIVE, SEED, STRIDE, WIDTH,
+    CHANNELS,
+    COUNT,
+    KERNEL_SIZE,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    STRIDE,
+    WIDTH,
 )
 from sbn.cli.report_output import note
 from sbn.errors import ConfigError
@@ -40,73 +47,191 @@ def _layers(ctx, param, value: str | None):
 
 
 @click.command("train")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Checkpoint file to write (.safetensors); rewritten atomically after every epoch.")
-@click.option("--dataset", type=click.Choice(["digits", "cifar10", "cifar100"]), default="digits",
-              show_default=True, help="digits needs no download; CIFAR needs --data-dir.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder holding cifar-10-batches-py / cifar-100-python (or where --download puts it).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Checkpoint file to write (.safetensors); rewritten atomically after every epoch.",
+)
+@click.option(
+    "--dataset",
+    type=click.Choice(["digits", "cifar10", "cifar100"]),
+    default="digits",
+    show_default=True,
+    help="digits needs no download; CIFAR needs --data-dir.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder holding cifar-10-batches-py / cifar-100-python (or where --download puts it).",
+)
 @click.option("--download", is_flag=True, help="Fetch the CIFAR release into --data-dir if missing.")
-@click.option("--from", "backbone_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Step 2: fine-tune from this backbone checkpoint (needs --split and --channels).")
+@click.option(
+    "--from",
+    "backbone_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Step 2: fine-tune from this backbone checkpoint (needs --split and --channels).",
+)
 @click.option("--split", default=None, help="Step 2: insert the bottleneck after this RB (RB1..RB16).")
 @click.option("--channels", type=CHANNELS, default=None, help="Step 2: C', encoder channels.")
-@click.option("--stride", type=STRIDE, default=1, show_default=True,
-              help="Step 2: spatial reduction s of the encoder.")
-@click.option("--kernel-size", type=KERNEL_SIZE, default=3, show_default=True,
-              help="Step 2: encoder/decoder kernel size (odd).")
-@click.option("--kind", type=click.Choice(["spiking", "ann"]), default="spiking", show_default=True,
-              help="Step 1 only: spiking ResNet50, or the real-valued baseline (BottleNet++ in step 2).")
-@click.option("--width", type=WIDTH, default=None,
-              help="Step 1 only: channel width multiplier (1.0 = ResNet50). [default: 0.0625]")
+@click.option(
+    "--stride", type=STRIDE, default=1, show_default=True, help="Step 2: spatial reduction s of the encoder."
+)
+@click.option(
+    "--kernel-size",
+    type=KERNEL_SIZE,
+    default=3,
+    show_default=True,
+    help="Step 2: encoder/decoder kernel size (odd).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["spiking", "ann"]),
+    default="spiking",
+    show_default=True,
+    help="Step 1 only: spiking ResNet50, or the real-valued baseline (BottleNet++ in step 2).",
+)
+@click.option(
+    "--width",
+    type=WIDTH,
+    default=None,
+    help="Step 1 only: channel width multiplier (1.0 = ResNet50). [default: 0.0625]",
+)
 @click.option("--layers", callback=_layers, default=None, help=LAYERS_HELP + " [default: 3,4,6,3]")
-@click.option("--surrogate-width", type=POSITIVE, default=None,
-              help="Step 1 only: width a of the rectangular surrogate gradient. [default: 4]")
-@click.option("--T", "time_steps", type=click.IntRange(1, 8), default=None,
-              help="Time steps (the method uses 2 or 4). [default: 4; step 2: the backbone's]")
+@click.option(
+    "--surrogate-width",
+    type=POSITIVE,
+    default=None,
+    help="Step 1 only: width a of the rectangular surrogate gradient. [default: 4]",
+)
+@click.option(
+    "--T",
+    "time_steps",
+    type=click.IntRange(1, 8),
+    default=None,
+    help="Time steps (the method uses 2 or 4). [default: 4; step 2: the backbone's]",
+)
 @click.option("--epochs", type=COUNT, default=10, show_default=True)
 @click.option("--batch-size", type=COUNT, default=64, show_default=True)
-@click.option("--lr", type=POSITIVE, default=1e-3, show_default=True,
-              help="Peak learning rate (cosine schedule down to 1 %).")
+@click.option(
+    "--lr",
+    type=POSITIVE,
+    default=1e-3,
+    show_default=True,
+    help="Peak learning rate (cosine schedule down to 1 %).",
+)
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
 @click.option("--weight-decay", type=NON_NEGATIVE, default=0.0, show_default=True)
-@click.option("--augment/--no-augment", default=None,
-              help="Random crop + flip. [default: on for CIFAR, off for digits]")
-@click.option("--train-samples", type=COUNT, default=None,
-              help="Use only the first N training images.")
-@click.option("--test-samples", type=COUNT, default=None,
-              help="Evaluate on only the first N test images.")
-@click.option("--quantize", "quantize_target", default=None,
-              help="Step 3: fine-tune the SpikeBottleNet given to --from through this target's "
-                   "fixed point (loihi2): the device half trains with the chip's weight rounding.")
-@click.option("--channel", "channel_spec", default=None,
-              help="Step 2/3: fine-tune through bit errors on the payload (bsc:P or awgn:EBN0_DB; "
-                   "straight-through gradient), as BottleNet++ trains through its channel.")
-@click.option("--recipe", type=click.Choice(sorted(RECIPES)), default=None,
-              help="Step 1: take every option this recipe names from it (docs/training.md "
-                   "gives each value's source); options given here win.")
-@click.option("--device", "device_spec", default="auto", show_default=True,
-              help="auto (a GPU where there is one), cpu, cuda or cuda:N. Under torchrun "
-                   "each process takes GPU LOCAL_RANK.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
-              show_default=True, help="Training-step arithmetic (autocast; fp16 with loss "
-                   "scaling, GPU only). Evaluation runs in fp32.")
-@click.option("--channels-last", is_flag=True,
-              help="NHWC memory layout for the convolutions (measure it: faster on some GPUs).")
-@click.option("--lif", "lif_kernel", type=click.Choice(["eager", "fused"]), default="eager",
-              show_default=True, help="LIF time loop: eager autograd (the reference) or one "
-                   "fused, torch.compile'd node with a hand-written backward.")
+@click.option(
+    "--augment/--no-augment", default=None, help="Random crop + flip. [default: on for CIFAR, off for digits]"
+)
+@click.option("--train-samples", type=COUNT, default=None, help="Use only the first N training images.")
+@click.option("--test-samples", type=COUNT, default=None, help="Evaluate on only the first N test images.")
+@click.option(
+    "--quantize",
+    "quantize_target",
+    default=None,
+    help="Step 3: fine-tune the SpikeBottleNet given to --from through this target's "
+    "fixed point (loihi2): the device half trains with the chip's weight rounding.",
+)
+@click.option(
+    "--channel",
+    "channel_spec",
+    default=None,
+    help="Step 2/3: fine-tune through bit errors on the payload (bsc:P or awgn:EBN0_DB; "
+    "straight-through gradient), as BottleNet++ trains through its channel.",
+)
+@click.option(
+    "--recipe",
+    type=click.Choice(sorted(RECIPES)),
+    default=None,
+    help="Step 1: take every option this recipe names from it (docs/training.md "
+    "gives each value's source); options given here win.",
+)
+@click.option(
+    "--device",
+    "device_spec",
+    default="auto",
+    show_default=True,
+    help="auto (a GPU where there is one), cpu, cuda or cuda:N. Under torchrun "
+    "each process takes GPU LOCAL_RANK.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="Training-step arithmetic (autocast; fp16 with loss scaling, GPU only). Evaluation runs in fp32.",
+)
+@click.option(
+    "--channels-last",
+    is_flag=True,
+    help="NHWC memory layout for the convolutions (measure it: faster on some GPUs).",
+)
+@click.option(
+    "--lif",
+    "lif_kernel",
+    type=click.Choice(["eager", "fused"]),
+    default="eager",
+    show_default=True,
+    help="LIF time loop: eager autograd (the reference) or one "
+    "fused, torch.compile'd node with a hand-written backward.",
+)
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue --out from its last finished epoch.")
-@click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the JSON summary (sbn.train/1) to this file.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="How to print the final summary on stdout.")
+@click.option(
+    "--summary",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the JSON summary (sbn.train/1) to this file.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the final summary on stdout.",
+)
 @click.pass_context
-def train(ctx, out, dataset, data_dir, download, backbone_path, split, channels, stride, kernel_size,
-          kind, width, layers, surrogate_width, time_steps, epochs, batch_size, lr, optimizer, weight_decay,
-          augment, train_samples, test_samples, quantize_target, channel_spec, recipe, device_spec,
-          precision, channels_last, lif_kernel, seed, resume, summary, fmt):
+def train(
+    ctx,
+    out,
+    dataset,
+    data_dir,
+    download,
+    backbone_path,
+    split,
+    channels,
+    stride,
+    kernel_size,
+    kind,
+    width,
+    layers,
+    surrogate_width,
+    time_steps,
+    epochs,
+    batch_size,
+    lr,
+    optimizer,
+    weight_decay,
+    augment,
+    train_samples,
+    test_samples,
+    quantize_target,
+    channel_spec,
+    recipe,
+    device_spec,
+    precision,
+    channels_last,
+    lif_kernel,
+    seed,
+    resume,
+    summary,
+    fmt,
+):
     """Train a backbone (step 1) or fine-tune a bottleneck from one (step 2)."""
     if recipe is not None:
         if backbone_path is not None:
@@ -133,29 +258,39 @@ def train(ctx, out, dataset, data_dir, download, backbone_path, split, channels,
         require_format(resolve_target(quantize_target))
         if backbone_path is None:
             raise ConfigError("--quantize fine-tunes a trained SpikeBottleNet: give it with --from")
-        for name, given in (("--split", split), ("--channels", channels), ("--width", width),
-                            ("--layers", layers), ("--surrogate-width", surrogate_width),
-                            ("--T", time_steps)):
+        for name, given in (
+            ("--split", split),
+            ("--channels", channels),
+            ("--width", width),
+            ("--layers", layers),
+            ("--surrogate-width", surrogate_width),
+            ("--T", time_steps),
+        ):
             if given is not None:
-                raise ConfigError(f"{name} comes from the checkpoint given to --from with --quantize; drop it")
+                raise ConfigError(
+                    f"{name} comes from the checkpoint given to --from with --quantize; drop it"
+                )
         backbone = ckpt_io.load(backbone_path)
         config = backbone.config
         if config.bottleneck is None or config.kind != "spiking":
-            raise ConfigError(f"--quantize needs a spiking SpikeBottleNet checkpoint (with a split); "
-                              f"{backbone_path} is a {config.arch}")
+            raise ConfigError(
+                f"--quantize needs a spiking SpikeBottleNet checkpoint (with a split); "
+                f"{backbone_path} is a {config.arch}"
+            )
     elif step2:
         if split is None or channels is None:
             raise ConfigError("--from (step 2) needs --split RBk and --channels C'")
-        for name, given in (("--width", width), ("--layers", layers),
-                            ("--surrogate-width", surrogate_width)):
+        for name, given in (("--width", width), ("--layers", layers), ("--surrogate-width", surrogate_width)):
             if given is not None:
                 raise ConfigError(f"{name} comes from the backbone in step 2; drop it")
         if kind != "spiking":
             raise ConfigError("--kind comes from the backbone in step 2; drop it")
         backbone = ckpt_io.load(backbone_path)
         bottleneck = BottleneckConfig(
-            split=parse_split(split, backbone.config.num_blocks), channels=channels,
-            stride=stride, kernel_size=kernel_size,
+            split=parse_split(split, backbone.config.num_blocks),
+            channels=channels,
+            stride=stride,
+            kernel_size=kernel_size,
         )
         config = finetune_config(backbone.config, bottleneck, time_steps)
     else:
@@ -164,13 +299,20 @@ def train(ctx, out, dataset, data_dir, download, backbone_path, split, channels,
         backbone = None
         num_classes = {"digits": 10, "cifar10": 10, "cifar100": 100}[dataset]
         config = ModelConfig(
-            kind=kind, num_classes=num_classes, width=0.0625 if width is None else width,
-            layers=layers or (3, 4, 6, 3), time_steps=4 if time_steps is None else time_steps,
-            lif=LIFParameters() if surrogate_width is None else LIFParameters(surrogate_width=surrogate_width),
+            kind=kind,
+            num_classes=num_classes,
+            width=0.0625 if width is None else width,
+            layers=layers or (3, 4, 6, 3),
+            time_steps=4 if time_steps is None else time_steps,
+            lif=LIFParameters()
+            if surrogate_width is None
+            else LIFParameters(surrogate_width=surrogate_width),
         )
     if channel_spec is not None and (config.bottleneck is None or config.kind != "spiking"):
-        raise ConfigError("--channel trains through bit errors on a SpikeBottleNet's spikes: give "
-                          "--from BACKBONE --split RBk --channels C'")
+        raise ConfigError(
+            "--channel trains through bit errors on a SpikeBottleNet's spikes: give "
+            "--from BACKBONE --split RBk --channels C'"
+        )
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out {out}: checkpoints are .safetensors files")
     if runtime.ranks.main:  # one claim per run, not one per torchrun rank
@@ -178,34 +320,61 @@ def train(ctx, out, dataset, data_dir, download, backbone_path, split, channels,
 
         own_outputs({"--out": out, "--summary": summary}, [backbone_path])
     if resume and not out.is_file():
-        raise ConfigError(f"--resume continues --out {out}, which does not exist; drop "
-                          f"--resume to start a new run")
+        raise ConfigError(
+            f"--resume continues --out {out}, which does not exist; drop --resume to start a new run"
+        )
 
     settings = TrainSettings(
-        dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        optimizer=optimizer, seed=seed, augment=(dataset != "digits") if augment is None else augment,
-        train_samples=train_samples, test_samples=test_samples, quantize=quantize_target,
-        precision=precision, channel=channel_spec,
+        dataset=dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        optimizer=optimizer,
+        seed=seed,
+        augment=(dataset != "digits") if augment is None else augment,
+        train_samples=train_samples,
+        test_samples=test_samples,
+        quantize=quantize_target,
+        precision=precision,
+        channel=channel_spec,
     )
     train_data = load_dataset(dataset, root=data_dir, train=True, download_missing=download)
     test_data = load_dataset(dataset, root=data_dir, train=False)
     main = runtime.ranks.main
     out.parent.mkdir(parents=True, exist_ok=True)
-    step = ("step 1" if backbone_path is None else f"step 2 from {backbone_path}" if step2
-            else f"quantisation-aware for {quantize_target} from {backbone_path}")
+    step = (
+        "step 1"
+        if backbone_path is None
+        else f"step 2 from {backbone_path}"
+        if step2
+        else f"quantisation-aware for {quantize_target} from {backbone_path}"
+    )
     if main:
         ranks = runtime.ranks.world_size
-        note(f"training {config.arch} ({step}) "
-             f"on {dataset}: {len(train_data.subset(train_samples))} train / "
-             f"{len(test_data.subset(test_samples))} test images, T={config.time_steps}, "
-             f"{runtime.device}{f' x {ranks} ranks' if ranks > 1 else ''}, {precision}, -> {out}")
+        note(
+            f"training {config.arch} ({step}) "
+            f"on {dataset}: {len(train_data.subset(train_samples))} train / "
+            f"{len(test_data.subset(test_samples))} test images, T={config.time_steps}, "
+            f"{runtime.device}{f' x {ranks} ranks' if ranks > 1 else ''}, {precision}, -> {out}"
+        )
     from sbn.train_ddp import process_group
 
-    with process_group(runtime.ranks, runtime.device), \
-            (RichProgress(epochs) if main else contextlib.nullcontext(None)) as progress:
+    with (
+        process_group(runtime.ranks, runtime.device),
+        RichProgress(epochs) if main else contextlib.nullcontext(None) as progress,
+    ):
         result = run_training(
-            config, settings, train_data, test_data, out, backbone=backbone,
-            backbone_path=backbone_path, resume=resume, progress=progress, runtime=runtime,
+            config,
+            settings,
+            train_data,
+            test_data,
+            out,
+            backbone=backbone,
+            backbone_path=backbone_path,
+            resume=resume,
+            progress=progress,
+            runtime=runtime,
         )
     if not main:
         return

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from sbn.cli.report_output import console
@@ -19,20 +25,28 @@ class RichProgress(ProgressCallbacks):
 
     def __init__(self, epochs: int) -> None:
         super().__init__(
-            on_epoch_start=self._epoch_start, on_batch=self._batch, on_epoch_end=self._epoch_end,
-            on_eval_start=self._eval_start, on_eval_batch=self._eval_batch,
+            on_epoch_start=self._epoch_start,
+            on_batch=self._batch,
+            on_epoch_end=self._epoch_end,
+            on_eval_start=self._eval_start,
+            on_eval_batch=self._eval_batch,
         )
         self._bars = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
         )
         self._epochs = self._bars.add_task("epochs", total=epochs, info="")
         self._batches = None
         self._loss = self._acc = 0.0
         self._seen = 0
 
-    def __enter__(self) -> "RichProgress":
+    def __enter__(self) -> RichProgress:
         self._bars.__enter__()
         return self
 
@@ -60,7 +74,8 @@ class RichProgress(ProgressCallbacks):
 
     def _epoch_end(self, result: EpochResult) -> None:
         self._bars.update(
-            self._epochs, completed=result.epoch,
+            self._epochs,
+            completed=result.epoch,
             info=f"test acc {result.test_accuracy:.1%} (train loss {result.train_loss:.3f})",
         )
 
@@ -82,8 +97,10 @@ def render_summary(summary: dict[str, Any]) -> None:
         if summary.get("backbone_accuracy") is not None:
             table.add_row("backbone accuracy", f"{summary['backbone_accuracy']:.2%}")
             table.add_row("accuracy drop", f"{100 * summary['accuracy_drop']:+.2f} points")
-        table.add_row("payload [T, C', H', W']" if len(summary["payload_shape"]) == 4
-                      else "payload [C', H', W']", "x".join(map(str, summary["payload_shape"])))
+        table.add_row(
+            "payload [T, C', H', W']" if len(summary["payload_shape"]) == 4 else "payload [C', H', W']",
+            "x".join(map(str, summary["payload_shape"])),
+        )
         table.add_row("transmitted bits / sample", f"{summary['transmitted_bits']:,}")
         table.add_row("raw bits / sample", f"{summary['raw_bits']:,}")
         table.add_row("compression ratio", f"{summary['compression_ratio']:.1f}x")

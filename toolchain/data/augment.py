@@ -21,18 +21,18 @@ PAD = 4
 class CropFlip:
     """The random part of the augmentation for ``n`` images (CPU int64/bool tensors)."""
 
-    dy: torch.Tensor    # [n] row offset into the padded image, 0..2*PAD
-    dx: torch.Tensor    # [n] column offset, 0..2*PAD
+    dy: torch.Tensor  # [n] row offset into the padded image, 0..2*PAD
+    dx: torch.Tensor  # [n] column offset, 0..2*PAD
     flip: torch.Tensor  # [n] bool
 
     @classmethod
-    def draw(cls, n: int, generator: torch.Generator | None) -> "CropFlip":
+    def draw(cls, n: int, generator: torch.Generator | None) -> CropFlip:
         dy = torch.randint(0, 2 * PAD + 1, (n,), generator=generator)
         dx = torch.randint(0, 2 * PAD + 1, (n,), generator=generator)
         flip = torch.rand(n, generator=generator) < 0.5
         return cls(dy, dx, flip)
 
-    def part(self, rows: slice) -> "CropFlip":
+    def part(self, rows: slice) -> CropFlip:
         """The draws of the images ``rows`` (one rank's share of a batch)."""
         return CropFlip(self.dy[rows], self.dx[rows], self.flip[rows])
 
@@ -41,7 +41,7 @@ def crop_flip(images: torch.Tensor, draws: CropFlip) -> torch.Tensor:
     """Apply ``draws`` to ``images`` ``[n, C, H, W]`` (any dtype, any device)."""
     n, c, h, w = images.shape
     device = images.device
-    padded = F.pad(images, (PAD, PAD, PAD, PAD)).flatten(2)               # [n, C, (H+8)(W+8)]
+    padded = F.pad(images, (PAD, PAD, PAD, PAD)).flatten(2)  # [n, C, (H+8)(W+8)]
     rows = draws.dy.to(device)[:, None] + torch.arange(h, device=device)  # [n, H]
     cols = draws.dx.to(device)[:, None] + torch.arange(w, device=device)  # [n, W]
     cols = torch.where(draws.flip.to(device)[:, None], cols.flip(1), cols)

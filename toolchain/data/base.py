@@ -45,8 +45,7 @@ class ImageDataset:
             raise DataError(f"{self.name}: pixels must be uint8 or float32, got {self.pixels.dtype}")
         if self.labels.shape != (self.pixels.shape[0],):
             raise DataError(
-                f"{self.name}: {self.pixels.shape[0]} images but labels of shape "
-                f"{tuple(self.labels.shape)}"
+                f"{self.name}: {self.pixels.shape[0]} images but labels of shape {tuple(self.labels.shape)}"
             )
         if len(self.labels) and not 0 <= int(self.labels.min()) <= int(self.labels.max()) < self.num_classes:
             raise DataError(
@@ -66,7 +65,7 @@ class ImageDataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.pixels.shape[1:])  # type: ignore[return-value]
 
-    def subset(self, count: int | None) -> "ImageDataset":
+    def subset(self, count: int | None) -> ImageDataset:
         """The first ``count`` samples (all when None)."""
         if count is None or count >= len(self):
             return self
@@ -76,5 +75,5 @@ class ImageDataset:
         """Yield (images float32 in [0, 1], labels) mini-batches on the CPU."""
         order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
         for start in range(0, len(self), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             yield to_unit_float(self.pixels[idx]), self.labels[idx]

@@ -40,13 +40,24 @@ class CifarRelease:
 
 
 CIFAR10 = CifarRelease(
-    "cifar10", "cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)),
-    ("test_batch",), "labels", 10,
-    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a",
+    "cifar10",
+    "cifar-10-batches-py",
+    tuple(f"data_batch_{i}" for i in range(1, 6)),
+    ("test_batch",),
+    "labels",
+    10,
+    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    "c58f30108f718f92721af3b95e74349a",
 )
 CIFAR100 = CifarRelease(
-    "cifar100", "cifar-100-python", ("train",), ("test",), "fine_labels", 100,
-    "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85",
+    "cifar100",
+    "cifar-100-python",
+    ("train",),
+    ("test",),
+    "fine_labels",
+    100,
+    "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    "eb9058c3a382ffc7106e4002c42a8d85",
 )
 RELEASES = {r.name: r for r in (CIFAR10, CIFAR100)}
 
@@ -78,8 +89,7 @@ def _decode_batch(batch: dict, path: Path, release: CifarRelease) -> tuple[np.nd
     if "data" not in batch or release.label_key not in batch:
         found = ", ".join(sorted(map(str, batch))) or "nothing"
         raise DataError(
-            f"{path}: expected keys 'data' and '{release.label_key}' of a {release.name} batch, "
-            f"found {found}"
+            f"{path}: expected keys 'data' and '{release.label_key}' of a {release.name} batch, found {found}"
         )
     try:  # nested lists, strings, ragged rows: whatever a damaged file holds
         data = np.asarray(batch["data"])
@@ -88,12 +98,11 @@ def _decode_batch(batch: dict, path: Path, release: CifarRelease) -> tuple[np.nd
             raise TypeError(f"labels of type {labels.dtype}")
         labels = labels.astype(np.int64)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise DataError(f"{path}: 'data' and '{release.label_key}' must be a uint8 array and "
-                        f"whole-number labels ({exc})") from None
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DataError(
-            f"{path}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}"
-        )
+            f"{path}: 'data' and '{release.label_key}' must be a uint8 array and whole-number labels ({exc})"
+        ) from None
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise DataError(f"{path}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}")
     if labels.shape != (data.shape[0],):
         raise DataError(f"{path}: {data.shape[0]} images but {labels.shape[0]} labels")
     if labels.size and (labels.min() < 0 or labels.max() >= release.num_classes):

@@ -25,7 +25,7 @@ def load_digits(train: bool) -> ImageDataset:
     chosen = _split_indices(labels, train)
     x = torch.from_numpy(images[chosen])
     x = x.repeat_interleave(4, dim=1).repeat_interleave(4, dim=2)  # (N, 32, 32)
-    x = x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()          # (N, 3, 32, 32)
+    x = x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()  # (N, 3, 32, 32)
     return ImageDataset("digits", x, torch.from_numpy(labels[chosen]), 10)
 
 

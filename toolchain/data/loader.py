@@ -9,8 +9,8 @@ parallelism every rank draws the same global batch and keeps its ``Shard`` of it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 
@@ -36,14 +36,15 @@ class Shard:
 class Batch:
     images: torch.Tensor  # [n, C, H, W] float32 in [0, 1], this rank's share, on the device
     labels: torch.Tensor  # [n]
-    total: int            # images in the whole batch, over all ranks
+    total: int  # images in the whole batch, over all ranks
 
 
 class DeviceData:
     """``data`` moved to ``device`` once (uint8 CIFAR: 150 MB for the training set)."""
 
-    def __init__(self, data: ImageDataset, device: torch.device | str = "cpu",
-                 shard: Shard = Shard()) -> None:
+    def __init__(
+        self, data: ImageDataset, device: torch.device | str = "cpu", shard: Shard = Shard()
+    ) -> None:
         self.name = data.name
         self.device = torch.device(device)
         self.shard = shard
@@ -53,13 +54,19 @@ class DeviceData:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def batches(self, batch_size: int, *, shuffle: bool = False, augment: bool = False,
-                generator: torch.Generator | None = None) -> Iterator[Batch]:
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        augment: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[Batch]:
         n = len(self)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
         order = order.to(self.device)  # one transfer per epoch
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             draws = CropFlip.draw(len(idx), generator) if augment else None
             rows = self.shard.rows(len(idx))
             mine = idx[rows]

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from sbn import __version__
-from sbn.errors import ConfigError
 from sbn.energy.tables import csv_text, markdown_table
+from sbn.errors import ConfigError
 from sbn.fileio import check_version, read_document, write_text
 from sbn.models import BottleneckConfig, ModelConfig, Payload, parse_split, payload
 
@@ -51,12 +52,12 @@ def arch_config(
     """The spiking model config ``arch`` names (only the CIFAR ResNet50 for now)."""
     if arch not in ARCHS:
         raise ConfigError(f"unknown architecture {arch!r}: known are {', '.join(ARCHS)}")
-    return ModelConfig(kind="spiking", width=width, time_steps=time_steps,
-                       num_classes=num_classes)
+    return ModelConfig(kind="spiking", width=width, time_steps=time_steps, num_classes=num_classes)
 
 
-def bits_row(config: ModelConfig, split: str | int, channels: int, stride: int = 1,
-             time_steps: int | None = None) -> Payload:
+def bits_row(
+    config: ModelConfig, split: str | int, channels: int, stride: int = 1, time_steps: int | None = None
+) -> Payload:
     """The payload of one bottleneck (C' = ``channels``, stride ``stride``) after ``split``."""
     block = parse_split(split, config.num_blocks)
     if time_steps is not None:
@@ -74,9 +75,7 @@ def load_bits_config(path: str | os.PathLike) -> tuple[ModelConfig, tuple[Payloa
     return parse_bits_config(read_document(path, CONFIG_SCHEMA, "a bits config"), where=str(path))
 
 
-def parse_bits_config(
-    data: Any, where: str = "bits config"
-) -> tuple[ModelConfig, tuple[Payload, ...]]:
+def parse_bits_config(data: Any, where: str = "bits config") -> tuple[ModelConfig, tuple[Payload, ...]]:
     check_version(dict(data) if isinstance(data, Mapping) else data, CONFIG_SCHEMA, where, "a bits config")
     model = data.get("model", {})
     rows = data.get("splits")
@@ -90,20 +89,28 @@ def parse_bits_config(
         for i, row in enumerate(rows, 1):
             fields = set(row) if isinstance(row, Mapping) else set()
             if fields - _ROW_KEYS or not {"split", "channels"} <= fields:
-                raise ConfigError(
-                    f"splits entry {i} needs split and channels (optional: stride, time_steps)"
-                )
-            table.append(bits_row(config, row["split"], row["channels"], row.get("stride", 1),
-                                  row.get("time_steps")))
+                raise ConfigError(f"splits entry {i} needs split and channels (optional: stride, time_steps)")
+            table.append(
+                bits_row(config, row["split"], row["channels"], row.get("stride", 1), row.get("time_steps"))
+            )
     except (ConfigError, TypeError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return config, tuple(table)
 
 
 # ---- rendering ----------------------------------------------------------------------
-HEADER = ("split", "raw_shape", "payload_shape", "time_steps", "raw_bits",
-          "spikebottlenet_bits", "bottlenet_pp_bits", "compression_ratio",
-          "reduction_vs_baseline_pct", "bytes_per_sample")
+HEADER = (
+    "split",
+    "raw_shape",
+    "payload_shape",
+    "time_steps",
+    "raw_bits",
+    "spikebottlenet_bits",
+    "bottlenet_pp_bits",
+    "compression_ratio",
+    "reduction_vs_baseline_pct",
+    "bytes_per_sample",
+)
 
 
 #: split -> codec -> mean bytes per sample measured on real payloads
@@ -112,10 +119,15 @@ Measured = Mapping[str, Mapping[str, float]]
 
 def row_dict(p: Payload, measured: Measured | None = None) -> dict[str, Any]:
     return {
-        "split": p.split, "raw_shape": list(p.raw_shape), "payload_shape": list(p.payload_shape),
-        "channels": p.payload_shape[0], "stride": p.raw_shape[1] // p.payload_shape[1],
-        "time_steps": p.time_steps, "raw_bits": p.raw_bits,
-        "spikebottlenet_bits": p.spiking_bits, "bottlenet_pp_bits": p.baseline_bits,
+        "split": p.split,
+        "raw_shape": list(p.raw_shape),
+        "payload_shape": list(p.payload_shape),
+        "channels": p.payload_shape[0],
+        "stride": p.raw_shape[1] // p.payload_shape[1],
+        "time_steps": p.time_steps,
+        "raw_bits": p.raw_bits,
+        "spikebottlenet_bits": p.spiking_bits,
+        "bottlenet_pp_bits": p.baseline_bits,
         "compression_ratio": p.compression_ratio,
         "reduction_vs_baseline_pct": p.reduction_vs_baseline,
         "bytes_per_sample": p.bytes_per_sample,
@@ -123,10 +135,15 @@ def row_dict(p: Payload, measured: Measured | None = None) -> dict[str, Any]:
     }
 
 
-def to_dict(payloads: Sequence[Payload], model: Mapping[str, Any] | None = None,
-            measured: Measured | None = None) -> dict[str, Any]:
-    return {"schema": SCHEMA, "producer": f"sbn {__version__}", "model": dict(model or {}),
-            "rows": [row_dict(p, measured) for p in payloads]}
+def to_dict(
+    payloads: Sequence[Payload], model: Mapping[str, Any] | None = None, measured: Measured | None = None
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "producer": f"sbn {__version__}",
+        "model": dict(model or {}),
+        "rows": [row_dict(p, measured) for p in payloads],
+    }
 
 
 def from_dict(data: Mapping[str, Any], where: str = "bits table") -> tuple[Payload, ...]:
@@ -135,8 +152,12 @@ def from_dict(data: Mapping[str, Any], where: str = "bits table") -> tuple[Paylo
         raise ConfigError(f"{where}: schema {found!r} is not supported (this sbn reads {SCHEMA!r})")
     try:
         return tuple(
-            Payload(split=r["split"], raw_shape=tuple(r["raw_shape"]),
-                    payload_shape=tuple(r["payload_shape"]), time_steps=r["time_steps"])
+            Payload(
+                split=r["split"],
+                raw_shape=tuple(r["raw_shape"]),
+                payload_shape=tuple(r["payload_shape"]),
+                time_steps=r["time_steps"],
+            )
             for r in data["rows"]
         )
     except (KeyError, TypeError) as exc:
@@ -159,8 +180,12 @@ def flat_rows(payloads: Sequence[Payload], measured: Measured | None = None) -> 
     return rows
 
 
-def render(payloads: Sequence[Payload], fmt: str, model: Mapping[str, Any] | None = None,
-           measured: Measured | None = None) -> str:
+def render(
+    payloads: Sequence[Payload],
+    fmt: str,
+    model: Mapping[str, Any] | None = None,
+    measured: Measured | None = None,
+) -> str:
     provenance = f"{SCHEMA}; produced by sbn {__version__}; bits per sample"
     header = HEADER + tuple(f"measured_{c}_bytes" for c in measured_codecs(measured))
     if fmt == "json":
@@ -172,6 +197,11 @@ def render(payloads: Sequence[Payload], fmt: str, model: Mapping[str, Any] | Non
     raise ConfigError(f"unknown bits format {fmt!r}: choose one of json, csv, md")
 
 
-def write_bits(path: str | os.PathLike, payloads: Sequence[Payload], fmt: str = "json",
-               model: Mapping[str, Any] | None = None, measured: Measured | None = None) -> None:
+def write_bits(
+    path: str | os.PathLike,
+    payloads: Sequence[Payload],
+    fmt: str = "json",
+    model: Mapping[str, Any] | None = None,
+    measured: Measured | None = None,
+) -> None:
     write_text(path, render(payloads, fmt, model, measured))

@@ -12,13 +12,14 @@ case the spiking columns are ``None`` (unknown), never zero.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from sbn.errors import ConfigError
 from sbn.energy.firing import FiringRates
 from sbn.energy.macs import Layer, LayerTable
 from sbn.energy.presets import CostPreset
+from sbn.errors import ConfigError
 from sbn.models import parse_split, split_label
 
 PJ_TO_MJ = 1e-9
@@ -101,7 +102,9 @@ class EnergyReport:
 
 
 def price_layer(
-    layer: Layer, ann_preset: CostPreset, snn_presets: Sequence[CostPreset],
+    layer: Layer,
+    ann_preset: CostPreset,
+    snn_presets: Sequence[CostPreset],
     rates: FiringRates | None,
 ) -> LayerEnergy:
     ann_mj = layer.macs * ann_preset.e_mac_pj * PJ_TO_MJ
@@ -110,8 +113,14 @@ def price_layer(
     fr = rates.rate(layer.name)
     syops = fr * rates.time_steps * layer.macs
     return LayerEnergy(
-        name=layer.name, block=layer.block, macs=layer.macs, in_neurons=layer.in_neurons,
-        ann_mj=ann_mj, firing_rate=fr, time_steps=rates.time_steps, syops=syops,
+        name=layer.name,
+        block=layer.block,
+        macs=layer.macs,
+        in_neurons=layer.in_neurons,
+        ann_mj=ann_mj,
+        firing_rate=fr,
+        time_steps=rates.time_steps,
+        syops=syops,
         snn_mj={p.name: syops * p.e_syop_pj * PJ_TO_MJ for p in snn_presets},
     )
 
@@ -136,22 +145,26 @@ def estimate_energy(
     if len(set(names)) != len(names):
         raise ConfigError(f"a preset is listed twice: {', '.join(names)}")
     last = table.num_blocks if rates is None else rates.check_covers(table)
-    priced = [price_layer(layer, ann_preset, snn_presets, rates) for layer in table.layers
-              if layer.block <= last]
+    priced = [
+        price_layer(layer, ann_preset, snn_presets, rates) for layer in table.layers if layer.block <= last
+    ]
     splits = []
     for block in range(1, last + 1):
         layers = tuple(le for le in priced if le.block <= block)
-        splits.append(SplitEnergy(
-            block=block,
-            macs=sum(le.macs for le in layers),
-            ann_mj=sum(le.ann_mj for le in layers),
-            layers=layers,
-            syops=None if rates is None else sum(le.syops for le in layers),
-            snn_mj=None if rates is None else {
-                n: sum(le.snn_mj[n] for le in layers) for n in names
-            },
-        ))
+        splits.append(
+            SplitEnergy(
+                block=block,
+                macs=sum(le.macs for le in layers),
+                ann_mj=sum(le.ann_mj for le in layers),
+                layers=layers,
+                syops=None if rates is None else sum(le.syops for le in layers),
+                snn_mj=None if rates is None else {n: sum(le.snn_mj[n] for le in layers) for n in names},
+            )
+        )
     return EnergyReport(
-        splits=tuple(splits), ann_preset=ann_preset, snn_presets=tuple(snn_presets),
-        rates=rates, model=dict(model or {}),
+        splits=tuple(splits),
+        ann_preset=ann_preset,
+        snn_presets=tuple(snn_presets),
+        rates=rates,
+        model=dict(model or {}),
     )

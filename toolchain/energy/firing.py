@@ -20,15 +20,15 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 import torch
 from torch import nn
 
-from sbn.errors import ConfigError
 from sbn.energy.macs import COUNTED_CONVS, LayerTable, backbone_of, counted_convs
+from sbn.errors import ConfigError
 from sbn.fileio import check_version
 from sbn.graph.rates import RATES_SCHEMA, RatesFile, parse_rates, rates_dict, read_rates, write_rates
 
@@ -78,20 +78,16 @@ class FiringRates:
         later = [la.name for la in table.layers if la.block > covered and la.name not in missing]
         if missing and (covered < 1 or later):  # nothing covered, or a gap between rates
             raise ConfigError(
-                f"firing rates ({self.source}) miss {len(missing)} counted layers, "
-                f"e.g. {missing[0]}"
+                f"firing rates ({self.source}) miss {len(missing)} counted layers, e.g. {missing[0]}"
             )
         if unknown:
             raise ConfigError(
-                f"firing rates ({self.source}) name layers the model does not have, "
-                f"e.g. {unknown[0]}"
+                f"firing rates ({self.source}) name layers the model does not have, e.g. {unknown[0]}"
             )
         return covered
 
     @classmethod
-    def uniform(
-        cls, table: LayerTable, rate: float, time_steps: int | None = None
-    ) -> "FiringRates":
+    def uniform(cls, table: LayerTable, rate: float, time_steps: int | None = None) -> FiringRates:
         """The what-if case: every counted layer receives spikes at ``rate``."""
         return cls(
             rates={name: rate for name in table.names},
@@ -102,30 +98,38 @@ class FiringRates:
     @classmethod
     def from_mapping(
         cls, rates: Mapping[str, float], time_steps: int, source: str = "external"
-    ) -> "FiringRates":
+    ) -> FiringRates:
         """Rates measured elsewhere, keyed ``blocks.0.conv1``, ``backbone.blocks.0.conv1``
         or ``RB1.conv1``."""
         return cls(rates=dict(rates), time_steps=time_steps, source=source)
 
     def to_dict(self) -> dict:
         """The ``sbn.firing-rates/1`` object, keyed by NIR node name (``rb1.conv1``)."""
-        return rates_dict({node_name(k): v for k, v in self.rates.items()},
-                          time_steps=self.time_steps, source=self.source, samples=self.samples,
-                          extra=self.extra)
+        return rates_dict(
+            {node_name(k): v for k, v in self.rates.items()},
+            time_steps=self.time_steps,
+            source=self.source,
+            samples=self.samples,
+            extra=self.extra,
+        )
 
     @classmethod
-    def from_dict(cls, data: Mapping, where: str = "firing rates") -> "FiringRates":
+    def from_dict(cls, data: Mapping, where: str = "firing rates") -> FiringRates:
         """Rates from an ``sbn.firing-rates/1`` object (keys: ``rbK.convN`` node names or
         the older module paths); the object must state ``time_steps``."""
-        check_version(dict(data) if isinstance(data, Mapping) else data, RATES_SCHEMA, where,
-                      "firing rates")
+        check_version(dict(data) if isinstance(data, Mapping) else data, RATES_SCHEMA, where, "firing rates")
         return cls.from_file(parse_rates(data, where), where=where)
 
     @classmethod
     def from_file(
-        cls, data: RatesFile, *, num_blocks: int | None = None, split: int | None = None,
-        time_steps: int | None = None, where: str = "firing rates",
-    ) -> "FiringRates":
+        cls,
+        data: RatesFile,
+        *,
+        num_blocks: int | None = None,
+        split: int | None = None,
+        time_steps: int | None = None,
+        where: str = "firing rates",
+    ) -> FiringRates:
         """Rates read by ``sbn.graph.rates.read_rates``, rekeyed by counted layer with
         ``layer_rates`` (neuron-node keys need ``num_blocks``). The file's T wins over
         ``time_steps``; one of them must be known."""
@@ -133,8 +137,11 @@ class FiringRates:
         if t is None:
             raise ConfigError(f"{where}: the rates file does not state time_steps (T)")
         return cls(
-            rates=layer_rates(data.rates, num_blocks, split, where=where), time_steps=t,
-            source=data.source, samples=data.samples, extra=data.extra,
+            rates=layer_rates(data.rates, num_blocks, split, where=where),
+            time_steps=t,
+            source=data.source,
+            samples=data.samples,
+            extra=data.extra,
         )
 
 
@@ -149,7 +156,9 @@ def node_name(layer: str) -> str:
 
 
 def layer_rates(
-    rates: Mapping[str, float], num_blocks: int | None = None, split: int | None = None,
+    rates: Mapping[str, float],
+    num_blocks: int | None = None,
+    split: int | None = None,
     where: str = "firing rates",
 ) -> dict[str, float]:
     """Rates keyed by NIR node name -> rates keyed by counted layer (``blocks.<k-1>.convN``).
@@ -166,8 +175,10 @@ def layer_rates(
 
     def put(layer: str, key: str, rate: float) -> None:
         if layer in out and abs(out[layer] - float(rate)) > 1e-12:
-            raise ConfigError(f"{where}: {origin[layer]!r} and {key!r} give the spikes entering "
-                              f"{node_name(layer)} different rates")
+            raise ConfigError(
+                f"{where}: {origin[layer]!r} and {key!r} give the spikes entering "
+                f"{node_name(layer)} different rates"
+            )
         out.setdefault(layer, float(rate))
         origin.setdefault(layer, key)
 
@@ -182,8 +193,7 @@ def layer_rates(
             put(layer, key, rate)
             continue
         if num_blocks is None:
-            raise ConfigError(f"{where}: unknown key {key!r}: expected a counted layer "
-                              f"such as rb1.conv1")
+            raise ConfigError(f"{where}: unknown key {key!r}: expected a counted layer such as rb1.conv1")
         neuron = _NEURON.match(key)
         block = int(neuron.group(1)) if neuron else 0
         if neuron and 1 <= block <= num_blocks:
@@ -197,12 +207,17 @@ def layer_rates(
         elif key == "decoder.lif" and split is not None:
             if split < num_blocks:
                 put(f"blocks.{split}.conv1", key, rate)
-        elif key in others or re.fullmatch(r"rb(\d+)\.downsample", key) and \
-                1 <= int(key[2:].split(".")[0]) <= num_blocks:
+        elif (
+            key in others
+            or re.fullmatch(r"rb(\d+)\.downsample", key)
+            and 1 <= int(key[2:].split(".")[0]) <= num_blocks
+        ):
             pass
         else:
-            raise ConfigError(f"{where}: unknown key {key!r}: not a node of this model's NIR "
-                              f"graph (expected names such as rb1.conv1, rb1.lif1, stem.lif)")
+            raise ConfigError(
+                f"{where}: unknown key {key!r}: not a node of this model's NIR "
+                f"graph (expected names such as rb1.conv1, rb1.lif1, stem.lif)"
+            )
     return out
 
 
@@ -217,19 +232,28 @@ def canonical_layer_name(key: str) -> str:
 
 def save_rates(path: str | os.PathLike, rates: FiringRates) -> None:
     """Write ``rates`` as an ``sbn.firing-rates/1`` file keyed by NIR node name."""
-    write_rates(path, {node_name(k): v for k, v in rates.rates.items()},
-                time_steps=rates.time_steps, source=rates.source, samples=rates.samples,
-                extra=rates.extra)
+    write_rates(
+        path,
+        {node_name(k): v for k, v in rates.rates.items()},
+        time_steps=rates.time_steps,
+        source=rates.source,
+        samples=rates.samples,
+        extra=rates.extra,
+    )
 
 
 def load_rates(
-    path: str | os.PathLike, *, num_blocks: int | None = None, split: int | None = None,
+    path: str | os.PathLike,
+    *,
+    num_blocks: int | None = None,
+    split: int | None = None,
     time_steps: int | None = None,
 ) -> FiringRates:
     """Read a rates file (``sbn.graph.rates.read_rates``) as per-layer ``FiringRates``; see
     ``FiringRates.from_file`` for ``num_blocks``, ``split`` and ``time_steps``."""
-    return FiringRates.from_file(read_rates(path), num_blocks=num_blocks, split=split,
-                                 time_steps=time_steps, where=str(path))
+    return FiringRates.from_file(
+        read_rates(path), num_blocks=num_blocks, split=split, time_steps=time_steps, where=str(path)
+    )
 
 
 class FiringRateProbe:
@@ -250,7 +274,7 @@ class FiringRateProbe:
         self.time_steps: int | None = None
         self.samples = 0
 
-    def attach(self) -> "FiringRateProbe":
+    def attach(self) -> FiringRateProbe:
         if self._handles:
             raise ConfigError("this firing-rate probe is already attached")
         for name, _, conv in self._convs:
@@ -262,7 +286,7 @@ class FiringRateProbe:
             handle.remove()
         self._handles.clear()
 
-    def __enter__(self) -> "FiringRateProbe":
+    def __enter__(self) -> FiringRateProbe:
         return self.attach()
 
     def __exit__(self, *exc) -> None:
@@ -309,9 +333,7 @@ def measure_firing_rates(
     and return the input firing rate of every counted layer. The model's mode is restored,
     and so is its device when ``device`` runs it elsewhere for the measurement."""
     if images.dim() != 4 or images.shape[0] == 0:
-        raise ConfigError(
-            f"images must be a non-empty [N, C, H, W] tensor, got {tuple(images.shape)}"
-        )
+        raise ConfigError(f"images must be a non-empty [N, C, H, W] tensor, got {tuple(images.shape)}")
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     was_training = model.training
@@ -321,7 +343,7 @@ def measure_firing_rates(
     try:
         with FiringRateProbe(model) as probe, torch.no_grad():
             for start in range(0, images.shape[0], batch_size):
-                model(images[start:start + batch_size].to(device))
+                model(images[start : start + batch_size].to(device))
                 log.debug("firing rates: %d/%d samples", probe.samples, images.shape[0])
     finally:
         model.train(was_training).to(home)
@@ -329,7 +351,10 @@ def measure_firing_rates(
 
 
 def sample_images(
-    dataset: str = "digits", *, root: str | os.PathLike | None = None, samples: int = 32,
+    dataset: str = "digits",
+    *,
+    root: str | os.PathLike | None = None,
+    samples: int = 32,
     seed: int = 0,
 ) -> torch.Tensor:
     """``samples`` test images of ``dataset`` (``sbn.data``), drawn without replacement
@@ -347,8 +372,13 @@ def sample_images(
 
 
 def measure_on_dataset(
-    model: nn.Module, dataset: str = "digits", *, root: str | os.PathLike | None = None,
-    samples: int = 32, batch_size: int = 16, seed: int = 0,
+    model: nn.Module,
+    dataset: str = "digits",
+    *,
+    root: str | os.PathLike | None = None,
+    samples: int = 32,
+    batch_size: int = 16,
+    seed: int = 0,
     device: torch.device | str | None = None,
 ) -> FiringRates:
     """``measure_firing_rates`` on ``samples`` test images of ``dataset`` (on ``device``)."""
@@ -356,10 +386,12 @@ def measure_on_dataset(
     config = backbone_of(model).config
     expected = (config.in_channels, config.image_size, config.image_size)
     if tuple(images.shape[1:]) != expected:
-        raise ConfigError(
-            f"{dataset} images are {tuple(images.shape[1:])}, the model expects {expected}"
-        )
+        raise ConfigError(f"{dataset} images are {tuple(images.shape[1:])}, the model expects {expected}")
     return measure_firing_rates(
-        model, images, batch_size=batch_size, source=f"pytorch on {dataset}",
-        extra={"dataset": dataset, "seed": str(seed)}, device=device,
+        model,
+        images,
+        batch_size=batch_size,
+        source=f"pytorch on {dataset}",
+        extra={"dataset": dataset, "seed": str(seed)},
+        device=device,
     )

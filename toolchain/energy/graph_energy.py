@@ -20,9 +20,10 @@ listed with its MACs and left out of the spiking totals, never counted as zero.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import nir
 import numpy as np
@@ -30,8 +31,8 @@ import numpy as np
 from sbn import __version__
 from sbn.energy.presets import CostPreset
 from sbn.errors import ConfigError
-from sbn.graph.rates import check_rate
 from sbn.graph import node_types
+from sbn.graph.rates import check_rate
 from sbn.graph.schedule import schedule
 from sbn.graph.shapes import infer_shapes
 
@@ -63,9 +64,16 @@ def node_macs(node: nir.NIRNode, out_shape: tuple[int, ...]) -> int:
     raise ConfigError(f"{type(node).__name__} is not a counted node type")
 
 
-def graph_energy(graph: nir.NIRGraph, *, snn: Sequence[CostPreset], ann: CostPreset,
-                 rates: Mapping[str, float] | None = None, uniform: float | None = None,
-                 time_steps: int | None = None, rates_source: str = "") -> dict[str, Any]:
+def graph_energy(
+    graph: nir.NIRGraph,
+    *,
+    snn: Sequence[CostPreset],
+    ann: CostPreset,
+    rates: Mapping[str, float] | None = None,
+    uniform: float | None = None,
+    time_steps: int | None = None,
+    rates_source: str = "",
+) -> dict[str, Any]:
     """The ``sbn.energy-graph/1`` report of ``graph``."""
     if rates is not None and uniform is not None:
         raise ConfigError("give either firing rates or one uniform rate, not both")
@@ -95,36 +103,55 @@ def graph_energy(graph: nir.NIRGraph, *, snn: Sequence[CostPreset], ann: CostPre
         else:
             rate = rates.get(source) if source is not None else None
         syops = None if rate is None else rate * steps * macs
-        rows.append(NodeEnergy(
-            name=name, kind=type(node).__name__, macs=macs, source=source, rate=rate, syops=syops,
-            ann_mj=None if ann.e_mac_pj is None else macs * ann.e_mac_pj * PJ_TO_MJ,
-            snn_mj=None if syops is None else {p.name: syops * p.e_syop_pj * PJ_TO_MJ
-                                               for p in snn if p.e_syop_pj is not None},
-        ))
+        rows.append(
+            NodeEnergy(
+                name=name,
+                kind=type(node).__name__,
+                macs=macs,
+                source=source,
+                rate=rate,
+                syops=syops,
+                ann_mj=None if ann.e_mac_pj is None else macs * ann.e_mac_pj * PJ_TO_MJ,
+                snn_mj=None
+                if syops is None
+                else {p.name: syops * p.e_syop_pj * PJ_TO_MJ for p in snn if p.e_syop_pj is not None},
+            )
+        )
     counted = [r for r in rows if r.syops is not None]
     return {
         "schema": SCHEMA,
         "producer": f"sbn {__version__}",
         "time_steps": time_steps,
         "per": "inference of T steps" if time_steps is not None else "time step (T not stated)",
-        "rates": {"source": rates_source or (f"uniform {uniform:g}" if uniform is not None else
-                                             ("file" if rates else None))},
+        "rates": {
+            "source": rates_source
+            or (f"uniform {uniform:g}" if uniform is not None else ("file" if rates else None))
+        },
         "presets": {"snn": {p.name: p.to_dict() for p in snn}, "ann": {ann.name: ann.to_dict()}},
         "nodes": [_row(r) for r in rows],
         "totals": {
             "macs": sum(r.macs for r in rows),
             "ann_mj": None if ann.e_mac_pj is None else sum(r.ann_mj for r in rows),
             "syops": sum(r.syops for r in counted) if counted else None,
-            "snn_mj": {p.name: sum(r.snn_mj[p.name] for r in counted) for p in snn
-                       if p.e_syop_pj is not None} if counted else None,
+            "snn_mj": {p.name: sum(r.snn_mj[p.name] for r in counted) for p in snn if p.e_syop_pj is not None}
+            if counted
+            else None,
             "nodes_without_spike_rate": [r.name for r in rows if r.syops is None],
         },
     }
 
 
 def _row(r: NodeEnergy) -> dict[str, Any]:
-    return {"node": r.name, "type": r.kind, "macs": r.macs, "spikes_from": r.source,
-            "firing_rate": r.rate, "syops": r.syops, "ann_mj": r.ann_mj, "snn_mj": r.snn_mj}
+    return {
+        "node": r.name,
+        "type": r.kind,
+        "macs": r.macs,
+        "spikes_from": r.source,
+        "firing_rate": r.rate,
+        "syops": r.syops,
+        "ann_mj": r.ann_mj,
+        "snn_mj": r.snn_mj,
+    }
 
 
 def _spike_source(name: str, sched, flat) -> str | None:

@@ -87,7 +87,9 @@ class LayerTable:
     def upto(self, block: int) -> tuple[Layer, ...]:
         """The layers of RB1..RB``block`` (the device side of split point ``block``)."""
         if not 1 <= block <= self.num_blocks:
-            raise ConfigError(f"split {split_label(block)} does not exist: valid are RB1..{split_label(self.num_blocks)}")
+            raise ConfigError(
+                f"split {split_label(block)} does not exist: valid are RB1..{split_label(self.num_blocks)}"
+            )
         return tuple(layer for layer in self.layers if layer.block <= block)
 
     def macs_upto(self, block: int) -> int:
@@ -104,9 +106,7 @@ def backbone_of(model: nn.Module) -> ResNet:
         return model.backbone
     if isinstance(model, ResNet):
         return model
-    raise ConfigError(
-        f"the energy model reads sbn ResNets and SplitModels, not {type(model).__name__}"
-    )
+    raise ConfigError(f"the energy model reads sbn ResNets and SplitModels, not {type(model).__name__}")
 
 
 def counted_convs(backbone: ResNet) -> list[tuple[str, int, nn.Conv2d]]:
@@ -145,8 +145,13 @@ def layer_table(model: nn.Module) -> LayerTable:
     try:
         param = next(backbone.parameters())
         x = torch.zeros(
-            1, 1, config.in_channels, config.image_size, config.image_size,
-            device=param.device, dtype=param.dtype,
+            1,
+            1,
+            config.in_channels,
+            config.image_size,
+            config.image_size,
+            device=param.device,
+            dtype=param.dtype,
         )  # (T=1, B=1, C, H, W)
         with torch.no_grad():
             backbone.run_blocks(backbone.stem(x), 0, len(backbone.blocks))
@@ -156,13 +161,16 @@ def layer_table(model: nn.Module) -> LayerTable:
             handle.remove()
     layers = tuple(
         Layer(
-            name=name, block=block, in_shape=shapes[name][0], out_shape=shapes[name][1],
-            kernel=tuple(conv.kernel_size), groups=conv.groups,
+            name=name,
+            block=block,
+            in_shape=shapes[name][0],
+            out_shape=shapes[name][1],
+            kernel=tuple(conv.kernel_size),
+            groups=conv.groups,
         )
         for name, block, conv in convs
     )
-    return LayerTable(layers=layers, num_blocks=len(backbone.blocks),
-                      time_steps=config.time_steps)
+    return LayerTable(layers=layers, num_blocks=len(backbone.blocks), time_steps=config.time_steps)
 
 
 def config_layer_table(config: ModelConfig) -> LayerTable:

@@ -16,20 +16,32 @@ from sbn.models import ModelConfig
 DEFAULT_SAMPLES = 32
 
 
-def shapes_and_rates(checkpoint: str | os.PathLike | None, *, width: float | None = None,
-                     num_classes: int | None = None, time_steps: int | None = None,
-                     dataset: str | None = None, data_dir: str | os.PathLike | None = None,
-                     samples: int | None = None, batch_size: int = 16, seed: int = 0,
-                     firing_rate: float | None = None, rates_file: str | os.PathLike | None = None,
-                     device: Any = "cpu") -> tuple[LayerTable, FiringRates | None, dict]:
+def shapes_and_rates(
+    checkpoint: str | os.PathLike | None,
+    *,
+    width: float | None = None,
+    num_classes: int | None = None,
+    time_steps: int | None = None,
+    dataset: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    samples: int | None = None,
+    batch_size: int = 16,
+    seed: int = 0,
+    firing_rate: float | None = None,
+    rates_file: str | os.PathLike | None = None,
+    device: Any = "cpu",
+) -> tuple[LayerTable, FiringRates | None, dict]:
     """(layer table, firing rates or None, model description) for ``sbn energy``'s RB1..RB16
     report: shapes from ``checkpoint`` (or a full-width config), rates from ``rates_file``,
     one what-if ``firing_rate``, or measured with the checkpoint on ``samples`` images."""
 
     if checkpoint is None:
-        config = ModelConfig(kind="spiking", width=1.0 if width is None else width,
-                             num_classes=100 if num_classes is None else num_classes,
-                             time_steps=4 if time_steps is None else time_steps)
+        config = ModelConfig(
+            kind="spiking",
+            width=1.0 if width is None else width,
+            num_classes=100 if num_classes is None else num_classes,
+            time_steps=4 if time_steps is None else time_steps,
+        )
         model = {"shapes_from": "config", "checkpoint": None}
     else:
         given = [o for o, v in (("--width", width), ("--num-classes", num_classes)) if v is not None]
@@ -43,8 +55,7 @@ def shapes_and_rates(checkpoint: str | os.PathLike | None, *, width: float | Non
     t = config.time_steps if spiking else (4 if time_steps is None else time_steps)
     if checkpoint is not None and spiking and time_steps not in (None, t):
         raise ConfigError(f"--T {time_steps} contradicts the checkpoint's T = {t}")
-    model.update(kind=config.kind, width=config.width, num_classes=config.num_classes,
-                 time_steps=t)
+    model.update(kind=config.kind, width=config.width, num_classes=config.num_classes, time_steps=t)
     if config.bottleneck is not None:
         model["bottleneck_split"] = config.bottleneck.split_name
 
@@ -53,20 +64,29 @@ def shapes_and_rates(checkpoint: str | os.PathLike | None, *, width: float | Non
         table = config_layer_table(config)
         rates = load_rates(rates_file, num_blocks=config.num_blocks, split=split, time_steps=t)
         if rates.time_steps != t:
-            raise ConfigError(f"{rates_file}: rates were measured at T = {rates.time_steps}, "
-                              f"the model runs T = {t}")
+            raise ConfigError(
+                f"{rates_file}: rates were measured at T = {rates.time_steps}, the model runs T = {t}"
+            )
     elif firing_rate is not None:
         table = config_layer_table(config)
         rates = FiringRates.uniform(table, firing_rate, time_steps=t)
     elif checkpoint is not None and spiking:
         net = ckpt.build()
         table = layer_table(net)
-        rates = measure_on_dataset(net, dataset or "digits", root=data_dir,
-                                   samples=samples or DEFAULT_SAMPLES, batch_size=batch_size,
-                                   seed=seed, device=device)
+        rates = measure_on_dataset(
+            net,
+            dataset or "digits",
+            root=data_dir,
+            samples=samples or DEFAULT_SAMPLES,
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+        )
     elif dataset is not None or samples is not None or data_dir is not None:
-        raise ConfigError("the checkpoint holds the real-valued baseline: it has no firing "
-                          "rates to measure (use --firing-rate for a what-if)")
+        raise ConfigError(
+            "the checkpoint holds the real-valued baseline: it has no firing "
+            "rates to measure (use --firing-rate for a what-if)"
+        )
     else:
         table, rates = config_layer_table(config), None
     return table, rates, model

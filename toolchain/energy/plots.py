@@ -7,19 +7,19 @@ their format follows the file's suffix.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend first)
+import matplotlib.pyplot as plt
 
-from sbn.errors import ConfigError  # noqa: E402
-from sbn.energy.bits import measured_codecs  # noqa: E402
-from sbn.energy.estimate import EnergyReport  # noqa: E402
-from sbn.fileio import atomic_path  # noqa: E402
-from sbn.models import Payload  # noqa: E402
+from sbn.energy.bits import measured_codecs
+from sbn.energy.estimate import EnergyReport
+from sbn.errors import ConfigError
+from sbn.fileio import atomic_path
+from sbn.models import Payload
 
 PLOT_FORMATS = ("png", "pdf", "svg")
 
@@ -32,13 +32,20 @@ def plot_energy(report: EnergyReport, path: str | os.PathLike) -> None:
     x = range(len(labels))
     fig, ax = plt.subplots(figsize=(9, 5))
     try:
-        ax.plot(x, [s.ann_mj for s in report.splits], marker="s",
-                label=f"BottleNet++ (ANN, {report.ann_preset.name} MAC "
-                      f"{report.ann_preset.e_mac_pj:g} pJ)")
+        ax.plot(
+            x,
+            [s.ann_mj for s in report.splits],
+            marker="s",
+            label=f"BottleNet++ (ANN, {report.ann_preset.name} MAC {report.ann_preset.e_mac_pj:g} pJ)",
+        )
         if report.has_rates:
             for p in report.snn_presets:
-                ax.plot(x, [s.snn_mj[p.name] for s in report.splits], marker="o",
-                        label=f"SpikeBottleNet (SNN, {p.name} {p.e_syop_pj:g} pJ/SyOP)")
+                ax.plot(
+                    x,
+                    [s.snn_mj[p.name] for s in report.splits],
+                    marker="o",
+                    label=f"SpikeBottleNet (SNN, {p.name} {p.e_syop_pj:g} pJ/SyOP)",
+                )
             title = f"Device energy per split point (firing rates: {report.rates.source})"
         else:
             title = "Device energy per split point (baseline only: no firing rates given)"
@@ -55,8 +62,11 @@ def plot_energy(report: EnergyReport, path: str | os.PathLike) -> None:
         plt.close(fig)
 
 
-def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike,
-              measured: Mapping[str, Mapping[str, float]] | None = None) -> None:
+def plot_bits(
+    payloads: Sequence[Payload],
+    path: str | os.PathLike,
+    measured: Mapping[str, Mapping[str, float]] | None = None,
+) -> None:
     """Bits per sample (log scale) per split point: raw spiking feature, SpikeBottleNet
     payload and BottleNet++ payload at the same C' and stride; with ``measured`` (split ->
     codec -> mean bytes per sample on real payloads), one dashed curve per codec."""
@@ -71,17 +81,27 @@ def plot_bits(payloads: Sequence[Payload], path: str | os.PathLike,
         ax.plot(x, [p.baseline_bits for p in payloads], marker="s", label="BottleNet++ (C'·H'·W'·8)")
         ax.plot(x, [p.spiking_bits for p in payloads], marker="o", label="SpikeBottleNet (C'·H'·W'·T)")
         for codec in measured_codecs(measured):
-            points = [(i, 8 * measured[p.split][codec]) for i, p in enumerate(payloads)
-                      if codec in (measured or {}).get(p.split, {})]
-            ax.plot([i for i, _ in points], [b for _, b in points], linestyle="--", marker="x",
-                    label=f"measured: {codec} (8 x bytes)")
+            points = [
+                (i, 8 * measured[p.split][codec])
+                for i, p in enumerate(payloads)
+                if codec in (measured or {}).get(p.split, {})
+            ]
+            ax.plot(
+                [i for i, _ in points],
+                [b for _, b in points],
+                linestyle="--",
+                marker="x",
+                label=f"measured: {codec} (8 x bytes)",
+            )
         ax.set_yscale("log")
         ax.set_xticks(list(x), labels, rotation=45)
         ax.set_xlabel("split point")
         ax.set_ylabel("transmitted size per sample [bits]")
         ax.set_title("Transmitted bits per split point")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(**({"loc": "upper left", "bbox_to_anchor": (1.01, 1)} if measured else {}))  # beside the curves
+        ax.legend(
+            **({"loc": "upper left", "bbox_to_anchor": (1.01, 1)} if measured else {})
+        )  # beside the curves
         fig.tight_layout()
         save_figure(fig, path, fmt)
     finally:

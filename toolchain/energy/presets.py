@@ -28,8 +28,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sbn.errors import ConfigError
 from sbn.fileio import check_version, read_document
@@ -58,9 +59,7 @@ class CostPreset:
                 "(it becomes a JSON key such as snn_<name>_mj)"
             )
         if self.e_syop_pj is None and self.e_mac_pj is None:
-            raise ConfigError(
-                f"preset {self.name!r} prices nothing: give e_syop_pj and/or e_mac_pj"
-            )
+            raise ConfigError(f"preset {self.name!r} prices nothing: give e_syop_pj and/or e_mac_pj")
         for key in ("e_syop_pj", "e_mac_pj"):
             value = getattr(self, key)
             if value is None:
@@ -80,24 +79,33 @@ class CostPreset:
         return self.e_mac_pj is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"e_syop_pj": self.e_syop_pj, "e_mac_pj": self.e_mac_pj,
-                "description": self.description, "source": self.source}
+        return {
+            "e_syop_pj": self.e_syop_pj,
+            "e_mac_pj": self.e_mac_pj,
+            "description": self.description,
+            "source": self.source,
+        }
 
 
 HOROWITZ_45NM = CostPreset(
-    name="45nm", e_syop_pj=0.9, e_mac_pj=4.6,
+    name="45nm",
+    e_syop_pj=0.9,
+    e_mac_pj=4.6,
     description="45 nm CMOS, 32-bit float: AC 0.9 pJ, MAC 4.6 pJ",
     source="M. Horowitz, 'Computing's energy problem (and what we can do about it)', "
-           "ISSCC 2014: 45 nm, 0.9 V; FP32 add 0.9 pJ, FP32 mult 3.7 pJ",
+    "ISSCC 2014: 45 nm, 0.9 V; FP32 add 0.9 pJ, FP32 mult 3.7 pJ",
 )
 
 
 def target_preset(target: Target) -> CostPreset:
     """A chip's preset, read from its target (``sbn.targets``): one source for its figure."""
     pj = float(f"{target.energy_per_synaptic_op_j * 1e12:.12g}")  # 23.6e-12 J -> 23.6 pJ, not ...98
-    return CostPreset(name=target.name, e_syop_pj=pj,
-                      description=f"{target.name} target: {pj:g} pJ per synaptic operation",
-                      source=dict(target.sources).get("energy_per_synaptic_op_j", ""))
+    return CostPreset(
+        name=target.name,
+        e_syop_pj=pj,
+        description=f"{target.name} target: {pj:g} pJ per synaptic operation",
+        source=dict(target.sources).get("energy_per_synaptic_op_j", ""),
+    )
 
 
 BUILTIN_PRESETS: Mapping[str, CostPreset] = {
@@ -118,8 +126,7 @@ def load_preset_file(path: str | os.PathLike) -> dict[str, CostPreset]:
 
 
 def parse_presets(data: Any, where: str = "presets") -> dict[str, CostPreset]:
-    check_version(dict(data) if isinstance(data, Mapping) else data, PRESETS_SCHEMA, where,
-                  "energy presets")
+    check_version(dict(data) if isinstance(data, Mapping) else data, PRESETS_SCHEMA, where, "energy presets")
     table = data.get("presets")
     if not isinstance(table, Mapping) or not table:
         raise ConfigError(f"{where}: no [presets.<name>] tables found")
@@ -148,6 +155,4 @@ def resolve_preset(name: str, extra: Mapping[str, CostPreset] | None = None) -> 
     try:
         return known[ALIASES.get(name, name) if name not in known else name]
     except KeyError:
-        raise ConfigError(
-            f"unknown energy preset {name!r}: known presets are {', '.join(known)}"
-        ) from None
+        raise ConfigError(f"unknown energy preset {name!r}: known presets are {', '.join(known)}") from None

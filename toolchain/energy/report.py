@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sbn import __version__
-from sbn.errors import ConfigError
 from sbn.energy.estimate import EnergyReport, LayerEnergy, SplitEnergy
 from sbn.energy.firing import FiringRates
 from sbn.energy.presets import CostPreset
 from sbn.energy.tables import csv_text, markdown_table
+from sbn.errors import ConfigError
 from sbn.fileio import check_version, read_document, write_text
 
 SCHEMA = "sbn.energy/1"
@@ -41,9 +42,16 @@ FORMATS = ("json", "csv", "md")
 
 def _layer_dict(le: LayerEnergy, snn: tuple[str, ...]) -> dict[str, Any]:
     d = {
-        "name": le.name, "label": le.label, "rb": le.split, "block": le.block,
-        "macs": le.macs, "in_neurons": le.in_neurons, "firing_rate": le.firing_rate,
-        "time_steps": le.time_steps, "syops": le.syops, "ann_mj": le.ann_mj,
+        "name": le.name,
+        "label": le.label,
+        "rb": le.split,
+        "block": le.block,
+        "macs": le.macs,
+        "in_neurons": le.in_neurons,
+        "firing_rate": le.firing_rate,
+        "time_steps": le.time_steps,
+        "syops": le.syops,
+        "ann_mj": le.ann_mj,
     }
     for n in snn:
         d[f"snn_{n}_mj"] = None if le.snn_mj is None else le.snn_mj[n]
@@ -51,8 +59,13 @@ def _layer_dict(le: LayerEnergy, snn: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _split_dict(s: SplitEnergy, snn: tuple[str, ...]) -> dict[str, Any]:
-    d: dict[str, Any] = {"split": s.split, "block": s.block, "macs": s.macs,
-                         "syops": s.syops, "ann_mj": s.ann_mj}
+    d: dict[str, Any] = {
+        "split": s.split,
+        "block": s.block,
+        "macs": s.macs,
+        "syops": s.syops,
+        "ann_mj": s.ann_mj,
+    }
     for n in snn:
         d[f"snn_{n}_mj"] = None if s.snn_mj is None else s.snn_mj[n]
     for n in snn:
@@ -87,16 +100,24 @@ def from_dict(data: Mapping[str, Any], where: str = "energy report") -> EnergyRe
 
         def layer(d: Mapping[str, Any]) -> LayerEnergy:
             return LayerEnergy(
-                name=d["name"], block=d["block"], macs=d["macs"], in_neurons=d["in_neurons"],
-                ann_mj=d["ann_mj"], firing_rate=d["firing_rate"], time_steps=d["time_steps"],
+                name=d["name"],
+                block=d["block"],
+                macs=d["macs"],
+                in_neurons=d["in_neurons"],
+                ann_mj=d["ann_mj"],
+                firing_rate=d["firing_rate"],
+                time_steps=d["time_steps"],
                 syops=d["syops"],
                 snn_mj=None if d["syops"] is None else {n: d[f"snn_{n}_mj"] for n in snn},
             )
 
         splits = tuple(
             SplitEnergy(
-                block=s["block"], macs=s["macs"], ann_mj=s["ann_mj"],
-                layers=tuple(layer(d) for d in s["layers"]), syops=s["syops"],
+                block=s["block"],
+                macs=s["macs"],
+                ann_mj=s["ann_mj"],
+                layers=tuple(layer(d) for d in s["layers"]),
+                syops=s["syops"],
                 snn_mj=None if s["syops"] is None else {n: s[f"snn_{n}_mj"] for n in snn},
             )
             for s in data["splits"]
@@ -169,5 +190,4 @@ def _summary(report: EnergyReport) -> str:
     else:
         r = report.rates
         rates = f"firing rates: {r.source}" + (f" ({r.samples} samples)" if r.samples else "")
-    return (f"Device energy per split point ({model}); baseline priced on "
-            f"{report.ann_preset.name}; {rates}.")
+    return f"Device energy per split point ({model}); baseline priced on {report.ann_preset.name}; {rates}."

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def fmt_number(value: Any, digits: int = 4) -> str:
@@ -36,16 +37,12 @@ def csv_text(comment: str, header: Sequence[str], rows: Sequence[Sequence[Any]])
     return buf.getvalue()
 
 
-def markdown_table(
-    header: Sequence[str], rows: Sequence[Sequence[Any]], missing: str = "n/a"
-) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], missing: str = "n/a") -> str:
     """A GitHub-flavoured markdown table; numbers right-aligned."""
     cells = [[missing if v is None else fmt_number(v) for v in row] for row in rows]
     numeric = [
-        all(row[i] is None or isinstance(row[i], (int, float)) for row in rows)
-        for i in range(len(header))
+        all(row[i] is None or isinstance(row[i], (int, float)) for row in rows) for i in range(len(header))
     ]
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines) + "\n"

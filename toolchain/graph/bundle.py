@@ -22,8 +22,9 @@ from sbn.graph.portable import check_profile, to_portable
 from sbn.models import parse_split, split_label
 
 
-def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike,
-                      split: str | None = None, profile: str = "sbn") -> dict[str, Any]:
+def export_checkpoint(
+    checkpoint: str | os.PathLike, out: str | os.PathLike, split: str | None = None, profile: str = "sbn"
+) -> dict[str, Any]:
     """Export ``checkpoint`` into folder ``out``; returns the manifest.
 
     A SpikeBottleNet checkpoint is cut at its encoder LIF; a backbone is cut only when
@@ -49,8 +50,9 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike,
     files = {"full": "full.nir"}
     if parts is not None:
         files.update(device="device.nir", edge="edge.nir")
-    manifest = build_manifest(config, checkpoint.name, ckpt_io.file_sha256(checkpoint), files,
-                              block, cut, profile, node_metadata)
+    manifest = build_manifest(
+        config, checkpoint.name, ckpt_io.file_sha256(checkpoint), files, block, cut, profile, node_metadata
+    )
     with atomic_dir(out) as tmp:
         save_nir(tmp / "full.nir", graph)
         if parts is not None:
@@ -95,9 +97,7 @@ def _check_out(out: Path) -> None:
         return
     ours = export_file_names(out / "manifest.json")
     if ours is None:
-        raise ConfigError(
-            f"--out {out} exists and is not an sbn export folder; choose a new or empty folder"
-        )
+        raise ConfigError(f"--out {out} exists and is not an sbn export folder; choose a new or empty folder")
     others = [name for name in entries if not _written_by_export(name, ours)]
     if others:
         shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")

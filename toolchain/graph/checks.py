@@ -18,7 +18,7 @@ from sbn.errors import GraphError
 
 #: the most elements one node may hold or produce (2^31: beyond every target and beyond what
 #: a simulator can allocate per sample)
-MAX_ELEMENTS = 2 ** 31
+MAX_ELEMENTS = 2**31
 
 _WINDOWED = (nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
 
@@ -32,12 +32,15 @@ def check_parameters(graph: nir.NIRGraph, prefix: str = "") -> None:
             continue
         for field, value in _arrays(node):
             if value.size > MAX_ELEMENTS:
-                raise GraphError(f"node {where}: {field} holds {value.size:,} values, more "
-                                 f"than the {MAX_ELEMENTS:,} a node may have")
+                raise GraphError(
+                    f"node {where}: {field} holds {value.size:,} values, more "
+                    f"than the {MAX_ELEMENTS:,} a node may have"
+                )
         for field, value in _arrays(node):
             if value.dtype.kind not in "biuf" and field != "padding":  # padding may be "same"
-                raise GraphError(f"node {where}: {field} holds {value.dtype} values; NIR "
-                                 f"parameters are numbers")
+                raise GraphError(
+                    f"node {where}: {field} holds {value.dtype} values; NIR parameters are numbers"
+                )
         if isinstance(node, nir.Input):
             _check_shape(where, "input shape", node.input_type.get("input"))
         if isinstance(node, _WINDOWED):
@@ -46,8 +49,10 @@ def check_parameters(graph: nir.NIRGraph, prefix: str = "") -> None:
             for field in ("start_dim", "end_dim"):
                 _check_index(where, field, getattr(node, field))
         if isinstance(node, (nir.Affine, nir.Linear)) and np.ndim(node.weight) != 2:
-            raise GraphError(f"node {where}: weight of shape {list(np.shape(node.weight))}; a "
-                             f"dense layer's weight is [outputs, inputs]")
+            raise GraphError(
+                f"node {where}: weight of shape {list(np.shape(node.weight))}; a "
+                f"dense layer's weight is [outputs, inputs]"
+            )
 
 
 def _arrays(node) -> list[tuple[str, np.ndarray]]:
@@ -57,20 +62,25 @@ def _arrays(node) -> list[tuple[str, np.ndarray]]:
 def _check_index(where: str, field: str, value) -> None:
     """A dimension index: one whole number (negative counts from the end)."""
     if np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "iu":
-        raise GraphError(f"node {where}: {field} {np.asarray(value).tolist()!r} must be one "
-                         f"whole number")
+        raise GraphError(f"node {where}: {field} {np.asarray(value).tolist()!r} must be one whole number")
 
 
 def _check_shape(where: str, field: str, shape) -> None:
     if shape is None:
         return
     dims = np.asarray(shape).reshape(-1)
-    if dims.dtype.kind not in "iuf" or not np.all(np.isfinite(dims)) \
-            or np.any(dims != np.round(dims)) or np.any(dims < 1):
+    if (
+        dims.dtype.kind not in "iuf"
+        or not np.all(np.isfinite(dims))
+        or np.any(dims != np.round(dims))
+        or np.any(dims < 1)
+    ):
         raise GraphError(f"node {where}: {field} {dims.tolist()} must be positive whole numbers")
     if math.prod(int(d) for d in dims) > MAX_ELEMENTS:
-        raise GraphError(f"node {where}: {field} {[int(d) for d in dims]} has more than the "
-                         f"{MAX_ELEMENTS:,} elements a node may have")
+        raise GraphError(
+            f"node {where}: {field} {[int(d) for d in dims]} has more than the "
+            f"{MAX_ELEMENTS:,} elements a node may have"
+        )
 
 
 def _check_window(where: str, node) -> None:
@@ -80,8 +90,10 @@ def _check_window(where: str, node) -> None:
         fields["dilation"] = node.dilation
         fields["groups"] = node.groups
         if np.ndim(node.weight) not in (3, 4):
-            raise GraphError(f"node {where}: weight of shape {list(np.shape(node.weight))}; a "
-                             f"convolution's weight is [C_out, C_in / groups, *kernel]")
+            raise GraphError(
+                f"node {where}: weight of shape {list(np.shape(node.weight))}; a "
+                f"convolution's weight is [C_out, C_in / groups, *kernel]"
+            )
         fields["kernel"] = np.shape(node.weight)[2:]
     else:
         fields["kernel_size"] = node.kernel_size

@@ -21,7 +21,8 @@ is held in polyphase layout, ``sbn.phases`` (see ``sbn.graph.phases``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -38,8 +38,19 @@ from sbn.models.resnet import Bottleneck, ResNet
 
 #: module types the exporter understands (anything else inside the model is refused)
 SUPPORTED_MODULES = (
-    SplitModel, ResNet, Bottleneck, BottleneckUnit, nn.Sequential, nn.ModuleList,
-    SeqConv2d, nn.Conv2d, SeqConvTranspose2d, nn.ConvTranspose2d, TdBatchNorm, LIF, nn.Linear,
+    SplitModel,
+    ResNet,
+    Bottleneck,
+    BottleneckUnit,
+    nn.Sequential,
+    nn.ModuleList,
+    SeqConv2d,
+    nn.Conv2d,
+    SeqConvTranspose2d,
+    nn.ConvTranspose2d,
+    TdBatchNorm,
+    LIF,
+    nn.Linear,
 )
 
 #: the largest node the exporter writes (weights), in parameters: 2**26 float64 = 512 MiB
@@ -68,8 +79,7 @@ class _Builder:
         self.edges: list[tuple[str, str]] = []
         self.names = names  # module -> dotted path, for node metadata and errors
 
-    def add(self, name: str, node: nir.NIRNode, *sources: Tensor, module=None,
-            phases: int = 1) -> str:
+    def add(self, name: str, node: nir.NIRNode, *sources: Tensor, module=None, phases: int = 1) -> str:
         if name in self.nodes:
             raise AssertionError(f"duplicate node name {name}")
         if module is not None:
@@ -88,14 +98,25 @@ class _Builder:
         out_w = _conv_out(x.width, conv, 1)
         if x.phases == 1:
             self._check_size(name, conv, weight.size)
-            node = nir.Conv2d(input_shape=(x.height, x.width), weight=weight,
-                              stride=conv.stride, padding=conv.padding,
-                              dilation=conv.dilation, groups=conv.groups, bias=bias)
+            node = nir.Conv2d(
+                input_shape=(x.height, x.width),
+                weight=weight,
+                stride=conv.stride,
+                padding=conv.padding,
+                dilation=conv.dilation,
+                groups=conv.groups,
+                bias=bias,
+            )
             self.add(name, node, x, module=conv)
             return Tensor(name, conv.out_channels, out_h, out_w)
-        if (conv.stride[0] != conv.stride[1] or conv.padding[0] != conv.padding[1]
-                or conv.kernel_size[0] != conv.kernel_size[1]
-                or conv.dilation != (1, 1) or conv.groups != 1 or x.phases % stride):
+        if (
+            conv.stride[0] != conv.stride[1]
+            or conv.padding[0] != conv.padding[1]
+            or conv.kernel_size[0] != conv.kernel_size[1]
+            or conv.dilation != (1, 1)
+            or conv.groups != 1
+            or x.phases % stride
+        ):
             raise ExportError(
                 f"layer {self.names.get(conv)!r}: a convolution after a stride-{x.phases} "
                 f"decoder must be square, undilated, ungrouped, with a stride dividing "
@@ -104,20 +125,33 @@ class _Builder:
         self._check_size(name, conv, phase_kernel_params(weight.shape, stride, pad, x.phases))
         kernel, reach, q = conv_on_phases(weight, stride, pad, x.phases)
         if out_h != x.height // stride or out_w != x.width // stride:
-            raise ExportError(f"layer {self.names.get(conv)!r}: output {out_h}x{out_w} is not "
-                              f"the input {x.height}x{x.width} divided by its stride")
-        node = nir.Conv2d(input_shape=x.nir_shape[1:], weight=kernel, stride=1, padding=reach,
-                          dilation=1, groups=1, bias=np.tile(bias, q * q))
+            raise ExportError(
+                f"layer {self.names.get(conv)!r}: output {out_h}x{out_w} is not "
+                f"the input {x.height}x{x.width} divided by its stride"
+            )
+        node = nir.Conv2d(
+            input_shape=x.nir_shape[1:],
+            weight=kernel,
+            stride=1,
+            padding=reach,
+            dilation=1,
+            groups=1,
+            bias=np.tile(bias, q * q),
+        )
         self.add(name, node, x, module=conv, phases=q)
         return Tensor(name, conv.out_channels, out_h, out_w, q)
 
-    def conv_transpose(self, name: str, x: Tensor, conv: nn.ConvTranspose2d,
-                       bn: TdBatchNorm | None) -> Tensor:
+    def conv_transpose(
+        self, name: str, x: Tensor, conv: nn.ConvTranspose2d, bn: TdBatchNorm | None
+    ) -> Tensor:
         weight, bias = fold_conv(conv, bn)
         s = conv.stride[0]
-        square = (conv.stride[0] == conv.stride[1] and conv.padding[0] == conv.padding[1]
-                  and conv.output_padding[0] == conv.output_padding[1]
-                  and conv.kernel_size[0] == conv.kernel_size[1])
+        square = (
+            conv.stride[0] == conv.stride[1]
+            and conv.padding[0] == conv.padding[1]
+            and conv.output_padding[0] == conv.output_padding[1]
+            and conv.kernel_size[0] == conv.kernel_size[1]
+        )
         if x.phases != 1 or not square or conv.dilation != (1, 1) or conv.groups != 1:
             raise ExportError(
                 f"layer {self.names.get(conv)!r}: only square, undilated, ungrouped transposed "
@@ -133,8 +167,15 @@ class _Builder:
             )
         kernel, reach = conv_transpose_to_phases(weight, s, conv.padding[0])
         self._check_size(name, conv, kernel.size)
-        node = nir.Conv2d(input_shape=(x.height, x.width), weight=kernel, stride=1,
-                          padding=reach, dilation=1, groups=1, bias=np.tile(bias, s * s))
+        node = nir.Conv2d(
+            input_shape=(x.height, x.width),
+            weight=kernel,
+            stride=1,
+            padding=reach,
+            dilation=1,
+            groups=1,
+            bias=np.tile(bias, s * s),
+        )
         self.add(name, node, x, module=conv, phases=s)
         return Tensor(name, conv.out_channels, out_h, out_w, s)
 
@@ -142,20 +183,26 @@ class _Builder:
         x = inputs[0]
         for other in inputs[1:]:
             if other.nir_shape != x.nir_shape or other.phases != x.phases:
-                raise ExportError(f"{name}: summed inputs differ in shape "
-                                  f"({x.nir_shape} vs {other.nir_shape})")
-        self.add(name, lif_node(lif.params, x.nir_shape), *inputs, module=lif,
-                 phases=x.phases)
+                raise ExportError(
+                    f"{name}: summed inputs differ in shape ({x.nir_shape} vs {other.nir_shape})"
+                )
+        self.add(name, lif_node(lif.params, x.nir_shape), *inputs, module=lif, phases=x.phases)
         return Tensor(name, x.channels, x.height, x.width, x.phases)
 
     def head(self, x: Tensor, fc: nn.Linear, norm: TdBatchNorm | None = None) -> str:
         c, h, w = x.nir_shape
         size = np.array([h, w])
-        self.add("head.pool", nir.AvgPool2d(kernel_size=size, stride=size,
-                                            padding=np.array([0, 0])), x, phases=x.phases)
-        self.add("head.flatten", nir.Flatten(input_type={"input": np.array([c, 1, 1])},
-                                             start_dim=0, end_dim=-1),
-                 Tensor("head.pool", c, 1, 1))
+        self.add(
+            "head.pool",
+            nir.AvgPool2d(kernel_size=size, stride=size, padding=np.array([0, 0])),
+            x,
+            phases=x.phases,
+        )
+        self.add(
+            "head.flatten",
+            nir.Flatten(input_type={"input": np.array([c, 1, 1])}, start_dim=0, end_dim=-1),
+            Tensor("head.pool", c, 1, 1),
+        )
         weight = fc.weight.detach().double().cpu().numpy()
         bias = fc.bias.detach().double().cpu().numpy()
         if norm is not None:  # the pooled features' norm folds into the FC: W (a x + s) + b
@@ -164,11 +211,9 @@ class _Builder:
         p = x.phases
         # the mean over the full map is the mean over every phase's positions
         weight = np.tile(weight, (1, p * p)) / (p * p)
-        self.add("head.fc", nir.Affine(weight=weight, bias=bias),
-                 Tensor("head.flatten", c, 1, 1), module=fc)
+        self.add("head.fc", nir.Affine(weight=weight, bias=bias), Tensor("head.flatten", c, 1, 1), module=fc)
         classes = weight.shape[0]
-        self.add("output", nir.Output(output_type=np.array([classes])),
-                 Tensor("head.fc", classes, 1, 1))
+        self.add("output", nir.Output(output_type=np.array([classes])), Tensor("head.fc", classes, 1, 1))
         return "output"
 
     def _check_size(self, name: str, module, params: int) -> None:
@@ -182,13 +227,12 @@ class _Builder:
 
 def lif_node(params: LIFParameters, shape: tuple[int, ...]) -> nir.NIRNode:
     """The NIR neuron (IF for k = 1, else LIF) that reproduces the iterative LIF at dt = 1."""
-    full = lambda value: np.full(shape, value, dtype=np.float64)  # noqa: E731
+    full = lambda value: np.full(shape, value, dtype=np.float64)
     threshold = full(cv.lif_threshold(params.v_th))
     if params.decay == 1.0:
         return nir.IF(r=full(cv.if_resistance()), v_threshold=threshold, v_reset=full(0.0))
     tau, r = cv.lif_parameters(params.decay)
-    return nir.LIF(tau=full(tau), r=full(r), v_leak=full(0.0), v_threshold=threshold,
-                   v_reset=full(0.0))
+    return nir.LIF(tau=full(tau), r=full(r), v_leak=full(0.0), v_threshold=threshold, v_reset=full(0.0))
 
 
 def export_nir(model: nn.Module) -> nir.NIRGraph:
@@ -207,13 +251,12 @@ def export_nir(model: nn.Module) -> nir.NIRGraph:
     for k, block in enumerate(backbone.blocks, start=1):
         x = _block(b, f"rb{k}", block, x)
         if k == split:
-            x = b.neuron("encoder.lif", unit.enc_act,
-                         b.conv("encoder.conv", x, unit.enc_conv, unit.enc_bn))
-            x = b.neuron("decoder.lif", unit.dec_act,
-                         b.conv_transpose("decoder.conv", x, unit.dec_conv, unit.dec_bn))
+            x = b.neuron("encoder.lif", unit.enc_act, b.conv("encoder.conv", x, unit.enc_conv, unit.enc_bn))
+            x = b.neuron(
+                "decoder.lif", unit.dec_act, b.conv_transpose("decoder.conv", x, unit.dec_conv, unit.dec_bn)
+            )
     b.head(x, backbone.fc, backbone.head_norm)
-    return nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata=graph_metadata(model),
-                        type_check=True)
+    return nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata=graph_metadata(model), type_check=True)
 
 
 def graph_metadata(model: nn.Module) -> dict:
@@ -269,8 +312,9 @@ def _check_modules(model: nn.Module) -> None:
                 f"exporter (supported: {supported})"
             )
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and module.padding_mode != "zeros":
-            raise ExportError(f"module {name!r}: padding mode {module.padding_mode!r} is not "
-                              f"supported (zeros only)")
+            raise ExportError(
+                f"module {name!r}: padding mode {module.padding_mode!r} is not supported (zeros only)"
+            )
 
 
 def _block(b: _Builder, name: str, block: Bottleneck, x: Tensor) -> Tensor:

@@ -13,15 +13,13 @@ from torch import nn
 from sbn.models.norm import TdBatchNorm
 
 
-def fold_conv(conv: nn.Conv2d | nn.ConvTranspose2d, bn: TdBatchNorm | None
-              ) -> tuple[np.ndarray, np.ndarray]:
+def fold_conv(conv: nn.Conv2d | nn.ConvTranspose2d, bn: TdBatchNorm | None) -> tuple[np.ndarray, np.ndarray]:
     """(weight, bias) in float64 of ``bn(conv(x))``; the conv's own layout is kept:
     Conv2d (O, C/groups, kh, kw), ConvTranspose2d (C, O/groups, kh, kw)."""
     weight = conv.weight.detach().double().cpu().numpy()
     transposed = isinstance(conv, nn.ConvTranspose2d)
     out_channels = conv.out_channels
-    bias = (conv.bias.detach().double().cpu().numpy() if conv.bias is not None
-            else np.zeros(out_channels))
+    bias = conv.bias.detach().double().cpu().numpy() if conv.bias is not None else np.zeros(out_channels)
     if bn is None:
         return weight.copy(), bias
     scale, shift = (t.cpu().numpy() for t in bn.folded())

@@ -1,9 +1,9 @@
 """Reading and writing NIR files, with one-line errors instead of h5py tracebacks.
 
-    save_nir(path, graph)          atomic write (nir.write into a temp file, then rename)
-    load_nir(path) -> NIRGraph     GraphError for missing, corrupt, too new or unsupported files,
-                                   and for parameters no consumer can compute with (checks.py)
-    graph_differences(a, b)        what differs between two graphs (empty list: equal)
+save_nir(path, graph)          atomic write (nir.write into a temp file, then rename)
+load_nir(path) -> NIRGraph     GraphError for missing, corrupt, too new or unsupported files,
+                               and for parameters no consumer can compute with (checks.py)
+graph_differences(a, b)        what differs between two graphs (empty list: equal)
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import numpy as np
 
 from sbn.errors import GraphError
 from sbn.fileio import atomic_path
-from sbn.graph.checks import (RAW_WINDOW_FIELDS, WINDOW_TYPES, check_parameters,
-                              check_raw_window_field)
+from sbn.graph.checks import RAW_WINDOW_FIELDS, WINDOW_TYPES, check_parameters, check_raw_window_field
 from sbn.graph.node_types import TYPES
 
 #: node types a file may hold: the executor's, plus nested graphs
@@ -49,8 +48,7 @@ def _write_group(group: h5py.Group, node: dict) -> None:
             group.create_dataset(key, data=value, dtype=h5py.string_dtype())
         elif isinstance(value, np.ndarray):
             constant = value.size > 64 and value.min() == value.max()
-            group.create_dataset(key, data=value, dtype=value.dtype,
-                                 compression="gzip" if constant else None)
+            group.create_dataset(key, data=value, dtype=value.dtype, compression="gzip" if constant else None)
         elif isinstance(value, dict):
             _write_group(group.create_group(str(key)), value)
         else:
@@ -92,8 +90,7 @@ def load_nir(path: str | os.PathLike) -> nir.NIRGraph:
 
 #: what NIR's reader and h5py raise on a malformed file (NIR's type inference divides by
 #: strides and indexes shapes)
-_MALFORMED = (KeyError, ValueError, TypeError, AssertionError, AttributeError, IndexError,
-              ArithmeticError)
+_MALFORMED = (KeyError, ValueError, TypeError, AssertionError, AttributeError, IndexError, ArithmeticError)
 
 
 def _read(path: Path) -> nir.NIRGraph:

@@ -30,10 +30,16 @@ from sbn.models import ModelConfig, payload, split_label
 SCHEMA = "sbn.manifest/1"
 
 
-def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
-                   files: dict[str, str], split: int | None,
-                   cut_node: str | None, profile: str = "sbn",
-                   node_metadata: dict[str, dict] | None = None) -> dict[str, Any]:
+def build_manifest(
+    config: ModelConfig,
+    checkpoint_name: str,
+    sha256: str,
+    files: dict[str, str],
+    split: int | None,
+    cut_node: str | None,
+    profile: str = "sbn",
+    node_metadata: dict[str, dict] | None = None,
+) -> dict[str, Any]:
     t = config.time_steps
     manifest: dict[str, Any] = {
         "schema": SCHEMA,
@@ -58,16 +64,18 @@ def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
             sent = raw = config.block_shape(split)
         bits = t * sent[0] * sent[1] * sent[2]
         raw_bits = t * raw[0] * raw[1] * raw[2]
-        manifest.update({
-            "split": split_label(split),
-            "cut_node": cut_node,
-            "payload_shape": [t, *sent],
-            "raw_shape": [t, *raw],
-            "bits_per_sample": bits,
-            "raw_bits": raw_bits,
-            "compression_ratio": raw_bits / bits,
-            "bytes_per_sample": -(-bits // 8),
-        })
+        manifest.update(
+            {
+                "split": split_label(split),
+                "cut_node": cut_node,
+                "payload_shape": [t, *sent],
+                "raw_shape": [t, *raw],
+                "bits_per_sample": bits,
+                "raw_bits": raw_bits,
+                "compression_ratio": raw_bits / bits,
+                "bytes_per_sample": -(-bits // 8),
+            }
+        )
     is_portable = profile == "portable"
     manifest["dt"] = portable.PORTABLE_DT if is_portable else cv.EXPORT_DT
     manifest["conventions"] = {
@@ -82,4 +90,3 @@ def build_manifest(config: ModelConfig, checkpoint_name: str, sha256: str,
     if is_portable:
         manifest["node_metadata"] = node_metadata or {}
     return manifest
-

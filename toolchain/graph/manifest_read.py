@@ -41,17 +41,18 @@ def read_manifest(folder: str | os.PathLike, against_graphs: bool = True) -> dic
 def _whole(path: Path, manifest: dict, key: str, low: int, high: int) -> int:
     value = manifest.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{path}: {key} must be a whole number in {low}..{high:,}, "
-                          f"found {value!r}")
+        raise ConfigError(f"{path}: {key} must be a whole number in {low}..{high:,}, found {value!r}")
     return value
 
 
 def _shape(path: Path, manifest: dict, key: str, length: int) -> list[int]:
     value = manifest.get(key)
-    if not isinstance(value, list) or len(value) != length or not all(
-            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 2 ** 31 for v in value):
-        raise ConfigError(f"{path}: {key} must be a list of {length} positive whole numbers, "
-                          f"found {value!r}")
+    if (
+        not isinstance(value, list)
+        or len(value) != length
+        or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 2**31 for v in value)
+    ):
+        raise ConfigError(f"{path}: {key} must be a list of {length} positive whole numbers, found {value!r}")
     return value
 
 
@@ -60,10 +61,13 @@ def _check_fields(path: Path, manifest: dict) -> None:
     _whole(path, manifest, "num_classes", 2, LIMITS["num_classes"])
     _shape(path, manifest, "input_shape", 3)
     files = manifest.get("files")
-    if not isinstance(files, dict) or not files or set(files) - set(PARTS) \
-            or not all(isinstance(v, str) for v in files.values()):
-        raise ConfigError(f"{path}: files must map some of {', '.join(PARTS)} to file names, "
-                          f"found {files!r}")
+    if (
+        not isinstance(files, dict)
+        or not files
+        or set(files) - set(PARTS)
+        or not all(isinstance(v, str) for v in files.values())
+    ):
+        raise ConfigError(f"{path}: files must map some of {', '.join(PARTS)} to file names, found {files!r}")
     split = manifest.get("split")
     if ("device" in files) != ("edge" in files):
         raise ConfigError(f"{path}: files names a device graph or an edge graph without the other")
@@ -78,15 +82,18 @@ def _check_fields(path: Path, manifest: dict) -> None:
         raise ConfigError(f"{path}: payload_shape {payload} does not start with time_steps {t}")
     bits = manifest.get("bits_per_sample")
     if bits is not None and bits != math.prod(payload):
-        raise ConfigError(f"{path}: bits_per_sample {bits!r} is not the product of "
-                          f"payload_shape {payload} ({math.prod(payload)})")
+        raise ConfigError(
+            f"{path}: bits_per_sample {bits!r} is not the product of "
+            f"payload_shape {payload} ({math.prod(payload)})"
+        )
 
 
 def _check_files(path: Path, folder: Path, files: dict[str, str]) -> None:
     for part, name in files.items():
         if Path(name).name != name or name in (".", ".."):
-            raise ConfigError(f"{path}: files.{part} {name!r} must be a file name in the "
-                              f"export folder, not a path")
+            raise ConfigError(
+                f"{path}: files.{part} {name!r} must be a file name in the export folder, not a path"
+            )
         if not (folder / name).is_file():
             raise ConfigError(f"{path}: files.{part} names {name}, which is not in {folder}")
 
@@ -98,35 +105,41 @@ def _check_graphs(path: Path, folder: Path, manifest: dict) -> None:
     for part, name in manifest["files"].items():
         graph = load_nir(folder / name)
         meta = graph.metadata or {}
-        for key, expected in (("sbn.time_steps", t), ("sbn.num_classes", classes),
-                              ("sbn.split", split)):
+        for key, expected in (("sbn.time_steps", t), ("sbn.num_classes", classes), ("sbn.split", split)):
             if key in meta and _plain(meta[key]) != expected:
-                raise ConfigError(f"{path}: {key[4:]} is {expected!r}, the graph {name} says "
-                                  f"{_plain(meta[key])!r}")
+                raise ConfigError(
+                    f"{path}: {key[4:]} is {expected!r}, the graph {name} says {_plain(meta[key])!r}"
+                )
         size = output_size(graph)
         if part == "device":
             sent = math.prod(manifest["payload_shape"][1:])
             if size is not None and size != sent:
-                raise ConfigError(f"{path}: payload_shape {manifest['payload_shape']} sends "
-                                  f"{sent} values per step, {name} outputs {size}")
+                raise ConfigError(
+                    f"{path}: payload_shape {manifest['payload_shape']} sends "
+                    f"{sent} values per step, {name} outputs {size}"
+                )
         elif size is not None and size != classes:
             raise ConfigError(f"{path}: num_classes is {classes}, {name} outputs {size} values")
 
 
-def check_checkpoint(manifest: dict[str, Any], checkpoint: str | os.PathLike,
-                     folder: str | os.PathLike) -> None:
+def check_checkpoint(
+    manifest: dict[str, Any], checkpoint: str | os.PathLike, folder: str | os.PathLike
+) -> None:
     """ConfigError unless ``checkpoint`` is the file the export was made from (by sha256)."""
     from sbn.checkpoint import file_sha256
 
     recorded = manifest.get("checkpoint")
     if not isinstance(recorded, dict) or not isinstance(recorded.get("sha256"), str):
-        raise ConfigError(f"{Path(folder) / 'manifest.json'}: records no checkpoint sha256 "
-                          f"to compare --checkpoint {checkpoint} with")
+        raise ConfigError(
+            f"{Path(folder) / 'manifest.json'}: records no checkpoint sha256 "
+            f"to compare --checkpoint {checkpoint} with"
+        )
     if file_sha256(checkpoint) != recorded["sha256"]:
         raise ConfigError(
             f"--checkpoint {checkpoint} is not the model {folder} was exported from (that was "
             f"{recorded.get('file')!r}, sha256 {recorded['sha256'][:12]}...); give that "
-            f"checkpoint, or leave --checkpoint out")
+            f"checkpoint, or leave --checkpoint out"
+        )
 
 
 def output_size(graph: nir.NIRGraph) -> int | None:

@@ -19,8 +19,9 @@ Roles (how the mapper treats a node):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import nir
 
@@ -71,8 +72,9 @@ SUPPORTED = sorted(t.__name__ for t in TYPES) + ["NIRGraph (nested, flattened)"]
 
 def types_where(**flags: Any) -> tuple[type, ...]:
     """The NIR classes whose entry has every given field value, e.g. ``spiking=True``."""
-    return tuple(t for t, entry in TYPES.items()
-                 if all(getattr(entry, key) == value for key, value in flags.items()))
+    return tuple(
+        t for t, entry in TYPES.items() if all(getattr(entry, key) == value for key, value in flags.items())
+    )
 
 
 SPIKING = types_where(spiking=True)

@@ -21,8 +21,9 @@ A Delay node holds its input for round(delay / dt) steps (delays must be whole s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import nir
 import numpy as np

@@ -21,8 +21,9 @@ def pair(value, n: int = 2) -> tuple[int, ...]:
     return tuple(int(v) for v in arr)
 
 
-def resolve_padding(padding, kernel: tuple[int, ...], dilation: tuple[int, ...],
-                    stride: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+def resolve_padding(
+    padding, kernel: tuple[int, ...], dilation: tuple[int, ...], stride: tuple[int, ...]
+) -> tuple[tuple[int, int], ...]:
     """(before, after) zero padding per spatial dim for an int/tuple or 'same'/'valid'."""
     if isinstance(padding, np.ndarray) and padding.dtype.kind in "SUO":
         padding = padding.ravel()[0]
@@ -40,8 +41,9 @@ def resolve_padding(padding, kernel: tuple[int, ...], dilation: tuple[int, ...],
     return tuple((p, p) for p in pair(padding, len(kernel)))
 
 
-def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride, padding,
-           dilation, groups: int) -> np.ndarray:
+def conv2d(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride, padding, dilation, groups: int
+) -> np.ndarray:
     """(B, C, H, W) -> (B, O, H', W') with weight (O, C/groups, kh, kw)."""
     kernel = weight.shape[2:]
     stride, dilation = pair(stride), pair(dilation)
@@ -50,12 +52,13 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride, p
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     # (B, C, H', W', kh, kw): the receptive field of every output position
     win = sliding_window_view(x, span, axis=(2, 3))
-    win = win[:, :, ::stride[0], ::stride[1], ::dilation[0], ::dilation[1]]
+    win = win[:, :, :: stride[0], :: stride[1], :: dilation[0], :: dilation[1]]
     groups = int(groups)
     cin, cout = weight.shape[1], weight.shape[0] // groups
     parts = [
-        np.tensordot(win[:, g * cin:(g + 1) * cin], weight[g * cout:(g + 1) * cout],
-                     axes=([1, 4, 5], [1, 2, 3]))
+        np.tensordot(
+            win[:, g * cin : (g + 1) * cin], weight[g * cout : (g + 1) * cout], axes=([1, 4, 5], [1, 2, 3])
+        )
         for g in range(groups)
     ]
     y = np.concatenate(parts, axis=-1).transpose(0, 3, 1, 2)  # (B, H', W', O) -> (B, O, H', W')
@@ -64,15 +67,23 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride, p
     return y
 
 
-def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride, padding,
-           dilation, groups: int) -> np.ndarray:
+def conv1d(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride, padding, dilation, groups: int
+) -> np.ndarray:
     """(B, C, N) -> (B, O, N'): a 2-d convolution over a height of one."""
     if not isinstance(padding, (str, bytes, np.ndarray)):
         padding = (0, pair(padding, 1)[0])
     elif isinstance(padding, np.ndarray) and padding.dtype.kind not in "SUO":
         padding = (0, pair(padding, 1)[0])
-    y = conv2d(x[:, :, None, :], weight[:, :, None, :], bias, (1, pair(stride, 1)[0]),
-               padding, (1, pair(dilation, 1)[0]), groups)
+    y = conv2d(
+        x[:, :, None, :],
+        weight[:, :, None, :],
+        bias,
+        (1, pair(stride, 1)[0]),
+        padding,
+        (1, pair(dilation, 1)[0]),
+        groups,
+    )
     return y[:, :, 0, :]
 
 
@@ -81,7 +92,7 @@ def sum_pool2d(x: np.ndarray, kernel_size, stride, padding) -> np.ndarray:
     kernel, stride = pair(kernel_size), pair(stride)
     pads = tuple((p, p) for p in pair(padding))
     x = np.pad(x, ((0, 0), (0, 0), *pads))
-    win = sliding_window_view(x, kernel, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+    win = sliding_window_view(x, kernel, axis=(2, 3))[:, :, :: stride[0], :: stride[1]]
     return win.sum(axis=(4, 5))
 
 
@@ -97,8 +108,8 @@ def flatten(x: np.ndarray, start_dim: int, end_dim: int) -> np.ndarray:
     n = len(shape)
     start = int(start_dim) % n if n else 0
     end = int(end_dim) % n if n else 0
-    merged = int(np.prod(shape[start:end + 1]))
-    return x.reshape(x.shape[0], *shape[:start], merged, *shape[end + 1:])
+    merged = int(np.prod(shape[start : end + 1]))
+    return x.reshape(x.shape[0], *shape[:start], merged, *shape[end + 1 :])
 
 
 def affine(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:

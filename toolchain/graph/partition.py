@@ -37,8 +37,7 @@ def resolve_cut(graph: nir.NIRGraph, cut: str) -> str:
         return splits[key]
     valid = ", ".join(splits) if splits else "none (the graph has no rbK.lif3 nodes)"
     raise GraphError(
-        f"unknown cut {cut!r}: not a node of the graph, and not a split point (valid split "
-        f"points: {valid})"
+        f"unknown cut {cut!r}: not a node of the graph, and not a split point (valid split points: {valid})"
     )
 
 
@@ -59,7 +58,7 @@ def split_points(graph: nir.NIRGraph) -> dict[str, str]:
 
 
 def _label(text: str) -> str:
-    """"rb07" / "RB7" -> "RB7"; anything else unchanged."""
+    """ "rb07" / "RB7" -> "RB7"; anything else unchanged."""
     m = _SPLIT.match(text)
     return split_label(int(m.group(1))) if m else text
 
@@ -114,10 +113,12 @@ def partition(graph: nir.NIRGraph, cut: str) -> tuple[nir.NIRGraph, nir.NIRGraph
 
     meta = dict(graph.metadata or {})
     meta["sbn.cut"] = node
-    device_graph = nir.NIRGraph(nodes=dev_nodes, edges=dev_edges,
-                                metadata={**meta, "sbn.part": "device"}, type_check=False)
-    edge_graph = nir.NIRGraph(nodes=edge_nodes, edges=edge_edges,
-                              metadata={**meta, "sbn.part": "edge"}, type_check=False)
+    device_graph = nir.NIRGraph(
+        nodes=dev_nodes, edges=dev_edges, metadata={**meta, "sbn.part": "device"}, type_check=False
+    )
+    edge_graph = nir.NIRGraph(
+        nodes=edge_nodes, edges=edge_edges, metadata={**meta, "sbn.part": "edge"}, type_check=False
+    )
     return device_graph, edge_graph
 
 

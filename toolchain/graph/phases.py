@@ -29,7 +29,7 @@ def to_phases(x: np.ndarray, p: int) -> np.ndarray:
     if p == 1:
         return x
     *lead, c, h, w = x.shape
-    y = x.reshape(*lead, c, h // p, p, w // p, p)             # (..., c, i, a, j, b)
+    y = x.reshape(*lead, c, h // p, p, w // p, p)  # (..., c, i, a, j, b)
     n = len(lead)
     y = y.transpose(*range(n), n + 2, n + 4, n, n + 1, n + 3)  # (..., a, b, c, i, j)
     return y.reshape(*lead, p * p * c, h // p, w // p)
@@ -41,7 +41,7 @@ def from_phases(x: np.ndarray, p: int) -> np.ndarray:
         return x
     *lead, pc, h, w = x.shape
     c = pc // (p * p)
-    y = x.reshape(*lead, p, p, c, h, w)                       # (..., a, b, c, i, j)
+    y = x.reshape(*lead, p, p, c, h, w)  # (..., a, b, c, i, j)
     n = len(lead)
     y = y.transpose(*range(n), n + 2, n + 3, n, n + 4, n + 1)  # (..., c, i, a, j, b)
     return y.reshape(*lead, c, h * p, w * p)
@@ -64,8 +64,7 @@ def _selection(taps: int, q: int, p: int, offset) -> tuple[np.ndarray, int]:
     return s, reach
 
 
-def conv_on_phases(weight: np.ndarray, stride: int, padding: int, p: int
-                   ) -> tuple[np.ndarray, int, int]:
+def conv_on_phases(weight: np.ndarray, stride: int, padding: int, p: int) -> tuple[np.ndarray, int, int]:
     """A conv (O, C, k, k), stride sigma, symmetric padding, applied to a P-phase map, as a
     stride-1 conv on the phases: (kernel (Q*Q*O, P*P*C, K, K), padding, Q = P / sigma).
 
@@ -91,8 +90,7 @@ def phase_kernel_params(shape: tuple[int, ...], stride: int, padding: int, p: in
     return q * q * shape[0] * p * p * shape[1] * (2 * reach + 1) ** 2
 
 
-def conv_transpose_to_phases(weight: np.ndarray, stride: int, padding: int
-                             ) -> tuple[np.ndarray, int]:
+def conv_transpose_to_phases(weight: np.ndarray, stride: int, padding: int) -> tuple[np.ndarray, int]:
     """A transposed conv (C, O, k, k), stride s, symmetric padding, on a plain map, as a
     stride-1 conv whose output is the s-phase layout: (kernel (s*s*O, C, K, K), padding).
 

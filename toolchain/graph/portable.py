@@ -54,20 +54,25 @@ _HEAD = ("head.pool", "head.flatten", "head.fc")
 
 def check_profile(profile: str) -> str:
     if profile not in PROFILES:
-        raise ExportError(f"unknown profile {profile!r}: accepted profiles are "
-                          f"{', '.join(PROFILES)}")
+        raise ExportError(f"unknown profile {profile!r}: accepted profiles are {', '.join(PROFILES)}")
     return profile
 
 
 def portable_lif(decay: float, v_th: float, shape: tuple[int, ...]) -> nir.NIRNode:
     """The portable NIR neuron (LIF, or IF for k = 1) for the model's (k, V_th)."""
-    full = lambda value: np.full(shape, value, dtype=np.float64)  # noqa: E731
+    full = lambda value: np.full(shape, value, dtype=np.float64)
     if decay == 1.0:
-        return nir.IF(r=full(cv.if_resistance(PORTABLE_DT)),
-                      v_threshold=full(cv.lif_threshold(v_th)), v_reset=full(0.0))
+        return nir.IF(
+            r=full(cv.if_resistance(PORTABLE_DT)), v_threshold=full(cv.lif_threshold(v_th)), v_reset=full(0.0)
+        )
     gain = 1.0 - decay
-    return nir.LIF(tau=full(PORTABLE_DT / gain), r=full(1.0), v_leak=full(0.0),
-                   v_threshold=full(cv.lif_threshold(gain * v_th)), v_reset=full(0.0))
+    return nir.LIF(
+        tau=full(PORTABLE_DT / gain),
+        r=full(1.0),
+        v_leak=full(0.0),
+        v_threshold=full(cv.lif_threshold(gain * v_th)),
+        v_reset=full(0.0),
+    )
 
 
 def to_portable(graph: nir.NIRGraph) -> tuple[nir.NIRGraph, dict[str, dict[str, Any]]]:
@@ -87,8 +92,7 @@ def to_portable(graph: nir.NIRGraph) -> tuple[nir.NIRGraph, dict[str, dict[str, 
     edges = [tuple(e) for e in graph.edges]
     if has_head:
         edges = _head_as_conv(graph, nodes, edges)
-    meta.update({cv.KEY_DT: PORTABLE_DT, KEY_PROFILE: "portable",
-                 cv.KEY_THRESHOLD: THRESHOLD_RULE})
+    meta.update({cv.KEY_DT: PORTABLE_DT, KEY_PROFILE: "portable", cv.KEY_THRESHOLD: THRESHOLD_RULE})
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=True), moved
 
 
@@ -100,9 +104,15 @@ def _head_as_conv(graph: nir.NIRGraph, nodes: dict, edges: list[tuple[str, str]]
     h, w = _pool_window(pool)
     weight = np.asarray(fc.weight, dtype=np.float64)
     kernel = np.broadcast_to(weight[:, :, None, None] / (h * w), (*weight.shape, h, w)).copy()
-    nodes["head.fc"] = nir.Conv2d(input_shape=(h, w), weight=kernel, stride=1, padding=0,
-                                  dilation=1, groups=1,
-                                  bias=np.asarray(fc.bias, dtype=np.float64).copy())
+    nodes["head.fc"] = nir.Conv2d(
+        input_shape=(h, w),
+        weight=kernel,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=np.asarray(fc.bias, dtype=np.float64).copy(),
+    )
     heads = set(_HEAD)
     kept = [(u, v) for u, v in edges if u not in heads and v not in heads]
     kept += [(u, "head.fc") for u, v in edges if v == "head.pool"]
@@ -119,8 +129,10 @@ def _pool_window(pool: nir.AvgPool2d) -> tuple[int, int]:
     h, w = (int(kernel[0]), int(kernel[-1]))
     shape = np.asarray(pool.input_type.get("input", [])).astype(int)
     if shape.size != 3 or (int(shape[1]), int(shape[2])) != (h, w):
-        raise ExportError(f"head.pool does not cover the whole map ({shape.tolist()} with kernel "
-                          f"{kernel.tolist()}): the portable head needs the exporter's head")
+        raise ExportError(
+            f"head.pool does not cover the whole map ({shape.tolist()} with kernel "
+            f"{kernel.tolist()}): the portable head needs the exporter's head"
+        )
     return h, w
 
 

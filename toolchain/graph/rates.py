@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from sbn.errors import ConfigError
 from sbn.fileio import check_version
@@ -59,15 +60,26 @@ class RatesFile:
 
 def check_rate(key: str, value: Any, where: str = "firing rates") -> float:
     """``value`` as a float in [0, 1]; a one-line ConfigError naming ``key`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{where}: firing rate of node {key!r} must be a number in [0, 1] "
-                          f"spikes per step, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0.0 <= value <= 1.0
+    ):
+        raise ConfigError(
+            f"{where}: firing rate of node {key!r} must be a number in [0, 1] spikes per step, got {value!r}"
+        )
     return float(value)
 
 
-def rates_dict(rates: Mapping[str, float], *, time_steps: int, source: str,
-               samples: int | None = None, extra: Mapping[str, str] | None = None) -> dict:
+def rates_dict(
+    rates: Mapping[str, float],
+    *,
+    time_steps: int,
+    source: str,
+    samples: int | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict:
     """The ``sbn.firing-rates/1`` JSON object (also embedded in ``sbn.energy/1`` reports)."""
     from sbn import __version__
 
@@ -82,14 +94,19 @@ def rates_dict(rates: Mapping[str, float], *, time_steps: int, source: str,
     }
 
 
-def write_rates(path: str | os.PathLike, rates: Mapping[str, float], *, time_steps: int,
-                source: str, samples: int | None = None,
-                extra: Mapping[str, str] | None = None) -> None:
+def write_rates(
+    path: str | os.PathLike,
+    rates: Mapping[str, float],
+    *,
+    time_steps: int,
+    source: str,
+    samples: int | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> None:
     """Write ``rates`` (NIR node name -> rate) as an ``sbn.firing-rates/1`` file, atomically."""
     from sbn.fileio import write_json
 
-    write_json(path, rates_dict(rates, time_steps=time_steps, source=source, samples=samples,
-                                extra=extra))
+    write_json(path, rates_dict(rates, time_steps=time_steps, source=source, samples=samples, extra=extra))
 
 
 def parse_rates(data: Any, where: str = "firing rates") -> RatesFile:
@@ -104,8 +121,7 @@ def parse_rates(data: Any, where: str = "firing rates") -> RatesFile:
         check_version(dict(data), RATE_SCHEMAS, where, "firing rates", version_optional=True)
         table = data.get("rates")
         if not isinstance(table, Mapping):
-            raise ConfigError(f"{where}: \"rates\" must be a JSON object of node name -> "
-                              f"firing rate")
+            raise ConfigError(f"{where}: \"rates\" must be a JSON object of node name -> firing rate")
         meta = data
     rates = {str(k): check_rate(str(k), v, where) for k, v in table.items()}
     t = meta.get("time_steps")
@@ -117,21 +133,28 @@ def parse_rates(data: Any, where: str = "firing rates") -> RatesFile:
     extra = meta.get("extra") or {}
     if not isinstance(extra, Mapping):
         raise ConfigError(f"{where}: extra must be a JSON object, got {extra!r}")
-    return RatesFile(rates=rates, time_steps=t, source=str(meta.get("source") or "file"),
-                     samples=samples, producer=meta.get("producer"),
-                     extra={str(k): str(v) for k, v in extra.items()})
+    return RatesFile(
+        rates=rates,
+        time_steps=t,
+        source=str(meta.get("source") or "file"),
+        samples=samples,
+        producer=meta.get("producer"),
+        extra={str(k): str(v) for k, v in extra.items()},
+    )
 
 
 def read_rates(path: str | os.PathLike) -> RatesFile:
     """Read and check a rates file; every problem is a one-line ConfigError naming ``path``."""
     from sbn.fileio import read_document
 
-    return parse_rates(read_document(path, RATE_SCHEMAS, "firing rates", version_optional=True),
-                       where=str(path))
+    return parse_rates(
+        read_document(path, RATE_SCHEMAS, "firing rates", version_optional=True), where=str(path)
+    )
 
 
-def translate_module_keys(rates: Mapping[str, float], nodes: Mapping[str, str | None],
-                          where: str = "firing rates") -> dict[str, float]:
+def translate_module_keys(
+    rates: Mapping[str, float], nodes: Mapping[str, str | None], where: str = "firing rates"
+) -> dict[str, float]:
     """Rekey rates given by PyTorch module path onto NIR node names.
 
     ``nodes``: node name -> its ``sbn.module`` metadata (None where absent). A key that is a
@@ -153,12 +176,15 @@ def translate_module_keys(rates: Mapping[str, float], nodes: Mapping[str, str | 
         if key not in nodes and key in by_module:
             matches = sorted(set(by_module[key]))
             if len(matches) > 1:
-                raise ConfigError(f"{where}: module key {key!r} matches several nodes "
-                                  f"({', '.join(matches)}); key the rates by node name")
+                raise ConfigError(
+                    f"{where}: module key {key!r} matches several nodes "
+                    f"({', '.join(matches)}); key the rates by node name"
+                )
             target = matches[0]
         if target in out:
-            raise ConfigError(f"{where}: node {target!r} is given a rate twice "
-                              f"(as {origin[target]!r} and {key!r})")
+            raise ConfigError(
+                f"{where}: node {target!r} is given a rate twice (as {origin[target]!r} and {key!r})"
+            )
         out[target], origin[target] = rate, key
     return out
 

@@ -34,8 +34,17 @@ from sbn.graph import conventions, node_types
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Schedule", "schedule", "flatten_graph", "dfs_back_edges", "check_inputs",
-           "sum_inputs", "zeros_input", "choose_dt", "unstable_nodes"]
+__all__ = [
+    "Schedule",
+    "schedule",
+    "flatten_graph",
+    "dfs_back_edges",
+    "check_inputs",
+    "sum_inputs",
+    "zeros_input",
+    "choose_dt",
+    "unstable_nodes",
+]
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,7 @@ def cut_cycles(g: nx.DiGraph, flat: dict[str, nir.NIRNode], inputs: list[str]) -
         return set()
     back: set[tuple[str, str]] = set()
     for comp in nx.strongly_connected_components(g):
-        back |= {(u, v) for u, v in g.edges(comp)
-                 if v in comp and isinstance(flat[u], node_types.STATEFUL)}
+        back |= {(u, v) for u, v in g.edges(comp) if v in comp and isinstance(flat[u], node_types.STATEFUL)}
     rest = nx.DiGraph()
     rest.add_nodes_from(g)
     rest.add_edges_from(e for e in g.edges if e not in back)
@@ -142,10 +150,12 @@ def flatten_graph(graph: nir.NIRGraph, prefix: str = ""):
         else:
             flat[full] = node
     for src, dst in graph.edges:
-        edges.append((
-            _endpoint(graph, ends, prefix, src, outgoing=True),
-            _endpoint(graph, ends, prefix, dst, outgoing=False),
-        ))
+        edges.append(
+            (
+                _endpoint(graph, ends, prefix, src, outgoing=True),
+                _endpoint(graph, ends, prefix, dst, outgoing=False),
+            )
+        )
     return flat, edges
 
 
@@ -162,8 +172,7 @@ def _endpoint(graph, ends, prefix: str, name: str, outgoing: bool) -> str:
     if len(chosen) != 1:
         kind = "Output" if outgoing else "Input"
         raise GraphError(
-            f"edge end {name!r}: subgraph {sub!r} needs exactly one matching {kind} node, "
-            f"found {len(chosen)}"
+            f"edge end {name!r}: subgraph {sub!r} needs exactly one matching {kind} node, found {len(chosen)}"
         )
     return chosen[0]
 
@@ -177,14 +186,11 @@ def check_inputs(graph: nir.NIRGraph, names: list[str], inputs) -> dict[str, np.
     elif len(names) == 1:
         given = {names[0]: inputs}
     else:
-        raise GraphError(
-            f"the graph has {len(names)} Input nodes ({', '.join(names)}): pass a dict by name"
-        )
+        raise GraphError(f"the graph has {len(names)} Input nodes ({', '.join(names)}): pass a dict by name")
     missing, extra = sorted(set(names) - set(given)), sorted(set(given) - set(names))
     if missing or extra:
         raise GraphError(
-            f"inputs do not match the graph's Input nodes {names}: missing {missing}, "
-            f"unknown {extra}"
+            f"inputs do not match the graph's Input nodes {names}: missing {missing}, unknown {extra}"
         )
     feeds, lengths = {}, set()
     for name in names:
@@ -205,8 +211,7 @@ def check_inputs(graph: nir.NIRGraph, names: list[str], inputs) -> dict[str, np.
         raise GraphError(f"inputs disagree on [T, B]: {sorted(lengths)}")
     steps, batch = next(iter(lengths))
     if steps < 1 or batch < 1:
-        raise GraphError(f"inputs need at least one time step and one sample, got T = {steps}, "
-                         f"B = {batch}")
+        raise GraphError(f"inputs need at least one time step and one sample, got T = {steps}, B = {batch}")
     return feeds
 
 
@@ -259,7 +264,9 @@ def unstable_nodes(flat: dict[str, nir.NIRNode], dt: float) -> dict[str, float]:
         if not taus:
             continue
         # tau <= 0 or non-finite is no time constant at all: the backends refuse it by name
-        finite = [t[np.isfinite(t) & (t > 0)] for t in (np.asarray(t, dtype=np.float64).ravel() for t in taus)]
+        finite = [
+            t[np.isfinite(t) & (t > 0)] for t in (np.asarray(t, dtype=np.float64).ravel() for t in taus)
+        ]
         ratio = max(float(np.max(dt / t, initial=0.0)) for t in finite)
         if ratio > 1:
             found[name] = ratio
@@ -268,9 +275,11 @@ def unstable_nodes(flat: dict[str, nir.NIRNode], dt: float) -> dict[str, float]:
 
 def warn_if_unstable(flat: dict[str, nir.NIRNode], dt: float) -> list[str]:
     """Log (and return) one warning per node whose dt / tau exceeds 1."""
-    messages = [f"node {name!r}: dt / tau = {ratio:.3g} > 1 at dt = {dt:g}; forward Euler is "
-                "unstable there (give the dt the graph was made for: --dt)"
-                for name, ratio in unstable_nodes(flat, dt).items()]
+    messages = [
+        f"node {name!r}: dt / tau = {ratio:.3g} > 1 at dt = {dt:g}; forward Euler is "
+        "unstable there (give the dt the graph was made for: --dt)"
+        for name, ratio in unstable_nodes(flat, dt).items()
+    ]
     for m in messages:
         log.warning(m)
     return messages

@@ -19,6 +19,7 @@ from sbn.graph.checks import MAX_ELEMENTS
 
 Shape = tuple[int, ...]
 
+
 def check_supported(graph: nir.NIRGraph) -> None:
     """GraphError naming the first node of a type the toolchain does not know (see
     ``node_types``), or a nested graph (``sbn map`` places flat graphs)."""
@@ -60,7 +61,8 @@ def conv_output(node, in_shape: Shape, name: str) -> Shape:
             raise GraphError(
                 f"node {name}: its weight reads {int(node.weight.shape[1]) * groups} input "
                 f"channels ({node.weight.shape[1]} x {groups} groups), its input has "
-                f"{in_shape[0]} (shape {in_shape})")
+                f"{in_shape[0]} (shape {in_shape})"
+            )
     else:
         kernel = _pair(node.kernel_size, ndim)
         out_c = in_shape[0]
@@ -127,8 +129,10 @@ def infer_shapes(graph: nir.NIRGraph) -> dict[str, Shape]:
         pending = [n for n in pending if n not in shapes]
     for name, node in graph.nodes.items():
         if math.prod(shapes[name]) > MAX_ELEMENTS:
-            raise GraphError(f"node {name}: shape {shapes[name]} has more than the "
-                             f"{MAX_ELEMENTS:,} elements a node may have")
+            raise GraphError(
+                f"node {name}: shape {shapes[name]} has more than the "
+                f"{MAX_ELEMENTS:,} elements a node may have"
+            )
         _check_incoming(name, node, preds[name], shapes)
     return shapes
 
@@ -152,8 +156,9 @@ def _check_incoming(name: str, node, preds: list[str], shapes: dict[str, Shape])
     else:
         return
     if reads != size:
-        raise GraphError(f"node {name}: reads {reads} values per step, its input "
-                         f"{sorted(incoming)[0]} has {size}")
+        raise GraphError(
+            f"node {name}: reads {reads} values per step, its input {sorted(incoming)[0]} has {size}"
+        )
 
 
 def _input_shape(graph, name: str, preds: list[str], shapes: dict[str, Shape]) -> Shape | None:
@@ -181,5 +186,5 @@ def _apply(node, in_shape: Shape, name: str) -> Shape:
     if isinstance(node, nir.Flatten):
         start = node.start_dim % len(in_shape) if len(in_shape) else 0
         end = node.end_dim % len(in_shape) if len(in_shape) else 0
-        return (*in_shape[:start], math.prod(in_shape[start:end + 1]), *in_shape[end + 1:])
+        return (*in_shape[:start], math.prod(in_shape[start : end + 1]), *in_shape[end + 1 :])
     return in_shape  # Output

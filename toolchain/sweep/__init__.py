@@ -21,8 +21,24 @@ from sbn.sweep.summary import read_summary, summarise
 from sbn.sweep.trial import TrialJob, run_trial
 
 __all__ = [
-    "Grid", "Selection", "SplitChoice", "SweepDir", "SweepPlan", "SweepRun", "TrialJob",
-    "TrialSpec", "check_dataset", "choose", "make_sweep_plan", "pareto", "parse_ints", "parse_splits",
+    "Grid",
+    "Selection",
+    "SplitChoice",
+    "SweepDir",
+    "SweepPlan",
+    "SweepRun",
+    "TrialJob",
+    "TrialSpec",
+    "check_dataset",
+    "choose",
+    "make_sweep_plan",
+    "pareto",
+    "parse_ints",
+    "parse_splits",
     "read_summary",
-    "run_sweep", "run_trial", "select_split", "select_splits", "summarise",
+    "run_sweep",
+    "run_trial",
+    "select_split",
+    "select_splits",
+    "summarise",
 ]

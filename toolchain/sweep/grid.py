@@ -10,8 +10,9 @@ reduction kept accuracy at RB1..RB15.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from sbn.errors import ConfigError
 from sbn.models import BottleneckConfig, parse_split, split_label
@@ -39,15 +40,20 @@ class TrialSpec:
         return split_label(self.split)
 
     def bottleneck(self, kernel_size: int = 3) -> BottleneckConfig:
-        return BottleneckConfig(split=self.split, channels=self.channels, stride=self.stride,
-                                kernel_size=kernel_size)
+        return BottleneckConfig(
+            split=self.split, channels=self.channels, stride=self.stride, kernel_size=kernel_size
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"split": self.split_name, "channels": self.channels, "stride": self.stride,
-                "time_steps": self.time_steps}
+        return {
+            "split": self.split_name,
+            "channels": self.channels,
+            "stride": self.stride,
+            "time_steps": self.time_steps,
+        }
 
     @classmethod
-    def from_id(cls, trial_id: str) -> "TrialSpec":
+    def from_id(cls, trial_id: str) -> TrialSpec:
         match = TRIAL_ID.match(trial_id)
         if match is None:
             raise ConfigError(f"{trial_id!r} is not a trial id (expected e.g. RB7-c8-s1-T2)")
@@ -83,37 +89,47 @@ class Grid:
         out = []
         for split in self.splits:
             if split > num_blocks:
-                raise ConfigError(f"unknown split {split_label(split)}: valid splits are RB1..{split_label(num_blocks)}")
-            strides = [s for s in self.strides
-                       if s == 1 or self.strides_everywhere or split == num_blocks]
+                raise ConfigError(
+                    f"unknown split {split_label(split)}: valid splits are RB1..{split_label(num_blocks)}"
+                )
+            strides = [s for s in self.strides if s == 1 or self.strides_everywhere or split == num_blocks]
             if not strides:
                 raise ConfigError(
                     f"{split_label(split)} has no trials: strides {list(self.strides)} > 1 are tried only "
                     f"at {split_label(num_blocks)} (add 1 to --strides, or pass --strides-everywhere)"
                 )
-            out += [TrialSpec(split, c, s, t)
-                    for c in self.channels for s in strides for t in self.time_steps]
+            out += [
+                TrialSpec(split, c, s, t) for c in self.channels for s in strides for t in self.time_steps
+            ]
         return out
 
-    def union(self, other: "Grid") -> "Grid":
+    def union(self, other: Grid) -> Grid:
         """A grid holding both grids' values (a resumed sweep may only grow)."""
         return Grid(
-            splits=self.splits + other.splits, channels=self.channels + other.channels,
-            strides=self.strides + other.strides, time_steps=self.time_steps + other.time_steps,
+            splits=self.splits + other.splits,
+            channels=self.channels + other.channels,
+            strides=self.strides + other.strides,
+            time_steps=self.time_steps + other.time_steps,
             strides_everywhere=self.strides_everywhere or other.strides_everywhere,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"splits": [split_label(k) for k in self.splits], "channels": list(self.channels),
-                "strides": list(self.strides), "time_steps": list(self.time_steps),
-                "strides_everywhere": self.strides_everywhere}
+        return {
+            "splits": [split_label(k) for k in self.splits],
+            "channels": list(self.channels),
+            "strides": list(self.strides),
+            "time_steps": list(self.time_steps),
+            "strides_everywhere": self.strides_everywhere,
+        }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], num_blocks: int) -> "Grid":
+    def from_dict(cls, d: Mapping[str, Any], num_blocks: int) -> Grid:
         try:
             return cls(
-                splits=parse_splits(d["splits"], num_blocks), channels=tuple(d["channels"]),
-                strides=tuple(d["strides"]), time_steps=tuple(d["time_steps"]),
+                splits=parse_splits(d["splits"], num_blocks),
+                channels=tuple(d["channels"]),
+                strides=tuple(d["strides"]),
+                time_steps=tuple(d["time_steps"]),
                 strides_everywhere=bool(d.get("strides_everywhere", False)),
             )
         except (KeyError, TypeError) as exc:
@@ -121,7 +137,7 @@ class Grid:
 
 
 def parse_splits(value: str | Iterable[Any], num_blocks: int) -> tuple[int, ...]:
-    """"all", "RB1,RB7,RB16", "1,7" or a list of names/numbers -> block numbers."""
+    """ "all", "RB1,RB7,RB16", "1,7" or a list of names/numbers -> block numbers."""
     if isinstance(value, str):
         if value.strip().lower() == "all":
             return tuple(range(1, num_blocks + 1))
@@ -133,7 +149,7 @@ def parse_splits(value: str | Iterable[Any], num_blocks: int) -> tuple[int, ...]
 
 
 def parse_ints(value: str | Iterable[Any], what: str) -> tuple[int, ...]:
-    """"4,8,16" or [4, 8, 16] -> (4, 8, 16), as a one-line error otherwise."""
+    """ "4,8,16" or [4, 8, 16] -> (4, 8, 16), as a one-line error otherwise."""
     parts = value.split(",") if isinstance(value, str) else list(value)
     try:
         numbers = tuple(int(str(p).strip()) for p in parts if str(p).strip())

@@ -25,10 +25,30 @@ from sbn.errors import ConfigError
 from sbn.fileio import check_version, read_document
 
 GRID_SCHEMA = "sbn.sweep-grid/1"
-TOP_KEYS = {"backbone", "splits", "channels", "strides", "T", "time_steps",
-            "strides_everywhere", "kernel_size", "rates_samples"}
-TRAIN_KEYS = {"dataset", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "seed",
-              "augment", "train_samples", "test_samples", "precision"}
+TOP_KEYS = {
+    "backbone",
+    "splits",
+    "channels",
+    "strides",
+    "T",
+    "time_steps",
+    "strides_everywhere",
+    "kernel_size",
+    "rates_samples",
+}
+TRAIN_KEYS = {
+    "dataset",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "seed",
+    "augment",
+    "train_samples",
+    "test_samples",
+    "precision",
+}
 SELECTION_KEYS = {"budget", "relaxed_budget", "objective", "preset"}
 
 
@@ -45,20 +65,22 @@ def parse_grid(data: Any, where: str = "sweep file", base: Path | None = None) -
     sections = {"train": TRAIN_KEYS, "selection": SELECTION_KEYS}
     unknown = set(data) - TOP_KEYS - set(sections) - {"schema"}
     if unknown:
-        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: "
-                          f"{', '.join(sorted(TOP_KEYS | set(sections)))})")
+        raise ConfigError(
+            f"{where}: unknown key {sorted(unknown)[0]!r} (known: "
+            f"{', '.join(sorted(TOP_KEYS | set(sections)))})"
+        )
     if "T" in data and "time_steps" in data:
         raise ConfigError(f"{where}: give T or time_steps, not both")
-    values = {("time_steps" if k == "T" else k): v for k, v in data.items()
-              if k in TOP_KEYS}
+    values = {("time_steps" if k == "T" else k): v for k, v in data.items() if k in TOP_KEYS}
     for name, keys in sections.items():
         section = data.get(name, {})
         if not isinstance(section, dict):
             raise ConfigError(f"{where}: [{name}] must be a table")
         bad = set(section) - keys
         if bad:
-            raise ConfigError(f"{where}: [{name}] has unknown key {sorted(bad)[0]!r} (known: "
-                              f"{', '.join(sorted(keys))})")
+            raise ConfigError(
+                f"{where}: [{name}] has unknown key {sorted(bad)[0]!r} (known: {', '.join(sorted(keys))})"
+            )
         values.update(section)
     if "backbone" in values:
         backbone = Path(str(values["backbone"]))

@@ -7,9 +7,10 @@ settings, encoder kernel and firing-rate sample count. The grid may grow between
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from sbn.errors import ConfigError
 from sbn.sweep.grid import Grid
@@ -36,27 +37,38 @@ class SweepPlan:
 
     def identity(self) -> dict[str, Any]:
         """The fields that must not change when a sweep is resumed."""
-        return {"backbone_sha256": self.backbone_sha256, "kernel_size": self.kernel_size,
-                "rates_samples": self.rates_samples, **self.train.to_dict()}
+        return {
+            "backbone_sha256": self.backbone_sha256,
+            "kernel_size": self.kernel_size,
+            "rates_samples": self.rates_samples,
+            **self.train.to_dict(),
+        }
 
-    def changed(self, other: "SweepPlan") -> list[str]:
+    def changed(self, other: SweepPlan) -> list[str]:
         mine, theirs = self.identity(), other.identity()
         return sorted(k for k in mine if mine[k] != theirs.get(k))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"backbone": str(self.backbone), "backbone_sha256": self.backbone_sha256,
-                "num_blocks": self.num_blocks, "grid": self.grid.to_dict(),
-                "train": self.train.to_dict(), "kernel_size": self.kernel_size,
-                "rates_samples": self.rates_samples}
+        return {
+            "backbone": str(self.backbone),
+            "backbone_sha256": self.backbone_sha256,
+            "num_blocks": self.num_blocks,
+            "grid": self.grid.to_dict(),
+            "train": self.train.to_dict(),
+            "kernel_size": self.kernel_size,
+            "rates_samples": self.rates_samples,
+        }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "SweepPlan":
+    def from_dict(cls, d: Mapping[str, Any]) -> SweepPlan:
         try:
             return cls(
-                backbone=Path(d["backbone"]), backbone_sha256=d["backbone_sha256"],
+                backbone=Path(d["backbone"]),
+                backbone_sha256=d["backbone_sha256"],
                 num_blocks=int(d["num_blocks"]),
                 grid=Grid.from_dict(d["grid"], int(d["num_blocks"])),
-                train=TrainSettings.from_dict(d["train"]), kernel_size=int(d["kernel_size"]),
+                train=TrainSettings.from_dict(d["train"]),
+                kernel_size=int(d["kernel_size"]),
                 rates_samples=int(d["rates_samples"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -83,23 +95,35 @@ def make_sweep_plan(
     path = Path(backbone).resolve()
     config = ckpt_io.load(path).config
     if config.bottleneck is not None:
-        raise ConfigError(f"{backbone}: the sweep starts from a backbone checkpoint; this one "
-                          f"already has a bottleneck at {config.bottleneck.split_name}")
+        raise ConfigError(
+            f"{backbone}: the sweep starts from a backbone checkpoint; this one "
+            f"already has a bottleneck at {config.bottleneck.split_name}"
+        )
     if config.kind != "spiking":
-        raise ConfigError(f"{backbone}: the sweep searches SpikeBottleNet bottlenecks and needs "
-                          f"a spiking backbone, not the real-valued {config.arch}")
+        raise ConfigError(
+            f"{backbone}: the sweep searches SpikeBottleNet bottlenecks and needs "
+            f"a spiking backbone, not the real-valued {config.arch}"
+        )
     grid = Grid(
-        splits=parse_splits(splits, config.num_blocks), channels=parse_ints(channels, "channels"),
-        strides=parse_ints(strides, "strides"), time_steps=parse_ints(time_steps, "T"),
+        splits=parse_splits(splits, config.num_blocks),
+        channels=parse_ints(channels, "channels"),
+        strides=parse_ints(strides, "strides"),
+        time_steps=parse_ints(time_steps, "T"),
         strides_everywhere=strides_everywhere,
     )
     bad_t = [t for t in grid.time_steps if not 1 <= t <= 8]
     if bad_t:
         raise ConfigError(f"T must be in 1..8 (the method uses 2 and 4), got {bad_t[0]}")
     grid.trials(config.num_blocks)  # every split gets trials, or a clear error now
-    return SweepPlan(backbone=path, backbone_sha256=ckpt_io.file_sha256(path),
-                     num_blocks=config.num_blocks, grid=grid, train=train,
-                     kernel_size=kernel_size, rates_samples=rates_samples)
+    return SweepPlan(
+        backbone=path,
+        backbone_sha256=ckpt_io.file_sha256(path),
+        num_blocks=config.num_blocks,
+        grid=grid,
+        train=train,
+        kernel_size=kernel_size,
+        rates_samples=rates_samples,
+    )
 
 
 def check_dataset(plan: SweepPlan, data_dir: str | Path | None) -> None:
@@ -110,9 +134,11 @@ def check_dataset(plan: SweepPlan, data_dir: str | Path | None) -> None:
     config = ckpt_io.load(plan.backbone).config
     data = load_dataset(plan.train.dataset, root=data_dir, train=False)
     if data.num_classes != config.num_classes:
-        raise ConfigError(f"{plan.train.dataset} has {data.num_classes} classes but the "
-                          f"backbone has {config.num_classes}")
+        raise ConfigError(
+            f"{plan.train.dataset} has {data.num_classes} classes but the backbone has {config.num_classes}"
+        )
     expected = (config.in_channels, config.image_size, config.image_size)
     if tuple(data.image_shape) != expected:
-        raise ConfigError(f"{plan.train.dataset} images are {data.image_shape}, the backbone "
-                          f"expects {expected}")
+        raise ConfigError(
+            f"{plan.train.dataset} images are {data.image_shape}, the backbone expects {expected}"
+        )

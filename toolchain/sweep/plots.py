@@ -10,11 +10,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend first)
+import matplotlib.pyplot as plt
 
-from sbn.energy.plots import PLOT_FORMATS  # noqa: E402
-from sbn.errors import ConfigError  # noqa: E402
-from sbn.fileio import atomic_path  # noqa: E402
+from sbn.energy.plots import PLOT_FORMATS
+from sbn.errors import ConfigError
+from sbn.fileio import atomic_path
 
 
 def plot_sweep(summary: dict[str, Any], path: str | os.PathLike) -> None:
@@ -23,8 +23,10 @@ def plot_sweep(summary: dict[str, Any], path: str | os.PathLike) -> None:
     choice are gaps; the chosen one is ringed."""
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:
-        raise ConfigError(f"{path}: cannot tell the plot format; end the file name in "
-                          + ", ".join(f".{f}" for f in PLOT_FORMATS))
+        raise ConfigError(
+            f"{path}: cannot tell the plot format; end the file name in "
+            + ", ".join(f".{f}" for f in PLOT_FORMATS)
+        )
     rows = summary["rows"]
     labels = [r["split"] for r in rows]
     x = list(range(len(rows)))
@@ -35,26 +37,41 @@ def plot_sweep(summary: dict[str, Any], path: str | os.PathLike) -> None:
     sel = summary["selection"]
     fig, (bits_ax, drop_ax) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     try:
-        bits_ax.plot(x, values("transmitted_bits"), marker="o",
-                     label="SpikeBottleNet (chosen per split)")
-        bits_ax.plot(x, values("baseline_bits"), marker="s", linestyle="--",
-                     label="BottleNet++ at the same C' and stride (8 bits)")
+        bits_ax.plot(x, values("transmitted_bits"), marker="o", label="SpikeBottleNet (chosen per split)")
+        bits_ax.plot(
+            x,
+            values("baseline_bits"),
+            marker="s",
+            linestyle="--",
+            label="BottleNet++ at the same C' and stride (8 bits)",
+        )
         bits_ax.set_yscale("log")
         bits_ax.set_ylabel("transmitted bits per sample")
-        drop_ax.plot(x, values("accuracy_drop", 100.0), marker="o", color="tab:red",
-                     label="accuracy drop")
-        drop_ax.axhline(sel["budget_pct"], color="grey", linestyle=":",
-                        label=f"budget {sel['budget_pct']:g} %")
-        drop_ax.axhline(sel["relaxed_budget_pct"], color="grey", linestyle="--",
-                        label=f"relaxed budget {sel['relaxed_budget_pct']:g} %")
+        drop_ax.plot(x, values("accuracy_drop", 100.0), marker="o", color="tab:red", label="accuracy drop")
+        drop_ax.axhline(
+            sel["budget_pct"], color="grey", linestyle=":", label=f"budget {sel['budget_pct']:g} %"
+        )
+        drop_ax.axhline(
+            sel["relaxed_budget_pct"],
+            color="grey",
+            linestyle="--",
+            label=f"relaxed budget {sel['relaxed_budget_pct']:g} %",
+        )
         drop_ax.set_ylabel("accuracy drop vs backbone [%]")
         drop_ax.set_xlabel("split point")
         drop_ax.set_xticks(x, labels)
         for i, r in enumerate(rows):
             if r["chosen"]:
-                bits_ax.plot([i], [r["transmitted_bits"]], marker="o", markersize=14,
-                             markerfacecolor="none", color="black", linestyle="none",
-                             label="chosen")
+                bits_ax.plot(
+                    [i],
+                    [r["transmitted_bits"]],
+                    marker="o",
+                    markersize=14,
+                    markerfacecolor="none",
+                    color="black",
+                    linestyle="none",
+                    label="chosen",
+                )
         for ax in (bits_ax, drop_ax):
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=8)

@@ -48,8 +48,13 @@ def render(summary: dict[str, Any], fmt: str) -> str:
     if fmt == "csv":
         return csv_text(f"{SUMMARY_SCHEMA}; produced by {summary['producer']}", header, rows)
     if fmt == "md":
-        return (f"<!-- {SUMMARY_SCHEMA}; produced by {summary['producer']} -->\n\n"
-                + markdown_table(header, rows, missing="-") + "\n" + chosen_line(summary) + "\n")
+        return (
+            f"<!-- {SUMMARY_SCHEMA}; produced by {summary['producer']} -->\n\n"
+            + markdown_table(header, rows, missing="-")
+            + "\n"
+            + chosen_line(summary)
+            + "\n"
+        )
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -57,7 +62,9 @@ def chosen_line(summary: dict[str, Any]) -> str:
     chosen = summary["chosen"]
     sel = summary["selection"]
     if chosen is None:
-        return ("No split point has a configuration within the relaxed budget of "
-                f"{sel['relaxed_budget_pct']:g} %: nothing chosen.")
-    how = ("least device energy" if sel["objective"] == "energy" else "fewest transmitted bits")
+        return (
+            "No split point has a configuration within the relaxed budget of "
+            f"{sel['relaxed_budget_pct']:g} %: nothing chosen."
+        )
+    how = "least device energy" if sel["objective"] == "energy" else "fewest transmitted bits"
     return f"Chosen ({how}): {chosen['split']}, trial {chosen['trial']} -> {chosen['checkpoint']}."

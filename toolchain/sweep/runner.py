@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sbn import __version__
 from sbn.distributed import Outcome, fan_out
@@ -25,10 +26,10 @@ from sbn.sweep.trial import TRIAL_SCHEMA, TrialJob, run_trial
 @dataclass(frozen=True)
 class SweepRun:
     plan: SweepPlan
-    ran: list[dict[str, Any]]      # records of the trials run this time
-    skipped: list[str]             # ids already finished before this run
-    not_retried: list[str]         # ids that failed on bad input before (see retry_failed)
-    lost: tuple[str, ...] = ()     # finished, but their checkpoint went missing or changed
+    ran: list[dict[str, Any]]  # records of the trials run this time
+    skipped: list[str]  # ids already finished before this run
+    not_retried: list[str]  # ids that failed on bad input before (see retry_failed)
+    lost: tuple[str, ...] = ()  # finished, but their checkpoint went missing or changed
 
 
 def run_sweep(
@@ -69,8 +70,9 @@ def run_sweep(
     for trial_id in lost:  # its rerun must not resume from the changed file
         folder.set_aside_lost_checkpoint(trial_id)
     finished = {i for i, r in records.items() if r["status"] == "ok"}
-    hopeless = {i for i, r in records.items()
-                if r["status"] == "failed" and r.get("permanent") and not retry_failed}
+    hopeless = {
+        i for i, r in records.items() if r["status"] == "failed" and r.get("permanent") and not retry_failed
+    }
     todo = [t for t in trials if t.id not in finished | hopeless]
     if on_start:
         on_start(len(trials), len(todo))
@@ -85,14 +87,25 @@ def run_sweep(
         if on_trial:
             on_trial(rec)
 
-    fan_out(trial_fn, jobs, workers=workers, address=address, retries=retries,
-            gpus_per_task=gpus_per_trial, on_result=record)
-    return SweepRun(plan=plan, ran=ran, skipped=[t.id for t in trials if t.id in finished],
-                    not_retried=[t.id for t in trials if t.id in hopeless], lost=tuple(lost))
+    fan_out(
+        trial_fn,
+        jobs,
+        workers=workers,
+        address=address,
+        retries=retries,
+        gpus_per_task=gpus_per_trial,
+        on_result=record,
+    )
+    return SweepRun(
+        plan=plan,
+        ran=ran,
+        skipped=[t.id for t in trials if t.id in finished],
+        not_retried=[t.id for t in trials if t.id in hopeless],
+        lost=tuple(lost),
+    )
 
 
-def _check_device(device: str, gpus_per_trial: float, workers: int | None,
-                  precision: str) -> None:
+def _check_device(device: str, gpus_per_trial: float, workers: int | None, precision: str) -> None:
     """Refuse what cannot work before any trial starts (or anything is written)."""
     from sbn.device import parse_device, resolve_device
     from sbn.errors import ConfigError
@@ -100,26 +113,31 @@ def _check_device(device: str, gpus_per_trial: float, workers: int | None,
 
     kind, _ = parse_device(device)
     if not 0 <= gpus_per_trial <= 1:
-        raise ConfigError(f"--gpus-per-trial {gpus_per_trial:g}: a trial trains on at most one "
-                          f"GPU (0.5 shares one between two trials); for more, train with "
-                          f"torchrun (docs/training.md)")
+        raise ConfigError(
+            f"--gpus-per-trial {gpus_per_trial:g}: a trial trains on at most one "
+            f"GPU (0.5 shares one between two trials); for more, train with "
+            f"torchrun (docs/training.md)"
+        )
     if gpus_per_trial and workers == 0:
-        raise ConfigError("--gpus-per-trial asks Ray for GPUs; with --workers 0 the trials run "
-                          "in this process on --device")
+        raise ConfigError(
+            "--gpus-per-trial asks Ray for GPUs; with --workers 0 the trials run in this process on --device"
+        )
     if gpus_per_trial and kind == "cpu":
         raise ConfigError("--gpus-per-trial with --device cpu: give --device auto or cuda")
     if workers == 0:  # this process runs the trials: it must have the device
         precision_for(precision, resolve_device(device))
 
 
-def _job(folder: SweepDir, plan: SweepPlan, spec: TrialSpec, data_dir, threads,
-         device: str) -> TrialJob:
+def _job(folder: SweepDir, plan: SweepPlan, spec: TrialSpec, data_dir, threads, device: str) -> TrialJob:
     return TrialJob(
-        spec=spec, backbone=str(plan.backbone),
+        spec=spec,
+        backbone=str(plan.backbone),
         checkpoint=str(folder.checkpoint(spec.id).resolve()),
-        settings=plan.train.to_dict(), kernel_size=plan.kernel_size,
+        settings=plan.train.to_dict(),
+        kernel_size=plan.kernel_size,
         rates_samples=plan.rates_samples,
-        data_dir=None if data_dir is None else str(Path(data_dir).resolve()), threads=threads,
+        data_dir=None if data_dir is None else str(Path(data_dir).resolve()),
+        threads=threads,
         device=device,
     )
 
@@ -127,16 +145,18 @@ def _job(folder: SweepDir, plan: SweepPlan, spec: TrialSpec, data_dir, threads,
 def trial_record(spec: TrialSpec, outcome: Outcome, folder: SweepDir) -> dict[str, Any]:
     """The ledger entry (``sbn.sweep-trial/1``) of one trial's last attempt."""
     record: dict[str, Any] = {
-        "schema": TRIAL_SCHEMA, "producer": f"sbn {__version__}", "id": spec.id,
-        "trial": spec.to_dict(), "status": "ok" if outcome.ok else "failed",
-        "attempts": outcome.attempts, "seconds": outcome.seconds,
+        "schema": TRIAL_SCHEMA,
+        "producer": f"sbn {__version__}",
+        "id": spec.id,
+        "trial": spec.to_dict(),
+        "status": "ok" if outcome.ok else "failed",
+        "attempts": outcome.attempts,
+        "seconds": outcome.seconds,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if outcome.ok:
         record["checkpoint"] = str(folder.checkpoint(spec.id).relative_to(folder.path))
         record.update(outcome.value)
     else:
-        record.update(error=outcome.error, error_type=outcome.error_type,
-                      permanent=outcome.permanent)
+        record.update(error=outcome.error, error_type=outcome.error_type, permanent=outcome.permanent)
     return record
-

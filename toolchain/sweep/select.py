@@ -14,8 +14,9 @@ only ``id``, ``status``, ``trial.split``, ``trial.time_steps``, ``accuracy_drop`
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from sbn.errors import ConfigError
 from sbn.models import parse_split
@@ -43,18 +44,22 @@ class Selection:
         if not self.budget >= 0:
             raise ConfigError(f"--budget must be >= 0 (percentage points), got {self.budget}")
         if not self.relaxed_budget >= self.budget:
-            raise ConfigError(f"--relaxed-budget ({self.relaxed_budget}) must be >= --budget "
-                              f"({self.budget})")
+            raise ConfigError(f"--relaxed-budget ({self.relaxed_budget}) must be >= --budget ({self.budget})")
         if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, "
-                              f"got {self.objective!r}")
+            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.preset not in SNN_PRESETS:
-            raise ConfigError(f"energy preset must be one of {', '.join(SNN_PRESETS)} (the "
-                              f"presets every trial is priced on), got {self.preset!r}")
+            raise ConfigError(
+                f"energy preset must be one of {', '.join(SNN_PRESETS)} (the "
+                f"presets every trial is priced on), got {self.preset!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"budget_pct": self.budget, "relaxed_budget_pct": self.relaxed_budget,
-                "objective": self.objective, "energy_preset": self.preset}
+        return {
+            "budget_pct": self.budget,
+            "relaxed_budget_pct": self.relaxed_budget,
+            "objective": self.objective,
+            "energy_preset": self.preset,
+        }
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,8 @@ class SplitChoice:
     """The outcome at one split point; ``trial`` is None unless something qualified."""
 
     split: int
-    status: str                       # WITHIN, RELAXED, NONE_QUALIFIED or NO_RESULTS
-    budget_pct: float | None          # the budget the choice was made under
+    status: str  # WITHIN, RELAXED, NONE_QUALIFIED or NO_RESULTS
+    budget_pct: float | None  # the budget the choice was made under
     trial: Mapping[str, Any] | None
     finished: int
     failed: int
@@ -74,16 +79,14 @@ def split_of(record: Mapping[str, Any]) -> int:
 
 
 def _key(record: Mapping[str, Any]) -> tuple:
-    return (record["transmitted_bits"], record["accuracy_drop"],
-            record["trial"]["time_steps"], record["id"])
+    return (record["transmitted_bits"], record["accuracy_drop"], record["trial"]["time_steps"], record["id"])
 
 
 def within(record: Mapping[str, Any], budget_pct: float) -> bool:
     return record["accuracy_drop"] <= budget_pct / 100.0 + _TOLERANCE
 
 
-def select_split(split: int, records: Iterable[Mapping[str, Any]],
-                 selection: Selection) -> SplitChoice:
+def select_split(split: int, records: Iterable[Mapping[str, Any]], selection: Selection) -> SplitChoice:
     """The choice at ``split`` among ``records`` (records of other splits are ignored)."""
     here = [r for r in records if split_of(r) == split]
     ok = [r for r in here if r.get("status") == "ok"]
@@ -97,8 +100,9 @@ def select_split(split: int, records: Iterable[Mapping[str, Any]],
     return SplitChoice(split, NONE_QUALIFIED, None, None, len(ok), failed)
 
 
-def select_splits(splits: Sequence[int], records: Iterable[Mapping[str, Any]],
-                  selection: Selection) -> list[SplitChoice]:
+def select_splits(
+    splits: Sequence[int], records: Iterable[Mapping[str, Any]], selection: Selection
+) -> list[SplitChoice]:
     records = list(records)
     return [select_split(k, records, selection) for k in sorted(set(splits))]
 
@@ -130,8 +134,11 @@ def choose(choices: Sequence[SplitChoice], selection: Selection) -> SplitChoice 
 
 def pareto(choices: Sequence[SplitChoice], preset: str) -> set[int]:
     """Split points whose choice no other beats on both device energy and bits."""
-    points = {c.split: (device_mj(c.trial, preset), c.trial["transmitted_bits"])
-              for c in choices if c.trial is not None and device_mj(c.trial, preset) is not None}
+    points = {
+        c.split: (device_mj(c.trial, preset), c.trial["transmitted_bits"])
+        for c in choices
+        if c.trial is not None and device_mj(c.trial, preset) is not None
+    }
 
     def dominated(e: float, b: int) -> bool:
         return any(e2 <= e and b2 <= b and (e2 < e or b2 < b) for e2, b2 in points.values())

@@ -73,8 +73,9 @@ class SweepDir:
         return plan
 
     def save_plan(self, plan: SweepPlan) -> None:
-        write_json(self.state_file, {"schema": STATE_SCHEMA, "producer": f"sbn {__version__}",
-                                     **plan.to_dict()})
+        write_json(
+            self.state_file, {"schema": STATE_SCHEMA, "producer": f"sbn {__version__}", **plan.to_dict()}
+        )
 
     def load_plan(self) -> SweepPlan:
         data = read_document(self.state_file, STATE_SCHEMA, "a sweep plan")
@@ -111,8 +112,13 @@ class SweepDir:
             problem = f"its checkpoint {record['checkpoint']} changed after the trial finished"
         else:
             return record
-        return {**record, "status": "failed", "permanent": False, "checkpoint_lost": True,
-                "error": f"{problem} (sha256 recorded {record['checkpoint_sha256'][:12]}...)"}
+        return {
+            **record,
+            "status": "failed",
+            "permanent": False,
+            "checkpoint_lost": True,
+            "error": f"{problem} (sha256 recorded {record['checkpoint_sha256'][:12]}...)",
+        }
 
     def set_aside_lost_checkpoint(self, trial_id: str) -> Path | None:
         """Move a trial's changed checkpoint out of the way of its rerun (kept, not deleted:
@@ -137,8 +143,9 @@ def _check_record(path: Path, record: dict[str, Any]) -> None:
             if not isinstance(record.get(key), str):
                 raise ConfigError(f"{path}: a finished trial without {key}; {fix}")
         if Path(record["checkpoint"]).is_absolute() or ".." in Path(record["checkpoint"]).parts:
-            raise ConfigError(f"{path}: checkpoint {record['checkpoint']!r} lies outside the "
-                              f"sweep folder; {fix}")
+            raise ConfigError(
+                f"{path}: checkpoint {record['checkpoint']!r} lies outside the sweep folder; {fix}"
+            )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -153,4 +160,3 @@ def _sha256(path: Path) -> str:
     read several times per run and full-width checkpoints take a while to hash."""
     st = path.stat()
     return _sha256_of(str(path), st.st_size, st.st_mtime_ns)
-

@@ -16,10 +16,10 @@ from typing import Any
 from sbn import __version__
 from sbn.checkpoint import file_sha256
 from sbn.fileio import atomic_path, read_document, write_json
+from sbn.models.config import split_label
 from sbn.sweep.select import Selection, SplitChoice, choose, device_mj, pareto, select_splits
 from sbn.sweep.store import SweepDir
 from sbn.sweep.trial import ANN_PRESET, SNN_PRESETS
-from sbn.models.config import split_label
 
 SUMMARY_SCHEMA = "sbn.sweep/1"
 SUMMARY_FILE = "summary.json"
@@ -53,12 +53,18 @@ def summarise(out: str | os.PathLike, selection: Selection) -> dict[str, Any]:
         "train": plan.train.to_dict(),
         "kernel_size": plan.kernel_size,
         "selection": selection.to_dict(),
-        "energy_presets": {"snn": list(SNN_PRESETS), "ann": ANN_PRESET,
-                           "rates": f"measured on {plan.rates_samples} test samples with "
-                                    f"each trial's own model"},
+        "energy_presets": {
+            "snn": list(SNN_PRESETS),
+            "ann": ANN_PRESET,
+            "rates": f"measured on {plan.rates_samples} test samples with each trial's own model",
+        },
         "units": UNITS,
-        "trials": {"planned": len(planned), "finished": finished, "failed": len(failed),
-                   "pending": len(planned) - finished - len(failed)},
+        "trials": {
+            "planned": len(planned),
+            "finished": finished,
+            "failed": len(failed),
+            "pending": len(planned) - finished - len(failed),
+        },
         "rows": rows,
         "failed": failed,
         "chosen": _chosen(folder, chosen, selection),
@@ -93,8 +99,11 @@ def _row(c: SplitChoice, chosen: SplitChoice | None, front: set[int]) -> dict[st
         row[f"device_energy_{preset}_mj"] = device_mj(t, preset) if t else None
     row["baseline_energy_mj"] = energy.get("ann_mj")
     row.update(
-        checkpoint=t.get("checkpoint"), trials_finished=c.finished, trials_failed=c.failed,
-        pareto=c.split in front, chosen=chosen is not None and chosen.split == c.split,
+        checkpoint=t.get("checkpoint"),
+        trials_finished=c.finished,
+        trials_failed=c.failed,
+        pareto=c.split in front,
+        chosen=chosen is not None and chosen.split == c.split,
     )
     return row
 

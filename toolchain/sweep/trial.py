@@ -26,14 +26,14 @@ class TrialJob:
     """Everything a worker needs for one trial (paths must be visible to the worker)."""
 
     spec: TrialSpec
-    backbone: str               # step-1 checkpoint
-    checkpoint: str             # where this trial's checkpoint goes
-    settings: dict[str, Any]    # sbn.train.TrainSettings as a dict
+    backbone: str  # step-1 checkpoint
+    checkpoint: str  # where this trial's checkpoint goes
+    settings: dict[str, Any]  # sbn.train.TrainSettings as a dict
     kernel_size: int = 3
     rates_samples: int = 32
     data_dir: str | None = None
-    threads: int | None = 1     # torch threads in the worker; None leaves them alone
-    device: str = "auto"        # resolved on the worker (Ray shows a task only its GPUs)
+    threads: int | None = 1  # torch threads in the worker; None leaves them alone
+    device: str = "auto"  # resolved on the worker (Ray shows a task only its GPUs)
 
 
 def run_trial(job: TrialJob) -> dict[str, Any]:
@@ -49,15 +49,23 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
     device = resolve_device(job.device)
     settings = TrainSettings.from_dict(job.settings)
     backbone = ckpt_io.load(job.backbone)
-    config = finetune_config(backbone.config, job.spec.bottleneck(job.kernel_size),
-                             job.spec.time_steps)
+    config = finetune_config(backbone.config, job.spec.bottleneck(job.kernel_size), job.spec.time_steps)
     train_data, test_data = _datasets(settings.dataset, job.data_dir)
-    result = train(config, settings, train_data, test_data, job.checkpoint,
-                   backbone=backbone, backbone_path=job.backbone, resume=True,
-                   runtime=Runtime(device=device))
+    result = train(
+        config,
+        settings,
+        train_data,
+        test_data,
+        job.checkpoint,
+        backbone=backbone,
+        backbone_path=job.backbone,
+        resume=True,
+        runtime=Runtime(device=device),
+    )
     summary = result.summary
-    energy = device_energy(result.model, job.spec.split, settings.dataset, job.data_dir,
-                           job.rates_samples, settings.seed, device)
+    energy = device_energy(
+        result.model, job.spec.split, settings.dataset, job.data_dir, job.rates_samples, settings.seed, device
+    )
     from sbn.models.accounting import payload
 
     p = payload(config)
@@ -78,17 +86,18 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
     }
 
 
-def device_energy(model, split: int, dataset: str, data_dir: str | None, samples: int,
-                  seed: int, device=None) -> dict[str, Any]:
+def device_energy(
+    model, split: int, dataset: str, data_dir: str | None, samples: int, seed: int, device=None
+) -> dict[str, Any]:
     """Cumulative device energy of RB1..RB``split`` (sbn.energy), firing rates measured on
     ``samples`` test images with the trained model itself."""
     from sbn.energy import estimate_energy, layer_table, resolve_preset
     from sbn.energy.firing import measure_on_dataset
 
-    rates = measure_on_dataset(model, dataset, root=data_dir, samples=samples, seed=seed,
-                               device=device)
-    report = estimate_energy(layer_table(model), rates,
-                             [resolve_preset(n) for n in SNN_PRESETS], resolve_preset(ANN_PRESET))
+    rates = measure_on_dataset(model, dataset, root=data_dir, samples=samples, seed=seed, device=device)
+    report = estimate_energy(
+        layer_table(model), rates, [resolve_preset(n) for n in SNN_PRESETS], resolve_preset(ANN_PRESET)
+    )
     at = report.split(split)
     return {
         "snn_mj": dict(at.snn_mj),

@@ -16,5 +16,14 @@ from sbn.wire.channels import CHANNELS, parse_channel
 from sbn.wire.codecs import CODECS, DEFAULT_CODEC, get_codec
 from sbn.wire.link import Delivery, Link
 
-__all__ = ["CHANNELS", "CODECS", "DEFAULT_CODEC", "Channel", "Codec", "Delivery", "Link",
-           "get_codec", "parse_channel"]
+__all__ = [
+    "CHANNELS",
+    "CODECS",
+    "DEFAULT_CODEC",
+    "Channel",
+    "Codec",
+    "Delivery",
+    "Link",
+    "get_codec",
+    "parse_channel",
+]

@@ -17,8 +17,15 @@ import numpy as np
 from sbn.errors import FrameLost
 from sbn.wire.base import Codec
 from sbn.wire.bitfields import (
-    address_width, check_binary, check_frame_length, count_width, read_uints, slots_of, to_bits,
-    to_bytes, uint_bits,
+    address_width,
+    check_binary,
+    check_frame_length,
+    count_width,
+    read_uints,
+    slots_of,
+    to_bits,
+    to_bytes,
+    uint_bits,
 )
 
 
@@ -30,8 +37,11 @@ class AddressEvents(Codec):
         flat = check_binary(spikes)
         addresses = np.flatnonzero(flat)
         slots = flat.size
-        return to_bytes(np.concatenate([uint_bits([addresses.size], count_width(slots)),
-                                        uint_bits(addresses, address_width(slots))]))
+        return to_bytes(
+            np.concatenate(
+                [uint_bits([addresses.size], count_width(slots)), uint_bits(addresses, address_width(slots))]
+            )
+        )
 
     def decode(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         slots = slots_of(shape)

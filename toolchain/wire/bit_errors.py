@@ -22,7 +22,7 @@ class BinarySymmetric(Channel):
         self.p = p
 
     @classmethod
-    def from_args(cls, spec: str, args: list[str]) -> "BinarySymmetric":
+    def from_args(cls, spec: str, args: list[str]) -> BinarySymmetric:
         arity(cls, spec, args, 1, 1)
         return cls(spec, probability(spec, args[0], "the flip probability P"))
 
@@ -39,7 +39,7 @@ class AwgnBpsk(BinarySymmetric):
     usage = "awgn:EBN0_DB (BPSK over AWGN at this Eb/N0 in dB, hard decisions)"
 
     @classmethod
-    def from_args(cls, spec: str, args: list[str]) -> "AwgnBpsk":
+    def from_args(cls, spec: str, args: list[str]) -> AwgnBpsk:
         arity(cls, spec, args, 1, 1)
         ebn0_db = number(spec, args[0], "Eb/N0 in dB")
         if ebn0_db < -30:

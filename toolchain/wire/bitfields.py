@@ -16,8 +16,7 @@ def check_binary(spikes: np.ndarray) -> np.ndarray:
     binary = np.isin(values, (0, 1))
     if not binary.all():
         bad = values[~binary].ravel()[:3].tolist()
-        raise WireError(f"the payload is not binary spikes (values {bad}); only spikes "
-                        "can cross the wire")
+        raise WireError(f"the payload is not binary spikes (values {bad}); only spikes can cross the wire")
     return values.astype(bool).ravel()
 
 
@@ -71,5 +70,4 @@ def check_frame_length(data: bytes, used_bits: int) -> None:
     """A frame holds exactly the codes read, padded to a whole byte; anything else is a
     frame that a flipped header bit has made unreadable."""
     if len(data) != (used_bits + 7) // 8:
-        raise FrameLost(f"the frame holds {len(data)} bytes, its header describes "
-                        f"{(used_bits + 7) // 8}")
+        raise FrameLost(f"the frame holds {len(data)} bytes, its header describes {(used_bits + 7) // 8}")

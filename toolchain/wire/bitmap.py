@@ -29,7 +29,9 @@ class Bitmap(Codec):
 
     def decode(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         if len(data) != packed_bytes(shape):
-            raise FrameLost(f"payload of {len(data)} bytes does not hold shape {list(shape)} "
-                            f"({packed_bytes(shape)} bytes)")
-        bits = to_bits(data)[:slots_of(shape)]
+            raise FrameLost(
+                f"payload of {len(data)} bytes does not hold shape {list(shape)} "
+                f"({packed_bytes(shape)} bytes)"
+            )
+        bits = to_bits(data)[: slots_of(shape)]
         return bits.reshape(shape).astype(np.float64)

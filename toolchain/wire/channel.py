@@ -28,7 +28,7 @@ class Channel(ABC):
 
     @classmethod
     @abstractmethod
-    def from_args(cls, spec: str, args: list[str]) -> "Channel":
+    def from_args(cls, spec: str, args: list[str]) -> Channel:
         """Build from the SPEC's fields after the name (ConfigError naming the spec)."""
 
     @property

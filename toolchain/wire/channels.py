@@ -15,7 +15,7 @@ class Perfect(Channel):
     measure = "bit error rate"
 
     @classmethod
-    def from_args(cls, spec: str, args: list[str]) -> "Perfect":
+    def from_args(cls, spec: str, args: list[str]) -> Perfect:
         if args:
             raise ConfigError(f"channel {spec!r}: 'none' takes no parameters")
         return cls(spec)
@@ -39,6 +39,7 @@ def parse_channel(spec: str) -> Channel:
     name, *args = spec.strip().split(":")
     cls = CHANNELS.get(name.lower())
     if cls is None:
-        raise ConfigError(f"unknown channel {spec!r}: known are "
-                          + "; ".join(c.usage for c in CHANNELS.values()))
+        raise ConfigError(
+            f"unknown channel {spec!r}: known are " + "; ".join(c.usage for c in CHANNELS.values())
+        )
     return cls.from_args(spec.strip(), args)

@@ -24,14 +24,16 @@ class PacketErasure(Channel):
         self.p, self.packet_bytes = p, packet_bytes
 
     @classmethod
-    def from_args(cls, spec: str, args: list[str]) -> "PacketErasure":
+    def from_args(cls, spec: str, args: list[str]) -> PacketErasure:
         arity(cls, spec, args, 1, 2)
         p = probability(spec, args[0], "the packet loss probability P")
         size = DEFAULT_PACKET_BYTES
         if len(args) == 2:
             size = number(spec, args[1], "PACKET_BYTES")
             if size < 1 or size != int(size):
-                raise ConfigError(f"channel {spec!r}: PACKET_BYTES must be a whole number >= 1, got {args[1]}")
+                raise ConfigError(
+                    f"channel {spec!r}: PACKET_BYTES must be a whole number >= 1, got {args[1]}"
+                )
         return cls(spec, p, int(size))
 
     @property

@@ -22,17 +22,18 @@ BATCH = 256
 
 class GilbertElliott(Channel):
     name = "ge"
-    usage = ("ge:P_GB:P_BG[:E_GOOD[:E_BAD]] (good->bad and bad->good transition probabilities "
-             "per bit; flip probabilities in each state, default 0 and 0.5)")
+    usage = (
+        "ge:P_GB:P_BG[:E_GOOD[:E_BAD]] (good->bad and bad->good transition probabilities "
+        "per bit; flip probabilities in each state, default 0 and 0.5)"
+    )
     measure = "bit error rate"
 
-    def __init__(self, spec: str, p_gb: float, p_bg: float, e_good: float = 0.0,
-                 e_bad: float = 0.5) -> None:
+    def __init__(self, spec: str, p_gb: float, p_bg: float, e_good: float = 0.0, e_bad: float = 0.5) -> None:
         super().__init__(spec)
         self.p_gb, self.p_bg, self.e_good, self.e_bad = p_gb, p_bg, e_good, e_bad
 
     @classmethod
-    def from_args(cls, spec: str, args: list[str]) -> "GilbertElliott":
+    def from_args(cls, spec: str, args: list[str]) -> GilbertElliott:
         arity(cls, spec, args, 2, 4)
         names = ("P_GB", "P_BG", "E_GOOD", "E_BAD")
         values = [probability(spec, text, name) for text, name in zip(args, names)]
@@ -61,10 +62,10 @@ class GilbertElliott(Channel):
             leave = (self.p_bg, self.p_gb) if state_bad else (self.p_gb, self.p_bg)
             runs = np.stack([_sojourns(leave[0], n, rng), _sojourns(leave[1], n, rng)], axis=1).ravel()
             edges = pos + np.concatenate([[0], np.cumsum(runs)])
-            for first, last in zip(edges[(0 if state_bad else 1)::2], edges[(1 if state_bad else 2)::2]):
+            for first, last in zip(edges[(0 if state_bad else 1) :: 2], edges[(1 if state_bad else 2) :: 2]):
                 if first >= n:
                     break
-                bad[first:min(last, n)] = True
+                bad[first : min(last, n)] = True
             pos = int(edges[-1])
         return bad
 

@@ -26,8 +26,8 @@ from sbn.wire.codecs import DEFAULT_CODEC, get_codec
 class Delivery:
     """What the edge receives for a batch of frames."""
 
-    received: np.ndarray            # [T, B, C', H', W'] float64 spikes (zeros for a lost frame)
-    sent_bytes: list[int]           # coded bytes per sample, as sent
+    received: np.ndarray  # [T, B, C', H', W'] float64 spikes (zeros for a lost frame)
+    sent_bytes: list[int]  # coded bytes per sample, as sent
     lost: list[bool] = field(default_factory=list)
 
     @property
@@ -42,11 +42,11 @@ class Link:
     seed: int = 0
 
     @classmethod
-    def named(cls, codec: str = DEFAULT_CODEC, channel: str = "none", seed: int = 0) -> "Link":
+    def named(cls, codec: str = DEFAULT_CODEC, channel: str = "none", seed: int = 0) -> Link:
         return cls(get_codec(codec), parse_channel(channel), seed)
 
     @classmethod
-    def perfect(cls) -> "Link":
+    def perfect(cls) -> Link:
         return cls(get_codec(DEFAULT_CODEC), Perfect("none"))
 
     def send(self, sent: np.ndarray, first_index: int = 0) -> Delivery:

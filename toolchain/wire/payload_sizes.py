@@ -25,26 +25,37 @@ SCHEMA = "sbn.payload-bytes/1"
 
 def measure_row(split: str, sent: np.ndarray) -> dict[str, Any]:
     """Every codec's mean bytes per sample on ``sent`` [T, B, C', H', W'] (binary spikes)."""
-    sizes = {name: float(np.mean([len(codec.encode(sent[:, b])) for b in range(sent.shape[1])]))
-             for name, codec in CODECS.items()}
+    sizes = {
+        name: float(np.mean([len(codec.encode(sent[:, b])) for b in range(sent.shape[1])]))
+        for name, codec in CODECS.items()
+    }
     return _row(split, sent.shape, float(sent.mean()), sizes)
 
 
 def row_from_channel_report(split: str, report: dict[str, Any]) -> dict[str, Any]:
     """The same row from an ``sbn.channel/1`` report (its codecs measured their sizes)."""
     t, *shape = report["payload_shape"]
-    return _row(split, (t, report["samples"], *shape), report["payload_firing_rate"],
-                {name: c["bytes_per_sample"]["mean"] for name, c in report["codecs"].items()})
+    return _row(
+        split,
+        (t, report["samples"], *shape),
+        report["payload_firing_rate"],
+        {name: c["bytes_per_sample"]["mean"] for name, c in report["codecs"].items()},
+    )
 
 
 def _row(split: str, shape: tuple[int, ...], firing_rate: float, sizes: dict[str, float]) -> dict[str, Any]:
-    return {"split": split, "payload_shape": [int(d) for d in shape[2:]], "time_steps": int(shape[0]),
-            "samples": int(shape[1]), "firing_rate": firing_rate, "bytes_per_sample": sizes}
+    return {
+        "split": split,
+        "payload_shape": [int(d) for d in shape[2:]],
+        "time_steps": int(shape[0]),
+        "samples": int(shape[1]),
+        "firing_rate": firing_rate,
+        "bytes_per_sample": sizes,
+    }
 
 
 def write_payload_bytes(path: str | os.PathLike, rows: list[dict[str, Any]], source: str) -> None:
-    write_json(path, {"schema": SCHEMA, "producer": f"sbn {__version__}", "source": source,
-                      "rows": rows})
+    write_json(path, {"schema": SCHEMA, "producer": f"sbn {__version__}", "source": source, "rows": rows})
 
 
 def read_payload_bytes(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
@@ -56,7 +67,9 @@ def read_payload_bytes(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
             sizes = {str(k): float(v) for k, v in row["bytes_per_sample"].items()}
             rows[split_label(parse_split(row["split"]))] = {
                 "payload_shape": tuple(int(d) for d in row["payload_shape"]),
-                "time_steps": int(row["time_steps"]), "bytes_per_sample": sizes}
+                "time_steps": int(row["time_steps"]),
+                "bytes_per_sample": sizes,
+            }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{path}: malformed measured payload bytes ({exc!r})") from None
     return rows
@@ -76,7 +89,8 @@ def measured_for(rows, path: str | os.PathLike) -> dict[str, dict[str, float]]:
             raise ConfigError(
                 f"{path}: the payloads measured at {p.split} are {'x'.join(map(str, m['payload_shape']))} "
                 f"with T = {m['time_steps']}, the table's row is {'x'.join(map(str, p.payload_shape))} "
-                f"with T = {p.time_steps}; give the same --channels, --stride, --T and --width")
+                f"with T = {p.time_steps}; give the same --channels, --stride, --T and --width"
+            )
         matched[p.split] = m["bytes_per_sample"]
     if not matched:
         raise ConfigError(f"{path}: measures {', '.join(measured) or 'no split'}, none of the table's splits")

@@ -19,8 +19,16 @@ import numpy as np
 from sbn.errors import FrameLost
 from sbn.wire.base import Codec
 from sbn.wire.bitfields import (
-    address_width, check_binary, check_frame_length, count_width, read_at, read_uints, slots_of, to_bits,
-    to_bytes, uint_bits,
+    address_width,
+    check_binary,
+    check_frame_length,
+    count_width,
+    read_at,
+    read_uints,
+    slots_of,
+    to_bits,
+    to_bytes,
+    uint_bits,
 )
 
 
@@ -35,8 +43,11 @@ def _rice_bits(gaps: np.ndarray, k: int) -> np.ndarray:
     starts = np.cumsum(lengths) - lengths
     bits = np.zeros(int(lengths.sum()), dtype=np.uint8)
     ones = int(quotients.sum())  # the unary parts: quotients[i] ones from starts[i]
-    bits[np.repeat(starts, quotients) + np.arange(ones)
-         - np.repeat(np.cumsum(quotients) - quotients, quotients)] = 1
+    bits[
+        np.repeat(starts, quotients)
+        + np.arange(ones)
+        - np.repeat(np.cumsum(quotients) - quotients, quotients)
+    ] = 1
     if k:
         where = (starts + quotients + 1)[:, None] + np.arange(k)
         bits[where.ravel()] = uint_bits(gaps & ((1 << k) - 1), k)
@@ -53,8 +64,15 @@ class RunLength(Codec):
         aw = address_width(slots)
         gaps = np.diff(positions, prepend=-1) - 1
         k = _best_k(gaps, aw)
-        return to_bytes(np.concatenate([uint_bits([positions.size], count_width(slots)),
-                                        uint_bits([k], aw.bit_length()), _rice_bits(gaps, k)]))
+        return to_bytes(
+            np.concatenate(
+                [
+                    uint_bits([positions.size], count_width(slots)),
+                    uint_bits([k], aw.bit_length()),
+                    _rice_bits(gaps, k),
+                ]
+            )
+        )
 
     def decode(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         slots = slots_of(shape)

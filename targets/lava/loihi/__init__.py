@@ -11,5 +11,12 @@ from sbn.targets.lava.loihi.models import FAST_FIXED_MODELS, fixed_run_cfg
 from sbn.targets.lava.loihi.network import FixedNetwork, build, timing
 from sbn.targets.lava.loihi.simulate import FixedRun, simulate_fixed
 
-__all__ = ["FAST_FIXED_MODELS", "FixedNetwork", "FixedRun", "build", "fixed_run_cfg",
-           "simulate_fixed", "timing"]
+__all__ = [
+    "FAST_FIXED_MODELS",
+    "FixedNetwork",
+    "FixedRun",
+    "build",
+    "fixed_run_cfg",
+    "simulate_fixed",
+    "timing",
+]

@@ -63,7 +63,7 @@ def _scatter(x, wt, out, kx, ky, sx, sy, px0, py0, dx, dy, cin_g, og):  # pragma
                     continue
                 dst = (x2 * y2n + y2) * o_all + o0
                 src = wc + (i * ky + j) * o_all
-                _add_run(flat[dst:dst + og], wflat[src:src + og], v)
+                _add_run(flat[dst : dst + og], wflat[src : src + og], v)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -90,7 +90,7 @@ def _scatter_rows(x, wr, out, kx, ky, px0, py0):  # pragma: no cover - compiled
                 for i in range(i_lo, i_hi + 1):
                     dst = ((px - i) * y2n + py - j_hi) * o_all
                     src = wc + i * ky * o_all
-                    _add_run(flat[dst:dst + run], wflat[src:src + run], v)
+                    _add_run(flat[dst : dst + run], wflat[src : src + run], v)
 
 
 def _pair(value) -> tuple[int, int]:
@@ -105,8 +105,10 @@ class IntConv:
     def __init__(self, weight: np.ndarray, stride=1, padding=0, dilation=1, groups: int = 1):
         weight = np.asarray(weight)
         if weight.ndim != 4 or weight.dtype.kind not in "iu":
-            raise ValueError(f"Conv weight must be an integer (C_out, kx, ky, C_in/groups) array, "
-                             f"got {weight.dtype} {weight.shape}")
+            raise ValueError(
+                f"Conv weight must be an integer (C_out, kx, ky, C_in/groups) array, "
+                f"got {weight.dtype} {weight.shape}"
+            )
         self.out_channels, self.kx, self.ky, self.cin_g = weight.shape
         self.groups = int(groups)
         if self.groups < 1 or self.out_channels % self.groups:
@@ -115,14 +117,19 @@ class IntConv:
         # flipped (Lava convolves) and tap-major: wt[c, i, j, o] = weight[o, kx-1-i, ky-1-j, c]
         self._wt = np.ascontiguousarray(weight[:, ::-1, ::-1, :].transpose(3, 1, 2, 0), dtype=np.int32)
         #: which kernel runs: "rows" (stride 1, no dilation, one group) or "general"
-        self.kernel = ("rows" if self.stride == (1, 1) and self.dilation == (1, 1) and self.groups == 1
-                       else "general")
+        self.kernel = (
+            "rows" if self.stride == (1, 1) and self.dilation == (1, 1) and self.groups == 1 else "general"
+        )
         if self.kernel == "rows":  # flipped along x only: see _scatter_rows
             self._wt = np.ascontiguousarray(self._wt[:, :, ::-1, :])
 
     def output_shape(self, input_shape) -> tuple[int, int, int]:
-        size = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, k, s, d in
-                zip(input_shape[:2], self.padding, (self.kx, self.ky), self.stride, self.dilation)]
+        size = [
+            (n + 2 * p - d * (k - 1) - 1) // s + 1
+            for n, p, k, s, d in zip(
+                input_shape[:2], self.padding, (self.kx, self.ky), self.stride, self.dilation
+            )
+        ]
         return size[0], size[1], self.out_channels
 
     def __call__(self, s_in: np.ndarray) -> np.ndarray:
@@ -135,14 +142,26 @@ class IntConv:
         if self.kernel == "rows":
             _scatter_rows(x, self._wt, out, self.kx, self.ky, *self.padding)
         else:
-            _scatter(x, self._wt, out, self.kx, self.ky, *self.stride, *self.padding,
-                     *self.dilation, self.cin_g, self.out_channels // self.groups)
+            _scatter(
+                x,
+                self._wt,
+                out,
+                self.kx,
+                self.ky,
+                *self.stride,
+                *self.padding,
+                *self.dilation,
+                self.cin_g,
+                self.out_channels // self.groups,
+            )
         return out
 
 
 def warm_up() -> None:
     """Compile (or load from numba's cache) before Lava forks its processes."""
-    for conv in (IntConv(np.ones((1, 1, 1, 1), dtype=np.int64)),
-                 IntConv(np.ones((1, 1, 1, 1), dtype=np.int64), stride=2)):
+    for conv in (
+        IntConv(np.ones((1, 1, 1, 1), dtype=np.int64)),
+        IntConv(np.ones((1, 1, 1, 1), dtype=np.int64), stride=2),
+    ):
         conv(np.ones((1, 1, 1), dtype=np.int32))  # graded messages
         conv(np.ones((1, 1, 1), dtype=np.bool_))  # spikes

@@ -78,8 +78,13 @@ class PyConvModelFixedSbnFast(SpikeDrivenConvModel):
 
     def accumulate(self, s_in: np.ndarray, spikes: bool) -> np.ndarray:
         if self._conv is None:
-            self._conv = IntConv(np.asarray(self.weight, dtype=np.int32), self.stride, self.padding,
-                                 self.dilation, int(self.groups[0]))
+            self._conv = IntConv(
+                np.asarray(self.weight, dtype=np.int32),
+                self.stride,
+                self.padding,
+                self.dilation,
+                int(self.groups[0]),
+            )
         return wrap24(self._conv(s_in))
 
 
@@ -117,8 +122,7 @@ class PyDelaySparseModelSbnFast(PyDelaySparseModelBitAcc):
     def calc_act(self, s_in) -> np.ndarray:
         if self._stack is None:
             self._stack = delay_stack(self.weights, self.delays, self.a_buff.shape[-1] - 1)
-        return np.reshape(self._stack.dot(s_in),
-                          (self.a_buff.shape[-1], self.weights.shape[0])).T
+        return np.reshape(self._stack.dot(s_in), (self.a_buff.shape[-1], self.weights.shape[0])).T
 
 
 def delay_stack(weights, delays, max_delay: int):
@@ -130,13 +134,15 @@ def delay_stack(weights, delays, max_delay: int):
     w = coo_matrix(weights)
     d = np.asarray(csr_matrix(delays)[w.row, w.col]).ravel().astype(np.int64)
     n_out, n_in = w.shape
-    return coo_matrix((w.data, (d * n_out + w.row, w.col)),
-                      shape=((max_delay + 1) * n_out, n_in)).tocsr()
+    return coo_matrix((w.data, (d * n_out + w.row, w.col)), shape=((max_delay + 1) * n_out, n_in)).tocsr()
 
 
 #: process class -> the toolchain's fixed-point model for it
-FAST_FIXED_MODELS = {Conv: PyConvModelFixedSbnFast, LIFReset: PyLifResetModelSbnFast,
-                     DelaySparse: PyDelaySparseModelSbnFast}
+FAST_FIXED_MODELS = {
+    Conv: PyConvModelFixedSbnFast,
+    LIFReset: PyLifResetModelSbnFast,
+    DelaySparse: PyDelaySparseModelSbnFast,
+}
 
 
 def fixed_run_cfg(fast: bool = True) -> Loihi2SimCfg:
@@ -147,5 +153,13 @@ def fixed_run_cfg(fast: bool = True) -> Loihi2SimCfg:
     return Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=dict(FAST_FIXED_MODELS))
 
 
-__all__ = ["FAST_FIXED_MODELS", "LIF", "PyConvModelFixedSbnFast", "PyDelaySparseModelSbnFast",
-           "PyLifResetModelSbnFast", "RECORD_KEY", "SpikeRecorder", "fixed_run_cfg"]
+__all__ = [
+    "FAST_FIXED_MODELS",
+    "LIF",
+    "PyConvModelFixedSbnFast",
+    "PyDelaySparseModelSbnFast",
+    "PyLifResetModelSbnFast",
+    "RECORD_KEY",
+    "SpikeRecorder",
+    "fixed_run_cfg",
+]

@@ -67,8 +67,10 @@ def quantize_images(frames: np.ndarray, scale: int) -> np.ndarray:
     """Graded input messages: ``round(x * scale)``; values outside [0, 1] are refused."""
     frames = np.asarray(frames, dtype=np.float64)
     if frames.size and (frames.min() < 0 or frames.max() > 1):
-        raise SimulationError(f"inputs must lie in [0, 1] for the fixed-point path (pixels as "
-                              f"{int(math.log2(scale + 1))}-bit integers); got {frames.min():g}..{frames.max():g}")
+        raise SimulationError(
+            f"inputs must lie in [0, 1] for the fixed-point path (pixels as "
+            f"{int(math.log2(scale + 1))}-bit integers); got {frames.min():g}..{frames.max():g}"
+        )
     return np.rint(frames * scale).astype(np.int32)
 
 
@@ -93,8 +95,10 @@ def timing(q: Quantized) -> Timing:
     longest = int(q.format.get("max_delay", MAX_DELAY))
     for name, d in delay.items():
         if d > longest:
-            raise MappingError(f"projection {name}: needs a delay of {d} steps; {q.target}'s synaptic "
-                               f"delays hold 0..{longest}")
+            raise MappingError(
+                f"projection {name}: needs a delay of {d} steps; {q.target}'s synaptic "
+                f"delays hold 0..{longest}"
+            )
     return Timing(start, delay)
 
 
@@ -109,9 +113,13 @@ def _conv_kwargs(node, weight: np.ndarray) -> dict:
     if isinstance(node.padding, str) or np.asarray(node.padding).dtype.kind in "SUO":
         raise MappingError(f"padding {node.padding!r}: Lava's Conv takes symmetric integer padding")
     # cross-correlation with w is Lava's convolution with w flipped: (O, C, kh, kw) -> (O, kh, kw, C)
-    return {"weight": np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 2, 3, 1)).astype(np.int32),
-            "padding": pair(node.padding), "stride": pair(node.stride), "dilation": pair(node.dilation),
-            "groups": int(np.asarray(node.groups))}
+    return {
+        "weight": np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 2, 3, 1)).astype(np.int32),
+        "padding": pair(node.padding),
+        "stride": pair(node.stride),
+        "dilation": pair(node.dilation),
+        "groups": int(np.asarray(node.groups)),
+    }
 
 
 @dataclass
@@ -138,8 +146,15 @@ class FixedNetwork:
         return next(iter(self.processes.values()))
 
 
-def build(q: Quantized, nodes: dict, frames: dict[str, np.ndarray], time_steps: int, *,
-          record_dir: str | None = None, probe: bool = False) -> FixedNetwork:
+def build(
+    q: Quantized,
+    nodes: dict,
+    frames: dict[str, np.ndarray],
+    time_steps: int,
+    *,
+    record_dir: str | None = None,
+    probe: bool = False,
+) -> FixedNetwork:
     """Lava processes for ``q`` fed ``frames`` ({Input: [T, B, *shape] integers}).
 
     ``record_dir``: neuron groups record their spikes there (the toolchain's models only);
@@ -160,19 +175,27 @@ def build(q: Quantized, nodes: dict, frames: dict[str, np.ndarray], time_steps: 
         data = np.zeros((*lava_shape(shape), steps), dtype=np.int32)
         f = to_lava(frames[name])  # [T, B, X, Y, C]
         seq = f.transpose(1, 0, *range(2, f.ndim)).reshape(-1, *f.shape[2:])  # sample-major
-        data[..., :seq.shape[0]] = np.moveaxis(seq, 0, -1)
+        data[..., : seq.shape[0]] = np.moveaxis(seq, 0, -1)
         out_of[name] = add(name, Source(data=data), "RingBuffer").s_out
 
     for n, nq in q.neurons.items():
         shape = lava_shape(nq.shape)
-        lif = LIFReset(shape=shape, du=nq.du, dv=nq.dv, vth=nq.vth,
-                       bias_mant=to_lava(np.broadcast_to(nq.bias_mant, nq.shape)).astype(np.int32),
-                       bias_exp=to_lava(np.broadcast_to(nq.bias_exp, nq.shape)).astype(np.int32),
-                       reset_interval=time_steps, reset_offset=tm.start[n] % time_steps, name=n)
+        lif = LIFReset(
+            shape=shape,
+            du=nq.du,
+            dv=nq.dv,
+            vth=nq.vth,
+            bias_mant=to_lava(np.broadcast_to(nq.bias_mant, nq.shape)).astype(np.int32),
+            bias_exp=to_lava(np.broadcast_to(nq.bias_exp, nq.shape)).astype(np.int32),
+            reset_interval=time_steps,
+            reset_offset=tm.start[n] % time_steps,
+            name=n,
+        )
         add(n, lif, "LIFReset")
         if record_dir is not None:
-            rec = SpikeRecorder(os.path.join(record_dir, f"{len(net.recorders)}.u8"), shape,
-                                tm.start[n], samples * time_steps)
+            rec = SpikeRecorder(
+                os.path.join(record_dir, f"{len(net.recorders)}.u8"), shape, tm.start[n], samples * time_steps
+            )
             rec.create()
             lif.proc_params[RECORD_KEY] = rec
             net.recorders[n] = rec
@@ -181,21 +204,40 @@ def build(q: Quantized, nodes: dict, frames: dict[str, np.ndarray], time_steps: 
             src = out_of[p.source]
             if p.kind == "identity":
                 size = math.prod(shape)
-                syn = DelaySparse(weights=_identity(size, int(p.weight_mant)), delays=_identity(size, d, int),
-                                  max_delay=d, weight_exp=int(p.weight_exp), name=p.name)
+                syn = DelaySparse(
+                    weights=_identity(size, int(p.weight_mant)),
+                    delays=_identity(size, d, int),
+                    max_delay=d,
+                    weight_exp=int(p.weight_exp),
+                    name=p.name,
+                )
                 add(p.name, syn, "DelaySparse")
                 src.flatten().connect(syn.s_in)
                 syn.a_out.reshape(shape).connect(lif.a_in)
                 continue
             if d > 0:  # spikes wait in a relay: DelaySparse(d - 1) into a LIF that re-emits them
-                src = _relay(net, add, p.name, src, q.neurons[p.source].shape if p.source in q.neurons
-                             else q.inputs[p.source], d - 1)
+                src = _relay(
+                    net,
+                    add,
+                    p.name,
+                    src,
+                    q.neurons[p.source].shape if p.source in q.neurons else q.inputs[p.source],
+                    d - 1,
+                )
             kw = _conv_kwargs(nodes[p.name], p.weight)
-            conv = Conv(input_shape=lava_shape(_source_shape(q, p.source)), weight_exp=0,
-                        num_weight_bits=8, num_message_bits=8 if p.graded else 0, name=p.name, **kw)
+            conv = Conv(
+                input_shape=lava_shape(_source_shape(q, p.source)),
+                weight_exp=0,
+                num_weight_bits=8,
+                num_message_bits=8 if p.graded else 0,
+                name=p.name,
+                **kw,
+            )
             if tuple(conv.a_out.shape) != shape:
-                raise MappingError(f"node {p.name}: Lava's Conv gives {tuple(conv.a_out.shape)}, the "
-                                   f"neuron group {n} holds {shape}")
+                raise MappingError(
+                    f"node {p.name}: Lava's Conv gives {tuple(conv.a_out.shape)}, the "
+                    f"neuron group {n} holds {shape}"
+                )
             add(p.name, conv, "Conv")
             src.connect(conv.s_in)
             conv.a_out.connect(lif.a_in)
@@ -225,8 +267,16 @@ def _relay(net: FixedNetwork, add, projection: str, src, nir_shape, delay: int):
     shape = lava_shape(tuple(nir_shape))
     size = math.prod(shape)
     name = relay_name(projection)
-    syn = add(f"{name}.delay", DelaySparse(weights=_identity(size, 1), delays=_identity(size, delay, int),
-                                           max_delay=delay, name=f"{name}.delay"), "DelaySparse")
+    syn = add(
+        f"{name}.delay",
+        DelaySparse(
+            weights=_identity(size, 1),
+            delays=_identity(size, delay, int),
+            max_delay=delay,
+            name=f"{name}.delay",
+        ),
+        "DelaySparse",
+    )
     # u = a_in << 6 = 64 for a spike, 0 otherwise; v has no memory (dv 4095); vth 0: v > 0 fires
     lif = add(name, LIF(shape=shape, du=4095, dv=4095, vth=0, name=name), "LIF")
     src.flatten().connect(syn.s_in)

@@ -24,8 +24,7 @@ def relay_name(projection: str) -> str:
 
 def relayed(q: Quantized, delays: dict[str, int]) -> dict[str, str]:
     """Projection -> its source, for every convolution that is delayed through a relay."""
-    return {p.name: p.source for p in q.projections.values()
-            if p.kind != "identity" and delays[p.name] > 0}
+    return {p.name: p.source for p in q.projections.values() if p.kind != "identity" and delays[p.name] > 0}
 
 
 def with_relays(network: Network, q: Quantized, delays: dict[str, int]) -> Network:
@@ -43,8 +42,14 @@ def with_relays(network: Network, q: Quantized, delays: dict[str, int]) -> Netwo
             if via:
                 (conv,) = via
                 name = relay_name(conv)
-                groups.append(NeuronGroup(name, "LIF", shapes[proj.source],
-                                          (Projection(proj.source, 1, 1, (name + ".delay",), 1),)))
+                groups.append(
+                    NeuronGroup(
+                        name,
+                        "LIF",
+                        shapes[proj.source],
+                        (Projection(proj.source, 1, 1, (name + ".delay",), 1),),
+                    )
+                )
                 proj = replace(proj, source=name)
             projections.append(proj)
         groups.append(replace(group, projections=tuple(projections)))

@@ -47,12 +47,20 @@ class FixedRun:
 
 def _windows(stream: np.ndarray, first: int, samples: int, t: int) -> np.ndarray:
     """[steps, *shape] indexed by Lava step - 1 -> [T, B, *shape]."""
-    seq = stream[first - 1:first - 1 + samples * t]
+    seq = stream[first - 1 : first - 1 + samples * t]
     return seq.reshape(samples, t, *seq.shape[1:]).swapaxes(0, 1)
 
 
-def simulate_fixed(graph: nir.NIRGraph, q: Quantized, images: np.ndarray, *, time_steps: int,
-                   fast: bool = True, probe: bool = False, record: bool = True) -> FixedRun:
+def simulate_fixed(
+    graph: nir.NIRGraph,
+    q: Quantized,
+    images: np.ndarray,
+    *,
+    time_steps: int,
+    fast: bool = True,
+    probe: bool = False,
+    record: bool = True,
+) -> FixedRun:
     """Run ``q`` on ``images`` [B, C, H, W] in [0, 1] (direct encoding: the image at every step)."""
     check_matches(q, graph)
     if len(q.inputs) != 1:
@@ -60,9 +68,11 @@ def simulate_fixed(graph: nir.NIRGraph, q: Quantized, images: np.ndarray, *, tim
     images = np.asarray(images, dtype=np.float64)
     if images.ndim < 2 or images.shape[0] < 1:
         raise SimulationError(f"images must be [B, ...] with B >= 1, got shape {images.shape}")
-    (name, shape), = q.inputs.items()
+    ((name, shape),) = q.inputs.items()
     if tuple(images.shape[1:]) != tuple(shape):
-        raise SimulationError(f"images have shape {tuple(images.shape[1:])}; Input {name!r} takes {tuple(shape)}")
+        raise SimulationError(
+            f"images have shape {tuple(images.shape[1:])}; Input {name!r} takes {tuple(shape)}"
+        )
     if time_steps < 1:
         raise SimulationError(f"time steps must be >= 1, got {time_steps}")
     pixels = quantize_images(images, q.input_scale)
@@ -71,8 +81,7 @@ def simulate_fixed(graph: nir.NIRGraph, q: Quantized, images: np.ndarray, *, tim
     tmp = tempfile.mkdtemp(prefix="sbn-spikes-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
     t0 = time.perf_counter()
     try:
-        net = build(q, nodes, frames, time_steps, record_dir=tmp if (record and fast) else None,
-                    probe=probe)
+        net = build(q, nodes, frames, time_steps, record_dir=tmp if (record and fast) else None, probe=probe)
         streams = run_network(net.anchor, net.run_steps, fixed_run_cfg(fast), lambda: _read_sinks(net))
         wall = time.perf_counter() - t0
         return _result(net, streams, wall)
@@ -97,5 +106,13 @@ def _result(net: FixedNetwork, streams: dict[str, np.ndarray], wall: float) -> F
             raise SimulationError(f"node {n}: the spikes recorded in its process differ from its sink's")
         spikes[n] = sunk
     outputs = {o: spikes[n] for o, n in q.outputs.items()}
-    return FixedRun(outputs=outputs, spikes=spikes, start=dict(tm.start), delays=dict(tm.delay),
-                    steps=net.run_steps, processes=dict(net.kinds), relays=list(net.relays), wall_s=wall)
+    return FixedRun(
+        outputs=outputs,
+        spikes=spikes,
+        start=dict(tm.start),
+        delays=dict(tm.delay),
+        steps=net.run_steps,
+        processes=dict(net.kinds),
+        relays=list(net.relays),
+        wall_s=wall,
+    )
