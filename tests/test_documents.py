@@ -59,7 +59,7 @@ def test_every_versioned_reader_uses_it():
     root = Path(__file__).resolve().parents[1]
     readers = {
         "toolchain/graph/rates.py",
-        "toolchain/graph/manifest.py",
+        "toolchain/graph/manifest_read.py",
         "toolchain/energy/report.py",
         "toolchain/energy/presets.py",
         "toolchain/energy/bits.py",

@@ -37,7 +37,7 @@ def test_kill_9_mid_epoch_then_resume_loses_at_most_the_running_epoch(tmp_path):
         "--batch-size",
         "16",
         "--train-samples",
-        "128",
+        "2048",  # an epoch of seconds: the kill lands inside the second one on any machine
         "--test-samples",
         "16",
     ]
