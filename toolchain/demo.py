@@ -2,6 +2,7 @@
 
     backbone  -> fine-tuned SpikeBottleNet -> NIR export (full/device/edge) -> core map
               -> Lava: device -> packed payload -> edge -> accuracy and agreement
+              -> accuracy through bit errors per payload codec (reference executor)
               -> energy per split point and bits, with plots -> report.json / report.md
 
 Every step writes its artefact atomically and records a stamp of its inputs and outputs
@@ -34,6 +35,11 @@ from sbn.models.accounting import payload
 from sbn.train import Progress, TrainSettings, finetune_config, train
 
 SCHEMA = "sbn.demo/1"
+#: how many steps ``run_demo`` reports through ``hooks.step``
+STEPS = 9
+#: the noise plot: the issue's bit-error rates, the codecs that show the range of fragility
+DEMO_CHANNELS = ("bsc:1e-4", "bsc:1e-3", "bsc:1e-2")
+DEMO_CODECS = ("bitmap", "aer", "rle", "zlib")
 
 #: samples per Lava runtime in the demo: small enough that progress shows, large enough that
 #: the runtime start (about a second) stays a small part of each chunk
@@ -144,6 +150,7 @@ def run_demo(
     report["export"] = _export_step(stamps, hooks, sbn_path, export_dir)
     report["map"] = _map_step(stamps, hooks, export_dir, settings.target, out)
     report["lava"] = _lava_step(stamps, hooks, sbn_path, export_dir, test_data, settings, out)
+    report["channel"] = _channel_step(stamps, hooks, export_dir, test_data, settings, out)
     report["fixed_point"] = _fixed_step(stamps, hooks, export_dir, test_data, settings, out)
     report["energy"] = _energy_step(stamps, hooks, backbone_path, test_data, settings, out)
     report["bits"] = _bits_step(stamps, hooks, sbn_config, out)
@@ -289,6 +296,71 @@ def _lava_step(
         "payload_firing_rate": r["payload_firing_rate"],
         "wall_s_per_sample": r["wall_s_per_sample"],
     }
+
+
+def _channel_step(
+    stamps, hooks, export_dir, test_data: ImageDataset, settings: DemoSettings, out: Path
+) -> dict[str, Any]:
+    """The Lava samples through bit errors, per codec: the device and edge graphs in the
+    reference executor (Lava's spikes are the executor's), a few seconds."""
+    from sbn.graph.io import load_nir
+    from sbn.noise_curves import accuracy_under_noise
+    from sbn.noise_plots import plot_noise_curves
+
+    manifest = _export_manifest(export_dir)
+    key = _key(manifest, settings.lava_samples, settings.seed, DEMO_CHANNELS, DEMO_CODECS, "channel/1")
+    path, plot = out / "channel.json", out / "channel.png"
+    reuse = stamps.fresh("channel", key, path, plot)
+    hooks.step(
+        f"accuracy through bit errors per payload codec ({settings.lava_samples} samples, "
+        "reference executor) + plot",
+        reuse,
+    )
+    if not reuse:
+        data = test_data.subset(settings.lava_samples)
+        files = manifest["files"]
+        result = accuracy_under_noise(
+            load_nir(export_dir / files["device"]),
+            load_nir(export_dir / files["edge"]),
+            data.images.double().numpy(),
+            data.labels.numpy(),
+            time_steps=int(manifest["time_steps"]),
+            codecs=DEMO_CODECS,
+            channels=DEMO_CHANNELS,
+            seed=settings.seed,
+        )
+        write_json(path, result)
+        plot_noise_curves(result, plot)
+        stamps.mark("channel", key)
+    r = json.loads(path.read_text())
+    table: dict[str, dict[str, Any]] = {}
+    for row in r["results"]:
+        table.setdefault(row["codec"], {})[row["channel"]] = {
+            "accuracy": row["accuracy"],
+            "lost_frames": row["lost_frames"],
+        }
+    return {
+        "file": path.name,
+        "plot": plot.name,
+        "samples": r["samples"],
+        "clean_accuracy": r["clean_accuracy"],
+        "channels": list(DEMO_CHANNELS),
+        "bytes_per_sample": {c: v["bytes_per_sample"]["mean"] for c, v in r["codecs"].items()},
+        "results": table,
+    }
+
+
+def _channel_rows(ch: dict[str, Any] | None) -> list[str]:
+    if not ch:
+        return []
+    rates = " / ".join(c.split(":", 1)[1] for c in ch["channels"])
+    return [
+        f"| accuracy at bit-error rate {rates}, {codec} ({ch['bytes_per_sample'][codec]:,.0f} "
+        f"bytes/sample) on {ch['samples']} samples | "
+        + " / ".join(f"{row[c]['accuracy']:.1%} ({row[c]['lost_frames']} lost)" for c in ch["channels"])
+        + " |"
+        for codec, row in ch["results"].items()
+    ]
 
 
 def _fixed_step(
@@ -457,6 +529,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"| Lava / PyTorch prediction agreement | {lava['agreement']:.2%} |",
         f"| Lava / reference-executor payload spikes identical | {lava['payload_identical_to_executor']} |",
         f"| bits per sample on the wire (measured) | {8 * lava['bytes_per_sample']:,} ({lava['bytes_per_sample']:,} bytes) |",
+        *_channel_rows(report.get("channel")),
         *_fixed_rows(report.get("fixed_point")),
         f"| transmitted bits (manifest) | {bits['transmitted_bits']:,} |",
         f"| raw bits at the split | {bits['raw_bits']:,} |",
@@ -476,7 +549,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "Files: backbone.safetensors, spikebottlenet.safetensors, export/ (full.nir, "
         f"device.nir, edge.nir, manifest.json, device.{s['target']}.safetensors), map.json, lava.json, "
-        "lava-fixed.json, rates-fixed.json, energy.json, energy.png, "
+        "channel.json, channel.png, lava-fixed.json, rates-fixed.json, energy.json, energy.png, "
         "bits.json, bits.png, report.json.",
         "",
     ]

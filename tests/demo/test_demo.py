@@ -49,6 +49,8 @@ def test_report_folder(demo_dir):
         "export/manifest.json",
         "map.json",
         "lava.json",
+        "channel.json",
+        "channel.png",
         "lava-fixed.json",
         "rates-fixed.json",
         "export/device.loihi2.safetensors",
@@ -81,8 +83,15 @@ def test_report_folder(demo_dir):
     assert fixed["synaptic_ops_per_sample"] > 0
     assert "fixed point on Lava's Conv/LIF processes" in (out / "report.md").read_text()
     assert "SpikeBottleNet demo report" in first.stdout
-    for step in range(1, 9):
-        assert f"[{step}/8]" in first.stderr
+    channel = report["channel"]  # the same samples through bit errors, per codec
+    assert channel["samples"] == 4 and channel["channels"] == ["bsc:1e-4", "bsc:1e-3", "bsc:1e-2"]
+    assert channel["bytes_per_sample"]["bitmap"] == 512
+    assert set(channel["results"]) == {"bitmap", "aer", "rle", "zlib"}
+    assert channel["results"]["bitmap"]["bsc:1e-2"]["lost_frames"] == 0  # the bitmap never loses one
+    assert channel["results"]["zlib"]["bsc:1e-2"]["lost_frames"] == 4  # ~40 flips: Adler-32 fails
+    assert "accuracy at bit-error rate 1e-4 / 1e-3 / 1e-2, rle" in (out / "report.md").read_text()
+    for step in range(1, 10):
+        assert f"[{step}/9]" in first.stderr
 
 
 def test_second_run_reuses_everything(demo_dir):
@@ -90,7 +99,7 @@ def test_second_run_reuses_everything(demo_dir):
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}
     again = sbn("demo", "--out", out, *TINY)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stderr.count("(reused)") == 8
+    assert again.stderr.count("(reused)") == 9
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")} == before
 
 

@@ -63,7 +63,7 @@ def demo(
     from sbn.cli.outputs import own_outputs
     from sbn.cli.report_output import console
     from sbn.cli.train_view import RichProgress
-    from sbn.demo import DemoHooks, DemoSettings, run_demo
+    from sbn.demo import STEPS, DemoHooks, DemoSettings, run_demo
     from sbn.targets import resolve_target
 
     resolve_target(target)  # an unknown target fails now, not after the training
@@ -83,10 +83,12 @@ def demo(
     settings.bottleneck()  # validates the split against the model
     settings.backbone_config().with_bottleneck(settings.bottleneck())
     err = Console(stderr=True)
-    steps = iter(range(1, 9))
+    steps = iter(range(1, STEPS + 1))
 
     def step(name: str, reused: bool) -> None:
-        err.print(f"[bold][{next(steps)}/8][/bold] {name}" + ("  [dim](reused)[/dim]" if reused else ""))
+        err.print(
+            f"[bold][{next(steps)}/{STEPS}][/bold] {name}" + ("  [dim](reused)[/dim]" if reused else "")
+        )
 
     report = run_demo(
         out,
