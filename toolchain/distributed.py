@@ -24,10 +24,14 @@ be able to import their module; ``functools.partial`` objects and closures work 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import select
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,13 +183,34 @@ def _on_ray(fn, items, workers, address, retries, no_retry, cpus_per_task, gpus_
             on_result(outcome)
         return [results[i] for i in range(len(items))]
     finally:
-        for ref in pending:  # interrupted: stop what still runs
-            try:
-                ray.cancel(ref, force=True)
-            except Exception:
-                pass
+        if pending:  # interrupted: stop what still runs
+            _cancel(ray, list(pending))
         if owned:
             ray.shutdown()
+
+
+#: how long interrupted tasks get to run their own cleanup (a Lava runtime stops its
+#: processes and unlinks its shared memory within ~10 s) before their workers are killed
+CANCEL_GRACE_S = 15.0
+
+
+def _cancel(ray, refs: list) -> None:
+    """Cancel running tasks: first as a ``KeyboardInterrupt`` inside each, so that their
+    ``finally`` blocks run; the workers of those still running after the grace are killed."""
+    for ref in refs:
+        try:
+            ray.cancel(ref, force=False)
+        except Exception:
+            pass
+    try:
+        _, running = ray.wait(refs, num_returns=len(refs), timeout=CANCEL_GRACE_S)
+    except Exception:
+        running = refs
+    for ref in running:
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:
+            pass
 
 
 def _slots(resources: dict, cpus_per_task: float, gpus_per_task: float) -> int:
@@ -198,20 +223,84 @@ def _slots(resources: dict, cpus_per_task: float, gpus_per_task: float) -> int:
 
 def _call(fn: Callable[[Any], Any], item: Any) -> Any:
     """The Ray task: Ray resolves ``fn`` from the object store before calling this."""
-    return fn(item)
+    with _cancellable():
+        return fn(item)
+
+
+#: the signal that wakes a task's main thread from a system call (its handler does nothing)
+WAKE_SIGNAL = signal.SIGUSR2
+
+
+@contextlib.contextmanager
+def _cancellable() -> Iterator[None]:
+    """Let ``ray.cancel`` reach a task that waits in a system call.
+
+    Ray cancels a running task by tripping Python's SIGINT flag in the worker, without a
+    signal: a main thread blocked in a system call (a Lava run waiting for its processes)
+    never looks at the flag, so the task ran on until its worker was killed and its
+    ``finally`` blocks never ran (Lava's shared memory stayed in /dev/shm). Tripping the flag
+    also writes the signal number to Python's wakeup fd: here a watcher thread reads it and
+    sends the main thread ``WAKE_SIGNAL``, whose handler does nothing. The system call
+    returns, Python runs the tripped SIGINT handler, and ``KeyboardInterrupt`` unwinds the task.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    main = threading.main_thread().ident
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    finished = threading.Event()
+    previous_wake = signal.signal(WAKE_SIGNAL, lambda signum, frame: None)
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+
+    def watch() -> None:
+        while not finished.is_set():
+            ready, _, _ = select.select([read_end], [], [], 0.2)
+            if not ready:
+                continue
+            received = os.read(read_end, 512)
+            if previous_fd != -1:  # whoever listened before still hears every signal
+                with contextlib.suppress(OSError):
+                    os.write(previous_fd, received)
+            if signal.SIGINT in received and not finished.is_set():
+                signal.pthread_kill(main, WAKE_SIGNAL)
+
+    watcher = threading.Thread(target=watch, name="sbn-cancel-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        signal.set_wakeup_fd(previous_fd)
+        watcher.join()
+        signal.signal(WAKE_SIGNAL, previous_wake)
+        os.close(read_end)
+        os.close(write_end)
 
 
 def _start_ray(ray, workers: int, address: str | None) -> None:
+    """``ray.init``, keeping this process's SIGINT and SIGTERM handlers.
+
+    Ray's core worker installs its own fatal-signal handler for SIGTERM, which prints a
+    stack dump and aborts; the caller's (``sbn.interrupts``: unwind as ``KeyboardInterrupt``,
+    so that running tasks are cancelled and their cleanup runs) are put back.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
         if address is not None:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-        else:
+        else:  # our own instance: Ray's notes about it (its auth token, ...) are not the user's
             ray.init(
-                num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING
+                num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
             )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise ConfigError(f"could not start {where}: {one_line(exc)}") from None
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 def _cause(exc: BaseException) -> BaseException:

@@ -43,7 +43,9 @@ def _after_fork_in_parent() -> None:
         # sent again a moment later from another thread: sent from here its handler would
         # run inside this callback and be swallowed too; if the next fork has begun by then
         # it is held back again, until it arrives between forks
-        resend = threading.Timer(RESEND_AFTER_S, os.kill, (os.getpid(), held))
+        # to the main thread, where the handler raises: a signal sent to the process may
+        # be taken by another thread while the main one stays blocked in a system call
+        resend = threading.Timer(RESEND_AFTER_S, signal.pthread_kill, (threading.main_thread().ident, held))
         resend.daemon = True
         resend.start()
 

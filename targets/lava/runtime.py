@@ -10,11 +10,13 @@ turned into ``KeyboardInterrupt`` so that the same cleanup runs.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing import resource_tracker
 from typing import TypeVar
 
 from lava.magma.core.run_conditions import RunSteps
@@ -85,13 +87,15 @@ def lava_children(before: set[int] = frozenset()) -> set[int]:
     return {p for p in child_pids() - set(before) if not _is_python_helper(p)}
 
 
-def _end(pids: set[int], grace: float) -> None:
-    """Give Lava's children ``grace`` seconds to exit after stop, then SIGTERM, then SIGKILL."""
+def _end(pids: set[int], grace: float, quiet: bool = False) -> None:
+    """Give Lava's children ``grace`` seconds to exit after stop, then SIGTERM, then SIGKILL
+    (``quiet``: expected after a failed or interrupted run, so logged at debug level)."""
+    say = log.debug if quiet else log.warning
     alive = _wait_gone(pids, grace)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if not alive:
             return
-        log.warning("sending %s to %d Lava child process(es) left after stop", sig.name, len(alive))
+        say("sending %s to %d Lava child process(es) left after stop", sig.name, len(alive))
         for p in alive:
             try:
                 os.kill(p, sig)
@@ -110,16 +114,28 @@ def _alive(pid: int) -> bool:
 
 
 def _reap(pids: set[int]) -> None:
-    """Collect the exit status of our own direct children among ``pids`` (no zombies)."""
+    """Collect the exit status of our own direct children among ``pids`` (no zombies).
+
+    Lava's processes are ``multiprocessing`` children: they are collected through their
+    ``Process`` objects, which then know they ended. Collected behind multiprocessing's back
+    they would look alive to it for ever, and its exit handler would raise "Cannot close a
+    process while it is still running" when the interpreter exits.
+    """
+    owned = {p.pid: p for p in multiprocessing.active_children() if p.pid in pids}
     for p in pids:
+        if p in owned:
+            # the base class's join: Lava's override takes no timeout and closes the process
+            multiprocessing.Process.join(owned[p], 0)  # polls (WNOHANG), records the exit code
+            continue
         try:
             os.waitpid(p, os.WNOHANG)
         except ChildProcessError:  # not our direct child, or already collected
             pass
 
 
-def _stop(anchor, timeout: float) -> None:
+def _stop(anchor, timeout: float, quiet: bool = False) -> None:
     """``anchor.stop()`` in a helper thread, given up after ``timeout`` seconds."""
+    say = log.debug if quiet else log.warning
     errors: list[BaseException] = []
 
     def target():
@@ -132,9 +148,9 @@ def _stop(anchor, timeout: float) -> None:
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        log.warning("Lava runtime did not stop within %.0f s; ending its processes", timeout)
+        say("Lava runtime did not stop within %.0f s; ending its processes", timeout)
     elif errors:
-        log.warning("Lava runtime stop raised %s", errors[0])
+        say("Lava runtime stop raised %s", errors[0])
 
 
 def _cause(anchor, exc: Exception) -> str:
@@ -153,8 +169,37 @@ def _cause(anchor, exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _shared_memory(anchor) -> list:
+    """The run's shared-memory segments, as this process holds them (Lava creates each one
+    here, through its manager, which only records the name)."""
+    runtime = getattr(anchor, "runtime", None)
+    infrastructure = getattr(runtime, "_messaging_infrastructure", None)
+    smm = getattr(infrastructure, "smm", None)
+    return list(getattr(smm, "_shared_memory_handles", None) or ())
+
+
+def _unlink(segments: list) -> None:
+    """Unlink what an interrupted or failed run left in /dev/shm.
+
+    Lava unlinks its segments only when its stop completes; after an interrupt it rarely
+    does, and the children that could have done it are gone. Left alone they stay in
+    /dev/shm until the interpreter exits (then Python's resource tracker removes them with a
+    warning), or for ever when this process is killed. ``unlink`` also takes each one off the
+    resource tracker's list, so nothing is reported at exit.
+    """
+    for segment in segments:
+        try:
+            segment.close()
+            segment.unlink()
+        except (FileNotFoundError, OSError):  # Lava's stop got there first
+            pass
+
+
 def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
     """Run the network of ``anchor`` for ``steps`` Lava steps, return ``read()``; always stop."""
+    # the tracker started here, before Lava forks, so that the segments are on this
+    # process's tracker whichever process ends up unlinking them
+    resource_tracker.ensure_running()
     before = child_pids()
     finished = False
     with interrupts_raise():  # SIGTERM too; a signal during Lava's forks is not lost
@@ -173,8 +218,10 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
             except Exception as exc:  # Lava wraps a model's failure in its own exceptions
                 raise SimulationError(f"Lava run failed: {_cause(anchor, exc)}".splitlines()[0]) from exc
         finally:
+            segments = _shared_memory(anchor)
             try:
                 if anchor.runtime is not None:
-                    _stop(anchor, STOP_TIMEOUT_S if finished else FAILED_STOP_TIMEOUT_S)
+                    _stop(anchor, STOP_TIMEOUT_S if finished else FAILED_STOP_TIMEOUT_S, quiet=not finished)
             finally:
-                _end(lava_children(before), EXIT_GRACE_S if finished else 0.5)
+                _end(lava_children(before), EXIT_GRACE_S if finished else 0.5, quiet=not finished)
+                _unlink(segments)

@@ -48,6 +48,19 @@ def dies_once(marker: str):
     return os.getpid()
 
 
+def blocks_until_interrupted(marker: str):
+    """Waits in a system call (as a Lava run waits for its processes) and records whether its
+    ``finally`` block ran, and after how long."""
+    import threading
+
+    start = time.monotonic()
+    Path(marker + ".started").write_text("")
+    try:
+        threading.Event().wait()
+    finally:
+        Path(marker).write_text(f"{time.monotonic() - start:.2f}")
+
+
 def pid_after_nap(x):
     time.sleep(0.3)
     return os.getpid()
@@ -149,3 +162,26 @@ def test_ray_dead_worker_is_retried(ray_local, tmp_path):
     assert outcome.ok and outcome.attempts == 2, outcome
     lost = fan_out(dies_once, [str(tmp_path / "other")], workers=1, retries=0)[0]
     assert not lost.ok and not lost.permanent and "Worker" in lost.error_type, lost
+
+
+def test_cancel_reaches_a_task_blocked_in_a_system_call(ray_local, tmp_path):
+    """Ray's own cancel only sets Python's interrupt flag, which a thread blocked in a system
+    call never sees: the task ran until it was killed, its ``finally`` never ran (a Lava run's
+    shared memory stayed in /dev/shm). ``_cancel`` must interrupt it within the grace."""
+    from sbn import distributed
+
+    marker = str(tmp_path / "finally")
+    task = ray_local.remote(max_retries=0)(distributed._call)
+    ref = task.remote(blocks_until_interrupted, marker)
+    deadline = time.monotonic() + 120
+    while not Path(marker + ".started").exists():
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.05)
+    start = time.monotonic()
+    distributed._cancel(ray_local, [ref])
+    assert time.monotonic() - start < distributed.CANCEL_GRACE_S / 2  # not killed after the grace
+    assert Path(marker).exists(), "the task's finally block did not run"
+    with pytest.raises(ray_local.exceptions.TaskCancelledError):
+        ray_local.get(ref, timeout=30)
+    # the worker took no SIGINT with it into its next task
+    assert fan_out(square, [3], workers=1)[0].value == 9
