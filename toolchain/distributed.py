@@ -29,6 +29,9 @@ import logging
 import os
 import select
 import signal
+import socket
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -285,22 +288,88 @@ def _start_ray(ray, workers: int, address: str | None) -> None:
     stack dump and aborts; the caller's (``sbn.interrupts``: unwind as ``KeyboardInterrupt``,
     so that running tasks are cancelled and their cleanup runs) are put back.
     """
+    if address is not None:
+        _reachable(address)
     main = threading.current_thread() is threading.main_thread()
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    failure = None
     try:
-        if address is not None:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-        else:  # our own instance: Ray's notes about it (its auth token, ...) are not the user's
-            ray.init(
-                num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
-            )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise ConfigError(f"could not start {where}: {one_line(exc)}") from None
+        with _native_stderr_held() as held:
+            try:
+                if address is not None:
+                    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+                else:  # our own instance: Ray's notes about it (its auth token, ...) are not the user's
+                    ray.init(
+                        num_cpus=workers,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        logging_level=logging.ERROR,
+                    )
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                failure = exc
     finally:
         for sig, handler in handlers.items():
             if handler is not None:
                 signal.signal(sig, handler)
+    if failure is None:
+        sys.stderr.write(held.text)  # what Ray had to say about a good start, as it said it
+        return
+    where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+    hint = ""
+    if "InvalidAuthToken" in held.text or "Authentication token" in held.text:
+        hint = (
+            " (the cluster wants its authentication token: set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH "
+            "to the token the cluster was started with)"
+        )
+    raise ConfigError(f"could not start {where}: {one_line(failure)}{hint}") from None
+
+
+#: how long the cluster's address gets to accept a connection
+PROBE_TIMEOUT_S = 5.0
+
+
+def _reachable(address: str) -> None:
+    """Refuse at once an address where nothing listens: Ray itself retries for minutes.
+    ``auto`` (the cluster this machine belongs to) is left to Ray."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if address == "auto" or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"could not reach the Ray cluster at {address}: {reason} (is `ray start --head` running there?)"
+        ) from None
+
+
+class _Held:
+    text = ""
+
+
+@contextlib.contextmanager
+def _native_stderr_held() -> Iterator[_Held]:
+    """Hold back what is written to file descriptor 2 while the block runs (``.text`` after).
+
+    Ray's native client logs each failed attempt to reach a cluster on stderr, a line a
+    second for a minute; the caller prints one line instead, or passes the text on.
+    """
+    held = _Held()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield held
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                sink.seek(0)
+                held.text = sink.read().decode(errors="replace")
+    finally:
+        os.close(saved)
 
 
 def _cause(exc: BaseException) -> BaseException:

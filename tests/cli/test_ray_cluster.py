@@ -154,6 +154,15 @@ def _run_killing_a_node(cluster: Cluster, args) -> subprocess.CompletedProcess:
 def test_sim_survives_a_node_killed_mid_chunk(cluster, pristine, tmp_path):
     report = tmp_path / "sim.json"
     args = ["sim", pristine / "export", "--samples", "8", "--batch-size", "2", "--workers", "2"]
+    # without the cluster's token: one line that says so, not a minute of Ray's retries
+    env = {k: v for k, v in cluster.env.items() if not k.startswith("RAY_AUTH")}
+    refused = subprocess.run(
+        [str(SBN), *map(str, args), "--address", cluster.address], env=env, capture_output=True, text=True
+    )
+    assert refused.returncode == 1
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith(f"error: could not start the Ray cluster at {cluster.address}: ")
+    assert "set RAY_AUTH_TOKEN" in line
     done = _run_killing_a_node(cluster, [*args, "--format", "json", "--out", report])
     assert done.returncode == 0, done.stderr
     assert "NodeDiedError" in done.stderr and "retrying" in done.stderr  # the chunk was lost
@@ -180,3 +189,31 @@ def test_sweep_survives_a_node_killed_mid_trial(cluster, tmp_path):
     trials = [json.loads(p.read_text()) for p in sorted((out / "trials").glob("*.json"))]
     assert [t["status"] for t in trials] == ["ok", "ok"], trials
     assert (out / "chosen.safetensors").exists()
+
+
+def test_an_address_where_nothing_listens_is_one_line_at_once(pristine):
+    """Ray retries an unreachable cluster for minutes, printing a line a second."""
+    port = _free_port()  # closed again: nothing listens there
+    start = time.monotonic()
+    done = subprocess.run(
+        [
+            str(SBN),
+            "sim",
+            pristine / "export",
+            "--samples",
+            "2",
+            "--workers",
+            "1",
+            "--address",
+            f"127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert time.monotonic() - start < 30
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: could not reach the Ray cluster at 127.0.0.1:{port}: Connection refused "
+        "(is `ray start --head` running there?)"
+    ]
