@@ -3,6 +3,8 @@
     backbone  -> fine-tuned SpikeBottleNet -> NIR export (full/device/edge) -> core map
               -> Lava: device -> packed payload -> edge -> accuracy and agreement
               -> accuracy through bit errors per payload codec (reference executor)
+              -> quantisation-aware fine-tune -> its device half in the target's fixed point on
+                 Lava's own Conv/LIF processes, against its float run
               -> energy per split point and bits, with plots -> report.json / report.md
 
 Every step writes its artefact atomically and records a stamp of its inputs and outputs
@@ -35,8 +37,11 @@ from sbn.models.accounting import payload
 from sbn.train import Progress, TrainSettings, finetune_config, train
 
 SCHEMA = "sbn.demo/1"
-#: how many steps ``run_demo`` reports through ``hooks.step``
-STEPS = 9
+#: the quantisation-aware fine-tune before rounding to the target's fixed point (measured on
+#: the demo: 2 epochs, 67 s, take the Loihi 2 device from -6.3 to 0.0 points against float
+#: on 128 test digits; docs/loihi.md)
+QAT_BATCH_SIZE = 64
+QAT_LR = 1e-3
 #: the noise plot: the issue's bit-error rates, the codecs that show the range of fragility
 DEMO_CHANNELS = ("bsc:1e-4", "bsc:1e-3", "bsc:1e-2")
 DEMO_CODECS = ("bitmap", "aer", "rle", "zlib")
@@ -60,12 +65,30 @@ class DemoSettings:
     lava_samples: int = 32
     target: str = "loihi2"
     seed: int = 0
+    #: quantisation-aware epochs before the fixed-point run (0: round the fine-tuned model)
+    qat_epochs: int = 2
+    #: test samples of the fixed-point run: Lava's fixed-point processes start in seconds and
+    #: run a sample in about 1.2 s here, and 32 samples (3 points each) say little about a
+    #: difference of a point or two
+    fixed_samples: int = 64
 
     def __post_init__(self) -> None:
-        if self.lava_samples < 1:
-            raise ConfigError(f"--samples must be >= 1, got {self.lava_samples}")
+        if self.lava_samples < 1 or self.fixed_samples < 1:
+            raise ConfigError("--samples and --fixed-samples must be >= 1")
         if self.epochs < 1 or self.finetune_epochs < 1:
             raise ConfigError("--epochs and --finetune-epochs must be >= 1")
+        if self.qat_epochs < 0:
+            raise ConfigError(f"--qat-epochs must be >= 0, got {self.qat_epochs}")
+
+    def quantisation_aware(self) -> bool:
+        """Whether the fixed-point run gets its own quantisation-aware fine-tune first."""
+        from sbn.targets import resolve_target
+
+        return self.qat_epochs > 0 and resolve_target(self.target).fixed_point is not None
+
+    def steps(self) -> int:
+        """How many steps ``run_demo`` reports through ``hooks.step``."""
+        return 11 if self.quantisation_aware() else 9
 
     def backbone_config(self) -> ModelConfig:
         return ModelConfig(num_classes=10, width=self.width, time_steps=self.time_steps)
@@ -151,7 +174,38 @@ def run_demo(
     report["map"] = _map_step(stamps, hooks, export_dir, settings.target, out)
     report["lava"] = _lava_step(stamps, hooks, sbn_path, export_dir, test_data, settings, out)
     report["channel"] = _channel_step(stamps, hooks, export_dir, test_data, settings, out)
-    report["fixed_point"] = _fixed_step(stamps, hooks, export_dir, test_data, settings, out)
+    fixed_export = export_dir
+    if settings.quantisation_aware():
+        qat_path = out / f"spikebottlenet-{settings.target}.safetensors"
+        qat_summary = _train_step(
+            "qat",
+            stamps,
+            hooks,
+            qat_path,
+            sbn_config,
+            TrainSettings(
+                epochs=settings.qat_epochs,
+                batch_size=QAT_BATCH_SIZE,
+                lr=QAT_LR,
+                seed=settings.seed,
+                quantize=settings.target,
+            ),
+            train_data,
+            test_data,
+            backbone=sbn_path,
+            label=f"quantisation-aware fine-tune for {settings.target} ({settings.qat_epochs} epochs)",
+        )
+        report["training"]["quantisation_aware"] = _brief(qat_summary)
+        fixed_export = out / f"export-{settings.target}"
+        _export_step(
+            stamps,
+            hooks,
+            qat_path,
+            fixed_export,
+            name="export-qat",
+            label="export the quantisation-aware model to NIR",
+        )
+    report["fixed_point"] = _fixed_step(stamps, hooks, fixed_export, test_data, settings, out)
     report["energy"] = _energy_step(stamps, hooks, backbone_path, test_data, settings, out)
     report["bits"] = _bits_step(stamps, hooks, sbn_config, out)
     report["seconds"] = time.time() - started
@@ -196,17 +250,19 @@ def _brief(summary: dict[str, Any]) -> dict[str, Any]:
         "transmitted_bits",
         "raw_bits",
         "compression_ratio",
+        "float_accuracy",
+        "quantized_accuracy_before",
         "seconds",
     )
     return {k: summary[k] for k in keep if k in summary}
 
 
-def _train_step(name, stamps, hooks, path, config, settings, train_data, test_data, backbone):
+def _train_step(name, stamps, hooks, path, config, settings, train_data, test_data, backbone, label=None):
     parent = ckpt_io.file_sha256(backbone) if backbone else None
     key = _key(config.to_dict(), settings.to_dict(), parent)
     summary_path = path.with_suffix(".json")
     reuse = stamps.fresh(name, key, path, summary_path)
-    hooks.step(f"train {name}", reuse)
+    hooks.step(label or f"train {name}", reuse)
     if reuse:
         return json.loads(summary_path.read_text())
     path.unlink(missing_ok=True)  # stale: other settings or another backbone
@@ -222,18 +278,20 @@ def _train_step(name, stamps, hooks, path, config, settings, train_data, test_da
     return result.summary
 
 
-def _export_step(stamps, hooks, sbn_path, export_dir) -> dict[str, Any]:
+def _export_step(
+    stamps, hooks, sbn_path, export_dir, name="export", label="export NIR + partition"
+) -> dict[str, Any]:
     from sbn.graph.bundle import export_checkpoint
 
     key = _key(ckpt_io.file_sha256(sbn_path))
     graphs = [export_dir / f"{part}.nir" for part in ("full", "device", "edge")]
-    reuse = stamps.fresh("export", key, *graphs) and _manifest_readable(export_dir)
-    hooks.step("export NIR + partition", reuse)
+    reuse = stamps.fresh(name, key, *graphs) and _manifest_readable(export_dir)
+    hooks.step(label, reuse)
     if not reuse:
         if export_dir.exists():
             shutil.rmtree(export_dir)
         export_checkpoint(sbn_path, export_dir)
-        stamps.mark("export", key)
+        stamps.mark(name, key)
     return _export_manifest(export_dir)
 
 
@@ -375,12 +433,12 @@ def _fixed_step(
     from sbn.targets.quantize import quantize, save_in_export
 
     manifest = _export_manifest(export_dir)
-    key = _key(manifest, settings.lava_samples, settings.target, "fixed/1")
+    key = _key(manifest, settings.fixed_samples, settings.target, "fixed/1")
     path = out / "lava-fixed.json"
     reuse = stamps.fresh("fixed", key, path, out / "rates-fixed.json")
     hooks.step(
         f"quantise the device graph for {settings.target}; run it on Lava's fixed-point "
-        f"processes ({settings.lava_samples} samples)",
+        f"processes ({settings.fixed_samples} samples)",
         reuse,
     )
     target = resolve_target(settings.target)
@@ -390,7 +448,7 @@ def _fixed_step(
         source = SimSource.resolve(export_dir)
         q = quantize(load_nir(Path(source.first)), target)
         save_in_export(export_dir, q)
-        data = test_data.subset(settings.lava_samples)
+        data = test_data.subset(settings.fixed_samples)
         result = evaluate_fixed(
             source,
             data.images.double().numpy(),
@@ -414,6 +472,8 @@ def _fixed_step(
     agreement = [v["spike_agreement"] for v in r["layers"].values()]
     return {
         "file": path.name,
+        "export": export_dir.name,
+        "quantisation_aware_epochs": settings.qat_epochs if settings.quantisation_aware() else 0,
         "target": r["target"],
         "samples": r["samples"],
         "fixed_accuracy": r["accuracy"]["fixed"],
@@ -495,10 +555,16 @@ def _bits_step(stamps, hooks, config: ModelConfig, out: Path) -> dict[str, Any]:
 def _fixed_rows(fx: dict[str, Any] | None) -> list[str]:
     if not fx or "skipped" in fx:
         return [] if not fx else [f"| device in fixed point | skipped: {fx['skipped']} |"]
+    epochs = fx.get("quantisation_aware_epochs", 0)
+    model = (
+        f"the SpikeBottleNet after {epochs} quantisation-aware epochs"
+        if epochs
+        else "the SpikeBottleNet rounded as trained"
+    )
     return [
-        f"| device in {fx['target']} fixed point on Lava's Conv/LIF processes: accuracy on "
+        f"| device in {fx['target']} fixed point on Lava's Conv/LIF processes ({model}): accuracy on "
         f"{fx['samples']} samples | {fx['fixed_accuracy']:.2%} |",
-        f"| the same samples with the device in float | {fx['float_accuracy']:.2%} |",
+        f"| the same samples with that model's device in float | {fx['float_accuracy']:.2%} |",
         f"| fixed / float prediction agreement | {fx['prediction_agreement']:.2%} |",
         f"| fixed / float spike agreement per layer (mean, lowest) | {fx['spike_agreement_mean']:.3f}, "
         f"{fx['spike_agreement_min']:.3f} |",
@@ -545,12 +611,18 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {part} graph on {s['target']} | {summary.get('cores_used')} cores, "
             f"{summary.get('chips_used')} chip(s) |"
         )
+    fixed_in = report["fixed_point"].get("export", "export")  # the quantised model's folder
+    quantised = f"{fixed_in}/device.{s['target']}.safetensors"
+    qat = (
+        f"spikebottlenet-{s['target']}.safetensors and {fixed_in}/ (the quantisation-aware model), "
+        if fixed_in != "export"
+        else ""
+    )
     lines += [
         "",
-        "Files: backbone.safetensors, spikebottlenet.safetensors, export/ (full.nir, "
-        f"device.nir, edge.nir, manifest.json, device.{s['target']}.safetensors), map.json, lava.json, "
-        "channel.json, channel.png, lava-fixed.json, rates-fixed.json, energy.json, energy.png, "
-        "bits.json, bits.png, report.json.",
+        "Files: backbone.safetensors, spikebottlenet.safetensors, export/ (full.nir, device.nir, "
+        f"edge.nir, manifest.json), map.json, lava.json, channel.json, channel.png, {qat}{quantised}, "
+        "lava-fixed.json, rates-fixed.json, energy.json, energy.png, bits.json, bits.png, report.json.",
         "",
     ]
     return "\n".join(lines)

@@ -19,11 +19,14 @@ TINY = [
     "1",
     "--samples",
     "4",
+    "--fixed-samples",
+    "4",
     "--split",
     "RB3",
     "--channels",
     "4",
 ]
+QAT = ["--qat-epochs", "1"]  # the default 2, shortened
 
 
 def sbn(*args, timeout=900):
@@ -33,7 +36,7 @@ def sbn(*args, timeout=900):
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
-    first = sbn("demo", "--out", out, *TINY)
+    first = sbn("demo", "--out", out, *TINY, *QAT)
     assert first.returncode == 0, first.stderr[-2000:]
     return out, first
 
@@ -53,7 +56,9 @@ def test_report_folder(demo_dir):
         "channel.png",
         "lava-fixed.json",
         "rates-fixed.json",
-        "export/device.loihi2.safetensors",
+        "spikebottlenet-loihi2.safetensors",
+        "export-loihi2/device.nir",
+        "export-loihi2/device.loihi2.safetensors",
         "energy.json",
         "energy.png",
         "bits.json",
@@ -79,6 +84,10 @@ def test_report_folder(demo_dir):
     assert set(report["map"]) == {"device", "edge"}
     fixed = report["fixed_point"]  # the device half on Lava's fixed-point processes
     assert fixed["target"] == "loihi2" and fixed["samples"] == 4
+    # ... of the model fine-tuned with the chip's rounding, from the demo's SpikeBottleNet
+    assert (fixed["export"], fixed["quantisation_aware_epochs"]) == ("export-loihi2", 1)
+    qat = report["training"]["quantisation_aware"]
+    assert qat["epochs"] == 1 and 0 <= qat["quantized_accuracy_before"] <= 1
     assert fixed["bytes_per_sample"] == 512 and 0 < fixed["spike_agreement_min"] <= 1
     assert fixed["synaptic_ops_per_sample"] > 0
     assert "fixed point on Lava's Conv/LIF processes" in (out / "report.md").read_text()
@@ -90,24 +99,37 @@ def test_report_folder(demo_dir):
     assert channel["results"]["bitmap"]["bsc:1e-2"]["lost_frames"] == 0  # the bitmap never loses one
     assert channel["results"]["zlib"]["bsc:1e-2"]["lost_frames"] == 4  # ~40 flips: Adler-32 fails
     assert "accuracy at bit-error rate 1e-4 / 1e-3 / 1e-2, rle" in (out / "report.md").read_text()
-    for step in range(1, 10):
-        assert f"[{step}/9]" in first.stderr
+    for step in range(1, 12):
+        assert f"[{step}/11]" in first.stderr
+    assert "quantisation-aware fine-tune for loihi2 (1 epochs)" in first.stderr
 
 
 def test_second_run_reuses_everything(demo_dir):
     out, _ = demo_dir
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}
-    again = sbn("demo", "--out", out, *TINY)
+    again = sbn("demo", "--out", out, *TINY, *QAT)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stderr.count("(reused)") == 9
+    assert again.stderr.count("(reused)") == 11
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")} == before
+
+
+def test_no_quantisation_aware_epochs_rounds_the_fine_tuned_model(demo_dir):
+    out, _ = demo_dir
+    plain = sbn("demo", "--out", out, *TINY, "--qat-epochs", "0")
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    assert "[9/9]" in plain.stderr and "quantisation-aware" not in plain.stderr
+    assert plain.stderr.count("(reused)") == 8  # all but the fixed-point run, now on export/
+    fixed = json.loads((out / "report.json").read_text())["fixed_point"]
+    assert (fixed["export"], fixed["quantisation_aware_epochs"]) == ("export", 0)
+    assert (out / "export/device.loihi2.safetensors").stat().st_size > 0
+    assert "the SpikeBottleNet rounded as trained" in (out / "report.md").read_text()
 
 
 def test_changed_setting_redoes_only_what_depends_on_it(demo_dir):
     out, _ = demo_dir
     backbone = out / "backbone.safetensors"
     before = backbone.stat().st_mtime_ns
-    more = sbn("demo", "--out", out, *TINY[:-2], "--channels", "2")
+    more = sbn("demo", "--out", out, *TINY[:-2], "--channels", "2", *QAT)
     assert more.returncode == 0, more.stderr[-2000:]
     assert "train backbone  (reused)" in more.stderr
     assert "train finetune  (reused)" not in more.stderr
@@ -153,7 +175,9 @@ def test_cli_defaults_are_the_library_defaults():
         ("channels", "channels"),
         ("stride", "stride"),
         ("samples", "lava_samples"),
+        ("fixed_samples", "fixed_samples"),
         ("target", "target"),
+        ("qat_epochs", "qat_epochs"),
         ("seed", "seed"),
     ]:
         assert defaults[option] == getattr(settings, field), option

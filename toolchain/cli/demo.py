@@ -52,10 +52,37 @@ class _ChunkBar:
 @click.option("--epochs", type=COUNT, default=12, show_default=True, help="Backbone epochs.")
 @click.option("--finetune-epochs", type=COUNT, default=5, show_default=True)
 @click.option("--samples", type=COUNT, default=32, show_default=True, help="Test samples simulated in Lava.")
+@click.option(
+    "--fixed-samples",
+    type=COUNT,
+    default=64,
+    show_default=True,
+    help="Test samples run with the device in the target's fixed point.",
+)
 @click.option("--target", default="loihi2", show_default=True, help="Target for the core map.")
+@click.option(
+    "--qat-epochs",
+    type=click.IntRange(0, 1000),
+    default=2,
+    show_default=True,
+    help="Quantisation-aware epochs before the fixed-point run (0: round the fine-tuned model as it is).",
+)
 @click.option("--seed", type=SEED, default=0, show_default=True)
 def demo(
-    out, fresh, split, channels, stride, time_steps, width, epochs, finetune_epochs, samples, target, seed
+    out,
+    fresh,
+    split,
+    channels,
+    stride,
+    time_steps,
+    width,
+    epochs,
+    finetune_epochs,
+    samples,
+    fixed_samples,
+    target,
+    qat_epochs,
+    seed,
 ):
     """Train, fine-tune, export, partition, map, simulate in Lava and report, on digits."""
     from rich.console import Console
@@ -63,7 +90,7 @@ def demo(
     from sbn.cli.outputs import own_outputs
     from sbn.cli.report_output import console
     from sbn.cli.train_view import RichProgress
-    from sbn.demo import STEPS, DemoHooks, DemoSettings, run_demo
+    from sbn.demo import DemoHooks, DemoSettings, run_demo
     from sbn.targets import resolve_target
 
     resolve_target(target)  # an unknown target fails now, not after the training
@@ -77,17 +104,20 @@ def demo(
         epochs=epochs,
         finetune_epochs=finetune_epochs,
         lava_samples=samples,
+        fixed_samples=fixed_samples,
         target=target,
+        qat_epochs=qat_epochs,
         seed=seed,
     )
     settings.bottleneck()  # validates the split against the model
     settings.backbone_config().with_bottleneck(settings.bottleneck())
     err = Console(stderr=True)
-    steps = iter(range(1, STEPS + 1))
+    total = settings.steps()
+    steps = iter(range(1, total + 1))
 
     def step(name: str, reused: bool) -> None:
         err.print(
-            f"[bold][{next(steps)}/{STEPS}][/bold] {name}" + ("  [dim](reused)[/dim]" if reused else "")
+            f"[bold][{next(steps)}/{total}][/bold] {name}" + ("  [dim](reused)[/dim]" if reused else "")
         )
 
     report = run_demo(
