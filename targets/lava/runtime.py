@@ -3,8 +3,9 @@
 Lava's multiprocessing runtime forks one OS process per process model plus its runtime
 service. ``run_network`` stops the runtime in a ``finally`` block (with a time limit, because
 a runtime interrupted mid-step may not answer), then ends any child process that the run
-started and that is still alive, by its pid (SIGTERM, then SIGKILL). SIGTERM during a run is
-turned into ``KeyboardInterrupt`` so that the same cleanup runs.
+started and that is still alive, by its pid (SIGTERM, then SIGKILL), and unlinks the shared
+memory that a stop cut short leaves in /dev/shm. SIGTERM during a run is turned into
+``KeyboardInterrupt`` so that the same cleanup runs.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def _unlink(segments: list) -> None:
         try:
             segment.close()
             segment.unlink()
-        except (FileNotFoundError, OSError):  # Lava's stop got there first
+        except OSError:  # FileNotFoundError: Lava's stop got there first
             pass
 
 
