@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -240,17 +241,29 @@ def _big_checkpoint(folder: Path) -> Path:
 def test_an_interrupted_export_leaves_no_temporary_folder(tmp_path, sig):
     checkpoint = _big_checkpoint(tmp_path)
     out = tmp_path / "exp"
-    run = subprocess.Popen(
-        [str(SBN), "export", str(checkpoint), "--out", str(out), "--split", "RB2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    temp = _wait_for(lambda: [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")], 120)
-    run.send_signal(sig)
+
+    def temporaries():
+        return [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+    for _attempt in range(3):
+        run = subprocess.Popen(
+            [str(SBN), "export", str(checkpoint), "--out", str(out), "--split", "RB2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert _wait_for(temporaries, 120) is not None, "the export never wrote its temporary folder"
+        run.send_signal(signal.SIGSTOP)  # frozen while its temporary folder exists
+        if temporaries():
+            break
+        run.send_signal(signal.SIGCONT)  # it renamed the folder in between: once more
+        run.communicate(timeout=120)
+        shutil.rmtree(out)
+    else:
+        pytest.fail("the export finished three times before it could be interrupted")
+    run.send_signal(sig)  # delivered as it resumes, while the temporary folder is there
+    run.send_signal(signal.SIGCONT)
     _, err = run.communicate(timeout=120)
-    if temp is None or run.returncode == 0:
-        pytest.skip("the export finished before it could be interrupted")
     assert run.returncode == 130, err
     assert err.strip().splitlines()[-1] == "interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.safetensors"]
