@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -136,6 +137,14 @@ def wrap(model: torch.nn.Module, ranks: Ranks, device: torch.device) -> torch.nn
     if not ranks.parallel:
         return model
     from torch.nn.parallel import DistributedDataParallel
+
+    # a 1x1 kernel's gradient from a channels-last convolution has strides [C, 1, C, C]
+    # against its bucket's [C, 1, 1, 1]: the same bytes (only size-1 dimensions differ),
+    # yet DDP warns on every rank that it "may impair performance"
+    warnings.filterwarnings(
+        "ignore",
+        message=r"(?s)Grad strides do not match bucket view strides.*grad\.sizes\(\) = \[\d+, \d+, 1, 1\]",
+    )
 
     ids = [device.index] if device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=ids, forward_sync_buffers=False)

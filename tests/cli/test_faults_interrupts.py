@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import shm_segments
+from processes import alive, shm_segments
 
 SBN = Path(sys.executable).parent / "sbn"
 
@@ -50,7 +50,7 @@ def test_ctrl_c_while_lava_forks_stops_the_run(work):
     assert run.returncode == 130, err
     assert "interrupted" in err.splitlines()
     time.sleep(1)
-    assert not [p for p in seen if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
+    assert not alive(seen)
 
 
 def _interrupt_during_start_up(args, sig, *, group: bool, lava_processes: int):
@@ -85,10 +85,10 @@ def _gone(pids, segments, seconds: float = 30) -> tuple[list, list]:
     """The pids still alive and the segments still in /dev/shm after at most ``seconds``."""
     deadline = time.time() + seconds
     while True:
-        alive = [p for p in pids if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
+        running = alive(pids)
         left = [s for s in segments if Path("/dev/shm", s).exists()]
-        if not (alive or left) or time.time() > deadline:
-            return alive, left
+        if not (running or left) or time.time() > deadline:
+            return running, left
         time.sleep(0.2)
 
 
@@ -121,11 +121,3 @@ def test_interrupting_a_run_on_ray_workers_leaves_nothing(work, sig, group):
     assert (code, err) == (130, ["interrupted"])  # not Ray's stack dump, not exit 1
     assert segments, "the test interrupted before Lava made its shared memory"
     assert _gone(pids, segments) == ([], [])
-
-
-def _state(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "Z"
-    return stat[stat.rfind(")") + 2 :].split()[0]

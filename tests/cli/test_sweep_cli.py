@@ -95,8 +95,13 @@ def test_sweep_on_ray_export_and_reselect(backbone, tmp_path):
         (["--splits", "RB1", "--channels", "4", "--T", "9"], "T must be in 1..8"),
         (["--splits", "RB1", "--channels", "4", "--workers", "-1"], "Invalid value for '--workers'"),
         (
-            ["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "2"],
-            "--gpus-per-trial 2: a trial trains on at most one GPU",
+            ["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "1.5"],
+            "--gpus-per-trial 1.5: a trial shares one GPU (a fraction below 1: 0.5 puts two "
+            "trials on it) or trains on whole GPUs (1, 2, 3, ...)",
+        ),
+        (
+            ["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "2", "--device", "cuda:1"],
+            "--device cuda:1 with --gpus-per-trial: Ray shows each trial only the GPUs it gave it",
         ),
         (
             ["--splits", "RB1", "--channels", "4", "--gpus-per-trial", "1", "--workers", "0"],

@@ -46,6 +46,8 @@ def two_ranks(tmp_path_factory):
         cwd=WORKER.parent,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    # DDP's "grad strides do not match" for 1x1 kernels (same bytes) used to fill the log
+    assert "Warning" not in done.stderr, done.stderr[-3000:]
     return out
 
 

@@ -138,7 +138,8 @@ TRAIN_FIELDS = (
     type=NON_NEGATIVE,
     default=0,
     show_default=True,
-    help="Ray GPUs per trial, up to 1 (0.5: two trials share a GPU).",
+    help="Ray GPUs per trial: below 1 trials share a GPU (0.5: two on each); N > 1 trains each "
+    "trial data-parallel on its N GPUs.",
 )
 @click.option(
     "--precision",

@@ -58,8 +58,9 @@ def run_sweep(
 
     device: where each trial trains and measures, resolved in the process that runs it (a
     Ray task sees only the GPUs Ray gave it, none without ``gpus_per_trial``).
-    gpus_per_trial: Ray GPUs per trial, in (0, 1]: a trial trains on one GPU (0.5 puts two
-    trials on each); data parallelism inside a trial is ``sbn train`` under torchrun.
+    gpus_per_trial: Ray GPUs per trial: below 1 trials share a GPU (0.5 puts two on each);
+    a whole number N > 1 trains each trial data-parallel over its N GPUs (one rank per GPU,
+    ``sbn.sweep.trial_ranks``).
     """
     _check_device(device, gpus_per_trial, workers, plan.train.precision)
     folder = SweepDir(out)
@@ -77,7 +78,8 @@ def run_sweep(
     if on_start:
         on_start(len(trials), len(todo))
     threads = None if workers == 0 else 1
-    jobs = [_job(folder, plan, spec, data_dir, threads, device) for spec in todo]
+    ranks = int(gpus_per_trial) if gpus_per_trial > 1 else 1
+    jobs = [_job(folder, plan, spec, data_dir, threads, device, ranks) for spec in todo]
     ran: list[dict[str, Any]] = []
 
     def record(outcome: Outcome) -> None:
@@ -111,12 +113,16 @@ def _check_device(device: str, gpus_per_trial: float, workers: int | None, preci
     from sbn.errors import ConfigError
     from sbn.train_precision import precision_for
 
-    kind, _ = parse_device(device)
-    if not 0 <= gpus_per_trial <= 1:
+    kind, index = parse_device(device)
+    if gpus_per_trial > 1 and gpus_per_trial != int(gpus_per_trial):
         raise ConfigError(
-            f"--gpus-per-trial {gpus_per_trial:g}: a trial trains on at most one "
-            f"GPU (0.5 shares one between two trials); for more, train with "
-            f"torchrun (docs/training.md)"
+            f"--gpus-per-trial {gpus_per_trial:g}: a trial shares one GPU (a fraction "
+            f"below 1: 0.5 puts two trials on it) or trains on whole GPUs (1, 2, 3, ...)"
+        )
+    if gpus_per_trial and index is not None:
+        raise ConfigError(
+            f"--device cuda:{index} with --gpus-per-trial: Ray shows each trial only the "
+            f"GPUs it gave it, numbered from 0; give --device cuda (or auto)"
         )
     if gpus_per_trial and workers == 0:
         raise ConfigError(
@@ -128,7 +134,9 @@ def _check_device(device: str, gpus_per_trial: float, workers: int | None, preci
         precision_for(precision, resolve_device(device))
 
 
-def _job(folder: SweepDir, plan: SweepPlan, spec: TrialSpec, data_dir, threads, device: str) -> TrialJob:
+def _job(
+    folder: SweepDir, plan: SweepPlan, spec: TrialSpec, data_dir, threads, device: str, ranks: int
+) -> TrialJob:
     return TrialJob(
         spec=spec,
         backbone=str(plan.backbone),
@@ -139,6 +147,7 @@ def _job(folder: SweepDir, plan: SweepPlan, spec: TrialSpec, data_dir, threads, 
         data_dir=None if data_dir is None else str(Path(data_dir).resolve()),
         threads=threads,
         device=device,
+        ranks=ranks,
     )
 
 

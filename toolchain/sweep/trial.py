@@ -4,13 +4,14 @@ then the device energy of its split point from firing rates measured on the resu
 ``run_trial`` takes and returns plain data (it crosses process boundaries on Ray). It
 trains with ``resume=True``: a trial cut short by an interrupted sweep or a dead worker
 continues from its last finished epoch, and one whose checkpoint is complete is only
-summarised again.
+summarised again. A job with ``ranks`` > 1 trains data-parallel over that many processes
+(``sbn.sweep.trial_ranks``: one per GPU Ray gave the trial), then is summarised here.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,34 +35,32 @@ class TrialJob:
     data_dir: str | None = None
     threads: int | None = 1  # torch threads in the worker; None leaves them alone
     device: str = "auto"  # resolved on the worker (Ray shows a task only its GPUs)
+    ranks: int = 1  # data-parallel training processes (one per GPU of the trial)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (how the trial's ranks receive it)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialJob:
+        return cls(**{**data, "spec": TrialSpec(**data["spec"])})
 
 
 def run_trial(job: TrialJob) -> dict[str, Any]:
     """Fine-tune ``job.spec`` from the backbone; return the trial's results."""
     import torch
 
-    from sbn import checkpoint as ckpt_io
     from sbn.device import resolve_device
-    from sbn.train import Runtime, TrainSettings, finetune_config, train
+    from sbn.train import Runtime
 
     if job.threads is not None:
         torch.set_num_threads(job.threads)  # K workers share the machine's cores
     device = resolve_device(job.device)
-    settings = TrainSettings.from_dict(job.settings)
-    backbone = ckpt_io.load(job.backbone)
-    config = finetune_config(backbone.config, job.spec.bottleneck(job.kernel_size), job.spec.time_steps)
-    train_data, test_data = _datasets(settings.dataset, job.data_dir)
-    result = train(
-        config,
-        settings,
-        train_data,
-        test_data,
-        job.checkpoint,
-        backbone=backbone,
-        backbone_path=job.backbone,
-        resume=True,
-        runtime=Runtime(device=device),
-    )
+    if job.ranks > 1:
+        from sbn.sweep.trial_ranks import train_on_ranks
+
+        train_on_ranks(job, device)  # then the call below finds the checkpoint finished
+    config, settings, result = fine_tune(job, Runtime(device=device))
     summary = result.summary
     energy = device_energy(
         result.model, job.spec.split, settings.dataset, job.data_dir, job.rates_samples, settings.seed, device
@@ -82,8 +81,33 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
         "checkpoint_sha256": summary["checkpoint_sha256"],
         "epochs": summary["epochs"],
         "train_seconds": summary["seconds"],
+        "ranks": job.ranks,
         "energy": energy,
     }
+
+
+def fine_tune(job: TrialJob, runtime):
+    """The method's step 2 for ``job.spec``, resumed where its checkpoint stopped, on
+    ``runtime`` (one process, or one rank of several): (config, settings, TrainResult)."""
+    from sbn import checkpoint as ckpt_io
+    from sbn.train import TrainSettings, finetune_config, train
+
+    settings = TrainSettings.from_dict(job.settings)
+    backbone = ckpt_io.load(job.backbone)
+    config = finetune_config(backbone.config, job.spec.bottleneck(job.kernel_size), job.spec.time_steps)
+    train_data, test_data = _datasets(settings.dataset, job.data_dir)
+    result = train(
+        config,
+        settings,
+        train_data,
+        test_data,
+        job.checkpoint,
+        backbone=backbone,
+        backbone_path=job.backbone,
+        resume=True,
+        runtime=runtime,
+    )
+    return config, settings, result
 
 
 def device_energy(
