@@ -18,9 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _shared_dir() -> Path:
     candidates = [REPO.parent / "shared"]
-    origin = subprocess.run(
-        ["git", "-C", str(REPO), "config", "--get", "remote.origin.url"], capture_output=True, text=True
-    ).stdout.strip()
+    try:  # the device machine's copy of the tree has no git (examples/benchmarks/gpu_check.sh)
+        origin = subprocess.run(
+            ["git", "-C", str(REPO), "config", "--get", "remote.origin.url"], capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        origin = ""
     if origin and Path(origin).is_dir():
         candidates.append(Path(origin).resolve().parent / "shared")
     return next((c for c in candidates if c.is_dir()), candidates[0])

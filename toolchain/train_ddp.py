@@ -130,9 +130,8 @@ def process_group(ranks: Ranks, device: torch.device, timeout_s: float = 1800):
 def wrap(model: torch.nn.Module, ranks: Ranks, device: torch.device) -> torch.nn.Module:
     """``model`` under DDP when the run is parallel; ``model`` itself otherwise.
 
-    ``forward_sync_buffers=False``: the synchronised tdBN keeps the running statistics
-    equal on every rank already (DDP still copies rank 0's buffers once, at the start), and
-    a broadcast would cost a collective per forward.
+    No buffer broadcast per forward: the synchronised tdBN keeps the running statistics
+    equal on every rank already, and a broadcast would cost a collective per forward.
     """
     if not ranks.parallel:
         return model
@@ -147,7 +146,20 @@ def wrap(model: torch.nn.Module, ranks: Ranks, device: torch.device) -> torch.nn
     )
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids, forward_sync_buffers=False)
+    return DistributedDataParallel(model, device_ids=ids, **_no_buffer_broadcast())
+
+
+def _no_buffer_broadcast() -> dict[str, bool]:
+    """torch 2.14 calls it ``forward_sync_buffers``; before (the device machine's torch
+    2.11) ``broadcast_buffers=False``, which also skips the one broadcast at the start: not
+    needed, every rank builds the same buffers from the same seed or checkpoint."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters:
+        return {"forward_sync_buffers": False}
+    return {"broadcast_buffers": False}
 
 
 def sum_over_ranks(values: list[float], ranks: Ranks, device: torch.device) -> list[float]:

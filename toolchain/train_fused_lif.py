@@ -55,13 +55,13 @@ def lif_backward(
     """dL/dx from dL/do and the saved potentials (see the module docstring)."""
     o = (u >= v_th).to(u.dtype)
     surrogate = ((u - v_th).abs() < width / 2).to(u.dtype) / width
-    grads = [None] * u.shape[0]
-    g_next = torch.zeros_like(u[0])
+    grads = []  # g[T-1], ..., g[0]: appended, not assigned by index, which torch 2.11's
+    g_next = torch.zeros_like(u[0])  # Dynamo cannot trace (the device machine's torch)
     for t in reversed(range(u.shape[0])):
         d_o = grad_out[t] - decay * u[t] * g_next
         g_next = d_o * surrogate[t] + decay * (1.0 - o[t]) * g_next
-        grads[t] = g_next
-    return torch.stack(grads)
+        grads.append(g_next)
+    return torch.stack(grads[::-1])
 
 
 @functools.cache

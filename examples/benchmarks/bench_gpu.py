@@ -244,28 +244,50 @@ def main() -> int:
             if time.time() - started > args.budget_s:
                 report["skipped"].append(f"{mode} batch {batch}: over --budget-s")
                 continue
-            try:
-                row = measure(config, batch, mode, device, steps)
-            except torch.cuda.OutOfMemoryError:
-                row = {"error": "out of memory"}
-                torch.cuda.empty_cache()
+            row = _guarded(measure, config, batch, mode, device, steps)
             report["rows"].append({"mode": mode, "batch": batch, **row})
             save()
             print(json.dumps(report["rows"][-1]), flush=True)
-    report["input_pipeline_images_per_s"] = pipeline_rate(device, 5_000 if args.smoke else 50_000)
+    rate = _guarded(lambda: {"images_per_s": pipeline_rate(device, 5_000 if args.smoke else 50_000)})
+    report["input_pipeline_images_per_s"] = rate.get("images_per_s")
+    if "error" in rate:
+        report["input_pipeline_error"] = rate["error"]
     save()
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     worlds = [1, 2] if args.smoke else ([1, gpus] if gpus > 1 else [])
     if worlds and time.time() - started <= args.budget_s:
-        report["ddp"] = ddp_scaling(
-            config, batches[-1] if args.smoke else 64, "eager-bf16", device.type, worlds, steps
+        batch = batches[-1] if args.smoke else 64
+        scaling = _guarded(
+            lambda: {"rows": ddp_scaling(config, batch, "eager-bf16", device.type, worlds, steps)}
         )
-        print(json.dumps(report["ddp"]), flush=True)
+        report["ddp"] = scaling.get("rows", [])
+        if "error" in scaling:
+            report["ddp_error"] = scaling["error"]
+        print(json.dumps(scaling), flush=True)
     elif not worlds:
         report["skipped"].append("DDP scaling: one GPU")
     save()
-    print(f"wrote {args.json} in {time.time() - started:.0f} s")
-    return 0
+    failed = [r for r in report["rows"] if "error" in r] + [k for k in report if k.endswith("_error")]
+    print(f"wrote {args.json} in {time.time() - started:.0f} s; {len(failed)} case(s) failed")
+    return 1 if failed else 0
+
+
+def _guarded(fn, *args) -> dict:
+    """``fn(*args)``, or ``{"error": ...}`` when it fails: one case that cannot run (out of
+    memory, a compiler this torch lacks) must not cost the others their device time."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # recorded, and the run's exit code says so
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        error = (
+            "out of memory"
+            if isinstance(exc, torch.cuda.OutOfMemoryError)
+            else f"{type(exc).__name__}: {first}"
+        )
+        print(f"bench_gpu: {error[:300]}", file=sys.stderr, flush=True)
+        return {"error": error[:300]}
 
 
 if __name__ == "__main__":

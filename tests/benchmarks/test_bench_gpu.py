@@ -2,6 +2,7 @@
 exercised here on the CPU (a check of the script, not a figure)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,30 @@ def test_every_path_runs_on_a_tiny_model(tmp_path):
     )
     assert report["input_pipeline_images_per_s"] > 0
     assert [r["ranks"] for r in report["ddp"]] == [1, 2]
+
+
+CHECK = SCRIPT.with_name("gpu_check.sh")
+
+
+def test_the_device_check_installs_the_package_without_its_pins_and_runs(tmp_path):
+    """gpu_check.sh, as on the device machine but with this interpreter and no GPU: a
+    non-editable install from the listed packages (a subpackage missing from pyproject's
+    list fails here), the GPU tests collected from that copy, the benchmark's no-GPU exit."""
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        ["bash", str(CHECK), str(out), "0"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "SBN_CHECK_PYTHON": sys.executable},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    versions = (out / "versions.txt").read_text()
+    assert f"python {sys.version.split()[0]}" in versions and f"torch {torch.__version__}" in versions
+    installed = versions.split("sbn 0.1.0 ")[1].strip()
+    assert not installed.startswith(str(SCRIPT.parents[2])), "imported the working tree, not the install"
+    assert not Path(installed).exists(), "the temporary install outlived the check"
+    log = (out / "test_gpu.log").read_text()
+    assert ("5 skipped" in log) != torch.cuda.is_available(), log
+    assert "no CUDA GPU here" in (out / "bench_gpu.log").read_text() or torch.cuda.is_available()

@@ -11,12 +11,13 @@ import io
 import pickle
 
 import numpy as np
+from numpy._core.multiarray import _reconstruct  # numpy >= 1.26 (numpy.core is numpy 2's alias)
 
 from sbn.errors import DataError
 
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): np.core.multiarray._reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): np.core.multiarray._reconstruct,
+_ALLOWED = {  # a pickle names the module of the numpy that wrote it: either spelling
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): __import__("codecs").encode,  # bytes pickled by Python 3, protocol 2
