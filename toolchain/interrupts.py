@@ -8,8 +8,9 @@ Two things go wrong without it when Lava forks its processes:
 
 * A signal whose Python handler happens to run inside one of ``os.fork``'s callbacks (logging
   registers some) is swallowed: CPython reports an exception raised there as "ignored" and
-  goes on, so the run ends with exit code 0. Here a signal arriving while a fork is under
-  way is held back and sent again just after the fork's callbacks are done.
+  goes on, so the run ends with exit code 0 (or waits for ever on children the signal
+  killed). Here a signal arriving while a fork is under way is held back, and sent again a
+  moment after the fork, when all its callbacks are done (also those registered after these).
 * Forked children inherit the handler: the runtime's SIGTERM to a leftover process, or a
   Ctrl-C to the whole process group, printed a traceback from every child. Here a child
   receiving the signal dies of it as it would without Python's handler, silently.
@@ -25,34 +26,48 @@ import threading
 from collections.abc import Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-#: delay before a held-back signal is sent again (fork callbacks take microseconds)
+#: how long after a fork's callbacks began a signal is still held back, and then sent again
+#: (the callbacks take microseconds)
 RESEND_AFTER_S = 0.05
 
-#: fork in progress in this process, and a signal held back until it is done
-_fork = {"active": False, "held": None}
+#: fork in progress in this process (``generation`` counts forks), and a signal held back
+#: until it is done
+_fork = {"active": False, "held": None, "generation": 0}
+_fork_lock = threading.RLock()  # re-entrant: the handler may run inside _before_fork
 
 
 def _before_fork() -> None:
-    _fork["active"] = True
+    with _fork_lock:
+        _fork["active"] = True
+        _fork["generation"] += 1
 
 
 def _after_fork_in_parent() -> None:
-    _fork["active"] = False
-    held, _fork["held"] = _fork["held"], None
+    # the fork stays "active" until a timer thread ends it a moment later: a handler run
+    # anywhere inside the fork's callbacks, ours or those registered after ours, would be
+    # swallowed there (a Ctrl-C lost, the run going on)
+    timer = threading.Timer(RESEND_AFTER_S, _fork_done, (_fork["generation"],))
+    timer.daemon = True
+    timer.start()
+
+
+def _fork_done(generation: int) -> None:
+    with _fork_lock:
+        if _fork["generation"] != generation:  # another fork began: its timer ends it
+            return
+        _fork["active"] = False
+        held, _fork["held"] = _fork["held"], None
     if held is not None:
-        # sent again a moment later from another thread: sent from here its handler would
-        # run inside this callback and be swallowed too; if the next fork has begun by then
-        # it is held back again, until it arrives between forks
-        # to the main thread, where the handler raises: a signal sent to the process may
-        # be taken by another thread while the main one stays blocked in a system call
-        resend = threading.Timer(RESEND_AFTER_S, signal.pthread_kill, (threading.main_thread().ident, held))
-        resend.daemon = True
-        resend.start()
+        # to the main thread, where the handler raises: a signal sent to the process may be
+        # taken by another thread while the main one stays blocked in a system call
+        signal.pthread_kill(threading.main_thread().ident, held)
 
 
 def _after_fork_in_child() -> None:
     _fork["active"] = False
     _fork["held"] = None  # the parent's signal, not the child's
+    global _fork_lock
+    _fork_lock = threading.RLock()  # the parent's may have been held by a thread that is gone
 
 
 # registered once, at import: "before" callbacks run in reverse order of registration and
@@ -75,9 +90,10 @@ def interrupts_raise() -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
-        if _fork["active"]:
-            _fork["held"] = signum
-            return
+        with _fork_lock:  # not between _fork_done's test and its taking of the held signal
+            if _fork["active"]:
+                _fork["held"] = signum
+                return
         raise KeyboardInterrupt(f"signal {signum}")
 
     previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}

@@ -10,13 +10,14 @@ memory that a stop cut short leaves in /dev/shm. SIGTERM during a run is turned 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing import resource_tracker
 from typing import TypeVar
 
@@ -51,7 +52,7 @@ def child_pids(pid: int | None = None) -> set[int]:
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        if fields and fields[0] != "Z":  # zombies are dead already
+        if fields and (fields[0] != "Z" or _threads_left(int(entry))):  # zombies are dead already
             parents[int(entry)] = int(fields[1])
     found, frontier = set(), {pid}
     while frontier:
@@ -111,7 +112,28 @@ def _alive(pid: int) -> bool:
             stat = fh.read().decode(errors="replace")
     except OSError:
         return False
-    return stat[stat.rfind(")") + 2 :].split()[0] != "Z"
+    return stat[stat.rfind(")") + 2 :].split()[0] != "Z" or _threads_left(pid)
+
+
+def _threads_left(pid: int) -> bool:
+    """Whether a process whose main thread has ended ("Z" in /proc/PID/stat) still runs
+    other threads. A Lava process whose main thread a Ctrl-C ended lives on in its channel
+    threads: it is not a zombie yet (``waitpid`` still says running), so it must be ended
+    like a live one, or multiprocessing's exit handler later joins it while the ``lava-stop``
+    thread does too, and loses the race ("Cannot close a process while it is still running")."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat", "rb") as fh:
+                stat = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        if stat[stat.rfind(")") + 2 :].split()[0] != "Z":
+            return True
+    return False
 
 
 def _reap(pids: set[int]) -> None:
@@ -196,6 +218,44 @@ def _unlink(segments: list) -> None:
             pass
 
 
+@contextlib.contextmanager
+def _registered_segments() -> Iterator[list[str]]:
+    """The names of the shared memory this process puts on the resource tracker's list
+    while the block runs (Lava's segments: this process creates every one)."""
+    names: list[str] = []
+    original = resource_tracker.register
+
+    def register(name: str, rtype: str) -> None:
+        if rtype == "shared_memory":
+            names.append(name.lstrip("/"))
+        original(name, rtype)
+
+    resource_tracker.register = register  # SharedMemory looks it up on each call
+    try:
+        yield names
+    finally:
+        resource_tracker.register = original
+
+
+def _unlink_strays(names: list[str]) -> None:
+    """Unlink what is left of the segments this run registered (``_registered_segments``).
+
+    Lava's own list misses one: an interrupt inside Lava's ``SharedMemory(create=True)``,
+    after the segment was made and put on the resource tracker's list but before Lava kept
+    it, left it for the tracker to remove at exit with a warning about a leaked object.
+    """
+    from multiprocessing.shared_memory import SharedMemory
+
+    for name in dict.fromkeys(names):  # a copy: attaching registers the name again
+        try:
+            segment = SharedMemory(name=name)
+        except OSError:  # FileNotFoundError: unlinked already
+            continue
+        segment.close()
+        with contextlib.suppress(OSError):
+            segment.unlink()
+
+
 def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
     """Run the network of ``anchor`` for ``steps`` Lava steps, return ``read()``; always stop."""
     # the tracker started here, before Lava forks, so that the segments are on this
@@ -203,7 +263,10 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
     resource_tracker.ensure_running()
     before = child_pids()
     finished = False
-    with interrupts_raise():  # SIGTERM too; a signal during Lava's forks is not lost
+    with (
+        interrupts_raise(),
+        _registered_segments() as registered,
+    ):  # SIGTERM too; a signal during Lava's forks is not lost
         try:
             try:
                 anchor.run(
@@ -226,3 +289,5 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
             finally:
                 _end(lava_children(before), EXIT_GRACE_S if finished else 0.5, quiet=not finished)
                 _unlink(segments)
+                if not finished:
+                    _unlink_strays(registered)

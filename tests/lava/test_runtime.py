@@ -15,7 +15,7 @@ import pytest
 
 from sbn.errors import SimulationError
 from sbn.targets.lava import network, simulate
-from sbn.targets.lava.runtime import _alive, lava_children
+from sbn.targets.lava.runtime import _alive, child_pids, lava_children
 
 
 def chain_graph():
@@ -106,3 +106,31 @@ def test_interrupt_leaves_no_orphans(tmp_path, sig):
     while any(_alive(p) for p in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in children if _alive(p)]
+
+
+def test_a_process_whose_main_thread_ended_is_alive_while_its_threads_run():
+    """A Lava process whose main thread a Ctrl-C ended lives on in its channel threads:
+    /proc shows its leader as a zombie, ``waitpid`` says it runs. It used to be taken for
+    dead and left running (multiprocessing's exit handler then raced the lava-stop thread
+    to join it: "Cannot close a process while it is still running" after ``interrupted``)."""
+    script = (
+        "import ctypes, threading, time\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+        "ctypes.CDLL(None).pthread_exit(None)  # the main thread alone ends\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 30
+        while _leader_state(proc.pid) != "Z" and time.time() < deadline:
+            time.sleep(0.05)
+        assert _leader_state(proc.pid) == "Z" and proc.poll() is None
+        assert _alive(proc.pid) and proc.pid in child_pids()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not _alive(proc.pid) and proc.pid not in child_pids()
+
+
+def _leader_state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2 :].split()[0]
