@@ -46,12 +46,7 @@ def child_pids(pid: int | None = None) -> set[int]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read().decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
+        fields = _stat_fields(f"/proc/{entry}/stat")
         if fields and (fields[0] != "Z" or _threads_left(int(entry))):  # zombies are dead already
             parents[int(entry)] = int(fields[1])
     found, frontier = set(), {pid}
@@ -106,13 +101,20 @@ def _end(pids: set[int], grace: float, quiet: bool = False) -> None:
         alive = _wait_gone(alive, 3.0)
 
 
-def _alive(pid: int) -> bool:
+def _stat_fields(path: str) -> list[str]:
+    """The fields of a /proc stat file after the command name (state, ppid, ...); [] when
+    the process or thread is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
+        with open(path, "rb") as fh:
             stat = fh.read().decode(errors="replace")
     except OSError:
-        return False
-    return stat[stat.rfind(")") + 2 :].split()[0] != "Z" or _threads_left(pid)
+        return []
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def _alive(pid: int) -> bool:
+    fields = _stat_fields(f"/proc/{pid}/stat")
+    return bool(fields) and (fields[0] != "Z" or _threads_left(pid))
 
 
 def _threads_left(pid: int) -> bool:
@@ -126,12 +128,8 @@ def _threads_left(pid: int) -> bool:
     except OSError:
         return False
     for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/stat", "rb") as fh:
-                stat = fh.read().decode(errors="replace")
-        except OSError:
-            continue
-        if stat[stat.rfind(")") + 2 :].split()[0] != "Z":
+        fields = _stat_fields(f"/proc/{pid}/task/{task}/stat")
+        if fields and fields[0] != "Z":
             return True
     return False
 
@@ -263,10 +261,8 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
     resource_tracker.ensure_running()
     before = child_pids()
     finished = False
-    with (
-        interrupts_raise(),
-        _registered_segments() as registered,
-    ):  # SIGTERM too; a signal during Lava's forks is not lost
+    # SIGTERM too; a signal during Lava's forks is not lost
+    with interrupts_raise(), _registered_segments() as registered:
         try:
             try:
                 anchor.run(
