@@ -2,7 +2,8 @@
 
 Layers, lowest first; a module may import from its own layer and those below it:
 
-    foundation   sbn (the version), errors, fileio, interrupts (signals as exceptions)
+    foundation   sbn (the version), errors, fileio, interrupts (signals as exceptions),
+                 segment_ledger (shared memory that killed workers leave)
     models       sbn.models, sbn.checkpoint (a model's config and weights), sbn.data,
                  sbn.wire (payload codecs and channel models: data in, bytes out)
     graph        sbn.graph (NIR export, schedule, executor)
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE_DIRS = {"toolchain": "sbn", "targets": "sbn.targets", "models": "sbn.models"}
 
 LAYERS = [
-    {"sbn", "sbn.errors", "sbn.fileio", "sbn.interrupts"},
+    {"sbn", "sbn.errors", "sbn.fileio", "sbn.interrupts", "sbn.segment_ledger"},
     {"sbn.models", "sbn.checkpoint", "sbn.data", "sbn.wire"},
     {"sbn.graph"},
     {"sbn.targets"},

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from lava.magma.core.run_conditions import RunSteps
 
+from sbn import segment_ledger
 from sbn.errors import SimulationError
 from sbn.interrupts import interrupts_raise
 
@@ -219,13 +220,16 @@ def _unlink(segments: list) -> None:
 @contextlib.contextmanager
 def _registered_segments() -> Iterator[list[str]]:
     """The names of the shared memory this process puts on the resource tracker's list
-    while the block runs (Lava's segments: this process creates every one)."""
+    while the block runs (Lava's segments: this process creates every one). Each name also
+    goes to the ledger of a driver that started this process as a local Ray worker
+    (``sbn.segment_ledger``), which reclaims what a killed worker leaves."""
     names: list[str] = []
     original = resource_tracker.register
 
     def register(name: str, rtype: str) -> None:
         if rtype == "shared_memory":
             names.append(name.lstrip("/"))
+            segment_ledger.note(name)
         original(name, rtype)
 
     resource_tracker.register = register  # SharedMemory looks it up on each call
@@ -233,25 +237,6 @@ def _registered_segments() -> Iterator[list[str]]:
         yield names
     finally:
         resource_tracker.register = original
-
-
-def _unlink_strays(names: list[str]) -> None:
-    """Unlink what is left of the segments this run registered (``_registered_segments``).
-
-    Lava's own list misses one: an interrupt inside Lava's ``SharedMemory(create=True)``,
-    after the segment was made and put on the resource tracker's list but before Lava kept
-    it, left it for the tracker to remove at exit with a warning about a leaked object.
-    """
-    from multiprocessing.shared_memory import SharedMemory
-
-    for name in dict.fromkeys(names):  # a copy: attaching registers the name again
-        try:
-            segment = SharedMemory(name=name)
-        except OSError:  # FileNotFoundError: unlinked already
-            continue
-        segment.close()
-        with contextlib.suppress(OSError):
-            segment.unlink()
 
 
 def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
@@ -286,4 +271,7 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
                 _end(lava_children(before), EXIT_GRACE_S if finished else 0.5, quiet=not finished)
                 _unlink(segments)
                 if not finished:
-                    _unlink_strays(registered)
+                    # Lava's own list misses one: an interrupt inside its
+                    # SharedMemory(create=True), after the segment was made and put on the
+                    # resource tracker's list but before Lava kept it
+                    segment_ledger.unlink_segments(registered)

@@ -20,6 +20,10 @@ def square(x):
     return x * x
 
 
+def add_length(blob: bytes, x: int) -> int:
+    return len(blob) + x
+
+
 def fails_on_three(x):
     if x == 3:
         raise ValueError(f"item {x} is\nbad")
@@ -138,6 +142,16 @@ def test_ray_runs_on_worker_processes(ray_local):
     assert [o.value for o in fan_out(square, [3, 4, 5], workers=2)] == [9, 16, 25]
     assert [o.value for o in fan_out(functools.partial(pow, 2), [3, 4], workers=2)] == [8, 16]
     assert ray_local.is_initialized()  # a Ray it did not start is left running
+
+
+def test_small_functions_travel_by_value_big_ones_once_through_the_store(ray_local):
+    from sbn.distributed import _shipped
+
+    assert _shipped(ray_local, square) is square  # the driver owns nothing in the store
+    blob = b"x" * 200_000
+    assert isinstance(_shipped(ray_local, functools.partial(add_length, blob)), ray_local.ObjectRef)
+    outcomes = fan_out(functools.partial(add_length, blob), [1, 2], workers=2)
+    assert [o.value for o in outcomes] == [200_001, 200_002]
 
 
 def test_tasks_asking_for_absent_gpus_are_refused(ray_local):
