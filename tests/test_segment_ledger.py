@@ -104,6 +104,20 @@ def test_the_reaper_outlives_a_driver_killed_with_its_process_group():
             os.killpg(driver.pid, signal.SIGKILL)
 
 
+def test_a_child_forked_in_the_block_does_not_hold_up_its_end():
+    start = time.monotonic()
+    with segment_ledger.opened():
+        child = os.fork()  # it inherits the pipe to the reaper and keeps it open
+        if child == 0:
+            time.sleep(60)
+            os._exit(0)
+    try:
+        assert time.monotonic() - start < segment_ledger.REAPER_TIMEOUT_S / 2
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+
+
 def _writer(folder: Path, seconds: float) -> tuple[subprocess.Popen, str]:
     """A process that makes a segment, writes it to the ledger at ``folder``, lives on for
     ``seconds`` without unlinking it; returns (process, segment name)."""

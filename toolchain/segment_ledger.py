@@ -74,6 +74,7 @@ def opened(environ: dict[str, str] | None = None) -> Iterator[Path]:
         reaper = subprocess.Popen(
             [sys.executable, "-m", "sbn.segment_ledger", str(folder)],
             stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # whoever reads this process's output to its end need not wait
             start_new_session=True,  # a signal to this process group does not reach it
         )
     except BaseException:
@@ -89,7 +90,10 @@ def opened(environ: dict[str, str] | None = None) -> Iterator[Path]:
         else:
             environ[LEDGER_ENV] = before
         with contextlib.suppress(OSError):
-            reaper.stdin.close()  # the reaper's cue; this process dying closes it too
+            # the reaper's cue: a line, for a child forked meanwhile holds the pipe open;
+            # this process dying closes it, which is the cue too
+            reaper.stdin.write(b"closed\n")
+            reaper.stdin.close()
         try:
             reaper.wait(REAPER_TIMEOUT_S)
         except subprocess.TimeoutExpired:  # it goes on alone; nothing here depends on it
@@ -150,13 +154,13 @@ def unlink_segments(names: Iterable[str]) -> list[str]:
 
 
 def _reaper_main(argv: list[str]) -> None:
-    """``python -m sbn.segment_ledger FOLDER``: wait for stdin's end, then ``reap``."""
+    """``python -m sbn.segment_ledger FOLDER``: wait for a line or the end of stdin, then ``reap``."""
     import signal
 
     driver = os.getppid()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # it must outlive the driver's end
         signal.signal(sig, signal.SIG_IGN)
-    sys.stdin.buffer.read()
+    sys.stdin.buffer.readline()
     reap(Path(argv[0]), driver=driver)
 
 
