@@ -162,6 +162,12 @@ def init_from_backbone(model: torch.nn.Module, backbone_state: dict[str, torch.T
     ckpt_io.load_state(model.backbone, backbone_state, "backbone")
 
 
+def refuse_existing_out(out: Path, resume: bool) -> None:
+    """A run never overwrites a checkpoint: an existing ``out`` is continued or refused."""
+    if out.exists() and not resume:
+        raise CheckpointError(f"{out} exists: pass --resume to continue it, or choose another --out")
+
+
 def train(
     config: ModelConfig,
     settings: TrainSettings,
@@ -195,10 +201,9 @@ def train(
     model = runtime.prepare(build_model(config))
     optimizer = make_optimizer(model, settings.optimizer, settings.lr, settings.weight_decay)
     state = _RunState(started=time.time())
+    refuse_existing_out(out, resume)
     if resume and out.exists():
         _resume(out, config, settings, model, optimizer, state)
-    elif out.exists():
-        raise CheckpointError(f"{out} exists: pass --resume to continue it, or choose another --out")
     elif backbone is not None:
         state.extra = _start_from(
             backbone, backbone_path, config, settings, model, test_data, progress, runtime

@@ -91,6 +91,7 @@ def test_sweep_on_ray_export_and_reselect(backbone, tmp_path):
             ["--splits", "RB1", "--channels", "4", "--budget", "5"],
             "--relaxed-budget (4.0) must be >= --budget (5.0)",
         ),
+        (["--splits", "RB1", "--channels", "4", "--budget", "-1"], "-1.0 is not in the range x>=0.0"),
         (["--splits", "RB1", "--channels", "4", "--plot", "x.gif"], "cannot tell the plot format"),
         (["--splits", "RB1", "--channels", "4", "--T", "9"], "T must be in 1..8"),
         (["--splits", "RB1", "--channels", "4", "--workers", "-1"], "Invalid value for '--workers'"),

@@ -167,6 +167,15 @@ def test_runtime_refusals_one_line_nothing_written(tmp_path, capsys, args, messa
     assert not out.parent.exists()
 
 
+def test_an_existing_out_is_refused_before_any_work(tmp_path, capsys):
+    out = tmp_path / "x.safetensors"
+    out.write_bytes(b"an earlier run")
+    code, stdout, err = _in_process(["--out", out, "--epochs", "1", "--width", "0.0625"], capsys)
+    assert (code, stdout) == (1, "")
+    assert err == f"error: {out} exists: pass --resume to continue it, or choose another --out\n"
+    assert out.read_bytes() == b"an earlier run"
+
+
 def test_a_half_set_launch_environment_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("RANK", "1")
     code, _, err = _in_process(["--out", tmp_path / "x.safetensors", "--device", "cpu"], capsys)

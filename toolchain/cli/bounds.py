@@ -49,4 +49,3 @@ SEED = click.IntRange(0, 2**63 - 1)
 #: a rate, a learning rate or a weight: a finite real number
 POSITIVE = FiniteFloat(0.0, min_open=True)
 NON_NEGATIVE = FiniteFloat(0.0)
-REAL = FiniteFloat()

@@ -17,7 +17,6 @@ from sbn.cli.bounds import (
     KERNEL_SIZE,
     NON_NEGATIVE,
     POSITIVE,
-    REAL,
     RETRIES,
     SEED,
     WORKERS,
@@ -112,8 +111,8 @@ TRAIN_FIELDS = (
 @click.option(
     "--rates-samples", type=COUNT, help="Test images the firing rates (device energy) are measured on [32]."
 )
-@click.option("--budget", type=REAL, help="Accuracy budget, percentage points [3].")
-@click.option("--relaxed-budget", type=REAL, help="Budget where nothing meets --budget [4].")
+@click.option("--budget", type=NON_NEGATIVE, help="Accuracy budget, percentage points [3].")
+@click.option("--relaxed-budget", type=NON_NEGATIVE, help="Budget where nothing meets --budget [4].")
 @click.option(
     "--objective",
     type=click.Choice(["energy", "bits"]),

@@ -247,7 +247,7 @@ def train(
     from sbn.data import load_dataset
     from sbn.fileio import write_json
     from sbn.models import BottleneckConfig, LIFParameters, ModelConfig, parse_split
-    from sbn.train import TrainSettings, finetune_config
+    from sbn.train import TrainSettings, finetune_config, refuse_existing_out
     from sbn.train import train as run_training
 
     step2 = backbone_path is not None and quantize_target is None
@@ -323,6 +323,7 @@ def train(
         raise ConfigError(
             f"--resume continues --out {out}, which does not exist; drop --resume to start a new run"
         )
+    refuse_existing_out(out, resume)  # before the data is loaded and the run announced
 
     settings = TrainSettings(
         dataset=dataset,
