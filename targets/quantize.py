@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +44,7 @@ import networkx as nx
 import nir
 import numpy as np
 
-from sbn.errors import ConfigError, MappingError
+from sbn.errors import ConfigError, MappingError, OutputError
 from sbn.graph import conventions
 from sbn.graph.schedule import flatten_graph
 
@@ -247,6 +249,16 @@ def _bias(name: str, values: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
     return mant, exp
 
 
+def headroom_range(fmt) -> tuple[int, int]:
+    """The headroom bits that leave a threshold in ``fmt``: ``vth = 2**(state_bits - 1 -
+    threshold_shift - headroom)`` must be a whole number (headroom <= state_bits - 1 -
+    threshold_shift) that fits the unsigned ``threshold_bits`` (vth <= 2**threshold_bits - 1).
+    Loihi 2 (24-bit state, shift 6, 17-bit threshold): 1..17. Empty (low > high) where the
+    formats leave no threshold at all."""
+    high = fmt.state_bits - 1 - fmt.threshold_shift
+    return max(0, high - fmt.threshold_bits + 1), high
+
+
 def require_format(target):
     """The target's ``fixed_point`` formats, or a ConfigError saying it has none."""
     fmt = getattr(target, "fixed_point", None)
@@ -264,11 +276,18 @@ def quantize(
     """Fixed-point parameters of ``graph`` (layer form) in ``target``'s formats."""
     fmt = require_format(target)
     shift = fmt.threshold_shift
-    top = fmt.state_bits - 1 - shift - headroom_bits
-    if not 0 <= top < fmt.threshold_bits:
+    low, high = headroom_range(fmt)
+    if (
+        isinstance(headroom_bits, bool)
+        or not isinstance(headroom_bits, int)
+        or not low <= headroom_bits <= high
+    ):
         raise ConfigError(
-            f"headroom of {headroom_bits} bits leaves no threshold: give 0..{fmt.state_bits - 1 - shift} bits"
+            f"headroom of {headroom_bits} bits leaves no threshold in the formats of target "
+            f"{target.name!r}: give {low}..{high} bits (the threshold 2**({high} - headroom) must hold "
+            f"1..{fmt.threshold_max}, {fmt.threshold_bits} bits)"
         )
+    top = fmt.state_bits - 1 - shift - headroom_bits
     flat, inputs, neurons, projections, outputs = layer_form(graph)
     step = dt if dt is not None else (conventions.graph_dt(graph.metadata) or conventions.DEFAULT_DT)
     into = {n: [p for p in projections if p[3] == n] for n in neurons}
@@ -374,7 +393,9 @@ def graph_digest(graph: nir.NIRGraph) -> str:
 
 
 def save(path: str | os.PathLike, q: Quantized) -> None:
-    """Write ``q`` atomically; integer tensors, the rest as JSON metadata."""
+    """Write ``q`` atomically; integer tensors, the rest as JSON metadata. OutputError
+    where the file system refuses (safetensors reports a full disk as its own error)."""
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     from sbn.fileio import atomic_path
@@ -415,7 +436,10 @@ def save(path: str | os.PathLike, q: Quantized) -> None:
         },
     }
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"sbn": json.dumps(meta)})
+        try:
+            save_file(tensors, str(tmp), metadata={"sbn": json.dumps(meta)})
+        except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
+            raise OutputError(f"{path}: not written ({exc})") from None
 
 
 def save_in_export(export_dir: str | os.PathLike, q: Quantized) -> Path:
@@ -436,8 +460,12 @@ def save_in_export(export_dir: str | os.PathLike, q: Quantized) -> Path:
     return out
 
 
-def load(path: str | os.PathLike) -> Quantized:
-    """Read a file written by ``save``; errors name the file and what is wrong."""
+def load(path: str | os.PathLike, target=None, graph: nir.NIRGraph | None = None) -> Quantized:
+    """Read a file written by ``save``, checked field by field: types, shapes (against each
+    other and, given ``graph``, against that device graph, which the file must have been
+    made from) and ranges (against the file's own formats, and given ``target``, the file
+    must be for that target and its formats). Each refusal is a ConfigError naming the file
+    and the field."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
@@ -456,49 +484,210 @@ def load(path: str | os.PathLike) -> Quantized:
         meta = json.loads(raw or "")
     except json.JSONDecodeError:
         raise ConfigError(f"{path}: no 'sbn' metadata; expected a file written by `sbn quantize`") from None
+    if not isinstance(meta, dict):
+        raise ConfigError(
+            f"{path}: metadata 'sbn' is {_short(meta)}; expected a JSON object written by `sbn quantize`"
+        )
     if meta.get("schema") != SCHEMA:
         raise ConfigError(f"{path}: schema {meta.get('schema')!r}, expected {SCHEMA!r}")
-    try:
-        neurons = {
-            name: NeuronQ(
-                name,
-                tuple(v["shape"]),
-                float(v["sigma"]),
-                int(v["vth"]),
-                int(v["du"]),
-                int(v["dv"]),
-                tensors[f"neuron/{name}/bias_mant"].astype(np.int64),
-                tensors[f"neuron/{name}/bias_exp"].astype(np.int64),
-            )
-            for name, v in meta["neurons"].items()
+    return _Reader(path, meta, tensors).read(target, graph)
+
+
+def _short(value, keep: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= keep else text[: keep - 3] + "..."
+
+
+class _Reader:
+    """The checks of ``load``: each method returns a field's value or raises a ConfigError
+    naming the file, the field, what it holds and what is accepted."""
+
+    def __init__(self, path: Path, meta: dict, tensors: dict[str, np.ndarray]):
+        self.path, self.meta, self.tensors = path, meta, tensors
+
+    def bad(self, field: str, value, accepted: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {field} is {_short(value)}; accepted: {accepted}")
+
+    def get(self, table: dict, key: str, field: str):
+        if key not in table:
+            raise ConfigError(f"{self.path}: missing entry {field!r}")
+        return table[key]
+
+    def whole(self, table: dict, key: str, field: str, low: int, high: int) -> int:
+        value = self.get(table, key, field)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.bad(field, value, f"a whole number in {low}..{high}")
+        return value
+
+    def positive(self, table: dict, key: str, field: str) -> float:
+        value = self.get(table, key, field)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not value > 0
+        ):
+            raise self.bad(field, value, "a finite number > 0")
+        return float(value)
+
+    def text(self, table: dict, key: str, field: str, choices=None) -> str:
+        value = self.get(table, key, field)
+        if not isinstance(value, str) or not value or (choices is not None and value not in choices):
+            accepted = "a non-empty string" if choices is None else ", ".join(map(repr, sorted(choices)))
+            raise self.bad(field, value, accepted)
+        return value
+
+    def table(self, table: dict, key: str, field: str) -> dict:
+        value = self.get(table, key, field)
+        if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+            raise self.bad(field, value, "a JSON object keyed by node name")
+        return value
+
+    def dims(self, table: dict, key: str, field: str) -> tuple[int, ...]:
+        value = self.get(table, key, field)
+        if not isinstance(value, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 2**31 for d in value
+        ):
+            raise self.bad(field, value, "a list of positive whole numbers")
+        return tuple(value)
+
+    def tensor(self, key: str, shape: tuple[int, ...], low: int, high: int) -> np.ndarray:
+        field = f"tensor {key!r}"
+        if key not in self.tensors:
+            raise ConfigError(f"{self.path}: missing entry {key!r}")
+        arr = self.tensors[key]
+        if arr.dtype.kind not in "iu":
+            raise ConfigError(f"{self.path}: {field} holds {arr.dtype}; accepted: integers")
+        if arr.shape != shape:
+            raise ConfigError(f"{self.path}: {field} has shape {list(arr.shape)}; accepted: {list(shape)}")
+        arr = arr.astype(np.int64)
+        if arr.size and (arr.min() < low or arr.max() > high):
+            worst = int(arr.min()) if arr.min() < low else int(arr.max())
+            raise ConfigError(f"{self.path}: {field} holds {worst}; accepted: {low}..{high}")
+        return arr
+
+    def read(self, target, graph) -> Quantized:
+        from sbn.targets.spec import FixedPointFormat
+
+        meta, path = self.meta, self.path
+        name = self.text(meta, "target", "target")
+        fmt = FixedPointFormat.from_dict(self.get(meta, "format", "format"), where=f"{path}: format")
+        if target is not None:
+            if name != target.name:
+                raise ConfigError(
+                    f"{path}: a quantisation for target {name!r}, not {target.name!r}; run "
+                    f"`sbn quantize --target {target.name}` (or give that target's file)"
+                )
+            if _format_dict(require_format(target)) != fmt.to_dict():
+                raise ConfigError(
+                    f"{path}: format differs from target {target.name!r}'s fixed_point formats; "
+                    "run `sbn quantize` again for this target"
+                )
+        digest = self.text(meta, "graph_sha256", "graph_sha256")
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise self.bad("graph_sha256", digest, "64 hexadecimal digits (a sha256)")
+        dt = self.positive(meta, "dt", "dt")
+        low, high = headroom_range(fmt)
+        headroom = self.whole(meta, "headroom_bits", "headroom_bits", low, high)
+        scale = self.whole(meta, "input_scale", "input_scale", fmt.input_max, fmt.input_max)
+        inputs = {
+            k: self.dims(self.table(meta, "inputs", "inputs"), k, f"inputs.{k}")
+            for k in self.table(meta, "inputs", "inputs")
         }
-        projections = {
-            name: ProjectionQ(
-                name,
-                v["kind"],
-                v["source"],
-                v["target"],
-                tensors[f"projection/{name}/weight_mant"].astype(np.int64).reshape(tuple(v["shape"])),
-                int(v["weight_exp"]),
-                bool(v["graded"]),
+        neurons = {}
+        for n, v in self.table(meta, "neurons", "neurons").items():
+            where = f"neurons.{n}"
+            if not isinstance(v, dict):
+                raise self.bad(where, v, "a JSON object (shape, sigma, vth, du, dv)")
+            shape = self.dims(v, "shape", f"{where}.shape")
+            neurons[n] = NeuronQ(
+                n,
+                shape,
+                self.positive(v, "sigma", f"{where}.sigma"),
+                self.whole(v, "vth", f"{where}.vth", 1, fmt.threshold_max),
+                self.whole(v, "du", f"{where}.du", 0, fmt.decay_unity - 1),
+                self.whole(v, "dv", f"{where}.dv", 0, fmt.decay_unity - 1),
+                self.tensor(f"neuron/{n}/bias_mant", shape, fmt.bias_mant_min, fmt.bias_mant_max),
+                self.tensor(f"neuron/{n}/bias_exp", shape, 0, fmt.bias_exp_max),
             )
-            for name, v in meta["projections"].items()
+        if not neurons:
+            raise self.bad("neurons", {}, "one entry per neuron node of the device graph")
+        projections = {}
+        for p, v in self.table(meta, "projections", "projections").items():
+            where = f"projections.{p}"
+            if not isinstance(v, dict):
+                raise self.bad(where, v, "a JSON object (kind, source, target, weight_exp, graded, shape)")
+            kind = self.text(v, "kind", f"{where}.kind", {"conv", "identity"})
+            source = self.text(v, "source", f"{where}.source", set(neurons) | set(inputs))
+            dest = self.text(v, "target", f"{where}.target", set(neurons))
+            graded = self.get(v, "graded", f"{where}.graded")
+            if graded is not (source in inputs):
+                raise self.bad(
+                    f"{where}.graded", graded, f"{source in inputs} (whether the source is an Input node)"
+                )
+            shape = self.dims(v, "shape", f"{where}.shape")
+            if len(shape) != (4 if kind == "conv" else 0):
+                raise self.bad(
+                    f"{where}.shape", list(shape), "[O, C/g, kh, kw] for a conv, [] for an identity"
+                )
+            mant = self.tensor(
+                f"projection/{p}/weight_mant", shape or (1,), fmt.weight_mant_min, fmt.weight_mant_max
+            ).reshape(shape)
+            exp = self.whole(v, "weight_exp", f"{where}.weight_exp", fmt.weight_exp_min, fmt.weight_exp_max)
+            projections[p] = ProjectionQ(p, kind, source, dest, mant, exp, graded)
+        outputs = {
+            k: self.text(self.table(meta, "outputs", "outputs"), k, f"outputs.{k}", set(neurons))
+            for k in self.table(meta, "outputs", "outputs")
         }
-        return Quantized(
-            target=meta["target"],
-            format=meta["format"],
-            graph_sha256=meta["graph_sha256"],
-            dt=float(meta["dt"]),
-            headroom_bits=int(meta["headroom_bits"]),
-            input_scale=int(meta["input_scale"]),
-            inputs={k: tuple(v) for k, v in meta["inputs"].items()},
+        notes = meta.get("notes", [])
+        if not isinstance(notes, list) or not all(isinstance(x, str) for x in notes):
+            raise self.bad("notes", notes, "a list of strings")
+        q = Quantized(
+            target=name,
+            format=fmt.to_dict(),
+            graph_sha256=digest,
+            dt=dt,
+            headroom_bits=headroom,
+            input_scale=scale,
+            inputs=inputs,
             neurons=neurons,
             projections=projections,
-            outputs=dict(meta["outputs"]),
-            notes=list(meta.get("notes", [])),
+            outputs=outputs,
+            notes=list(notes),
         )
-    except KeyError as exc:
-        raise ConfigError(f"{path}: missing entry {exc.args[0]!r}") from None
+        if graph is not None:
+            check_matches(q, graph, where=str(path))
+            self.against(q, graph)
+        return q
+
+    def against(self, q: Quantized, graph: nir.NIRGraph) -> None:
+        """Each node and shape of ``q`` is the graph's own (layer form)."""
+        flat, inputs, neurons, projections, outputs = layer_form(graph)
+        expected = {
+            "inputs": inputs,
+            "neurons": {n: tuple(np.shape(flat[n].v_threshold)) for n in neurons},
+            "projections": {
+                name: (kind, src, dst, tuple(np.shape(flat[name].weight)) if kind == "conv" else ())
+                for name, kind, src, dst in projections
+            },
+            "outputs": outputs,
+        }
+        found = {
+            "inputs": q.inputs,
+            "neurons": {n.name: n.shape for n in q.neurons.values()},
+            "projections": {
+                p.name: (p.kind, p.source, p.target, p.weight_mant.shape) for p in q.projections.values()
+            },
+            "outputs": q.outputs,
+        }
+        for key, want in expected.items():
+            have = found[key]
+            for node in sorted(set(want) | set(have)):
+                if want.get(node) != have.get(node):
+                    raise ConfigError(
+                        f"{self.path}: {key}.{node} is {_short(have.get(node))}; the device graph "
+                        f"has {_short(want.get(node))}; run `sbn quantize` again on this export"
+                    )
 
 
 def check_matches(q: Quantized, graph: nir.NIRGraph, where: str = "quantisation") -> None:

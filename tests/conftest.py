@@ -64,3 +64,24 @@ def calibrate():
     """``calibrated(config, seed)`` for test modules and fixtures (importlib mode: they
     cannot import a conftest)."""
     return calibrated
+
+
+@pytest.fixture
+def run_sbn(monkeypatch, capsys):
+    """``run_sbn(*args)`` runs ``sbn ARGS`` in-process; returns (exit code, stdout, stderr)."""
+
+    import sys
+
+    import sbn.cli
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["sbn", *map(str, args)])
+        code = 0
+        try:
+            sbn.cli.main()
+        except SystemExit as exc:
+            code = exc.code or 0
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

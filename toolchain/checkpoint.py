@@ -76,7 +76,9 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
             raise OutputError(f"{path}: not written ({exc})") from None
 
 
-def load(path: str | os.PathLike) -> Checkpoint:
+def load(path: str | os.PathLike, *, tensors: bool = True) -> Checkpoint:
+    """The checkpoint at ``path``; ``tensors=False`` reads its metadata only (config,
+    training, producer; no weights): a quick look at a large file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -85,7 +87,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
 
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-        tensors = load_file(str(path))
+        stored = load_file(str(path)) if tensors else {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
     version = meta.get(VERSION_KEY) or _LEGACY.get((meta.get("format"), meta.get("format_version")))
@@ -100,12 +102,17 @@ def load(path: str | os.PathLike) -> Checkpoint:
         training = json.loads(meta.get("training", "{}"))
     except (KeyError, json.JSONDecodeError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: corrupt checkpoint metadata ({exc})") from None
+    if not isinstance(training, dict):
+        raise CheckpointError(
+            f"{path}: metadata key 'training' is {json.dumps(training)[:60]}; it must be a JSON "
+            f"object (the training state)"
+        )
     return Checkpoint(
         config=config,
-        model_state=_strip(tensors, "model."),
+        model_state=_strip(stored, "model."),
         training=training,
-        optim_state=_strip(tensors, "optim."),
-        rng_state=tensors.get("rng.torch"),
+        optim_state=_strip(stored, "optim."),
+        rng_state=stored.get("rng.torch"),
         producer=meta.get("producer", "unknown"),
     )
 

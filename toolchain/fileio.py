@@ -111,6 +111,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 
     An existing ``path`` is moved aside first and removed only after the rename succeeded.
     """
+    from sbn.errors import OutputError
+
     path = Path(path)
     with _writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +128,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(tmp, path)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
+        except OutputError as exc:  # a file written inside: named where it was going
+            raise OutputError(str(exc).replace(str(tmp), str(path), 1)) from None
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -261,3 +265,15 @@ def same_file_key(path: str | os.PathLike) -> tuple:
     except (OSError, ValueError):
         return ("path", str(Path(path).resolve()))
     return ("inode", st.st_dev, st.st_ino)
+
+
+#: a key absent from a document (``shown_json`` says "missing")
+MISSING = object()
+
+
+def shown_json(value: Any) -> str:
+    """A value as the JSON it was read from (shortened to 60 characters), or 'missing'."""
+    if value is MISSING:
+        return "missing"
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."

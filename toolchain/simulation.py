@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import nir
 import numpy as np
 
 from sbn import __version__
@@ -31,6 +33,8 @@ from sbn.distributed import fan_out
 from sbn.errors import ConfigError, SimulationError
 from sbn.graph import execute
 from sbn.graph.manifest_read import read_manifest
+from sbn.graph.schedule import schedule
+from sbn.graph.shapes import infer_shapes
 from sbn.targets.lava.simulate import load_graph, simulate
 from sbn.targets.lava.split import encode, simulate_split
 from sbn.wire import CODECS, Link
@@ -70,6 +74,43 @@ class SimSource:
         if self.manifest is None or self.manifest.get("bits_per_sample") is None:
             return None
         return -(-int(self.manifest["bits_per_sample"]) // 8)
+
+
+def check_split_shapes(
+    device: nir.NIRGraph | str | Path, edge: nir.NIRGraph | str | Path, names: tuple[str, str] | None = None
+) -> None:
+    """ConfigError, before anything runs, unless the edge graph reads what the device graph
+    sends: the device's one Output gives [T, B, *shape] per step (its shape as the Lava
+    planner and the executor infer it), the edge's one Input must declare that same shape
+    (``sbn.graph.schedule.check_inputs``, which the edge run applies to the payload)."""
+    labels = names or (
+        str(device) if not isinstance(device, nir.NIRGraph) else "the device graph",
+        str(edge) if not isinstance(edge, nir.NIRGraph) else "the edge graph",
+    )
+    dev_sched, edge_sched = schedule(load_graph(device)), schedule(load_graph(edge))
+    if len(dev_sched.outputs) != 1:
+        raise ConfigError(
+            f"{labels[0]}: a device graph must have exactly one Output node (what it sends), "
+            f"has {len(dev_sched.outputs)}: {', '.join(dev_sched.outputs) or 'none'}"
+        )
+    if len(edge_sched.inputs) != 1:
+        raise ConfigError(
+            f"{labels[1]}: an edge graph must have exactly one Input node (what it receives), "
+            f"has {len(edge_sched.inputs)}: {', '.join(edge_sched.inputs) or 'none'}"
+        )
+    out = dev_sched.outputs[0]
+    sent = infer_shapes(SimpleNamespace(nodes=dev_sched.nodes, edges=dev_sched.edges))[out]
+    name = edge_sched.inputs[0]
+    declared = (edge_sched.nodes[name].input_type or {}).get("input")
+    if declared is None:
+        return  # an Input of no stated shape takes what arrives (as check_inputs does)
+    want = tuple(int(d) for d in np.atleast_1d(declared))
+    if tuple(sent) != want:
+        raise ConfigError(
+            f"the edge graph {labels[1]} reads {list(want)} per sample and step (Input {name!r}), "
+            f"the device graph {labels[0]} sends {list(sent)} (Output {out!r}); give the edge "
+            f"graph exported with this device graph"
+        )
 
 
 @dataclass(frozen=True)
@@ -188,6 +229,8 @@ def simulate_dataset(
     The payload is coded with ``codec`` and crosses ``channel`` (a SPEC, seeded by ``seed``).
     """
     link = Link.named(codec, channel, seed)  # bad names and specs: refused before any work
+    if source.second is not None:
+        check_split_shapes(source.first, source.second)
 
     images = np.asarray(images, dtype=np.float64)
     labels = np.asarray(labels)

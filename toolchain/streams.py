@@ -10,6 +10,7 @@ either form. Arrays are read without pickle (``allow_pickle=False``): loading ne
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -55,10 +56,14 @@ def read_streams(path: Path, inputs: dict[str, tuple[int, ...]]) -> dict[str, np
 
 
 def write_streams(path: Path, streams: dict[str, np.ndarray]) -> None:
-    """Save ``streams`` (name -> array) as an .npz, atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **streams)
+    """Save ``streams`` (name -> array) as an .npz, atomically.
+
+    Made in memory and written in one go: a zip file whose disk filled up mid-write printed
+    a traceback from its destructor after the one-line error."""
+    image = io.BytesIO()
+    np.savez(image, **streams)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(image.getbuffer())
 
 
 def _as_stream(x: np.ndarray, name: str, shape: tuple[int, ...], path: Path) -> np.ndarray:

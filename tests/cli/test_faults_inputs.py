@@ -148,17 +148,22 @@ def test_sim_notes_when_the_dataset_has_fewer_samples(work, run_sbn, monkeypatch
 
 
 def test_sim_table_when_every_sample_fails(work, kit, run_sbn):
-    """tau = 0 fails in every chunk: the table is printed with '-' and one error line."""
-    kit.mutate_nir(
-        work / "export" / "device.nir",
-        lambda f, n: kit.set_dataset(n["stem.lif"], "tau", np.zeros((4, 32, 32))),
-    )
+    """A subtractive reset (which loads, but Lava cannot simulate exactly) fails in every
+    chunk: the table is printed with '-' and one error line. (tau = 0 once served; the reader
+    refuses it now, before any run.)"""
+
+    def subtract(f, nodes):
+        lif = nodes["stem.lif"]
+        meta = lif["metadata"] if "metadata" in lif else lif.create_group("metadata")
+        kit.set_dataset(meta, "reset_mode", "subtract")
+
+    kit.mutate_nir(work / "export" / "device.nir", subtract)
     code, out, err = run_sbn("sim", work / "export", "--samples", "2")
     assert code == 1
     assert "accuracy - |" in out
     assert err.strip().splitlines() == [
-        "error: 2 of 2 samples failed after retries: SimulationError: node stem.lif: tau = 0 "
-        "(an infinitely fast neuron) has no forward-Euler step"
+        "error: 2 of 2 samples failed after retries: SimulationError: node stem.lif: reset mode "
+        "'subtract' cannot be simulated exactly; only the hard reset to v_reset (NIR's rule) is supported"
     ]
 
 

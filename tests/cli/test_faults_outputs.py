@@ -90,6 +90,29 @@ def test_every_command_refuses_an_output_that_is_an_input(work, refused, command
     )
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["channel", "{export}", "--samples", "2", "--payloads-out", "{export}/manifest.json"],
+        ["channel", "{export}", "--samples", "2", "--format", "json", "--out", "{export}/full.nir"],
+        ["quantize", "{export}", "--out", "{export}/full.nir"],
+        ["quantize", "{export}", "--target", "loihi2", "--out", "{export}/device.other.safetensors"],
+        ["sim", "{export}", "--format", "json", "--out", "{export}/full.nir"],
+    ],
+    ids=["channel-manifest", "channel-full", "quantize-full", "quantize-other-target", "sim-full"],
+)
+def test_no_command_writes_over_a_file_of_the_export_it_reads(work, run_sbn, refused, command):
+    import dataclasses
+
+    from sbn.targets import get_target, save_target_file
+
+    export = work / "export"
+    save_target_file(work / "other.json", dataclasses.replace(get_target("loihi2"), name="other"))
+    assert run_sbn("quantize", export, "--target", work / "other.json")[0] == 0  # a second target's file
+    assert "device.other.safetensors" in (export / "manifest.json").read_text()
+    refused(*(arg.format(export=export) for arg in command), touches=[work], match=str(export))
+
+
 def test_export_into_a_folder_with_other_files_deletes_nothing(work, refused):
     """An older export folder that also holds the only copy of the checkpoint and notes."""
     folder = work / "export"
@@ -355,3 +378,30 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary(work, run_sbn, monkeypa
     assert lines[0].startswith(f"error: {work / 'bits.json'}: not written (")
     assert lines[0].endswith(": No space left on device)")
     assert not [p for p in work.iterdir() if p.name.startswith(".")]
+
+
+def test_an_export_onto_a_full_disk_is_one_line_and_leaves_nothing(work, run_sbn, monkeypatch):
+    """h5py writing to a full disk printed hundreds of destructor tracebacks and once crashed:
+    the NIR file is made in memory and the disk sees one plain write."""
+    import errno
+
+    import sbn.graph.io
+
+    class FullDisk:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(sbn.graph.io, "open", FullDisk, raising=False)
+    code, _, err = run_sbn("export", work / "m.safetensors", "--out", work / "again")
+    monkeypatch.undo()
+    assert code == 1 and err == f"error: {work / 'again'}/full.nir: not written (No space left on device)\n"
+    assert sorted(p.name for p in work.iterdir()) == ["backbone.safetensors", "export", "m.safetensors"]

@@ -160,19 +160,19 @@ def test_address_needs_workers(exported):
 
 
 def test_table_when_every_sample_fails_is_one_line(exported, tmp_path):
-    """A graph Lava refuses (a NaN weight) fails every chunk: the table shows "-" for what no
-    sample measured, and one error line says why (it used to crash formatting the missing
-    accuracy)."""
+    """A graph that loads but Lava refuses (a subtractive reset, which it cannot simulate
+    exactly) fails every chunk: the table shows "-" for what no sample measured, and one
+    error line says why (it used to crash formatting the missing accuracy). (A NaN weight
+    once served; the reader refuses it now, before any run.)"""
     import nir
-    import numpy as np
 
     graph = nir.read(exported / "export" / "full.nir")
-    conv = next(n for n in graph.nodes.values() if isinstance(n, nir.Conv2d))
-    conv.weight[0, 0, 0, 0] = np.nan
+    lif = next(n for n in graph.nodes.values() if isinstance(n, nir.LIF))
+    lif.metadata = {**(lif.metadata or {}), "reset_mode": "subtract"}
     nir.write(tmp_path / "bad.nir", graph)
     res = sbn("sim", str(tmp_path / "bad.nir"), "--samples", "2", "--retries", "0")
     assert res.returncode == 1, res.stdout
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: 2 of 2 samples failed after retries:"), res.stderr
     assert "accuracy - |" in res.stdout
-    assert "weight holds inf/nan" in lines[0]
+    assert "reset mode 'subtract' cannot be simulated exactly" in lines[0]

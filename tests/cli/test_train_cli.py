@@ -127,6 +127,12 @@ def test_help_lists_subcommands():
         assert f"  {name} " in result.stdout
 
 
+def test_bare_sbn_prints_its_help():
+    bare, helped = sbn(), sbn("--help")
+    assert (bare.returncode, bare.stderr) == (0, "")  # was the whole help as one `error:` line
+    assert bare.stdout == helped.stdout
+
+
 # ---- where and how it runs: device, precision, recipe, data-parallel launch ------------------
 def _in_process(args, capsys):
     """``sbn train ARGS`` through sbn.cli.run, the script's own error path; (code, out, err)."""

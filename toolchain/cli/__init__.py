@@ -96,6 +96,8 @@ def run(command: click.Command, args: list[str] | None = None, prog: str = "sbn"
 def _run(command: click.Command, args: list[str] | None, prog: str) -> None:
     try:
         command.main(args=args, prog_name=prog, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `sbn`: its help, as --help gives it
+        click.echo(exc.ctx.get_help())
     except click.exceptions.Abort:  # click's form of Ctrl-C and SIGTERM (KeyboardInterrupt)
         click.echo("interrupted", err=True)
         sys.exit(130)

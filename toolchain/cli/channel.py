@@ -97,13 +97,14 @@ def channel(
     payloads_out,
 ):
     """Accuracy of SOURCE (an `sbn export` folder) when its payload crosses noisy channels."""
+    from sbn.cli.options import run_time_steps
+    from sbn.cli.outputs import export_files
     from sbn.data import load_dataset
     from sbn.energy.plots import plot_format
     from sbn.fileio import refuse_overwriting_inputs
     from sbn.graph.io import load_nir
     from sbn.noise_curves import accuracy_under_noise
     from sbn.simulation import SimSource
-    from sbn.targets.lava.split import time_steps_of
     from sbn.wire import parse_channel
     from sbn.wire.payload_sizes import row_from_channel_report, write_payload_bytes
 
@@ -119,10 +120,11 @@ def channel(
     if plot is not None:
         plot_format(plot)
     refuse_overwriting_inputs(
-        {"--out": out, "--plot": plot, "--payloads-out": payloads_out}, [src.first, src.second]
+        {"--out": out, "--plot": plot, "--payloads-out": payloads_out},
+        [src.first, src.second, *export_files(source)],
     )
     device, edge_graph = load_nir(Path(src.first)), load_nir(Path(src.second))
-    t = time_steps_of(device, time_steps or (src.manifest or {}).get("time_steps"))
+    t = run_time_steps(device, src.manifest, time_steps, src.label)
     data = load_dataset(dataset, root=data_dir, train=False)
     n = len(data.labels) if samples is None else min(samples, len(data.labels))
     with console().status("") as status:

@@ -26,10 +26,12 @@ import click
 )
 @click.option(
     "--headroom-bits",
-    type=click.IntRange(0, 24),
+    type=int,
+    metavar="BITS",
     default=6,
     show_default=True,
-    help="Bits of the 24-bit state above the threshold (more: fewer saturations, coarser threshold).",
+    help="Bits of the state above the threshold (more: fewer saturations, coarser threshold); "
+    "the target's formats bound it: 1..17 for loihi2 (vth = 2**(17 - BITS) in a 17-bit threshold).",
 )
 @click.option(
     "--out",
@@ -40,7 +42,7 @@ import click
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Path | None, fmt: str) -> None:
     """Quantise SOURCE's device graph (an `sbn export` folder or a device .nir) for a target."""
-    from sbn.cli.outputs import own_outputs
+    from sbn.cli.outputs import export_files, own_outputs
     from sbn.errors import ConfigError
     from sbn.graph.io import load_nir
     from sbn.graph.manifest_read import read_manifest
@@ -60,7 +62,10 @@ def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Pa
         graph_path = source
         if out is None:
             raise ConfigError("give --out FILE when SOURCE is a .nir file")
-    own_outputs({"--out": out}, [graph_path, None if manifest is None else source / "manifest.json"])
+    own_outputs(  # an export's other files too: writing over them would break the export
+        {"--out": out},
+        [graph_path, *export_files(source, keep=source / f"device.{target.name}.safetensors")],
+    )
     q = quantize(load_nir(graph_path), target, headroom_bits=headroom_bits)
     if manifest is not None and out.resolve() == (source / f"device.{target.name}.safetensors").resolve():
         save_in_export(source, q)  # and recorded in the manifest

@@ -19,7 +19,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sbn.cli.bounds import CHIPS, COUNT, GRAPH_TIME_STEPS, RETRIES, WORKERS
+from sbn.cli.bounds import CHIPS, COUNT, GRAPH_TIME_STEPS, POSITIVE, RETRIES, WORKERS
 from sbn.errors import ConfigError, SimulationError
 from sbn.wire.codecs import CODECS, DEFAULT_CODEC
 
@@ -140,7 +140,7 @@ from sbn.wire.codecs import CODECS, DEFAULT_CODEC
 )
 @click.option(
     "--dt",
-    type=click.FloatRange(min=0, min_open=True),
+    type=POSITIVE,
     default=None,
     help="With --input: the time step (overrides the graph's; graphs without one get 1e-4).",
 )
@@ -201,13 +201,13 @@ def sim(
         raise ConfigError(f"{flag} goes with --input (a graph on given streams)")
     from rich.progress import Progress
 
-    from sbn.cli.outputs import own_outputs
+    from sbn.cli.options import run_time_steps
+    from sbn.cli.outputs import export_files, own_outputs
     from sbn.data import load_dataset
     from sbn.fileio import write_text
     from sbn.graph.manifest_read import check_checkpoint, output_size, read_manifest
-    from sbn.simulation import SimSource, simulate_dataset
+    from sbn.simulation import SimSource, check_split_shapes, simulate_dataset
     from sbn.targets.lava import load_graph
-    from sbn.targets.lava.split import time_steps_of
     from sbn.wire import parse_channel
 
     if source.is_dir():  # the manifest, checked against its graphs, before anything runs
@@ -229,18 +229,21 @@ def sim(
             src.second,
             checkpoint,
             quantized,
-            Path(src.label) / "manifest.json" if src.manifest is not None else None,
+            *export_files(src.label),
         ],
     )
     if address is not None and workers == 0:
         raise ConfigError("--address needs Ray workers: give --workers 1 or more")
+    device_graph = load_graph(src.first)
+    if src.second is not None:  # an edge that cannot read the payload: one line, before any run
+        check_split_shapes(device_graph, load_graph(src.second), (src.first, src.second))
     data = load_dataset(dataset, root=data_dir)
     n = min(samples, len(data.labels))
     if n < samples:
         click.echo(f"note: {dataset} has {n} test images: running {n}, not {samples}", err=True)
     images = data.images[:n].double().numpy()
     labels = data.labels[:n].numpy()
-    t = time_steps_of(load_graph(src.first), time_steps or (src.manifest or {}).get("time_steps"))
+    t = run_time_steps(device_graph, src.manifest, time_steps, src.label)
     if target_spec is None:
         for flag, value in (("--chips", chips), ("--quantized", quantized), ("--rates-out", rates_out)):
             if value is not None:

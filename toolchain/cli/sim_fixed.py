@@ -31,6 +31,7 @@ def run_fixed(
 
     from sbn.fileio import write_text
     from sbn.fixed_point import evaluate_fixed, firing_rates
+    from sbn.graph.io import load_nir
     from sbn.graph.rates import write_rates
     from sbn.targets import place, read_network, resolve_target
     from sbn.targets.quantize import load, require_format
@@ -44,7 +45,9 @@ def run_fixed(
         name = (src.manifest.get("quantized") or {}).get(target.name)
         if name is not None:
             quantized = Path(src.label) / name
-    q = None if quantized is None else load(quantized)
+    # checked here, naming the file: its target, formats, ranges, and the device graph's shapes
+    device = None if src.second is None else load_nir(Path(src.first))
+    q = None if quantized is None else load(quantized, target=target, graph=device)
     if q is None:
         click.echo(f"note: no `sbn quantize` file for {target.name}; quantising with the defaults", err=True)
     err = Console(stderr=True)  # no bar (and no blank line it leaves) off a terminal

@@ -247,7 +247,7 @@ def train(
     from sbn.data import load_dataset
     from sbn.fileio import write_json
     from sbn.models import BottleneckConfig, LIFParameters, ModelConfig, parse_split
-    from sbn.train import TrainSettings, finetune_config, refuse_existing_out
+    from sbn.train import TrainSettings, check_resume, finetune_config, refuse_existing_out
     from sbn.train import train as run_training
 
     step2 = backbone_path is not None and quantize_target is None
@@ -340,6 +340,8 @@ def train(
         precision=precision,
         channel=channel_spec,
     )
+    if resume:  # another config or settings, or a damaged state: refused before the banner
+        check_resume(out, config, settings)
     train_data = load_dataset(dataset, root=data_dir, train=True, download_missing=download)
     test_data = load_dataset(dataset, root=data_dir, train=False)
     main = runtime.ranks.main

@@ -2,8 +2,11 @@
 
 NIR's reader takes any numbers: a stride of 0 (a division by zero in every consumer), a
 negative kernel size, an Input of 3 x 100000 x 100000 (30 G neurons, allocated by the first
-simulator that trusts it). These checks refuse such files with a ``GraphError`` naming the
-node and the field, before any consumer computes with them. Shape consistency between nodes
+simulator that trusts it), a time constant of 0 or a NaN weight (every number computed from
+them is wrong, with numpy warnings on the way). These checks refuse such files with a
+``GraphError`` naming the node and the field, before any consumer computes with them: every
+numeric parameter must be finite, and every time constant positive (r, v_leak, v_reset and
+the weights may be any finite value). Shape consistency between nodes
 (channels of a convolution against its input) needs shape inference: ``sbn.targets.shapes``.
 """
 
@@ -21,6 +24,11 @@ from sbn.errors import GraphError
 MAX_ELEMENTS = 2**31
 
 _WINDOWED = (nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
+
+#: the time constants of NIR's neuron types: forward Euler divides by them, and a decay
+#: needs tau > 0 (LIF, LI: tau; CubaLIF, CubaLI: tau_syn, tau_mem; IF and I have none)
+TIME_CONSTANTS = ("tau", "tau_mem", "tau_syn")
+_WITH_TIME_CONSTANTS = (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)
 
 
 def check_parameters(graph: nir.NIRGraph, prefix: str = "") -> None:
@@ -41,6 +49,9 @@ def check_parameters(graph: nir.NIRGraph, prefix: str = "") -> None:
                 raise GraphError(
                     f"node {where}: {field} holds {value.dtype} values; NIR parameters are numbers"
                 )
+        _check_finite(where, node)
+        if isinstance(node, _WITH_TIME_CONSTANTS):
+            _check_time_constants(where, node)
         if isinstance(node, nir.Input):
             _check_shape(where, "input shape", node.input_type.get("input"))
         if isinstance(node, _WINDOWED):
@@ -57,6 +68,50 @@ def check_parameters(graph: nir.NIRGraph, prefix: str = "") -> None:
 
 def _arrays(node) -> list[tuple[str, np.ndarray]]:
     return [(k, v) for k, v in vars(node).items() if isinstance(v, np.ndarray)]
+
+
+def _numbers(node) -> list[tuple[str, np.ndarray]]:
+    """Every numeric parameter of a node as an array: arrays and plain scalars (NIR's
+    defaults such as CubaLIF's ``w_in = 1.0``), not its types or metadata."""
+    found = []
+    for key, value in vars(node).items():
+        if key in ("input_type", "output_type", "metadata") or isinstance(value, (str, bytes, bool)):
+            continue
+        if isinstance(value, (np.ndarray, np.number, int, float)):
+            found.append((key, np.asarray(value)))
+    return found
+
+
+def _check_finite(where: str, node) -> None:
+    """GraphError naming the first parameter that holds NaN or infinity."""
+    for field, value in _numbers(node):
+        if value.dtype.kind not in "fc":
+            continue  # integers and booleans are always finite
+        bad = ~np.isfinite(value)
+        if bad.any():
+            kinds = " or ".join(
+                k for k, hit in (("NaN", np.isnan(value).any()), ("infinite", np.isinf(value).any())) if hit
+            )
+            raise GraphError(
+                f"node {where}: {field} holds {int(bad.sum())} {kinds} value(s) of {value.size}; "
+                f"NIR parameters must be finite numbers"
+            )
+
+
+def _check_time_constants(where: str, node) -> None:
+    """GraphError naming the first time constant that is not positive."""
+    for field in TIME_CONSTANTS:
+        value = getattr(node, field, None)
+        if value is None:
+            continue
+        value = np.asarray(value, dtype=np.float64)
+        bad = ~(value > 0)
+        if bad.any():
+            first = float(value.reshape(-1)[np.argmax(bad.reshape(-1))])
+            raise GraphError(
+                f"node {where}: {field} = {first:g} ({int(bad.sum())} of {value.size} value(s) "
+                f"not positive); a neuron's time constant must be a positive number"
+            )
 
 
 def _check_index(where: str, field: str, value) -> None:

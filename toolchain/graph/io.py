@@ -1,6 +1,6 @@
 """Reading and writing NIR files, with one-line errors instead of h5py tracebacks.
 
-save_nir(path, graph)          atomic write (nir.write into a temp file, then rename)
+save_nir(path, graph)          atomic write (nir.write's layout, made in memory, then renamed in)
 load_nir(path) -> NIRGraph     GraphError for missing, corrupt, too new or unsupported files,
                                and for parameters no consumer can compute with (checks.py)
 graph_differences(a, b)        what differs between two graphs (empty list: equal)
@@ -9,6 +9,7 @@ graph_differences(a, b)        what differs between two graphs (empty list: equa
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import warnings
 from pathlib import Path
@@ -32,11 +33,17 @@ def save_nir(path: str | os.PathLike, graph: nir.NIRGraph) -> None:
     nir.write compresses every array alike: gzip on a full-width ResNet50's float64
     weights takes seconds and saves ~5 %. Here only arrays that repeat one value (neuron
     parameters, which NIR stores per neuron) are compressed; weights are stored raw.
+
+    The file is made in memory and written in one go: HDF5 writing to a disk that fills up
+    raised RuntimeErrors from h5py's object destructors, hundreds of lines, and once
+    crashed the process; a plain write fails with one OSError, which ``atomic_path`` names.
     """
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("version", data=nir.version, dtype=h5py.string_dtype())
-            _write_group(f.create_group("node"), graph.to_dict())
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:
+        f.create_dataset("version", data=nir.version, dtype=h5py.string_dtype())
+        _write_group(f.create_group("node"), graph.to_dict())
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        out.write(image.getbuffer())
 
 
 def _write_group(group: h5py.Group, node: dict) -> None:

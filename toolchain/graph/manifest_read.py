@@ -33,6 +33,7 @@ def read_manifest(folder: str | os.PathLike, against_graphs: bool = True) -> dic
     manifest = read_document(path, SCHEMA, "an export manifest")
     _check_fields(path, manifest)
     _check_files(path, folder, manifest["files"])
+    _check_quantized(path, manifest)
     if against_graphs:
         _check_graphs(path, folder, manifest)
     return manifest
@@ -96,6 +97,41 @@ def _check_files(path: Path, folder: Path, files: dict[str, str]) -> None:
             )
         if not (folder / name).is_file():
             raise ConfigError(f"{path}: files.{part} names {name}, which is not in {folder}")
+
+
+def _check_quantized(path: Path, manifest: dict) -> None:
+    """``quantized`` (written by ``sbn quantize``): absent, or a mapping from a target's name
+    (a built-in one or a target file's ``name``) to the file name of its quantisation, a
+    safetensors file in the folder. Whether that file exists and fits is ``sbn sim``'s check
+    (``sbn quantize`` rewrites a missing one)."""
+    quantized = manifest.get("quantized")
+    if quantized is None:
+        return
+    if not isinstance(quantized, dict):
+        raise ConfigError(
+            f"{path}: quantized must map target names to file names in the export folder "
+            f"(e.g. {{\"loihi2\": \"device.loihi2.safetensors\"}}), found {_short(quantized)}"
+        )
+    for target, name in quantized.items():
+        if not target.strip() or "/" in target or "\\" in target:
+            raise ConfigError(
+                f"{path}: quantized has the key {target!r}; keys are target names (e.g. loihi2)"
+            )
+        if (
+            not isinstance(name, str)
+            or Path(name).name != name
+            or name in ("", ".", "..")
+            or not name.endswith(".safetensors")
+        ):
+            raise ConfigError(
+                f"{path}: quantized.{target} must be the name of a .safetensors file in the "
+                f"export folder, not a path (e.g. device.{target}.safetensors), found {_short(name)}"
+            )
+
+
+def _short(value: Any, keep: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= keep else text[: keep - 3] + "..."
 
 
 def _check_graphs(path: Path, folder: Path, manifest: dict) -> None:

@@ -14,6 +14,7 @@ stopped at, the ledger never claims work that is not on disk.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +22,10 @@ from typing import Any
 
 from sbn import __version__
 from sbn.errors import ConfigError
+from sbn.fileio import MISSING as _MISSING
 from sbn.fileio import read_document, write_json
+from sbn.fileio import shown_json as _shown
+from sbn.sweep.grid import TrialSpec
 from sbn.sweep.plan import SweepPlan
 from sbn.sweep.trial import TRIAL_SCHEMA
 
@@ -132,20 +136,110 @@ class SweepDir:
 
 
 def _check_record(path: Path, record: dict[str, Any]) -> None:
-    """ConfigError naming the file and key of a ledger entry that cannot be trusted."""
+    """ConfigError naming the file and key of a ledger entry that cannot be trusted: every
+    field the selection (``sbn.sweep.select``) and the summary read is checked here, so a
+    damaged record is one line, never a traceback later."""
     fix = "delete it to run that trial again"
     if record.get("id") != path.stem:
         raise ConfigError(f"{path}: id {record.get('id')!r} is not the file's name {path.stem!r}; {fix}")
     if record.get("status") not in ("ok", "failed"):
         raise ConfigError(f"{path}: status {record.get('status')!r} is neither 'ok' nor 'failed'; {fix}")
-    if record["status"] == "ok":
-        for key in ("checkpoint", "checkpoint_sha256"):
-            if not isinstance(record.get(key), str):
-                raise ConfigError(f"{path}: a finished trial without {key}; {fix}")
-        if Path(record["checkpoint"]).is_absolute() or ".." in Path(record["checkpoint"]).parts:
+    _check_spec(path, record, fix)
+    if record["status"] == "failed":
+        if not isinstance(record.get("error", ""), (str, type(None))):
             raise ConfigError(
-                f"{path}: checkpoint {record['checkpoint']!r} lies outside the sweep folder; {fix}"
+                f"{path}: error is {_shown(record['error'])}; it must be a string (the failure) "
+                f"or null; {fix}"
             )
+        if not isinstance(record.get("permanent", False), bool):
+            raise ConfigError(
+                f"{path}: permanent is {_shown(record['permanent'])}; it must be true or false; {fix}"
+            )
+        return
+    for key in ("checkpoint", "checkpoint_sha256"):
+        if not isinstance(record.get(key), str):
+            raise ConfigError(f"{path}: a finished trial without {key}; {fix}")
+    if Path(record["checkpoint"]).is_absolute() or ".." in Path(record["checkpoint"]).parts:
+        raise ConfigError(f"{path}: checkpoint {record['checkpoint']!r} lies outside the sweep folder; {fix}")
+    for key in ("accuracy", "backbone_accuracy", "accuracy_drop"):
+        _check_number(path, record, key, fix, required=True)
+    if not _is_count(record.get("transmitted_bits")):
+        raise ConfigError(
+            f"{path}: transmitted_bits is {_shown(record.get('transmitted_bits', _MISSING))}; "
+            f"it must be a whole number >= 0; {fix}"
+        )
+    for key in ("baseline_bits", "raw_bits"):
+        if record.get(key) is not None and not _is_count(record[key]):
+            raise ConfigError(
+                f"{path}: {key} is {_shown(record[key])}; it must be a whole number >= 0 or null; {fix}"
+            )
+    for key in ("compression_ratio", "reduction_vs_bottlenetpp_pct"):
+        _check_number(path, record, key, fix)
+    shape = record.get("payload_shape")
+    if shape is not None and not (isinstance(shape, list) and all(_is_count(n) for n in shape)):
+        raise ConfigError(
+            f"{path}: payload_shape is {_shown(shape)}; it must be a list of whole numbers or null; {fix}"
+        )
+    energy = record.get("energy")
+    if energy is None:
+        return
+    if not isinstance(energy, dict):
+        raise ConfigError(
+            f"{path}: energy is {_shown(energy)}; it must be a table (a JSON object) or null; {fix}"
+        )
+    _check_number(path, energy, "ann_mj", fix, where="energy.")
+    snn = energy.get("snn_mj")
+    if snn is None:
+        return
+    if not isinstance(snn, dict):
+        raise ConfigError(
+            f"{path}: energy.snn_mj is {_shown(snn)}; it must be a table of mJ per preset "
+            f"(a JSON object) or null; {fix}"
+        )
+    for preset in snn:
+        _check_number(path, snn, preset, fix, where="energy.snn_mj.")
+
+
+def _check_spec(path: Path, record: dict[str, Any], fix: str) -> None:
+    """``trial`` (split, channels, stride, T) must be the point the record's id names."""
+    try:
+        expected = TrialSpec.from_id(record["id"]).to_dict()
+    except ConfigError:
+        raise ConfigError(
+            f"{path}: id {record['id']!r} is not a trial id (expected e.g. RB7-c8-s1-T2); {fix}"
+        ) from None
+    spec = record.get("trial")
+    if not isinstance(spec, dict):
+        raise ConfigError(
+            f"{path}: trial is {_shown(spec)}; it must be a table (a JSON object) with split, "
+            f"channels, stride and time_steps; {fix}"
+        )
+    for key, value in expected.items():
+        if spec.get(key) != value or isinstance(spec.get(key), bool):
+            raise ConfigError(
+                f"{path}: trial.{key} is {_shown(spec.get(key, _MISSING))}, but the trial's id "
+                f"{record['id']} says {_shown(value)}; {fix}"
+            )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_number(
+    path: Path, table: dict[str, Any], key: str, fix: str, *, required: bool = False, where: str = ""
+) -> None:
+    """A finite number at ``table[key]`` (or, unless ``required``, null or nothing)."""
+    value = table.get(key)
+    if _is_number(value) or (value is None and not required):
+        return
+    found = _shown(table.get(key, _MISSING))
+    accepted = "a finite number" if required else "a finite number or null"
+    raise ConfigError(f"{path}: {where}{key} is {found}; it must be {accepted}; {fix}")
 
 
 @functools.lru_cache(maxsize=1024)

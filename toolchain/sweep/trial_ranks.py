@@ -11,7 +11,7 @@ A rank that fails writes its error to a file, which becomes the trial's error (a
 rather than left waiting in a collective. An interrupted or cancelled trial stops its ranks
 before it unwinds: SIGTERM, then SIGKILL after ``STOP_GRACE_S``.
 
-    python -m sbn.sweep.trial_ranks JOB.json ERRORS_DIR     # one rank (what this starts)
+    python -m sbn.sweep.trial_ranks JOB.json ERRORS_DIR     # one rank (started through _LAUNCH)
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,12 +30,21 @@ import torch
 
 from sbn import errors
 from sbn.errors import ConfigError
+from sbn.parent_death import die_with
 from sbn.sweep.trial import TrialJob
 
 STOP_GRACE_S = 10.0
 POLL_S = 0.2
 PARENT = "SBN_TRIAL_PARENT_PID"
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
+#: a rank's start: it dies with the trial's worker (a node lost, a worker killed after its
+#: cancel grace) from its first line, not only once torch and the toolchain have loaded,
+#: which takes seconds on a busy machine; then this module runs as ``__main__``
+_LAUNCH = (
+    "import os, runpy\n"
+    "from sbn.parent_death import die_with\n"
+    f"die_with(int(os.environ[{PARENT!r}]))\n"
+    "runpy.run_module('sbn.sweep.trial_ranks', run_name='__main__', alter_sys=True)\n"
+)
 
 
 def train_on_ranks(job: TrialJob, device: torch.device) -> None:
@@ -54,7 +62,7 @@ def train_on_ranks(job: TrialJob, device: torch.device) -> None:
         port = _free_port()
         ranks = [
             subprocess.Popen(
-                [sys.executable, "-m", "sbn.sweep.trial_ranks", str(job_file), str(folder)],
+                [sys.executable, "-c", _LAUNCH, str(job_file), str(folder)],
                 env=_rank_environment(rank, job.ranks, port),
                 stdin=subprocess.DEVNULL,
             )
@@ -137,25 +145,13 @@ def _rank_error(folder: Path, failed: dict[int, int], job: TrialJob) -> Exceptio
     return RuntimeError(f"{first['type']}: {message}")
 
 
-def _die_with(parent: int) -> None:
-    """Linux: this rank gets SIGKILL when the trial's worker dies (a node lost, a worker
-    killed after its cancel grace), so no orphan trains on in a dead trial."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before the line above
-        os._exit(1)
-
-
 def _rank_main(job_file: str, folder: str) -> int:
     """One rank: train its share of the trial, or report why it could not."""
     from sbn.sweep.trial import fine_tune
     from sbn.train import Runtime
     from sbn.train_ddp import process_group, ranks_from_environment
 
-    _die_with(int(os.environ.get(PARENT, os.getppid())))
+    die_with(int(os.environ.get(PARENT, os.getppid())))  # armed already when started by _LAUNCH
     ranks = ranks_from_environment()
     try:
         job = TrialJob.from_dict(json.loads(Path(job_file).read_text()))
