@@ -80,6 +80,10 @@ def load(path: str | os.PathLike, *, tensors: bool = True) -> Checkpoint:
     """The checkpoint at ``path``; ``tensors=False`` reads its metadata only (config,
     training, producer; no weights): a quick look at a large file."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise CheckpointError(
+            f"{path}: not a checkpoint file (a folder or a device); give a .safetensors file"
+        )
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:

@@ -11,6 +11,9 @@ Two things go wrong without it when Lava forks its processes:
   goes on, so the run ends with exit code 0 (or waits for ever on children the signal
   killed). Here a signal arriving while a fork is under way is held back, and sent again a
   moment after the fork, when all its callbacks are done (also those registered after these).
+* A handler that runs where CPython ignores exceptions (a weakref callback or a ``__del__``
+  run by the garbage collector) is swallowed the same way, with "Exception ignored in" on
+  stderr: the signal is sent again a moment later instead (``sys.unraisablehook``).
 * Forked children inherit the handler: the runtime's SIGTERM to a leftover process, or a
   Ctrl-C to the whole process group, printed a traceback from every child. Here a child
   receiving the signal dies of it as it would without Python's handler, silently.
@@ -22,6 +25,7 @@ import contextlib
 import logging  # noqa: F401 - its fork callbacks must be registered before ours (below)
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -94,11 +98,30 @@ def interrupts_raise() -> Iterator[None]:
             if _fork["active"]:
                 _fork["held"] = signum
                 return
-        raise KeyboardInterrupt(f"signal {signum}")
+        interrupt = KeyboardInterrupt(f"signal {signum}")
+        interrupt.sbn_signal = signum
+        raise interrupt
+
+    def unraisable(info) -> None:
+        signum = getattr(info.exc_value, "sbn_signal", None)
+        if signum is None:
+            return previous_hook(info)
+        # raised where CPython ignores exceptions (a weakref callback, a __del__ run by the
+        # garbage collector during an h5py write): sent again a moment later, not lost
+        _resend_later(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _resend_later(signum: int) -> None:
+    """Send ``signum`` to the main thread after ``RESEND_AFTER_S`` (a timer thread)."""
+    timer = threading.Timer(RESEND_AFTER_S, signal.pthread_kill, (threading.main_thread().ident, signum))
+    timer.daemon = True
+    timer.start()

@@ -21,7 +21,9 @@ def zeros(*shape):
 
 
 def lif(*shape):
-    return nir.LIF(tau=zeros(*shape), r=zeros(*shape), v_leak=zeros(*shape), v_threshold=zeros(*shape))
+    """Placement reads only shapes; the parameters are ones any reader accepts (tau > 0)."""
+    ones = np.ones(shape)
+    return nir.LIF(tau=ones, r=ones, v_leak=zeros(*shape), v_threshold=ones)
 
 
 def conv(cin, cout, k, stride=1, padding=0, input_shape=None):

@@ -1,6 +1,7 @@
 """Checkpoint files: safetensors + JSON metadata, strict loading, clear refusals."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -82,6 +83,9 @@ def test_garbage_and_missing_files(tmp_path):
         ckpt_io.load(bad)
     with pytest.raises(CheckpointError, match="no such checkpoint file"):
         ckpt_io.load(tmp_path / "missing.safetensors")
+    for not_a_file in (tmp_path, Path("/dev/null")):  # /dev/null used to be "no such" file
+        with pytest.raises(CheckpointError, match="not a checkpoint file \\(a folder or a device\\)"):
+            ckpt_io.load(not_a_file)
 
 
 def test_corrupt_config_metadata(tmp_path):
