@@ -81,6 +81,17 @@ os.register_at_fork(
 )
 
 
+#: interrupts raised in this process so far: code that calls into a library which may turn a
+#: KeyboardInterrupt into another exception (Lava's start-up, interrupted, fails on the half
+#: started process it then tries to stop) compares it before and after
+_raised = {"count": 0}
+
+
+def raised_count() -> int:
+    """How many signals ``interrupts_raise`` has raised as ``KeyboardInterrupt`` so far."""
+    return _raised["count"]
+
+
 @contextlib.contextmanager
 def interrupts_raise() -> Iterator[None]:
     """SIGINT and SIGTERM raise KeyboardInterrupt in this process while the block runs."""
@@ -98,6 +109,7 @@ def interrupts_raise() -> Iterator[None]:
             if _fork["active"]:
                 _fork["held"] = signum
                 return
+        _raised["count"] += 1
         interrupt = KeyboardInterrupt(f"signal {signum}")
         interrupt.sbn_signal = signum
         raise interrupt

@@ -25,7 +25,7 @@ from lava.magma.core.run_conditions import RunSteps
 
 from sbn import segment_ledger
 from sbn.errors import SimulationError
-from sbn.interrupts import interrupts_raise
+from sbn.interrupts import interrupts_raise, raised_count
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -245,6 +245,7 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
     # process's tracker whichever process ends up unlinking them
     resource_tracker.ensure_running()
     before = child_pids()
+    interrupts_before = raised_count()
     finished = False
     # SIGTERM too; a signal during Lava's forks is not lost
     with interrupts_raise(), _registered_segments() as registered:
@@ -261,6 +262,8 @@ def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
             except (KeyboardInterrupt, SimulationError):
                 raise
             except Exception as exc:  # Lava wraps a model's failure in its own exceptions
+                if raised_count() != interrupts_before:  # an interrupt that Lava turned into this
+                    raise KeyboardInterrupt("interrupted during the Lava run") from exc
                 raise SimulationError(f"Lava run failed: {_cause(anchor, exc)}".splitlines()[0]) from exc
         finally:
             segments = _shared_memory(anchor)
