@@ -45,6 +45,7 @@ import nir
 import numpy as np
 
 from sbn.errors import ConfigError, MappingError, OutputError
+from sbn.fileio import shown
 from sbn.graph import conventions
 from sbn.graph.schedule import flatten_graph
 
@@ -486,16 +487,11 @@ def load(path: str | os.PathLike, target=None, graph: nir.NIRGraph | None = None
         raise ConfigError(f"{path}: no 'sbn' metadata; expected a file written by `sbn quantize`") from None
     if not isinstance(meta, dict):
         raise ConfigError(
-            f"{path}: metadata 'sbn' is {_short(meta)}; expected a JSON object written by `sbn quantize`"
+            f"{path}: metadata 'sbn' is {shown(meta)}; expected a JSON object written by `sbn quantize`"
         )
     if meta.get("schema") != SCHEMA:
         raise ConfigError(f"{path}: schema {meta.get('schema')!r}, expected {SCHEMA!r}")
     return _Reader(path, meta, tensors).read(target, graph)
-
-
-def _short(value, keep: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= keep else text[: keep - 3] + "..."
 
 
 class _Reader:
@@ -506,7 +502,7 @@ class _Reader:
         self.path, self.meta, self.tensors = path, meta, tensors
 
     def bad(self, field: str, value, accepted: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {field} is {_short(value)}; accepted: {accepted}")
+        return ConfigError(f"{self.path}: {field} is {shown(value)}; accepted: {accepted}")
 
     def get(self, table: dict, key: str, field: str):
         if key not in table:
@@ -685,8 +681,8 @@ class _Reader:
             for node in sorted(set(want) | set(have)):
                 if want.get(node) != have.get(node):
                     raise ConfigError(
-                        f"{self.path}: {key}.{node} is {_short(have.get(node))}; the device graph "
-                        f"has {_short(want.get(node))}; run `sbn quantize` again on this export"
+                        f"{self.path}: {key}.{node} is {shown(have.get(node))}; the device graph "
+                        f"has {shown(want.get(node))}; run `sbn quantize` again on this export"
                     )
 
 

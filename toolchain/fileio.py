@@ -275,5 +275,14 @@ def shown_json(value: Any) -> str:
     """A value as the JSON it was read from (shortened to 60 characters), or 'missing'."""
     if value is MISSING:
         return "missing"
-    text = json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _shortened(json.dumps(value))
+
+
+def shown(value: Any) -> str:
+    """A value as Python writes it (``repr``), shortened to 60 characters: for messages on
+    values that need not be JSON (arrays, numbers read from a tensor file)."""
+    return _shortened(repr(value))
+
+
+def _shortened(text: str, keep: int = 60) -> str:
+    return text if len(text) <= keep else text[: keep - 3] + "..."

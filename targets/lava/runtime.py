@@ -38,6 +38,8 @@ STOP_TIMEOUT_S = 20.0
 FAILED_STOP_TIMEOUT_S = 2.0
 #: how long stopped children get to exit on their own before SIGTERM
 EXIT_GRACE_S = 5.0
+#: how long a stop given up on may take to finish once its processes are ended
+STRAGGLING_STOP_S = 1.0
 
 
 def child_pids(pid: int | None = None) -> set[int]:
@@ -139,15 +141,14 @@ def _reap(pids: set[int]) -> None:
     """Collect the exit status of our own direct children among ``pids`` (no zombies).
 
     Lava's processes are ``multiprocessing`` children: they are collected through their
-    ``Process`` objects, which then know they ended. Collected behind multiprocessing's back
-    they would look alive to it for ever, and its exit handler would raise "Cannot close a
-    process while it is still running" when the interpreter exits.
+    ``Popen`` objects, so that their ``Process`` objects know they ended. Collected behind
+    multiprocessing's back they would look alive to it for ever, and its exit handler would
+    raise "Cannot close a process while it is still running" when the interpreter exits.
     """
-    owned = {p.pid: p for p in multiprocessing.active_children() if p.pid in pids}
+    owned = _multiprocessing_children(pids)
     for p in pids:
         if p in owned:
-            # the base class's join: Lava's override takes no timeout and closes the process
-            multiprocessing.Process.join(owned[p], 0)  # polls (WNOHANG), records the exit code
+            owned[p].poll()  # WNOHANG; the Process object reads the exit status it records
             continue
         try:
             os.waitpid(p, os.WNOHANG)
@@ -155,8 +156,25 @@ def _reap(pids: set[int]) -> None:
             pass
 
 
-def _stop(anchor, timeout: float, quiet: bool = False) -> None:
-    """``anchor.stop()`` in a helper thread, given up after ``timeout`` seconds."""
+def _multiprocessing_children(pids: set[int]) -> dict:
+    """The ``Popen`` objects of multiprocessing's children among ``pids``, by pid.
+
+    Read without ``multiprocessing.active_children()``: that polls every child through
+    ``process._popen``, which fails ("'NoneType' object has no attribute 'poll'") while the
+    lava-stop thread is closing one of them, since ``Process.close`` clears ``_popen`` before
+    it takes the process off the list. In CI that error replaced a Ctrl-C, and the run was
+    retried and ended with exit code 0.
+    """
+    found = {}
+    for process in list(multiprocessing.process._children):  # one C-level copy: atomic
+        popen = getattr(process, "_popen", None)
+        if popen is not None and popen.pid in pids:
+            found[popen.pid] = popen
+    return found
+
+
+def _stop(anchor, timeout: float, quiet: bool = False) -> threading.Thread:
+    """``anchor.stop()`` in a helper thread, given up after ``timeout`` seconds; the thread."""
     say = log.debug if quiet else log.warning
     errors: list[BaseException] = []
 
@@ -173,6 +191,7 @@ def _stop(anchor, timeout: float, quiet: bool = False) -> None:
         say("Lava runtime did not stop within %.0f s; ending its processes", timeout)
     elif errors:
         say("Lava runtime stop raised %s", errors[0])
+    return thread
 
 
 def _cause(anchor, exc: Exception) -> str:
@@ -240,38 +259,63 @@ def _registered_segments() -> Iterator[list[str]]:
 
 
 def run_network(anchor, steps: int, run_cfg, read: Callable[[], R]) -> R:
-    """Run the network of ``anchor`` for ``steps`` Lava steps, return ``read()``; always stop."""
+    """Run the network of ``anchor`` for ``steps`` Lava steps, return ``read()``; always stop.
+
+    An error that follows an interrupt (Lava's start-up, interrupted, fails on the half-started
+    process it then stops; a clean-up step fails on what the interrupt cut short) is raised
+    as the interrupt: the run was stopped by the user, not failed, and must not be retried.
+    """
+    interrupts_before = raised_count()
+    # SIGTERM too; a signal during Lava's forks is not lost
+    with interrupts_raise(), _registered_segments() as registered:
+        try:
+            return _run_and_stop(anchor, steps, run_cfg, read, registered)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            if raised_count() != interrupts_before:
+                raise KeyboardInterrupt("interrupted during the Lava run") from exc
+            raise
+
+
+def _run_and_stop(anchor, steps: int, run_cfg, read: Callable[[], R], registered: list[str]) -> R:
     # the tracker started here, before Lava forks, so that the segments are on this
     # process's tracker whichever process ends up unlinking them
     resource_tracker.ensure_running()
     before = child_pids()
-    interrupts_before = raised_count()
     finished = False
-    # SIGTERM too; a signal during Lava's forks is not lost
-    with interrupts_raise(), _registered_segments() as registered:
+    try:
         try:
-            try:
-                anchor.run(
-                    condition=RunSteps(num_steps=steps),
-                    run_cfg=run_cfg,
-                    compile_config={"pypy_channel_size": CHANNEL_SLOTS},
+            anchor.run(
+                condition=RunSteps(num_steps=steps),
+                run_cfg=run_cfg,
+                compile_config={"pypy_channel_size": CHANNEL_SLOTS},
+            )
+            result = read()
+            finished = True
+            return result
+        except (KeyboardInterrupt, SimulationError):
+            raise
+        except Exception as exc:  # Lava wraps a model's failure in its own exceptions
+            raise SimulationError(f"Lava run failed: {_cause(anchor, exc)}".splitlines()[0]) from exc
+    finally:
+        segments = _shared_memory(anchor)
+        stopping = None
+        try:
+            if anchor.runtime is not None:
+                stopping = _stop(
+                    anchor, STOP_TIMEOUT_S if finished else FAILED_STOP_TIMEOUT_S, quiet=not finished
                 )
-                result = read()
-                finished = True
-                return result
-            except (KeyboardInterrupt, SimulationError):
-                raise
-            except Exception as exc:  # Lava wraps a model's failure in its own exceptions
-                if raised_count() != interrupts_before:  # an interrupt that Lava turned into this
-                    raise KeyboardInterrupt("interrupted during the Lava run") from exc
-                raise SimulationError(f"Lava run failed: {_cause(anchor, exc)}".splitlines()[0]) from exc
         finally:
-            segments = _shared_memory(anchor)
             try:
-                if anchor.runtime is not None:
-                    _stop(anchor, STOP_TIMEOUT_S if finished else FAILED_STOP_TIMEOUT_S, quiet=not finished)
-            finally:
                 _end(lava_children(before), EXIT_GRACE_S if finished else 0.5, quiet=not finished)
+                if stopping is not None:
+                    # a stop given up on goes on once its processes are ended: let it finish
+                    # here rather than while the next run starts its processes (both walk
+                    # multiprocessing's list of children); one blocked for good on a dead
+                    # process's channel is left behind
+                    stopping.join(STRAGGLING_STOP_S)
+            finally:
                 _unlink(segments)
                 if not finished:
                     # Lava's own list misses one: an interrupt inside its

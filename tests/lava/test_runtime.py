@@ -80,6 +80,72 @@ def test_an_interrupt_that_lava_turns_into_another_error_stays_an_interrupt():
         run_network(Failing(), 1, None, read=lambda: None)
 
 
+def test_a_failing_clean_up_after_an_interrupt_stays_an_interrupt_and_still_unlinks(monkeypatch):
+    """CI: a Ctrl-C during a run, then the clean-up's poll of the children failed on a
+    process the lava-stop thread was closing; the AttributeError replaced the interrupt, the
+    run was retried and ended in exit code 0, and the run's segments were never unlinked."""
+    from sbn.targets.lava import runtime
+
+    unlinked = []
+
+    class Segment:
+        def close(self):
+            pass
+
+        def unlink(self):
+            unlinked.append(self)
+
+    class Interrupted:
+        runtime = None
+
+        def run(self, **_):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises KeyboardInterrupt here
+
+    def failing_end(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'poll'")
+
+    monkeypatch.setattr(runtime, "_shared_memory", lambda anchor: [Segment()])
+    monkeypatch.setattr(runtime, "_end", failing_end)
+    with pytest.raises(KeyboardInterrupt):
+        runtime.run_network(Interrupted(), 1, None, read=lambda: None)
+    assert len(unlinked) == 1
+    with pytest.raises(AttributeError):  # without an interrupt it is the error it is
+
+        class Quiet(Interrupted):
+            def run(self, **_):
+                pass
+
+        runtime.run_network(Quiet(), 1, None, read=lambda: None)
+
+
+def test_reaping_ignores_a_process_being_closed_by_another_thread():
+    """``Process.close`` clears ``_popen`` before it takes the process off multiprocessing's
+    list of children: a reap at that moment must neither fail (it did, through
+    ``multiprocessing.active_children``) nor lose the exit status of the others."""
+    import multiprocessing
+
+    from sbn.targets.lava.runtime import _reap
+
+    closing = multiprocessing.Process(target=time.sleep, args=(0,))
+    ending = multiprocessing.Process(target=time.sleep, args=(0,))
+    closing.start(), ending.start()
+    half_closed = closing._popen
+    half_closed.wait()  # collected by another thread: still on multiprocessing's list
+    closing._popen = None  # the state between the two lines of Process.close
+    try:
+        deadline = time.time() + 30
+        while ending._popen.returncode is None and time.time() < deadline:
+            _reap({ending.pid, half_closed.pid})
+            time.sleep(0.01)
+        assert ending.exitcode == 0 and not ending.is_alive()
+    finally:
+        closing._popen = half_closed
+        closing.close()
+        ending.join()
+        ending.close()
+
+
 SCRIPT = textwrap.dedent("""
     import os, sys, time
     import numpy as np

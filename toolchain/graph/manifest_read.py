@@ -18,7 +18,7 @@ from typing import Any
 import nir
 
 from sbn.errors import ConfigError
-from sbn.fileio import read_document
+from sbn.fileio import read_document, shown
 from sbn.graph.manifest import SCHEMA
 from sbn.models.config import LIMITS
 
@@ -110,7 +110,7 @@ def _check_quantized(path: Path, manifest: dict) -> None:
     if not isinstance(quantized, dict):
         raise ConfigError(
             f"{path}: quantized must map target names to file names in the export folder "
-            f"(e.g. {{\"loihi2\": \"device.loihi2.safetensors\"}}), found {_short(quantized)}"
+            f"(e.g. {{\"loihi2\": \"device.loihi2.safetensors\"}}), found {shown(quantized)}"
         )
     for target, name in quantized.items():
         if not target.strip() or "/" in target or "\\" in target:
@@ -125,13 +125,8 @@ def _check_quantized(path: Path, manifest: dict) -> None:
         ):
             raise ConfigError(
                 f"{path}: quantized.{target} must be the name of a .safetensors file in the "
-                f"export folder, not a path (e.g. device.{target}.safetensors), found {_short(name)}"
+                f"export folder, not a path (e.g. device.{target}.safetensors), found {shown(name)}"
             )
-
-
-def _short(value: Any, keep: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= keep else text[: keep - 3] + "..."
 
 
 def _check_graphs(path: Path, folder: Path, manifest: dict) -> None:
