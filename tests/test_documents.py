@@ -72,6 +72,54 @@ def test_every_versioned_reader_uses_it():
     for rel in sorted(readers):
         tree = ast.parse((root / rel).read_text())
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        calls = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
         assert {"read_document", "check_version"} & names, rel
-        assert not {"loads"} & calls, f"{rel} parses JSON/TOML itself"
+        found = hand_parsing(tree)
+        assert found == [], f"{rel} parses JSON/TOML itself: {found}"
+
+
+#: the parsers' modules (tomli: tomllib's backport) and their parsing functions
+PARSER_MODULES = {"json", "tomllib", "tomli"}
+PARSERS = {"load", "loads"}
+
+
+def hand_parsing(tree) -> list[str]:
+    """Where ``tree`` parses JSON or TOML without read_document: any ``.loads`` attribute,
+    ``json.load``/``tomllib.load`` (under any alias), and ``from json import load(s)``."""
+    import ast
+
+    aliases = set(PARSER_MODULES)  # import json as j: j.load counts too
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            aliases |= {a.asname for a in node.names if a.name in PARSER_MODULES and a.asname}
+        elif isinstance(node, ast.ImportFrom) and node.module in PARSER_MODULES:
+            found += [f"from {node.module} import {a.name}" for a in node.names if a.name in PARSERS | {"*"}]
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        on = node.value.id if isinstance(node.value, ast.Name) else None
+        if node.attr == "loads" or (node.attr == "load" and on in aliases):
+            found.append(f"{on or '<expr>'}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "source, found",
+    [
+        ("import json\njson.loads(text)", ["json.loads"]),
+        ("import json\njson.load(fh)", ["json.load"]),
+        ("import tomllib\ntomllib.load(fh)", ["tomllib.load"]),
+        ("import tomllib as t\nt.load(fh)", ["t.load"]),
+        ("from json import loads\nloads(text)", ["from json import loads"]),
+        ("from tomllib import load, loads", ["from tomllib import load", "from tomllib import loads"]),
+        ("from json import *", ["from json import *"]),
+        ("data = something().loads(text)", ["<expr>.loads"]),
+        # allowed: writing JSON, and other modules' load (a checkpoint, a dataset)
+        ("import json\njson.dumps(x); json.dump(x, fh)", []),
+        ("from json import dumps\nckpt_io.load(path); torch.load(path)", []),
+    ],
+)
+def test_hand_parsing_is_found(source, found):
+    import ast
+
+    assert hand_parsing(ast.parse(source)) == found

@@ -8,89 +8,127 @@ import pytest
 
 import sbn.cli
 
-#: command -> bad argument lists; {missing}, {empty}, {junk}, {folder}, {text}, {json_list},
-#: {file} are filled in per test (see ``places``)
+#: command -> (bad argument list, a fragment of the one error line); {missing}, {empty},
+#: {junk}, {folder}, {text}, {json_list}, {file} are filled in per test (see ``places``);
+#: {export} (an `sbn export` folder) and {ckpt} (its checkpoint) are real, valid inputs, so
+#: that an option's own check is what refuses the case, not the file beside it
 WALK = {
     "bits": [
-        ["--config", "{missing}"],
-        ["--config", "{junk}"],
-        ["--config", "{json_list}"],
-        ["--config", "{folder}"],
-        ["--channels", "4", "--split", "RB99"],
-        ["--channels", "0"],
-        ["--channels", "4", "--plot", "{folder}/x.gif"],
+        (["--config", "{missing}"], "missing: cannot read a bits config (No such file"),
+        (["--config", "{junk}"], "junk: not valid JSON"),
+        (
+            ["--config", "{json_list}"],
+            "list.json: a bits config must be a table (a JSON object) at the top, found list",
+        ),
+        (["--config", "{folder}"], "Invalid value for '--config'"),
+        (["--channels", "4", "--split", "RB99"], "unknown split 'RB99': valid splits are RB1..RB16"),
+        (["--channels", "0"], "Invalid value for '--channels': 0 is not in the range"),
+        (["--channels", "4", "--plot", "{folder}/x.gif"], "x.gif: cannot tell the plot format"),
     ],
     "channel": [
-        ["{missing}"],
-        ["{junk}"],
-        ["{folder}"],
-        ["{text}", "--channel", "bsc:1.5"],
-        ["{text}", "--channel", "noise:0.1"],
-        ["{text}", "--codec", "nope"],
-        ["{folder}", "--plot", "{folder}/x.gif"],
+        (["{missing}"], "Invalid value for 'SOURCE'"),
+        (["{junk}"], "junk: the channel acts between a device and an edge graph"),
+        (["{folder}"], "folder: no manifest.json; give an `sbn export` folder or a .nir file"),
+        (
+            ["{export}", "--channel", "bsc:1.5"],
+            "channel 'bsc:1.5': the flip probability P must be in [0, 1], got 1.5",
+        ),
+        (["{export}", "--channel", "noise:0.1"], "unknown channel 'noise:0.1': known are none"),
+        (["{export}", "--codec", "nope"], "Invalid value for '--codec': 'nope' is not one of"),
+        (["{export}", "--plot", "{folder}/x.gif"], "x.gif: cannot tell the plot format"),
     ],
     "demo": [
-        ["--split", "RB99"],
-        ["--target", "nope"],
-        ["--T", "0"],
-        ["--out", "{file}"],
-        ["--target", "{junk}.toml"],
+        (["--split", "RB99"], "unknown split 'RB99'"),
+        (["--target", "nope"], "unknown target 'nope'; known targets: loihi2, rolls"),
+        (["--T", "0"], "Invalid value for '--T': 0 is not in the range"),
+        (["--out", "{file}"], "Invalid value for '--out'"),
+        (["--target", "{junk}.toml"], "junk.toml: not valid TOML"),
     ],
     "energy": [
-        ["--checkpoint", "{missing}"],
-        ["--checkpoint", "{junk}"],
-        ["--checkpoint", "{empty}"],
-        ["--rates", "{junk}"],
-        ["--rates", "{json_list}"],
-        ["--presets-file", "{junk}"],
-        ["--preset", "nope", "--firing-rate", "0.1"],
-        ["--device", "tpu"],
-        ["--firing-rate", "0.1", "--out", "{folder}/e.gif"],
+        (["--checkpoint", "{missing}"], "missing: no such checkpoint file"),
+        (["--checkpoint", "{junk}"], "junk: not a readable safetensors checkpoint"),
+        (["--checkpoint", "{empty}"], "empty: not a readable safetensors checkpoint"),
+        (["--rates", "{junk}"], "junk: not valid JSON"),
+        (
+            ["--rates", "{json_list}"],
+            "list.json: firing rates must be a table (a JSON object) at the top, found list",
+        ),
+        (["--presets-file", "{junk}"], "junk: not valid JSON"),
+        (["--preset", "nope", "--firing-rate", "0.1"], "unknown energy preset 'nope'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (
+            ["--firing-rate", "0.1", "--out", "{folder}/e.gif"],
+            "e.gif: cannot tell the format from the suffix",
+        ),
     ],
     "export": [
-        ["{missing}", "--out", "{folder}/e"],
-        ["{junk}", "--out", "{folder}/e"],
-        ["{empty}", "--out", "{folder}/e"],
-        ["{text}", "--out", "{file}"],
-        ["{text}", "--out", "{folder}/e", "--split", "RB99"],
+        (["{missing}", "--out", "{folder}/e"], "missing: no such checkpoint file"),
+        (["{junk}", "--out", "{folder}/e"], "junk: not a readable safetensors checkpoint"),
+        (["{empty}", "--out", "{folder}/e"], "empty: not a readable safetensors checkpoint"),
+        (["{text}", "--out", "{file}"], "Invalid value for '--out'"),
+        (
+            ["{ckpt}", "--out", "{folder}/e", "--split", "RB99"],
+            "unknown split 'RB99': valid splits are RB1..RB4",
+        ),
     ],
     "map": [
-        ["{missing}", "--target", "loihi2"],
-        ["{junk}", "--target", "loihi2"],
-        ["{empty}", "--target", "loihi2"],
-        ["{text}", "--target", "nope"],
-        ["{text}", "--target", "{json_list}.json"],
-        ["{text}", "--target", "loihi2", "--rates", "{junk}"],
+        (["{missing}", "--target", "loihi2"], "missing: no such NIR file"),
+        (["{junk}", "--target", "loihi2"], "junk: not a readable NIR (HDF5) file"),
+        (["{empty}", "--target", "loihi2"], "empty: not a readable NIR (HDF5) file"),
+        (["{text}", "--target", "nope"], "unknown target 'nope'"),
+        (["{text}", "--target", "{json_list}.json"], "list.json.json: a target description must be a table"),
+        (["{export}/device.nir", "--target", "loihi2", "--rates", "{junk}"], "junk: not valid JSON"),
     ],
     "quantize": [
-        ["{missing}"],
-        ["{junk}", "--out", "{folder}/q.safetensors"],
-        ["{folder}"],
-        ["{text}", "--target", "rolls", "--out", "{folder}/q.safetensors"],
+        (["{missing}"], "Invalid value for 'SOURCE'"),
+        (["{junk}", "--out", "{folder}/q.safetensors"], "junk: not a readable NIR (HDF5) file"),
+        (["{folder}"], "folder/manifest.json: cannot read an export manifest"),
+        (
+            ["{export}", "--target", "rolls", "--out", "{folder}/q.safetensors"],
+            "target 'rolls' states no fixed-point format",
+        ),
     ],
     "sim": [
-        ["{missing}"],
-        ["{junk}"],
-        ["{empty}"],
-        ["{folder}"],
-        ["{folder}", "--dataset", "nope"],
-        ["{text}", "--fuse", "nope"],
-        ["{text}", "--edge", "{missing}"],
+        (["{missing}"], "Invalid value for 'SOURCE'"),
+        (["{junk}"], "junk: not a readable NIR (HDF5) file"),
+        (["{empty}"], "empty: not a readable NIR (HDF5) file"),
+        (["{folder}"], "folder/manifest.json: cannot read an export manifest"),
+        (["{export}", "--dataset", "nope"], "unknown dataset 'nope'"),
+        (["{text}", "--fuse", "nope"], "Invalid value for '--fuse': 'nope' is not one of"),
+        (["{text}", "--edge", "{missing}"], "Invalid value for '--edge'"),
     ],
     "sweep": [
-        ["--out", "{folder}/s", "--grid", "{junk}"],
-        ["--out", "{folder}/s", "--grid", "{json_list}"],
-        ["--out", "{folder}/s", "--backbone", "{missing}", "--splits", "RB1", "--channels", "4"],
-        ["--out", "{folder}/s", "--backbone", "{junk}", "--splits", "RB1", "--channels", "4"],
-        ["--out", "{file}", "--backbone", "{text}", "--splits", "RB1", "--channels", "4"],
-        ["--out", "{folder}", "--resume"],
+        (["--out", "{folder}/s", "--grid", "{junk}"], "junk: a sweep file ends in .toml or .json"),
+        (
+            ["--out", "{folder}/s", "--grid", "{json_list}"],
+            "list.json: a sweep file must be a table (a JSON object) at the top, found list",
+        ),
+        (
+            ["--out", "{folder}/s", "--backbone", "{missing}", "--splits", "RB1", "--channels", "4"],
+            "missing: no such checkpoint file",
+        ),
+        (
+            ["--out", "{folder}/s", "--backbone", "{junk}", "--splits", "RB1", "--channels", "4"],
+            "junk: not a readable safetensors checkpoint",
+        ),
+        (
+            ["--out", "{file}", "--backbone", "{text}", "--splits", "RB1", "--channels", "4"],
+            "Invalid value for '--out'",
+        ),
+        (["--out", "{folder}", "--resume"], "the sweep needs --backbone CKPT"),
     ],
     "train": [
-        ["--out", "{folder}/c.safetensors", "--from", "{junk}", "--split", "RB1", "--channels", "4"],
-        ["--out", "{folder}/c.safetensors", "--dataset", "cifar10", "--data-dir", "{missing}"],
-        ["--out", "{folder}/c.safetensors", "--recipe", "nope"],
-        ["--out", "{folder}/c.txt"],
-        ["--out", "{file}", "--resume"],
+        (
+            ["--out", "{folder}/c.safetensors", "--from", "{junk}", "--split", "RB1", "--channels", "4"],
+            "junk: not a readable safetensors checkpoint",
+        ),
+        (
+            ["--out", "{folder}/c.safetensors", "--dataset", "cifar10", "--data-dir", "{missing}"],
+            "missing/cifar-10-batches-py: not found",
+        ),
+        (["--out", "{folder}/c.safetensors", "--recipe", "nope"], "Invalid value for '--recipe'"),
+        (["--out", "{folder}/c.txt"], "c.txt: checkpoints are .safetensors files"),
+        (["--out", "{file}", "--resume"], "file: checkpoints are .safetensors files"),
     ],
 }
 
@@ -121,9 +159,18 @@ def places(tmp_path):
     }
 
 
-@pytest.mark.parametrize("command, args", [(c, a) for c, cases in WALK.items() for a in cases])
-def test_bad_input_is_one_line_and_exit_1(run_sbn, places, command, args):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, export_small_sbn):
+    return export_small_sbn(tmp_path_factory.mktemp("walk"))
+
+
+@pytest.mark.parametrize("command, args, message", [(c, a, m) for c, cases in WALK.items() for a, m in cases])
+def test_bad_input_is_one_line_and_exit_1(run_sbn, places, request, command, args, message):
+    if any("{export}" in a or "{ckpt}" in a for a in args):  # built once, for the cases that use it
+        root = request.getfixturevalue("exported")
+        places = {**places, "export": root / "export", "ckpt": root / "m.safetensors"}
     code, _, err = run_sbn(command, *(a.format(**places) for a in args))
     lines = err.strip().splitlines()
     assert "Traceback" not in err, err
     assert code == 1 and len(lines) == 1 and lines[0].startswith("error: "), (code, err)
+    assert message in lines[0], lines[0]

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny_run import TINY_MODEL
 
 SBN = Path(sys.executable).parent / "sbn"
 
@@ -169,10 +170,7 @@ def _hold(path: Path, command: str) -> subprocess.Popen:
             "8",
             "--test-samples",
             "8",
-            "--layers",
-            "1,1,1,1",
-            "--width",
-            "0.0625",
+            *TINY_MODEL,
             "--T",
             "1",
         ],
@@ -205,10 +203,7 @@ def test_two_concurrent_trainings_one_fails_at_once(work):
         "train",
         "--out",
         work / "c.safetensors",
-        "--layers",
-        "1,1,1,1",
-        "--width",
-        "0.0625",
+        *TINY_MODEL,
         "--T",
         "1",
         "--epochs",

@@ -7,24 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_run import ONE_QUICK_EPOCH, TINY_MODEL
 
 from sbn import checkpoint as ckpt_io
 
 SBN = Path(sys.executable).parent / "sbn"
-QUICK = [
-    "--layers",
-    "1,1,1,1",
-    "--width",
-    "0.0625",
-    "--T",
-    "2",
-    "--epochs",
-    "1",
-    "--train-samples",
-    "64",
-    "--test-samples",
-    "32",
-]
+QUICK = [*TINY_MODEL, "--T", "2", *ONE_QUICK_EPOCH]
 
 
 def sbn(*args):
@@ -52,12 +40,7 @@ def test_two_steps_and_resume(tmp_path):
         "2",
         "--out",
         tuned,
-        "--epochs",
-        "1",
-        "--train-samples",
-        "64",
-        "--test-samples",
-        "32",
+        *ONE_QUICK_EPOCH,
         "--summary",
         tmp_path / "summary.json",
     )
@@ -76,7 +59,9 @@ def test_two_steps_and_resume(tmp_path):
         "train",
         "--out",
         backbone,
-        *QUICK[:-6],
+        *TINY_MODEL,
+        "--T",
+        "2",
         "--epochs",
         "2",
         "--train-samples",

@@ -42,9 +42,24 @@ def test_differences_are_found(sbn_stride1):
     assert "edges differ" in found and "graph metadata differs" in found
 
 
-def test_third_party_files_load():
-    for path in sorted(FIXTURES.glob("*.nir")):
-        assert isinstance(load_nir(path), nir.NIRGraph), path.name
+#: every NIR file in the shared folder (its README lists where each came from)
+THIRD_PARTY = [
+    "braille_noDelay_bias_zero",
+    "braille_noDelay_noBias_subtract",
+    "cnn_sinabs",
+    "lif_norse",
+    "two_lif_neurons",
+]
+
+
+def test_the_third_party_files_are_the_ones_listed():
+    """A missing folder or file fails here instead of leaving nothing to load below."""
+    assert sorted(p.stem for p in FIXTURES.glob("*.nir")) == THIRD_PARTY
+
+
+@pytest.mark.parametrize("name", THIRD_PARTY)
+def test_third_party_files_load(name):
+    assert isinstance(load_nir(FIXTURES / f"{name}.nir"), nir.NIRGraph)
 
 
 def _small_file(path: Path) -> Path:

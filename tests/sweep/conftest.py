@@ -22,10 +22,12 @@ def backbone(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ray_local():
-    """A local Ray instance with 2 CPUs, shared by the module's tests that fan out on Ray."""
+    """A local Ray instance with 2 CPUs and no GPU (also on a machine that has one: the
+    tests' tasks ask for none, and the refusal of a task asking for one needs a cluster
+    without), shared by the module's tests that fan out on Ray."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False)
     try:
         yield ray
     finally:

@@ -155,10 +155,12 @@ def test_small_functions_travel_by_value_big_ones_once_through_the_store(ray_loc
 
 
 def test_tasks_asking_for_absent_gpus_are_refused(ray_local):
-    if ray_local.cluster_resources().get("GPU", 0):
-        pytest.skip("this machine's Ray has GPUs")
-    with pytest.raises(ConfigError, match="each task asks for 1 GPU"):
+    assert ray_local.cluster_resources().get("GPU", 0) == 0  # ray_local hides any GPU
+    with pytest.raises(ConfigError, match=r"^each task asks for 1 GPU\(s\) but the Ray cluster has 0$"):
         fan_out(square, [1, 2], workers=2, gpus_per_task=1)
+    with pytest.raises(ConfigError, match=r"^each task asks for 0.5 GPU\(s\) but the Ray cluster has 0$"):
+        fan_out(square, [1], workers=None, gpus_per_task=0.5)  # a share of a GPU is one too
+    assert [o.value for o in fan_out(square, [2], workers=1)] == [4]  # nothing left waiting
 
 
 def test_ray_failures_are_recorded_not_raised(ray_local):

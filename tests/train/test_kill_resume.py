@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from tiny_run import TINY_MODEL
+
 from sbn import checkpoint as ckpt_io
 
 SBN = Path(sys.executable).parent / "sbn"
@@ -26,10 +28,7 @@ def test_kill_9_mid_epoch_then_resume_loses_at_most_the_running_epoch(tmp_path):
         "train",
         "--out",
         str(out),
-        "--layers",
-        "1,1,1,1",
-        "--width",
-        "0.0625",
+        *TINY_MODEL,
         "--T",
         "1",
         "--epochs",

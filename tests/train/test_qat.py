@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_run import ONE_QUICK_EPOCH
 
 from sbn import checkpoint as ckpt_io
 from sbn.errors import ConfigError
@@ -139,12 +140,9 @@ def test_train_quantize_from_the_command_line(exported, tmp_path):
         "loihi2",
         "--out",
         out,
-        "--epochs",
-        "1",
-        "--train-samples",
-        "64",
-        "--test-samples",
-        "32",
+        *ONE_QUICK_EPOCH,
+        "--device",
+        "cpu",  # where the accuracies are recomputed below
         "--format",
         "json",
     )
@@ -152,7 +150,19 @@ def test_train_quantize_from_the_command_line(exported, tmp_path):
     summary = json.loads(done.stdout)
     assert summary["quantized_for"] == "loihi2" and summary["settings"]["quantize"] == "loihi2"
     assert summary["float_sha256"] == ckpt_io.file_sha256(exported / "m.safetensors")
-    assert 0 <= summary["float_accuracy"] <= 1 and 0 <= summary["quantized_accuracy_before"] <= 1
+    # the two reference figures, recomputed: the saved float model on the run's 32 test
+    # images (the CLI's batch size, 64), as saved and then through loihi2's rounding
+    from sbn.data import load_dataset
+    from sbn.train_eval import evaluate
+
+    test_data = load_dataset("digits", train=False).subset(32)
+    float_model = ckpt_io.load(exported / "m.safetensors").build()
+    float_accuracy = evaluate(float_model, test_data, 64)
+    with fake_quantized(float_model, LOIHI2):
+        quantized_accuracy = evaluate(float_model, test_data, 64)
+    assert float_accuracy != quantized_accuracy  # the case tells the two apart
+    assert summary["float_accuracy"] == pytest.approx(float_accuracy, abs=1e-12)
+    assert summary["quantized_accuracy_before"] == pytest.approx(quantized_accuracy, abs=1e-12)
     saved = ckpt_io.load(out)
     assert saved.config == CONFIG  # the same model, fine-tuned
     for args, message in (

@@ -10,6 +10,7 @@ import shutil
 import pytest
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from tiny_run import ONE_QUICK_EPOCH
 
 from sbn import checkpoint as ckpt_io
 from sbn.data import load_dataset
@@ -25,12 +26,7 @@ ARGS = [
     "1,1,1,1",
     "--T",
     "1",
-    "--epochs",
-    "1",
-    "--train-samples",
-    "64",
-    "--test-samples",
-    "32",
+    *ONE_QUICK_EPOCH,
     "--batch-size",
     "32",
     "--device",
