@@ -34,9 +34,13 @@ def make_checkpoint(path: Path, **overrides) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sbn_checkpoint(tmp_path_factory):
+def sbn_checkpoint(tmp_path_factory, calibrate):
+    """Calibrated (tests/conftest.py), so that the encoder fires: with make_checkpoint's
+    statistics the payload is all zeros and every sample gets the same logits."""
     path = tmp_path_factory.mktemp("ckpt") / "sbn.safetensors"
-    return make_checkpoint(path, bottleneck=BottleneckConfig(split=2, channels=4, stride=2))
+    config = ModelConfig(**SMALL, bottleneck=BottleneckConfig(split=2, channels=4, stride=2))
+    save(path, Checkpoint(config, calibrate(config, seed=0).state_dict()))
+    return path
 
 
 def test_spikebottlenet_export_writes_the_four_files(run_sbn, tmp_path, sbn_checkpoint):
@@ -62,7 +66,12 @@ def test_spikebottlenet_export_writes_the_four_files(run_sbn, tmp_path, sbn_chec
     x = np.broadcast_to(np.random.default_rng(0).random((2, 3, 8, 8)), (2, 2, 3, 8, 8))
     sent = execute(device, x).outputs["output"]
     assert sent.shape == (2, 2, 4, 2, 2)
-    np.testing.assert_array_equal(execute(edge, sent).outputs["output"], execute(full, x).outputs["output"])
+    assert set(np.unique(sent)) == {0.0, 1.0} and 0.1 < sent.mean() < 0.6  # measured 0.31
+    logits = execute(full, x).outputs["output"]
+    np.testing.assert_array_equal(execute(edge, sent).outputs["output"], logits)
+    assert np.abs(logits[:, 0] - logits[:, 1]).max() > 0.1  # the two samples differ (measured 2.6)
+    # the edge part reads what it is sent: a silent payload gives other logits
+    assert np.abs(execute(edge, np.zeros_like(sent)).outputs["output"] - logits).max() > 0.1
 
 
 def test_backbone_export_and_split(run_sbn, tmp_path):

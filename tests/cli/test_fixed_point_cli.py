@@ -10,6 +10,19 @@ import sys
 import pytest
 
 NEURONS = ["stem.lif", "rb1.lif1", "rb1.lif2", "rb1.lif3", "rb2.lif1", "rb2.lif2", "rb2.lif3", "encoder.lif"]
+#: per-layer floors of the fixed-point run's spike agreement with the float graph, ~0.01
+#: under what 3 digits measured (stem 0.996, rb1 0.996/0.987/0.995, rb2 0.990/0.979/0.994,
+#: encoder 0.978)
+AGREEMENT_FLOOR = {
+    "stem.lif": 0.98,
+    "rb1.lif1": 0.98,
+    "rb1.lif2": 0.97,
+    "rb1.lif3": 0.98,
+    "rb2.lif1": 0.98,
+    "rb2.lif2": 0.96,
+    "rb2.lif3": 0.98,
+    "encoder.lif": 0.96,
+}
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +179,15 @@ def test_sim_target_reports_and_hands_rates_to_map_and_energy(run_sbn, exported,
     assert report["bytes_per_sample"]["measured"] == report["bytes_per_sample"]["manifest"]
     assert [r["index"] for r in report["results"]] == [0, 1, 2]
     for name, layer in report["layers"].items():
-        assert 0 <= layer["spike_agreement"] <= 1 and layer["spikes"] >= 0
+        # fixed point follows the float graph spike for spike, nearly: floors ~0.01 under
+        # what was measured (0.978..0.996); rates within 0.008 of float (measured <= 0.0037;
+        # rb2.lif2's threshold 5% off moves its rate by 0.010)
+        assert layer["spike_agreement"] >= AGREEMENT_FLOOR[name], (name, layer["spike_agreement"])
+        assert layer["firing_rate_float"] > 0.05, name  # every layer fires (measured 0.11..0.59)
+        assert layer["firing_rate_fixed"] == pytest.approx(layer["firing_rate_float"], abs=0.008), name
+        assert layer["firing_rate_fixed"] == pytest.approx(
+            layer["spikes"] / (3 * 2 * layer["neurons"]), abs=1e-15
+        )
         assert report["processes"][name]["kind"] == "LIFReset" and report["processes"][name]["cores"]
     # synaptic ops per core add up to those per group and relay, and the energy is their price
     assert sum(c["synaptic_ops"] for c in report["cores"].values()) == sum(

@@ -19,13 +19,18 @@ from sbn.streams import read_streams
 FIXTURES = Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party"
 
 
-def test_braille_file_in_lava_equals_the_executor_and_saves_the_streams(run_sbn, tmp_path):
+def _braille_in_lava(run_sbn, tmp_path):
+    """Random input spikes, the braille file, and `sbn sim` of one on the other (JSON report,
+    streams to y.npz)."""
     x = (np.random.default_rng(0).random((30, 2, 12)) < 0.2).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     graph = FIXTURES / "braille_noDelay_bias_zero.nir"
-    code, out, err = run_sbn(
-        "sim", graph, "--input", tmp_path / "x.npy", "--out", tmp_path / "y.npz", "--format", "json"
-    )
+    args = ("--input", tmp_path / "x.npy", "--out", tmp_path / "y.npz", "--format", "json")
+    return x, graph, run_sbn("sim", graph, *args)
+
+
+def test_braille_file_in_lava_equals_the_executor_and_saves_the_streams(run_sbn, tmp_path):
+    x, graph, (code, out, err) = _braille_in_lava(run_sbn, tmp_path)
     assert code == 0, err
     report = json.loads(out)
     assert report["schema"] == "sbn.sim-graph/1" and report["backend"] == "lava"
@@ -40,6 +45,30 @@ def test_braille_file_in_lava_equals_the_executor_and_saves_the_streams(run_sbn,
     # the rates Lava counted are the executor's spikes over all neuron-steps
     assert report["firing_rates"]["lif1.lif"] == pytest.approx(ref.trace["lif1.lif"].mean(), abs=0)
     assert report["processes"] >= 1 and report["latency_steps"]["output"] >= 1
+
+
+def test_one_spike_off_the_executor_clears_the_flag(run_sbn, tmp_path, monkeypatch):
+    """The cross-check can fail: Lava's output (as the in-process run reads it) gets one
+    spike flipped; the report says so and the saved streams are Lava's, flip included."""
+    import sbn.targets.lava as lava
+
+    real = lava.simulate
+
+    def flipped(graph, inputs, **kwargs):
+        run = real(graph, inputs, **kwargs)
+        out = run.outputs["output"].copy()
+        out[5, 1, 3] = 1.0 - out[5, 1, 3]
+        run.outputs = {"output": out}
+        return run
+
+    monkeypatch.setattr(lava, "simulate", flipped)
+    x, graph, (code, out, err) = _braille_in_lava(run_sbn, tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["executor_outputs_identical"] is False
+    ref = execute(load_nir(graph), x.astype(float), dt=1e-4).outputs["output"]
+    with np.load(tmp_path / "y.npz") as saved:
+        differs = np.argwhere(saved["output"] != ref)
+    assert differs.tolist() == [[5, 1, 3]]
 
 
 def test_executor_backend_one_sample_npz_by_name_and_dt_override(run_sbn, tmp_path):

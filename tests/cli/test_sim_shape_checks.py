@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from sbn.errors import ConfigError
+from sbn.graph import execute
+from sbn.graph.io import load_nir
 
 THIRD_PARTY = Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party"
 
@@ -71,17 +73,17 @@ def test_simulate_dataset_checks_before_it_fans_out(pristine, monkeypatch):
         )
 
 
+def _sim_on_streams(run_sbn, tmp_path, graph, streams, *args):
+    """``sbn sim GRAPH --input in.npy --backend executor ARGS`` in-process, ``streams``
+    saved as tmp_path/in.npy; returns (exit code, stdout, stderr)."""
+    np.save(tmp_path / "in.npy", streams)
+    return run_sbn("sim", graph, "--input", tmp_path / "in.npy", "--backend", "executor", *args)
+
+
 @pytest.mark.parametrize("dt", ["inf", "-inf", "nan", "0", "-1e-4"])
 def test_dt_must_be_finite_and_positive(tmp_path, run_sbn, dt):
-    np.save(tmp_path / "in.npy", np.ones((10, 1)))
-    code, _, err = run_sbn(
-        "sim",
-        THIRD_PARTY / "two_lif_neurons.nir",
-        "--input",
-        tmp_path / "in.npy",
-        "--backend",
-        "executor",
-        f"--dt={dt}",
+    code, _, err = _sim_on_streams(
+        run_sbn, tmp_path, THIRD_PARTY / "two_lif_neurons.nir", np.ones((10, 1)), f"--dt={dt}"
     )
     line = _one_error_line(code, err)
     assert "--dt" in line, line
@@ -89,18 +91,15 @@ def test_dt_must_be_finite_and_positive(tmp_path, run_sbn, dt):
 
 
 def test_finite_dt_still_runs(tmp_path, run_sbn):
-    np.save(tmp_path / "in.npy", np.ones((10, 1)))
-    code, _, err = run_sbn(
-        "sim",
-        THIRD_PARTY / "two_lif_neurons.nir",
-        "--input",
-        tmp_path / "in.npy",
-        "--backend",
-        "executor",
-        "--dt",
-        "1e-4",
-        "--out",
-        tmp_path / "o.npz",
-    )
+    """norse's LIF (the NIR paper's) on the input spikes of its run, at --dt 2e-4: the saved
+    Output is the reference executor's at that dt, 14 spikes (4 at the default 1e-4, so a
+    --dt that never reached the run would show)."""
+    graph = THIRD_PARTY / "lif_norse.nir"
+    x = np.loadtxt(THIRD_PARTY / "lif_norse.csv", delimiter=",")[:, :1]  # [T, 1]: one sample
+    code, _, err = _sim_on_streams(run_sbn, tmp_path, graph, x, "--dt", "2e-4", "--out", tmp_path / "o.npz")
     assert code == 0, err
-    assert (tmp_path / "o.npz").is_file()
+    ref = execute(load_nir(graph), x[:, None], dt=2e-4).outputs["output"]
+    with np.load(tmp_path / "o.npz") as saved:
+        np.testing.assert_array_equal(saved["output"], ref)
+    assert ref.sum() == 14
+    assert execute(load_nir(graph), x[:, None], dt=1e-4).outputs["output"].sum() == 4

@@ -234,6 +234,15 @@ def test_norse_lif_cuba_lif_and_li_readout_at_their_dt():
     assert run.latency["out_spikes"] < run.latency["out_v"]  # two outputs, two latencies
 
 
+#: steps of random input spikes per file: long enough that every file's neurons fire
+STEPS = {
+    "two_lif_neurons": 400,
+    "cnn_sinabs": 3,
+    "braille_noDelay_bias_zero": 10,
+    "braille_noDelay_noBias_subtract": 10,
+}
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -245,18 +254,37 @@ def test_norse_lif_cuba_lif_and_li_readout_at_their_dt():
     ],
 )
 def test_third_party_files_run_like_the_executor(name):
-    """Real files from other tools. The braille RNN's recurrence (a cycle) is kept inside one
-    Lava process; its "subtract" variant says nothing about reset in the file (NIR 1.0 has no
-    reset mode), so it runs with NIR's reset to v_reset like the executor."""
+    """Real files from other tools, on inputs under which what is compared is not all
+    zeros (equal zeros would prove nothing). lif_norse runs on the input spikes of the NIR
+    paper's norse run (lif_norse.csv, 1000 steps) and must give norse's 4 output spikes.
+    two_lif_neurons: lif2 (threshold 20, fed 0/1 spikes through weight 1) cannot fire at a
+    stable dt, so its Output is zero whatever the input; an extra Output taps lif1, whose
+    spike train (v_leak 1.2 above threshold 1, tau 0.01 s: a spike every ~180 steps plus
+    what the input adds) is then compared step by step. The braille RNN's recurrence (a
+    cycle) is kept inside one Lava process; its "subtract" variant says nothing about reset
+    in the file (NIR 1.0 has no reset mode), so it runs with NIR's reset to v_reset like the
+    executor."""
     from sbn.graph.io import load_nir
 
     graph = load_nir(FIXTURES / f"{name}.nir")
-    plan = make_plan(graph, fuse="node", dt=1.0 if name == "cnn_sinabs" else None)
-    shape = plan.shapes[plan.inputs[0]]
-    rng = np.random.default_rng(4)
-    x = spikes(rng, (3, 2, *shape), p=0.3)
     dt = 1.0 if name == "cnn_sinabs" else None
+    if name == "two_lif_neurons":
+        graph.nodes["lif1_out"] = nir.Output(output_type={"output": np.array([1])})
+        graph.edges.append(("lif1", "lif1_out"))
+    plan = make_plan(graph, fuse="node", dt=dt)
+    if name == "lif_norse":
+        table = np.loadtxt(FIXTURES / "lif_norse.csv", delimiter=",")  # input, voltage, output
+        x = table[:, :1, None]
+    else:
+        shape = plan.shapes[plan.inputs[0]]
+        x = spikes(np.random.default_rng(4), (STEPS[name], 2, *shape), p=0.3)
     ref, run = assert_equal_to_executor(graph, x, fuse="block", dt=dt)
+    assert any(np.count_nonzero(v) >= 2 for v in ref.values()), "nothing compared but zeros"
+    if name == "lif_norse":
+        np.testing.assert_array_equal(run.outputs["output"][:, 0, 0], table[:, 2])
+        assert table[:, 2].sum() == 4
+    if name == "two_lif_neurons":
+        assert not ref["out"].any() and ref["lif1_out"].sum() >= 4
     if name.startswith("braille"):
         assert any("lif1.lif" in seg.nodes and "lif1.w_rec" in seg.nodes for seg in plan.segments)
 

@@ -281,15 +281,21 @@ def test_every_sample_starts_from_rest(runs):
 
 
 def test_fixed_point_follows_the_float_graph(runs):
+    """Every layer's spikes agree with the float graph's nearly one for one (measured: l1
+    0.954, l2 0.912, l3 0.911; 8-bit pixels and weights), and its rate to 0.02 (measured
+    diffs 0.007, 0, 0.008 on rates 0.31..0.42). l1's threshold 15% high (vth + 300) fails
+    both: its rate falls by 0.044 and l3's agreement to 0.866."""
     from sbn.graph import execute
     from sbn.targets.lava.split import encode
 
     g, _, images, fast, _ = runs
     ref = execute(g, encode(images, 3), record=True)
-    # the first layer sees the same input up to 8-bit pixels and weights: nearly every spike
-    assert (fast.spikes["l1"] == ref.trace["l1"]).mean() > 0.9
-    for name in fast.spikes:
-        assert abs(fast.spikes[name].mean() - ref.trace[name].mean()) < 0.1
+    floors = {"l1": 0.93, "l2": 0.88, "l3": 0.88}
+    assert set(fast.spikes) == set(floors)
+    for name, floor in floors.items():
+        assert (fast.spikes[name] == ref.trace[name]).mean() > floor, name
+        assert abs(fast.spikes[name].mean() - ref.trace[name].mean()) < 0.02, name
+        assert 0.25 < ref.trace[name].mean() < 0.5, name  # the float graph fires (0.31..0.42)
 
 
 def test_inputs_outside_unit_range_are_refused():

@@ -1,9 +1,15 @@
 """Output shapes of RB1..RB16 for both models, full width and reduced, read off real forwards."""
 
+import copy
+
+import numpy as np
 import pytest
 import torch
 
+from sbn.graph import execute, partition
+from sbn.graph.export import export_nir
 from sbn.models import (
+    BottleneckConfig,
     ModelConfig,
     block_output_shapes,
     bottlenet_pp,
@@ -60,16 +66,19 @@ def test_reduced_model_keeps_topology(kind):
     assert logits.shape == (2, 10)
 
 
-def test_spiking_activations_are_binary():
-    model = spiking_resnet50(num_classes=10, time_steps=2, width=0.0625).eval()
+def test_spiking_activations_are_binary(calibrate):
+    """Calibrated, so that every block fires: a fresh model's blocks mostly stay silent, and
+    an all-zero output is binary whatever the neuron does."""
+    model = calibrate(ModelConfig(kind="spiking", num_classes=10, time_steps=2, width=0.0625), seed=0)
     seen = []
     hooks = [b.sn3.register_forward_hook(lambda m, i, o: seen.append(o)) for b in model.blocks]
     with torch.no_grad():
-        model(torch.rand(2, 3, 32, 32))
+        model(torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)))
     for h in hooks:
         h.remove()
-    values = torch.cat([s.flatten() for s in seen]).unique()
-    assert set(values.tolist()) <= {0.0, 1.0}
+    assert len(seen) == 16
+    for k, out in enumerate(seen, start=1):
+        assert set(out.unique().tolist()) == {0.0, 1.0}, f"RB{k}"
 
 
 @pytest.mark.parametrize(
@@ -80,14 +89,33 @@ def test_spiking_activations_are_binary():
         (1, 8, 2, (4, 2, 8, 16, 16)),
     ],
 )
-def test_spikebottlenet_payload(split, channels, stride, expected):
-    model = spikebottlenet(split, channels, stride, num_classes=10, time_steps=4, width=0.0625).eval()
+def test_spikebottlenet_payload(split, channels, stride, expected, calibrate):
+    """A calibrated model (a fresh one sends only zeros); the logits are checked against the
+    exported graph cut at the split, stepped by the reference executor: device part on the
+    images gives the payload, edge part on the payload gives the logits."""
+    config = ModelConfig(
+        kind="spiking",
+        num_classes=10,
+        time_steps=4,
+        width=0.0625,
+        bottleneck=BottleneckConfig(split, channels, stride),
+    )
+    model = copy.deepcopy(calibrate(config, seed=0)).double()  # float64: the executor's numbers
+    images = torch.rand(2, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        logits, payload = model(torch.rand(2, 3, 32, 32), return_payload=True)
-        assert torch.equal(model.edge(payload), logits)
+        logits, payload = model(images, return_payload=True)
+        silent = model.edge(torch.zeros_like(payload))
     assert payload.shape == expected
-    assert set(payload.unique().tolist()) <= {0.0, 1.0}
     assert logits.shape == (2, 10)
+    assert set(payload.unique().tolist()) == {0.0, 1.0}
+    assert 0.05 < float(payload.mean()) < 0.6  # measured 0.22..0.28
+    assert not torch.allclose(silent, logits, atol=1e-3)  # the logits depend on what is sent
+
+    device, edge = partition(export_nir(model), f"RB{split}")
+    x = np.broadcast_to(images.numpy(), (4, *images.shape))
+    np.testing.assert_array_equal(execute(device, x).outputs["output"], payload.numpy())
+    per_step = execute(edge, payload.numpy()).outputs["output"]
+    np.testing.assert_allclose(per_step.mean(axis=0), logits.numpy(), rtol=0, atol=1e-12)
 
 
 def test_bottlenetpp_payload_is_8bit():

@@ -98,6 +98,32 @@ def test_failed_chunk_is_reported_with_its_samples(export_dir, monkeypatch):
     assert [r["index"] for r in report["results"]] == [0, 1]
 
 
+def test_single_graph_off_the_executor_clears_the_flag(export_dir, monkeypatch):
+    """full.nir in one Lava network: Lava's output made wrong by hand for sample 2 (class
+    0, or 1, ahead by 1000) makes that row's outputs and prediction disagree with the
+    executor's; there is no payload to compare."""
+    real = ev.simulate
+
+    def wrong(graph, inputs, **kwargs):
+        run = real(graph, inputs, **kwargs)
+        (name, out), *_ = run.outputs.items()
+        out = out.copy()
+        out[:, 2, 1 if out[:, 2].mean(axis=0).argmax() == 0 else 0] += 1000.0
+        run.outputs = {name: out}
+        return run
+
+    monkeypatch.setattr(ev, "simulate", wrong)
+    source = ev.SimSource.resolve(export_dir / "export" / "full.nir")
+    images, labels = _data(4)
+    report = ev.simulate_dataset(source, images, labels, time_steps=2, fuse="graph")
+    rows = report["results"]
+    assert [r["outputs_identical"] for r in rows] == [True, True, False, True]
+    assert [r["prediction"] == r["executor"] for r in rows] == [True, True, False, True]
+    assert report["agreement"]["executor_outputs_identical"] is False
+    assert report["agreement"]["executor_predictions"] == 0.75
+    assert report["agreement"]["payload_identical_to_executor"] is None
+
+
 def test_manifest_mismatch_is_an_error(export_dir, tmp_path):
     import shutil
 
