@@ -24,7 +24,9 @@ find_python() {
     return 1
 }
 
-want="$(sha256sum "$lock" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+# the checkout's path is part of the stamp on purpose: a venv is not relocatable (its
+# scripts' shebangs and the editable install name the path), so a moved checkout reinstalls
+want="$( { cat "$lock" "$root/pyproject.toml"; echo "$root"; } | sha256sum | cut -d' ' -f1)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     exit 0
 fi

@@ -55,6 +55,9 @@ NEURON_TYPES = (nir.LIF, nir.IF)
 HEADROOM_BITS = 6
 #: Lava's effective current decay is du + 1 (``ds_offset``): 4095 makes u this step's input
 DU_NO_MEMORY = 4095
+#: a projection whose largest |mantissa| is below this keeps at most 15 weight levels
+#: (-7..7, under 4 of the 8 mantissa bits): its layer barely resembles the float one
+COARSE_MANTISSA = 8
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class Quantized:
     projections: dict[str, ProjectionQ]
     outputs: dict[str, str]  # Output node -> the neuron feeding it
     notes: list[str] = field(default_factory=list)
+    #: projections whose non-zero float weights kept a peak |mantissa| < COARSE_MANTISSA:
+    #: name -> that peak. What this run found, not a parameter: not saved, empty on ``load``
+    coarse: dict[str, int] = field(default_factory=dict)
 
     def into(self, neuron: str) -> list[ProjectionQ]:
         return [p for p in self.projections.values() if p.target == neuron]
@@ -293,7 +299,7 @@ def quantize(
     step = dt if dt is not None else (conventions.graph_dt(graph.metadata) or conventions.DEFAULT_DT)
     into = {n: [p for p in projections if p[3] == n] for n in neurons}
     scale_in = fmt.input_max
-    neuron_q, proj_q, notes = {}, {}, []
+    neuron_q, proj_q, notes, coarse = {}, {}, [], {}
     for n in neurons:
         node = flat[n]
         gain, a, leak, vth_f = _neuron_dynamics(n, node, step)
@@ -338,6 +344,10 @@ def quantize(
             e = _exponent(name, scaled, fmt)
             mant = np.rint(scaled / 2.0**e).astype(np.int64)
             proj_q[name] = ProjectionQ(name, kind, src, n, mant, e, src in inputs)
+            peak = int(np.max(np.abs(mant))) if mant.size else 0
+            # weights that are zero in the graph too lost nothing (a zero-initialised layer)
+            if peak < COARSE_MANTISSA and np.any(weights[name] != 0):
+                coarse[name] = peak
         bmant, bexp = _bias(n, 2**shift * sigma * bias, fmt)
         neuron_q[n] = NeuronQ(n, tuple(np.shape(node.v_threshold)), sigma, vth, DU_NO_MEMORY, dv, bmant, bexp)
     for p in proj_q.values():
@@ -361,6 +371,7 @@ def quantize(
         projections=proj_q,
         outputs=outputs,
         notes=notes,
+        coarse=coarse,
     )
 
 
@@ -459,6 +470,19 @@ def save_in_export(export_dir: str | os.PathLike, q: Quantized) -> Path:
         current.setdefault("quantized", {})[q.target] = out.name
         write_json(manifest, current)
     return out
+
+
+def is_quantisation_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a safetensors file ``save`` wrote (its schema, nothing checked
+    further): to tell it from a training checkpoint in messages and before replacing it."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = json.loads((f.metadata() or {}).get("sbn", "null"))
+    except (SafetensorError, OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("schema") == SCHEMA
 
 
 def load(path: str | os.PathLike, target=None, graph: nir.NIRGraph | None = None) -> Quantized:

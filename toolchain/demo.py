@@ -29,6 +29,7 @@ import torch
 from sbn import __version__
 from sbn import checkpoint as ckpt_io
 from sbn.data import ImageDataset, load_dataset
+from sbn.demo_stamps import FILE as STAMPS_FILE
 from sbn.demo_stamps import Stamps
 from sbn.errors import ConfigError
 from sbn.fileio import write_json, write_text
@@ -90,12 +91,70 @@ class DemoSettings:
         """How many steps ``run_demo`` reports through ``hooks.step``."""
         return 11 if self.quantisation_aware() else 9
 
+    def check_target(self) -> None:
+        """ConfigError, before any work, for a target some step cannot run on: the
+        fixed-point run needs the target's fixed-point format, the core map needs both
+        halves of this model to fit it (the demo has no --chips to enlarge a board)."""
+        from sbn.targets import get_target, known_targets, resolve_target
+
+        halves = self._halves()
+        problem = _target_problem(resolve_target(self.target), halves)
+        if problem is None:
+            return
+        usable = [n for n in known_targets() if _target_problem(get_target(n), halves) is None]
+        raise ConfigError(
+            f"--target {self.target}: {problem}; the demo runs on "
+            f"{', '.join(usable) or 'no built-in target at these settings'} (or a .toml/.json "
+            "target file with a fixed-point format that holds both halves)"
+        )
+
+    def _halves(self) -> dict[str, Any]:
+        """The device and edge networks of this model as the export cuts them (untrained
+        weights: placement reads only shapes; a tenth of a second at the defaults)."""
+        from sbn.graph.export import export_nir
+        from sbn.graph.partition import partition, split_points
+        from sbn.models import build_model
+        from sbn.targets import network_from_nir
+
+        config = finetune_config(self.backbone_config(), self.bottleneck(), None)
+        graph = export_nir(build_model(config).eval())
+        parts = partition(graph, split_points(graph)[split_label(config.bottleneck.split)])
+        return {name: network_from_nir(part) for name, part in zip(("device", "edge"), parts)}
+
     def backbone_config(self) -> ModelConfig:
         return ModelConfig(num_classes=10, width=self.width, time_steps=self.time_steps)
 
     def bottleneck(self) -> BottleneckConfig:
         config = self.backbone_config()
         return BottleneckConfig(parse_split(self.split, config.num_blocks), self.channels, self.stride)
+
+
+def _target_problem(target, halves: dict[str, Any]) -> str | None:
+    """Why ``target`` cannot take every demo step, or None."""
+    from sbn.errors import MappingError
+    from sbn.targets import place
+
+    if target.fixed_point is None:
+        return f"{target.name} states no fixed-point format (the fixed-point run needs one)"
+    for name, network in halves.items():
+        try:
+            place(network, target)
+        except MappingError as exc:
+            # the placer's own hint (try --chips N) names an option the demo does not have
+            reason = str(exc).split("; try --chips")[0]
+            return f"the demo model's {name} half does not fit {target.name} ({reason})"
+    return None
+
+
+def check_out(out: Path, fresh: bool) -> None:
+    """ConfigError unless ``out`` is absent, empty, or an earlier demo run (it has the
+    demo's stamps file): the demo writes, and with ``fresh`` clears, only its own folder."""
+    if not out.exists() or (out / STAMPS_FILE).exists() or not any(out.iterdir()):
+        return
+    raise ConfigError(
+        f"--out {out} is not a demo folder (no {STAMPS_FILE}) and not empty: refusing to "
+        f"{'clear' if fresh else 'write into'} it; give a new or empty folder, or an earlier sbn demo run's"
+    )
 
 
 @dataclass
@@ -118,12 +177,14 @@ def run_demo(
     """Run (or reuse) every step; returns the report (schema ``sbn.demo/1``)."""
     out = Path(out)
     hooks = hooks or DemoHooks()
+    # refused before any work: a target some step cannot use, a folder not the demo's
+    settings.check_target()
+    check_out(out, fresh)
     if fresh and out.exists():
-        if not (out / "stamps.json").exists():
-            raise ConfigError(f"{out} exists and is not a demo folder: refusing to clear it with --fresh")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     stamps = Stamps(out)
+    stamps.claim()
     started = time.time()
     torch.manual_seed(settings.seed)
     train_data = load_dataset("digits", train=True)

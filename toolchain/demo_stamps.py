@@ -27,6 +27,12 @@ class Stamps:
         self.data = _read(self.path)
         self._outputs: dict[str, tuple[Path, ...]] = {}
 
+    def claim(self) -> None:
+        """Write the file now if the folder has none: a first run stopped before any step
+        finished still leaves a folder that a later run recognises as the demo's."""
+        if not self.path.exists():
+            write_json(self.path, self.data)
+
     def fresh(self, step: str, key: str, *outputs: Path) -> bool:
         """Whether ``step`` may be reused; ``outputs`` (files or folders) are what it writes,
         hashed by ``mark`` once it has written them."""

@@ -8,7 +8,10 @@ This is the toolchain's side of simulation: the Lava backend (``sbn.targets.lava
 simulates graphs; choosing samples, fanning out, cross-checking and merging live here.
 
 Each chunk compares Lava with the reference executor (float64: the device's payload and
-the edge's outputs on the payload it received must be identical) and, given a checkpoint,
+the edge's outputs on the payload it received must be identical; where they are not, the
+largest difference says whether it is rounding: Lava's Conv adds the same products in
+another order than the executor's GEMM, which shows where a convolution's sum reaches an
+Output unthresholded, as the portable profile's head does) and, given a checkpoint,
 with the PyTorch model in float64. The payload crosses a ``sbn.wire.Link`` (codec + channel,
 seeded per sample); every codec's size is measured on the same payloads. A chunk whose worker fails is
 retried (``retries``); if it still fails its samples are listed under ``failed`` with the
@@ -40,8 +43,16 @@ from sbn.targets.lava.split import encode, simulate_split
 from sbn.wire import CODECS, Link
 
 #: /2: the wire (codec, channel, lost frames, bytes per codec), per-sample "lost" and
-#: "codec_bytes", bytes_per_sample {"measured" (mean, chosen codec), "bitmap", "manifest"}
+#: "codec_bytes", bytes_per_sample {"measured" (mean, chosen codec), "bitmap", "manifest"};
+#: later additions within /2: "outputs_max_difference" (per sample, and the largest under
+#: agreement), "wire" and "bits_on_the_wire" null for one network, predictions null where
+#: the graph's output is no class scores (``drop_predictions``)
 SCHEMA = "sbn.sim/2"
+
+#: the largest difference between Lava's outputs and the executor's that is float64 rounding
+#: (the same products added in another order: ~1e-15 of the outputs' size), not a
+#: different result
+ROUNDING = 1e-9
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,41 @@ def check_split_shapes(
         )
 
 
+def check_image_input(
+    graph: nir.NIRGraph | str | Path, image_shape: tuple[int, ...], label: str, dataset: str
+) -> None:
+    """ConfigError, before anything runs, unless ``graph`` (``label``), the first graph of a
+    run on ``dataset``'s images, has one Input node that takes such an image per step (an
+    edge graph reads a payload, not images)."""
+    sched = schedule(load_graph(graph))
+    if len(sched.inputs) != 1:
+        raise ConfigError(
+            f"{label}: a graph run on images must have exactly one Input node, has "
+            f"{len(sched.inputs)}: {', '.join(sched.inputs) or 'none'}; run it on given streams with --input"
+        )
+    name = sched.inputs[0]
+    declared = (sched.nodes[name].input_type or {}).get("input")
+    if declared is None:
+        return  # an Input of no stated shape takes what arrives
+    want = [int(d) for d in np.atleast_1d(declared)]
+    if want != list(image_shape):
+        raise ConfigError(
+            f"{label} reads {want} per sample and step (Input {name!r}), {dataset} images are "
+            f"{list(image_shape)}: give the graph that takes the images (device.nir or full.nir "
+            "of the export), or run this one on given streams with --input"
+        )
+
+
+def drop_predictions(report: dict[str, Any]) -> None:
+    """Null, in place, what a ``simulate_dataset`` report says about class predictions, for
+    a graph whose Output is no class scores (a device graph's payload): the argmax of a
+    payload predicts nothing. Outputs and payloads stay compared with the executor."""
+    for row in report["results"]:
+        row["prediction"] = row["executor"] = row["pytorch"] = None
+    report["accuracy"] = report["pytorch_accuracy"] = None
+    report["agreement"]["executor_predictions"] = report["agreement"]["pytorch_predictions"] = None
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One worker's share: plain data, so it pickles to a Ray worker cheaply."""
@@ -181,6 +227,7 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
                 "executor": int(ref_logits[i].argmax()),
                 "pytorch": None if torch_preds is None else int(torch_preds[i]),
                 "outputs_identical": bool(np.array_equal(outputs[:, i], ref[:, i])),
+                "outputs_max_difference": float(np.abs(outputs[:, i] - ref[:, i]).max(initial=0.0)),
                 "payload_identical": None if payload_identical is None else payload_identical[i],
                 "bytes": None if wire is None else int(wire[i]),
                 "lost": None if lost is None else lost[i],
@@ -305,7 +352,8 @@ def simulate_dataset(
         bitmap,
         __version__,
     )
-    report["wire"] = _wire_summary(link, rows)
+    # one network: nothing crosses a wire (its bytes are null as well)
+    report["wire"] = _wire_summary(link, rows) if source.second is not None else None
     report["firing_rates"] = {node: count / slots for node, (count, slots) in spikes.items() if slots}
     return report
 
@@ -360,6 +408,9 @@ def _merge(
         "accuracy": float(np.mean([r["prediction"] == r["label"] for r in rows])) if rows else None,
         "agreement": {
             "executor_outputs_identical": all_true("outputs_identical"),
+            "executor_outputs_max_difference": (
+                max(r["outputs_max_difference"] for r in rows) if rows else None
+            ),
             "executor_predictions": share("prediction", "executor"),
             "pytorch_predictions": share("prediction", "pytorch"),
             "payload_identical_to_executor": all_true("payload_identical"),
@@ -376,7 +427,9 @@ def _merge(
             "bitmap": bitmap[-1] if bitmap else None,
             "manifest": expected,
         },
-        "bits_on_the_wire": sum(8 * r["bytes"] for r in rows if r["bytes"] is not None),
+        "bits_on_the_wire": (
+            sum(8 * r["bytes"] for r in rows if r["bytes"] is not None) if source.second else None
+        ),
         "payload_firing_rate": float(np.mean(rates)) if rates else None,
         "wall_s": wall,
         "wall_s_per_sample": wall / max(len(rows), 1),

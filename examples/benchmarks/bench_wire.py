@@ -53,8 +53,11 @@ CHANNELS = (*DEFAULT_CHANNELS, "ge:1e-4:0.1")  # bursts of 10 bits, mean BER 5e-
 FULL_WIDTH = {"RB16 C'=32 s=2 T=4": (4, 32, 2, 2), "RB1 C'=32 s=1 T=4": (4, 32, 32, 32)}
 
 
-def split_payloads(backbone_path: Path, images: torch.Tensor, channels: int = 8) -> dict[str, np.ndarray]:
-    """RBk -> [T, B, C', H', W'] spikes of an untrained, calibrated encoder after RBk."""
+def split_payloads(
+    backbone_path: Path, images: torch.Tensor, channels: int = 8
+) -> dict[str, tuple[np.ndarray, tuple[int, ...]]]:
+    """RBk -> ([T, B, C', H', W'] spikes of an untrained, calibrated encoder after RBk, the
+    (C, H, W) of RBk's output it replaces)."""
     ckpt = ckpt_io.load(backbone_path)
     backbone = ckpt.build().eval()
     payloads = {}
@@ -69,7 +72,7 @@ def split_payloads(backbone_path: Path, images: torch.Tensor, channels: int = 8)
             unit.train()
             unit.encode(x)
             unit.eval()
-            payloads[f"RB{k}"] = unit.encode(x).numpy().astype(np.float64)
+            payloads[f"RB{k}"] = unit.encode(x).numpy().astype(np.float64), tuple(x.shape[2:])
     return payloads
 
 
@@ -104,8 +107,8 @@ def main() -> None:
     started = time.time()
 
     rows = [
-        measure_row(split, p)
-        for split, p in split_payloads(args.demo_dir / "backbone.safetensors", images).items()
+        measure_row(split, p, raw_shape)
+        for split, (p, raw_shape) in split_payloads(args.demo_dir / "backbone.safetensors", images).items()
     ]
     export = args.demo_dir / "export"
     manifest = json.loads((export / "manifest.json").read_text())

@@ -62,6 +62,7 @@ def test_report_plot_and_payload_bytes(run_sbn, exported, tmp_path):
     row = read_payload_bytes(sizes)["RB2"]
     assert row["bytes_per_sample"]["bitmap"] == manifest["bits_per_sample"] / 8
     assert [row["time_steps"], *row["payload_shape"]] == manifest["payload_shape"]
+    assert list(row["raw_shape"]) == manifest["raw_shape"][1:]  # what `sbn bits --payloads` checks
     # the same seed: the same numbers; the table names every channel
     code, _, _ = run_sbn(*args, "--out", tmp_path / "again.json")
     again = json.loads((tmp_path / "again.json").read_text())

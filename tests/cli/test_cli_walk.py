@@ -40,7 +40,7 @@ WALK = {
     "demo": [
         (["--split", "RB99"], "unknown split 'RB99'"),
         (["--target", "nope"], "unknown target 'nope'; known targets: loihi2, rolls"),
-        (["--T", "0"], "Invalid value for '--T': 0 is not in the range"),
+        (["--T", "0"], "Invalid value for '--T' / '--time-steps': 0 is not in the range"),
         (["--out", "{file}"], "Invalid value for '--out'"),
         (["--target", "{junk}.toml"], "junk.toml: not valid TOML"),
     ],
@@ -93,7 +93,7 @@ WALK = {
         (["{junk}"], "junk: not a readable NIR (HDF5) file"),
         (["{empty}"], "empty: not a readable NIR (HDF5) file"),
         (["{folder}"], "folder/manifest.json: cannot read an export manifest"),
-        (["{export}", "--dataset", "nope"], "unknown dataset 'nope'"),
+        (["{export}", "--dataset", "nope"], "Invalid value for '--dataset': 'nope' is not one of"),
         (["{text}", "--fuse", "nope"], "Invalid value for '--fuse': 'nope' is not one of"),
         (["{text}", "--edge", "{missing}"], "Invalid value for '--edge'"),
     ],

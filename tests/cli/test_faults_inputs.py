@@ -162,7 +162,7 @@ def test_sim_table_when_every_sample_fails(work, kit, run_sbn):
     assert code == 1
     assert "accuracy - |" in out
     assert err.strip().splitlines() == [
-        "error: 2 of 2 samples failed after retries: SimulationError: node stem.lif: reset mode "
+        "error: 2 of 2 samples failed: SimulationError: node stem.lif: reset mode "
         "'subtract' cannot be simulated exactly; only the hard reset to v_reset (NIR's rule) is supported"
     ]
 

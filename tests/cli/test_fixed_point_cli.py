@@ -108,7 +108,7 @@ def test_quantize_does_not_write_over_its_input(run_sbn, exported):
     assert code == 1 and "which this command reads or writes" in err
     assert graph.read_bytes() == before
     code, _, err = run_sbn("quantize", graph)
-    assert code == 1 and "give --out FILE" in err
+    assert code == 1 and "needs --out FILE" in err
 
 
 def test_sim_does_not_write_over_its_inputs(run_sbn, exported):

@@ -58,7 +58,7 @@ def test_rates_file_and_out_file(tmp_path):
         "--out",
         out,
     )
-    assert result.exit_code == 0 and result.output == ""
+    assert result.exit_code == 0 and result.output == f"wrote {out}\n"  # the report in the file only
     report = json.loads(out.read_text())
     assert report["rates"] == {"in": 0.1, "lif1": 0.2, "lif2": 0.1}
     assert report["target"]["name"] == "rolls"

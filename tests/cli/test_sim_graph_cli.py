@@ -120,8 +120,8 @@ def test_unstable_time_constant_is_named(run_sbn, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--samples", "3"], "--samples go(es) with a dataset run"),
-        (["--backend", "executor", "--checkpoint", "{g}"], "--checkpoint go(es) with a dataset run"),
+        (["--samples", "3"], "--samples: a dataset option, not for --input"),
+        (["--backend", "executor", "--checkpoint", "{g}"], "--checkpoint: a dataset option, not for --input"),
     ],
 )
 def test_dataset_options_are_refused_with_input(run_sbn, tmp_path, args, message):
@@ -130,7 +130,7 @@ def test_dataset_options_are_refused_with_input(run_sbn, tmp_path, args, message
     args = [a.format(g=tmp_path / "g.nir") for a in args]
     code, _, err = run_sbn("sim", tmp_path / "g.nir", "--input", tmp_path / "x.npy", *args)
     assert code == 1 and err.strip().splitlines() == [
-        f"error: {message}; with --input the samples come from the input file"
+        f"error: {message} (the samples come from the input file)"
     ]
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sweep_folders import finished_sweep
 
-from sbn.checkpoint import file_sha256
 from sbn.errors import ConfigError
-from sbn.sweep import Selection, SweepDir, make_sweep_plan, summarise
+from sbn.sweep import Selection, SweepDir, summarise
 from sbn.sweep.trial import TRIAL_SCHEMA
-from sbn.train import TrainSettings
 
-QUICK = TrainSettings(epochs=1, train_samples=16, test_samples=8)
 TRIAL = "RB1-c4-s1-T2"
 
 
@@ -62,17 +60,14 @@ def good_record(sha256: str) -> dict:
 def sweep(backbone, tmp_path):
     """(folder, record file, good record): a one-trial sweep, finished."""
     out = tmp_path / "sweep"
-    folder = SweepDir(out)
-    plan = make_sweep_plan(
-        backbone, splits="RB1", channels="4", strides="1", time_steps="2", train=QUICK, rates_samples=1
-    )
-    folder.open(plan, resume=False)
-    checkpoint = folder.checkpoint(TRIAL)
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_bytes(b"a stand-in for the trial's checkpoint")
-    record = good_record(file_sha256(checkpoint))
-    folder.write_record(record)
-    return out, folder.record_file(TRIAL), record
+    records = {}
+
+    def record(trial_id, sha):
+        records[trial_id] = good_record(sha)
+        return records[trial_id]
+
+    folder = finished_sweep(out, backbone, splits="RB1", channels="4", trials=[TRIAL], record=record)
+    return out, folder.record_file(TRIAL), records[TRIAL]
 
 
 def damage(path, change) -> None:

@@ -122,7 +122,9 @@ def test_nothing_qualifies_removes_a_stale_choice(finished):
     try:
         strict = summarise(out, Selection(budget=0, relaxed_budget=0))
         rows = {r["split"]: r for r in strict["rows"]}
-        assert rows["RB1"]["status"] == "none qualified" and rows["RB1"]["trial"] is None
+        assert rows["RB1"]["status"] == "none qualified" and not rows["RB1"]["chosen"]
+        # shown anyway: the closest trial, flagged over budget
+        assert rows["RB1"]["trial"] == "RB1-c4-s1-T2" and rows["RB1"]["over_budget"] is True
     finally:
         folder.write_record(records["RB1-c4-s1-T2"])
 

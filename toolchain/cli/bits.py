@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sbn.cli.bounds import CHANNELS, STRIDE, TIME_STEPS, WIDTH
-from sbn.cli.report_output import FORMATS, choose_format, console, emit, note
+from sbn.cli.report_output import FORMATS, choose_format, console, emit, note, refuse_replacing
 from sbn.errors import ConfigError
 
 
@@ -55,7 +55,12 @@ def bits(
     from sbn.energy.bits import arch_config, bits_row, load_bits_config, render, uniform_table
 
     fmt = choose_format(fmt, out)
+    if plot is not None:
+        from sbn.energy.plots import plot_format
+
+        plot_format(plot)  # a bad suffix is refused before the table is printed
     own_outputs({"--out": out, "--plot": plot}, [config_file])
+    refuse_replacing(out, "--out")  # after own_outputs: an input is named as the input
     if config_file is not None:
         given = [
             n
@@ -86,7 +91,15 @@ def bits(
     if payloads_file is not None:
         from sbn.wire.payload_sizes import measured_for
 
-        measured = measured_for(rows, payloads_file)
+        measured, unchecked = measured_for(rows, payloads_file)
+        if unchecked:  # files written before raw_shape was recorded
+            shapes = ", ".join(
+                f"{p.split} {'x'.join(map(str, p.raw_shape))}" for p in rows if p.split in unchecked
+            )
+            note(
+                f"note: {payloads_file} does not record which model its payloads came from (no "
+                f"raw_shape); the table assumes width {config.width} (raw {shapes})"
+            )
     model = {"arch": arch, "width": config.width, "time_steps": config.time_steps}
     if fmt == "table":
         _print_table(rows, model, measured)
@@ -118,7 +131,7 @@ def _print_table(rows, model, measured) -> None:
         "SpikeBottleNet bits",
         "BottleNet++ bits",
         "compression",
-        "vs BottleNet++",
+        "fewer bits than BottleNet++",
     ):
         t.add_column(escape(col), justify="left" if col == "split" else "right")
     for codec in codecs:
@@ -134,7 +147,7 @@ def _print_table(rows, model, measured) -> None:
             fmt_number(p.spiking_bits),
             fmt_number(p.baseline_bits),
             f"{p.compression_ratio:.4g}x",
-            f"{-p.reduction_vs_baseline:+.1f} %",
+            f"{p.reduction_vs_baseline:.1f} %",  # as reduction_vs_baseline_pct in json/csv/md
             *("-" if c not in sizes else f"{8 * sizes[c]:,.0f}" for c in codecs),
         )
     t.caption = "raw = C·H·W·T; SpikeBottleNet = C'·H'·W'·T; BottleNet++ = C'·H'·W'·8 (8-bit)"

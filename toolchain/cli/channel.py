@@ -10,7 +10,10 @@ from pathlib import Path
 
 import click
 
-from sbn.cli.report_output import console, emit, note
+from sbn.cli.bounds import SEED
+from sbn.cli.report_format import table_or_json_option
+from sbn.cli.report_output import console, emit, note, refuse_replacing
+from sbn.data import DATASETS
 from sbn.errors import ConfigError
 from sbn.noise_curves import DEFAULT_CHANNELS
 from sbn.wire.codecs import CODECS
@@ -43,7 +46,7 @@ from sbn.wire.codecs import CODECS
     default=None,
     help="Test images (the first N; default: the whole test split).",
 )
-@click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100.")
+@click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -51,22 +54,27 @@ from sbn.wire.codecs import CODECS
     help="Where the CIFAR files are (digits needs none).",
 )
 @click.option(
-    "--time-steps", type=click.IntRange(min=1), default=None, help="T, for graphs whose metadata states none."
+    "--time-steps",
+    "--T",
+    "time_steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="T, for graphs whose metadata states none.",
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of the noise (sample i's frame: seed, i; the same for every codec).",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@table_or_json_option()
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the report here (atomically) instead of stdout.",
+    help="Write the JSON report here (atomically) instead of stdout.",
 )
 @click.option(
     "--plot",
@@ -99,12 +107,14 @@ def channel(
     """Accuracy of SOURCE (an `sbn export` folder) when its payload crosses noisy channels."""
     from sbn.cli.options import run_time_steps
     from sbn.cli.outputs import export_files
+    from sbn.cli.report_format import table_or_json
+    from sbn.cli.sim import first_samples
     from sbn.data import load_dataset
     from sbn.energy.plots import plot_format
     from sbn.fileio import refuse_overwriting_inputs
     from sbn.graph.io import load_nir
     from sbn.noise_curves import accuracy_under_noise
-    from sbn.simulation import SimSource
+    from sbn.simulation import SimSource, check_image_input, check_split_shapes
     from sbn.wire import parse_channel
     from sbn.wire.payload_sizes import row_from_channel_report, write_payload_bytes
 
@@ -123,10 +133,14 @@ def channel(
         {"--out": out, "--plot": plot, "--payloads-out": payloads_out},
         [src.first, src.second, *export_files(source)],
     )
+    fmt = table_or_json(fmt, out)
+    refuse_replacing(out, "--out")
     device, edge_graph = load_nir(Path(src.first)), load_nir(Path(src.second))
+    check_split_shapes(device, edge_graph, (src.first, src.second))
     t = run_time_steps(device, src.manifest, time_steps, src.label)
     data = load_dataset(dataset, root=data_dir, train=False)
-    n = len(data.labels) if samples is None else min(samples, len(data.labels))
+    check_image_input(device, tuple(data.images.shape[1:]), src.first, dataset)
+    n = first_samples(data, samples, dataset)
     with console().status("") as status:
         report = accuracy_under_noise(
             device,
@@ -149,7 +163,9 @@ def channel(
         plot_noise_curves(report, plot)
         note(f"wrote {plot}")
     if payloads_out is not None:
-        write_payload_bytes(payloads_out, [row_from_channel_report(split, report)], source=src.label)
+        raw = (src.manifest or {}).get("raw_shape")  # [T, C, H, W]; none for two .nir files
+        row = row_from_channel_report(split, report, raw_shape=raw[1:] if raw else None)
+        write_payload_bytes(payloads_out, [row], source=src.label)
         note(f"wrote {payloads_out}")
 
 

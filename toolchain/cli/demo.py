@@ -41,7 +41,15 @@ class _ChunkBar:
 @click.option("--split", default="RB7", show_default=True, help="Where the bottleneck goes (RB1..RB16).")
 @click.option("--channels", type=CHANNELS, default=8, show_default=True, help="C'.")
 @click.option("--stride", type=STRIDE, default=1, show_default=True, help="s.")
-@click.option("--T", "time_steps", type=click.IntRange(1, 8), default=2, show_default=True)
+@click.option(
+    "--T",
+    "--time-steps",
+    "time_steps",
+    type=click.IntRange(1, 8),
+    default=2,
+    show_default=True,
+    help="Time steps.",
+)
 @click.option(
     "--width",
     type=WIDTH,
@@ -59,7 +67,13 @@ class _ChunkBar:
     show_default=True,
     help="Test samples run with the device in the target's fixed point.",
 )
-@click.option("--target", default="loihi2", show_default=True, help="Target for the core map.")
+@click.option(
+    "--target",
+    default="loihi2",
+    show_default=True,
+    help="Target of the core map and the fixed-point run: one with a fixed-point format "
+    "that holds the model (loihi2, or a .toml/.json target file).",
+)
 @click.option(
     "--qat-epochs",
     type=click.IntRange(0, 1000),
@@ -91,9 +105,7 @@ def demo(
     from sbn.cli.report_output import console
     from sbn.cli.train_view import RichProgress
     from sbn.demo import DemoHooks, DemoSettings, run_demo
-    from sbn.targets import resolve_target
 
-    resolve_target(target)  # an unknown target fails now, not after the training
     own_outputs({"--out": out})
     settings = DemoSettings(
         width=width,

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from sbn.cli.bounds import COUNT, SEED, WIDTH
-from sbn.cli.report_output import FORMATS, choose_format, console, emit, note
+from sbn.cli.bounds import COUNT, SEED, TIME_STEPS, WIDTH
+from sbn.cli.report_output import FORMATS, choose_format, console, emit, note, refuse_replacing
+from sbn.data import DATASETS
 from sbn.errors import ConfigError
 from sbn.models.config import LIMITS
 
@@ -34,10 +35,10 @@ from sbn.models.config import LIMITS
     "--T",
     "--time-steps",
     "time_steps",
-    type=click.IntRange(1, 8),
+    type=TIME_STEPS,
     help="Time steps T without a checkpoint [4].",
 )
-@click.option("--dataset", help="Dataset for measuring firing rates [digits].")
+@click.option("--dataset", type=click.Choice(DATASETS), help="Dataset for measuring firing rates [digits].")
 @click.option(
     "--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Folder holding the dataset (CIFAR)."
 )
@@ -138,9 +139,18 @@ def energy(
     from sbn.energy.report import render
 
     fmt = choose_format(fmt, out)
+    if plot is not None:
+        from sbn.energy.plots import plot_format
+
+        plot_format(plot)  # a bad suffix is refused before the work, not after the table
+    # NaN compares false: `not 0 <= x <= 1` refuses it too
+    if firing_rate is not None and not 0 <= firing_rate <= 1:
+        raise ConfigError(f"--firing-rate {firing_rate} must lie in [0, 1] (spikes per neuron per time step)")
     own_outputs(
-        {"--out": out, "--plot": plot, "--save-rates": save_rates}, [checkpoint, rates_file, presets_file]
+        {"--out": out, "--plot": plot, "--save-rates": save_rates},
+        [graph, checkpoint, rates_file, presets_file],
     )
+    refuse_replacing(out, "--out")  # after own_outputs: an input is named as the input
     extra = load_preset_file(presets_file) if presets_file else {}
     names = list(dict.fromkeys([*DEFAULT_SNN_PRESETS, *presets]))
     snn = [resolve_preset(n, extra) for n in names]
@@ -231,8 +241,10 @@ def _print_table(report, show_layers: bool) -> None:
     ]:
         t.add_column(escape(col), justify="left" if col == "split" else "right")
     need = "[dim]needs rates[/dim]"
+    # a split checkpoint runs only RB1..RBk on its device; the other rows are what-ifs
+    split_at = report.model.get("bottleneck_split")
     for s in report.splits:
-        cells = [s.split, fmt_number(s.macs)]
+        cells = [f"{s.split} *" if s.split == split_at else s.split, fmt_number(s.macs)]
         if s.snn_mj is None:
             cells += [need, fmt_number(s.ann_mj)] + [need] * (2 * len(snn))
         else:
@@ -248,6 +260,11 @@ def _print_table(report, show_layers: bool) -> None:
     else:
         r = report.rates
         t.caption = escape(f"firing rates: {r.source}" + (f", {r.samples} samples" if r.samples else ""))
+    if split_at is not None:
+        t.caption += escape(
+            f"\n* this model's split: RB1..{split_at} run on its device; "
+            "the other rows price splitting elsewhere"
+        )
     out.print(t)
     if show_layers:
         lt = Table(title="Counted layers")

@@ -47,7 +47,7 @@ def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Pa
     from sbn.graph.io import load_nir
     from sbn.graph.manifest_read import read_manifest
     from sbn.targets import resolve_target
-    from sbn.targets.quantize import quantize, save, save_in_export
+    from sbn.targets.quantize import is_quantisation_file, quantize, save, save_in_export
 
     target = resolve_target(target_spec)
     manifest = None
@@ -60,21 +60,52 @@ def quantize_command(source: Path, target_spec: str, headroom_bits: int, out: Pa
         out = out or source / f"device.{target.name}.safetensors"
     else:
         graph_path = source
+        if source.suffix.lower() == ".safetensors":
+            raise ConfigError(
+                f"{source}: a .safetensors file (a checkpoint or a quantisation); sbn quantize takes "
+                "an `sbn export` folder or a device .nir file (sbn export CHECKPOINT --out DIR first)"
+            )
         if out is None:
-            raise ConfigError("give --out FILE when SOURCE is a .nir file")
+            raise ConfigError(f"{source}: a .nir file as SOURCE needs --out FILE (where to write)")
     own_outputs(  # an export's other files too: writing over them would break the export
         {"--out": out},
         [graph_path, *export_files(source, keep=source / f"device.{target.name}.safetensors")],
     )
+    in_export = (
+        manifest is not None and out.resolve() == (source / f"device.{target.name}.safetensors").resolve()
+    )
+    # the export's own slot is rewritten whatever it holds (a damaged file is remade)
+    if not in_export and out.exists() and not is_quantisation_file(out):  # e.g. a checkpoint
+        raise ConfigError(
+            f"--out {out} exists and is not a file of `sbn quantize`; it replaces only its own "
+            "earlier output: choose another file"
+        )
     q = quantize(load_nir(graph_path), target, headroom_bits=headroom_bits)
-    if manifest is not None and out.resolve() == (source / f"device.{target.name}.safetensors").resolve():
+    if in_export:
         save_in_export(source, q)  # and recorded in the manifest
     else:
         save(out, q)
+    for line in coarse_warnings(q):
+        click.echo(f"warning: {line}", err=True)
     if fmt == "json":
         click.echo(json.dumps(summary(q, out), indent=2))
     else:
         click.echo(_table(q, out), nl=False)
+
+
+def coarse_warnings(q) -> list[str]:
+    """One line per projection whose weights (non-zero in the graph) round to zero or to a
+    few levels (peak |mantissa| < ``COARSE_MANTISSA``): usually too many --headroom-bits."""
+    from sbn.targets.quantize import COARSE_MANTISSA
+
+    most = 2 ** (q.format["weight_mant_bits"] - 1) - 1
+    return [
+        f"{name}: weights round to "
+        + ("zero" if peak == 0 else f"at most {2 * peak + 1} levels")
+        + f" at --headroom-bits {q.headroom_bits} (peak |mantissa| {peak} of {most}, below "
+        f"{COARSE_MANTISSA}); fewer headroom bits may keep more"
+        for name, peak in q.coarse.items()
+    ]
 
 
 def summary(q, out: Path) -> dict:
@@ -85,6 +116,7 @@ def summary(q, out: Path) -> dict:
         "headroom_bits": q.headroom_bits,
         "input_scale": q.input_scale,
         "notes": q.notes,
+        "warnings": coarse_warnings(q),
         "neurons": {
             n.name: {
                 "vth": n.vth,
@@ -102,6 +134,7 @@ def summary(q, out: Path) -> dict:
                 "target": p.target,
                 "weight_exp": p.weight_exp,
                 "weight_mant_peak": int(abs(p.weight_mant).max()),
+                "coarse": p.name in q.coarse,
             }
             for p in q.projections.values()
         },

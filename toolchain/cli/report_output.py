@@ -1,8 +1,16 @@
 """Where a report goes: a rich table on the terminal, or text in a format, to stdout or
-``--out`` (written atomically). Shared by ``sbn energy`` and ``sbn bits``."""
+``--out`` (written atomically). Shared by ``sbn energy``, ``sbn bits``, ``sbn channel`` and
+``sbn sweep --report``.
+
+A report may replace only an earlier report (``refuse_replacing``): ``--out`` pointed at a
+checkpoint or an export's manifest by a slip must not turn it into a table.
+"""
 
 from __future__ import annotations
 
+import codecs
+import json
+import re
 from pathlib import Path
 
 import click
@@ -31,10 +39,92 @@ def choose_format(fmt: str | None, out: Path | None) -> str:
     return fmt
 
 
+#: what sbn writes as reports (a JSON report's ``schema`` before the version, the first line
+#: of a CSV or markdown one): an earlier report of any kind may be replaced by a new one
+REPORT_KINDS = frozenset(
+    {
+        "sbn.bits",
+        "sbn.channel",
+        "sbn.demo",
+        "sbn.energy",
+        "sbn.energy-graph",
+        "sbn.map",
+        "sbn.quantize",
+        "sbn.sim",
+        "sbn.sim-fixed",
+        "sbn.sim-graph",
+        "sbn.sweep",
+    }
+)
+#: the provenance line a CSV (``# sbn.bits/2; ...``) or markdown (``<!-- ...``) report opens with
+_TEXT_REPORT = re.compile(r"(?:#|<!--)\s*(sbn\.[a-z0-9-]+)/\d+")
+#: a rule of a table as rich prints it (``--format table`` of sim, map, channel)
+_TABLE_RULE = re.compile(r"^\s*[\u2500-\u257f]{3,}\s*$", re.MULTILINE)
+#: bytes read to tell text from binary (a checkpoint is gigabytes; its first bytes say enough)
+_HEAD_BYTES = 4096
+
+
+def refuse_replacing(out: Path | None, flag: str | None = None) -> None:
+    """ConfigError unless ``out`` is new or holds an earlier report: a report never replaces
+    a file of an ``sbn export`` folder, a checkpoint, a graph, rates or any other data.
+    Commands call it with their option name before any work; ``emit`` calls it again."""
+    if out is None or not out.exists():
+        return
+    from sbn.cli.outputs import export_files
+    from sbn.fileio import same_file_key
+
+    where = f"{flag} {out}" if flag else str(out)
+    if same_file_key(out) in {same_file_key(f) for f in export_files(out.parent)}:
+        raise ConfigError(
+            f"{where}: a file of the export folder {out.parent}; a report never replaces it "
+            "(the export would break): choose another file"
+        )
+    what = _not_a_report(out)
+    if what is not None:
+        raise ConfigError(
+            f"{where} exists and holds {what}; a report replaces only an earlier sbn report: "
+            "choose another file"
+        )
+
+
+def _not_a_report(path: Path) -> str | None:
+    """What ``path`` holds when that is not a report (None: a report, or empty)."""
+    if path.is_dir():
+        return "a folder"
+    try:
+        with path.open("rb") as f:
+            head = f.read(_HEAD_BYTES)
+    except OSError:
+        return None  # unreadable: writing it fails with its own one-line error
+    try:  # final=False: a character cut at the end of the head is no reason to refuse
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\0" in text:
+        return "binary data (a checkpoint, graph, array or image?)"
+    text = text.lstrip("\ufeff \t\r\n")
+    if not text:
+        return None
+    if text.startswith(("{", "[")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "text that is not a report"
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if isinstance(schema, str) and schema.split("/")[0] in REPORT_KINDS:
+            return None
+        return f"JSON data of schema {schema!r}" if schema else "JSON data that is not a report"
+    line = _TEXT_REPORT.match(text)
+    if (line and line.group(1) in REPORT_KINDS) or _TABLE_RULE.search(text):
+        return None
+    return "text that is not a report"
+
+
 def emit(text: str, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
+        refuse_replacing(out)  # the last guard (commands check before their work)
         write_text(out, text)
         click.echo(f"wrote {out}", err=True)
 

@@ -19,7 +19,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sbn.cli.bounds import CHIPS, COUNT, GRAPH_TIME_STEPS, POSITIVE, RETRIES, WORKERS
+from sbn.cli.bounds import CHIPS, COUNT, GRAPH_TIME_STEPS, POSITIVE, RETRIES, SEED, WORKERS
+from sbn.cli.report_format import table_or_json_option
+from sbn.data import DATASETS
 from sbn.errors import ConfigError, SimulationError
 from sbn.wire.codecs import CODECS, DEFAULT_CODEC
 
@@ -34,7 +36,7 @@ from sbn.wire.codecs import CODECS, DEFAULT_CODEC
     help="Edge graph, when SOURCE is a device .nir file.",
 )
 @click.option("--samples", type=COUNT, default=8, show_default=True, help="Test images to run (the first N).")
-@click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100.")
+@click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -48,7 +50,12 @@ from sbn.wire.codecs import CODECS, DEFAULT_CODEC
     help="Also compare predictions with this PyTorch checkpoint.",
 )
 @click.option(
-    "--time-steps", type=GRAPH_TIME_STEPS, default=None, help="T, for graphs whose metadata states none."
+    "--time-steps",
+    "--T",
+    "time_steps",
+    type=GRAPH_TIME_STEPS,
+    default=None,
+    help="T, for graphs whose metadata states none.",
 )
 @click.option(
     "--fuse",
@@ -125,7 +132,7 @@ from sbn.wire.codecs import CODECS, DEFAULT_CODEC
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of the channel's noise (sample i's frame: seed, i).",
@@ -151,12 +158,12 @@ from sbn.wire.codecs import CODECS, DEFAULT_CODEC
     show_default=True,
     help="With --input: Lava (cross-checked against the executor) or the reference executor.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@table_or_json_option()
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the report here (atomically) instead of stdout; with --input: the "
+    help="Write the JSON report here (atomically) instead of stdout; with --input: the "
     "Output streams, as .npz keyed by Output node name.",
 )
 @click.pass_context
@@ -195,7 +202,14 @@ def sim(
     if input_path is not None:
         refuse_dataset_options(ctx)
         return run_streams(
-            source, input_path, backend=backend, dt=dt, fuse=fuse, batch_size=batch_size, fmt=fmt, out=out
+            source,
+            input_path,
+            backend=backend,
+            dt=dt,
+            fuse=fuse,
+            batch_size=batch_size,
+            fmt=fmt or "table",
+            out=out,
         )
     for flag in given_options(ctx, ("dt", "backend")):
         raise ConfigError(f"{flag} goes with --input (a graph on given streams)")
@@ -203,10 +217,18 @@ def sim(
 
     from sbn.cli.options import run_time_steps
     from sbn.cli.outputs import export_files, own_outputs
+    from sbn.cli.report_format import table_or_json
+    from sbn.cli.report_output import emit, refuse_replacing
     from sbn.data import load_dataset
-    from sbn.fileio import write_text
     from sbn.graph.manifest_read import check_checkpoint, output_size, read_manifest
-    from sbn.simulation import SimSource, check_split_shapes, simulate_dataset
+    from sbn.simulation import (
+        ROUNDING,
+        SimSource,
+        check_image_input,
+        check_split_shapes,
+        drop_predictions,
+        simulate_dataset,
+    )
     from sbn.targets.lava import load_graph
     from sbn.wire import parse_channel
 
@@ -232,15 +254,16 @@ def sim(
             *export_files(src.label),
         ],
     )
+    fmt = table_or_json(fmt, out)
+    refuse_replacing(out, "--out")
     if address is not None and workers == 0:
         raise ConfigError("--address needs Ray workers: give --workers 1 or more")
     device_graph = load_graph(src.first)
     if src.second is not None:  # an edge that cannot read the payload: one line, before any run
         check_split_shapes(device_graph, load_graph(src.second), (src.first, src.second))
     data = load_dataset(dataset, root=data_dir)
-    n = min(samples, len(data.labels))
-    if n < samples:
-        click.echo(f"note: {dataset} has {n} test images: running {n}, not {samples}", err=True)
+    check_image_input(device_graph, tuple(data.images.shape[1:]), str(src.first), dataset)
+    n = first_samples(data, samples, dataset)
     images = data.images[:n].double().numpy()
     labels = data.labels[:n].numpy()
     t = run_time_steps(device_graph, src.manifest, time_steps, src.label)
@@ -271,6 +294,14 @@ def sim(
             fmt=fmt,
             out=out,
         )
+    size = output_size(load_graph(src.second or src.first))
+    class_scores = size is None or size == data.num_classes
+    if not class_scores:
+        click.echo(
+            f"note: {src.second or src.first} outputs {size} values per sample, not "
+            f"{data.num_classes} class scores: no accuracy or predictions",
+            err=True,
+        )
     where = f"{workers} Ray worker(s)" if workers else "this process"
     err = Console(stderr=True)  # no bar (and no blank line it leaves) off a terminal
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -292,65 +323,103 @@ def sim(
             channel=channel_spec,
             seed=seed,
         )
-    size = output_size(load_graph(src.second or src.first))
-    if size is not None and size != data.num_classes:  # a payload, not class scores
-        report["accuracy"] = None
+    if not class_scores:  # a payload: its argmax predicts nothing
+        drop_predictions(report)
+    a = report["agreement"]
+    difference = a["executor_outputs_max_difference"]
+    if a["executor_outputs_identical"] is False and difference <= ROUNDING:
         click.echo(
-            f"note: {src.second or src.first} outputs {size} values per sample, not "
-            f"{data.num_classes} class scores: no accuracy",
+            f"note: Lava's outputs differ from the executor's by at most {difference:.2g}: float64 "
+            "rounding (Lava's Conv adds the same products in another order, e.g. in the "
+            "portable profile's head), not another result",
             err=True,
         )
-    text = json.dumps(report, indent=2) + "\n" if fmt == "json" else _table(report)
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        write_text(out, text)
-        click.echo(f"wrote {out}", err=True)
+    emit(json.dumps(report, indent=2) + "\n" if fmt == "json" else _table(report, class_scores), out)
     if report["failed"]:
         lost = sum(f["samples"][1] - f["samples"][0] + 1 for f in report["failed"])
-        raise SimulationError(f"{lost} of {n} samples failed after retries: {report['failed'][0]['error']}")
+        first = report["failed"][0]
+        # errors of the input (SbnError) are not retried: they would fail the same way again
+        tries = f" after {first['attempts']} attempts" if first["attempts"] > 1 else ""
+        raise SimulationError(f"{lost} of {n} samples failed{tries}: {first['error']}")
 
 
-def _table(report: dict) -> str:
+def first_samples(data, samples: int | None, dataset: str) -> int:
+    """How many of ``data``'s first test images a run takes: ``samples`` (None: all), with a
+    note where the dataset holds fewer."""
+    n = len(data.labels) if samples is None else min(samples, len(data.labels))
+    if samples is not None and n < samples:
+        click.echo(f"note: {dataset} has {n} test images: running {n}, not {samples}", err=True)
+    return n
+
+
+def _table(report: dict, class_scores: bool = True) -> str:
+    """Only what the run measured: no predictions where the graph outputs no class scores,
+    no PyTorch without --checkpoint, no bytes or wire for one network."""
+    rows, a = report["results"], report["agreement"]
+    split = report["wire"] is not None
+    torch = a["pytorch_predictions"] is not None
+    columns = {"sample": "index"}
+    if class_scores:
+        columns |= {"label": "label", "lava": "prediction", "executor": "executor"}
+    if torch:
+        columns["pytorch"] = "pytorch"
+    columns["outputs = executor"] = "outputs_identical"
+    if split:
+        columns |= {"bytes": "bytes", "lost": "lost"}
     table = Table(
         title=f"sbn sim: {report['source']} ({report['samples']} samples, T = "
         f"{report['time_steps']}, fuse {report['fuse']})"
     )
-    for col in ("sample", "label", "lava", "executor", "pytorch", "bytes", "lost"):
+    for col in columns:
         table.add_column(col, justify="right")
-    for r in report["results"]:
-        table.add_row(
-            *(
-                ("-" if r[k] is None else str(r[k]))
-                for k in ("index", "label", "prediction", "executor", "pytorch", "bytes", "lost")
-            )
-        )
+    for r in rows:
+        table.add_row(*(_f(r[key]) for key in columns.values()))
     buf = io.StringIO()
     console = Console(file=buf, width=120, force_terminal=False)
     console.print(table)
-    a, b = report["agreement"], report["bytes_per_sample"]
-    console.print(
-        f"accuracy {_f(report['accuracy'])} | executor: outputs identical "
-        f"{_f(a['executor_outputs_identical'])}, predictions {_f(a['executor_predictions'])} | "
-        f"pytorch {_f(a['pytorch_predictions'])} | "
-        f"payload firing rate {_f(report['payload_firing_rate'])} | "
-        f"bytes/sample {_f(b['measured'], '.1f')} (bitmap {_f(b['bitmap'])}, manifest {_f(b['manifest'])}) | "
-        f"{_f(report['wall_s_per_sample'], '.2f')} s/sample | processes {report['processes']} | "
-        f"latency {report['latency_steps']} steps"
-    )
-    w = report["wire"]
-    sizes = ", ".join(f"{name} {v['mean']:.1f}" for name, v in w["bytes_per_sample"].items())
-    console.print(
-        f"wire: codec {w['codec']}, channel {w['channel']} (seed {w['seed']}), "
-        f"{w['lost_frames']} lost frame(s) | bytes/sample per codec: {sizes or '-'}"
-    )
+    parts = []
+    if class_scores:
+        agree = f"predictions agree with executor {_f(a['executor_predictions'])}"
+        if torch:
+            agree += f", with pytorch {_f(a['pytorch_predictions'])}"
+        parts += [f"accuracy {_f(report['accuracy'])}", agree]
+    identical = f"outputs identical to executor {_f(a['executor_outputs_identical'])}"
+    if a["executor_outputs_identical"] is False:
+        identical += f" (max difference {a['executor_outputs_max_difference']:.2g})"
+    parts.append(identical)
+    if split:
+        b = report["bytes_per_sample"]
+        parts += [
+            f"payload firing rate {_f(report['payload_firing_rate'])}",
+            f"bytes/sample {_f(b['measured'], '.1f')} (bitmap {_f(b['bitmap'])}, manifest {_f(b['manifest'])})",
+        ]
+    parts += [
+        f"{_f(report['wall_s_per_sample'], '.2f')} s/sample",
+        f"Lava processes {_items(report['processes'])}",
+        f"latency {_items(report['latency_steps'])} steps",
+    ]
+    console.print(" | ".join(parts))
+    if split:
+        w = report["wire"]
+        sizes = ", ".join(f"{name} {v['mean']:.1f}" for name, v in w["bytes_per_sample"].items())
+        console.print(
+            f"wire: codec {w['codec']}, channel {w['channel']} (seed {w['seed']}), "
+            f"{w['lost_frames']} lost frame(s) | bytes/sample per codec: {sizes or '-'}"
+        )
     return buf.getvalue()
+
+
+def _items(values: dict) -> str:
+    """``{"device": 11, "edge": 13}`` as ``device 11, edge 13`` ('-' when empty: nothing ran)."""
+    return ", ".join(f"{name} {value}" for name, value in values.items()) or "-"
 
 
 def _f(value, spec: str = ".3f") -> str:
     """A figure of the report, '-' where there is none (no sample ran, or not measured)."""
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return format(value, spec)
     return str(value)

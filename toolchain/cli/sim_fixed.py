@@ -29,7 +29,7 @@ def run_fixed(
     from rich.console import Console
     from rich.progress import Progress
 
-    from sbn.fileio import write_text
+    from sbn.cli.report_output import emit
     from sbn.fixed_point import evaluate_fixed, firing_rates
     from sbn.graph.io import load_nir
     from sbn.graph.rates import write_rates
@@ -77,12 +77,7 @@ def run_fixed(
             samples=len(labels),
         )
         click.echo(f"wrote {rates_out}", err=True)
-    text = json.dumps(report, indent=2) + "\n" if fmt == "json" else table(report)
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        write_text(out, text)
-        click.echo(f"wrote {out}", err=True)
+    emit(json.dumps(report, indent=2) + "\n" if fmt == "json" else table(report), out)
 
 
 def table(report: dict) -> str:

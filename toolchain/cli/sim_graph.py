@@ -42,7 +42,8 @@ def refuse_dataset_options(ctx: click.Context) -> None:
     given = given_options(ctx, DATASET_OPTIONS)
     if given:
         raise ConfigError(
-            f"{', '.join(given)} go(es) with a dataset run; with --input the samples come from the input file"
+            f"{', '.join(given)}: {'a dataset option' if len(given) == 1 else 'dataset options'}, "
+            "not for --input (the samples come from the input file)"
         )
 
 

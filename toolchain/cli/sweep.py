@@ -89,7 +89,7 @@ TRAIN_FIELDS = (
     default=None,
     help="Try strides > 1 at every split, not only after the last block.",
 )
-@click.option("--T", "time_steps", help="Time steps to try [2,4].")
+@click.option("--T", "--time-steps", "time_steps", help="Time steps to try [2,4].")
 @click.option("--kernel-size", type=KERNEL_SIZE, help="Encoder/decoder kernel size [3].")
 @click.option(
     "--dataset", type=click.Choice(["digits", "cifar10", "cifar100"]), help="Fine-tuning data [digits]."
@@ -278,7 +278,7 @@ def sweep(
     if failed:
         note(f"{len(failed)} trial(s) failed: " + "; ".join(f"{f['id']}: {f['error']}" for f in failed))
     chosen = summary["chosen"]
-    if chosen is not None:
+    if chosen is not None and fmt != "table":  # the table prints the command itself
         note(f"chosen: {chosen['split']} ({chosen['trial']}); export it with:")
         note(f"  {chosen['export_command']}")
 
@@ -353,15 +353,9 @@ def _show(summary: dict, fmt: str, report: Path | None) -> None:
         left = key in ("split", "status", "trial")
         t.add_column(escape(title), justify="left" if left else "right")
     for row in summary["rows"]:
-        status = row["status"]
-        values = cells(row)
-        text = [
-            ("-" if v is None else "yes" if v is True else "" if v is False else fmt_number(v))
-            for v in values
-        ]
-        if row["budget_used_pct"] is None:
-            text[[k for k, _ in COLUMNS].index("status")] = status
-        t.add_row(*map(escape, text), style="bold" if row["chosen"] else None)
+        text = ["-" if v is None else v if isinstance(v, str) else fmt_number(v) for v in cells(row)]
+        style = "bold" if row["chosen"] else "dim" if row.get("over_budget") else None
+        t.add_row(*map(escape, text), style=style)
     t.caption = escape(chosen_line(summary))
     out = console()
     out.print(t)

@@ -108,6 +108,7 @@ def _layers(ctx, param, value: str | None):
 )
 @click.option(
     "--T",
+    "--time-steps",  # the name sbn sim and sbn channel use
     "time_steps",
     type=click.IntRange(1, 8),
     default=None,
@@ -264,7 +265,7 @@ def train(
             ("--width", width),
             ("--layers", layers),
             ("--surrogate-width", surrogate_width),
-            ("--T", time_steps),
+            ("--T/--time-steps", time_steps),
         ):
             if given is not None:
                 raise ConfigError(
@@ -340,8 +341,9 @@ def train(
         precision=precision,
         channel=channel_spec,
     )
+    done = 0
     if resume:  # another config or settings, or a damaged state: refused before the banner
-        check_resume(out, config, settings)
+        done = check_resume(out, config, settings).epoch
     train_data = load_dataset(dataset, root=data_dir, train=True, download_missing=download)
     test_data = load_dataset(dataset, root=data_dir, train=False)
     main = runtime.ranks.main
@@ -353,7 +355,10 @@ def train(
         if step2
         else f"quantisation-aware for {quantize_target} from {backbone_path}"
     )
-    if main:
+    finished = done >= epochs  # resumed with nothing left: say so instead of an empty bar
+    if main and finished:
+        note(f"note: {out} already trained for {done} of {epochs} epochs; nothing to do")
+    elif main:
         ranks = runtime.ranks.world_size
         note(
             f"training {config.arch} ({step}) "
@@ -365,7 +370,7 @@ def train(
 
     with (
         process_group(runtime.ranks, runtime.device),
-        RichProgress(epochs) if main else contextlib.nullcontext(None) as progress,
+        RichProgress(epochs, done) if main and not finished else contextlib.nullcontext(None) as progress,
     ):
         result = run_training(
             config,

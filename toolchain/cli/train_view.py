@@ -23,7 +23,7 @@ from sbn.train import Progress as ProgressCallbacks
 class RichProgress(ProgressCallbacks):
     """Training callbacks drawing an epoch bar and a batch bar on stderr."""
 
-    def __init__(self, epochs: int) -> None:
+    def __init__(self, epochs: int, done: int = 0) -> None:
         super().__init__(
             on_epoch_start=self._epoch_start,
             on_batch=self._batch,
@@ -41,7 +41,8 @@ class RichProgress(ProgressCallbacks):
             console=Console(stderr=True),
             transient=False,
         )
-        self._epochs = self._bars.add_task("epochs", total=epochs, info="")
+        # a resumed run starts at the epochs it already has, not at 0
+        self._epochs = self._bars.add_task("epochs", total=epochs, completed=done, info="")
         self._batches = None
         self._loss = self._acc = 0.0
         self._seen = 0
@@ -91,7 +92,15 @@ def render_summary(summary: dict[str, Any]) -> None:
     table.add_column("")
     table.add_row("checkpoint", summary["checkpoint"])
     table.add_row("epochs", str(summary["epochs"]))
-    table.add_row("test accuracy", f"{summary['accuracy']:.2%} (best {summary['best_accuracy']:.2%})")
+    quantised = summary.get("quantized_for")
+    accuracy = f"{summary['accuracy']:.2%} (best {summary['best_accuracy']:.2%})"
+    if quantised is None:
+        table.add_row("test accuracy", accuracy)
+    else:  # what the fine-tune gained: the starting model in float, then rounded, then after
+        table.add_row("quantised for", quantised)
+        table.add_row("float accuracy (before)", _percent(summary.get("float_accuracy")))
+        table.add_row("rounded, before the fine-tune", _percent(summary.get("quantized_accuracy_before")))
+        table.add_row("rounded, after (test accuracy)", accuracy)
     if "split" in summary:
         table.add_row("split", summary["split"])
         if summary.get("backbone_accuracy") is not None:
@@ -106,3 +115,7 @@ def render_summary(summary: dict[str, Any]) -> None:
         table.add_row("compression ratio", f"{summary['compression_ratio']:.1f}x")
     table.add_row("time", f"{summary['seconds']:.0f} s")
     console().print(table)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"

@@ -69,7 +69,8 @@ def load_cifar(release: CifarRelease, root: str | Path | None, train: bool) -> I
     if not folder.is_dir():
         raise DataError(
             f"{folder}: not found; expected the {release.name} python release folder "
-            f"{release.folder}/ under {root} (use --download to fetch it)"
+            f"{release.folder}/ under {root}; `sbn train --dataset {release.name} --data-dir {root} "
+            f"--download` fetches it (training as it goes), or unpack {release.url} there"
         )
     images, labels = [], []
     for name in release.train_files if train else release.test_files:

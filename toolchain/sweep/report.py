@@ -20,7 +20,7 @@ COLUMNS = (
     ("baseline_bits", "BottleNet++ bits"),
     ("reduction_vs_bottlenetpp_pct", "reduction vs BottleNet++ %"),
     ("accuracy", "accuracy"),
-    ("accuracy_drop_pct", "accuracy drop %"),
+    ("accuracy_drop_pct", "accuracy drop pp"),
     ("status", "budget"),
     *((f"device_energy_{p}_mj", f"device {p} mJ") for p in SNN_PRESETS),
     ("trial", "trial"),
@@ -30,13 +30,19 @@ COLUMNS = (
 
 
 def cells(row: dict[str, Any]) -> list[Any]:
+    """One row's cells, the same in every format: flags as ``yes`` or empty; the drop and
+    the budgets in percentage points (pp: a difference of accuracies, not a ratio)."""
     values = dict(row)
     drop = row.get("accuracy_drop")
     values["accuracy_drop_pct"] = None if drop is None else 100.0 * drop
     if row.get("status") == "relaxed":
-        values["status"] = f"relaxed to {row['budget_used_pct']:g} %"
+        values["status"] = f"relaxed to {row['budget_used_pct']:g} pp"
     elif row.get("budget_used_pct") is not None:
-        values["status"] = f"within {row['budget_used_pct']:g} %"
+        values["status"] = f"within {row['budget_used_pct']:g} pp"
+    elif row.get("over_budget"):
+        values["status"] = "over budget"  # the closest trial (see chosen_line)
+    for key in ("pareto", "chosen"):
+        values[key] = "yes" if row.get(key) else ""
     return [values.get(key) for key, _ in COLUMNS]
 
 
@@ -64,7 +70,12 @@ def chosen_line(summary: dict[str, Any]) -> str:
     if chosen is None:
         return (
             "No split point has a configuration within the relaxed budget of "
-            f"{sel['relaxed_budget_pct']:g} %: nothing chosen."
+            f"{sel['relaxed_budget_pct']:g} points: nothing chosen"
+            + ("; the rows show each split's closest trial, over budget." if _any_over(summary) else ".")
         )
     how = "least device energy" if sel["objective"] == "energy" else "fewest transmitted bits"
     return f"Chosen ({how}): {chosen['split']}, trial {chosen['trial']} -> {chosen['checkpoint']}."
+
+
+def _any_over(summary: dict[str, Any]) -> bool:
+    return any(r.get("over_budget") for r in summary["rows"])

@@ -64,7 +64,9 @@ class Selection:
 
 @dataclass(frozen=True)
 class SplitChoice:
-    """The outcome at one split point; ``trial`` is None unless something qualified."""
+    """The outcome at one split point; ``trial`` is None unless something qualified, and
+    ``closest`` (NONE_QUALIFIED only) is the finished trial with the smallest accuracy drop,
+    reported over budget so that a failed search still shows how far off it was."""
 
     split: int
     status: str  # WITHIN, RELAXED, NONE_QUALIFIED or NO_RESULTS
@@ -72,6 +74,7 @@ class SplitChoice:
     trial: Mapping[str, Any] | None
     finished: int
     failed: int
+    closest: Mapping[str, Any] | None = None
 
 
 def split_of(record: Mapping[str, Any]) -> int:
@@ -97,7 +100,8 @@ def select_split(split: int, records: Iterable[Mapping[str, Any]], selection: Se
         kept = [r for r in ok if within(r, budget)]
         if kept:
             return SplitChoice(split, status, budget, min(kept, key=_key), len(ok), failed)
-    return SplitChoice(split, NONE_QUALIFIED, None, None, len(ok), failed)
+    closest = min(ok, key=lambda r: (r["accuracy_drop"], *_key(r)))
+    return SplitChoice(split, NONE_QUALIFIED, None, None, len(ok), failed, closest)
 
 
 def select_splits(

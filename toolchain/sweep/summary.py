@@ -74,13 +74,15 @@ def summarise(out: str | os.PathLike, selection: Selection) -> dict[str, Any]:
 
 
 def _row(c: SplitChoice, chosen: SplitChoice | None, front: set[int]) -> dict[str, Any]:
-    t = c.trial or {}
+    # where nothing qualified, the closest trial's figures, flagged over_budget
+    t = c.trial or c.closest or {}
     spec = t.get("trial", {})
     energy = t.get("energy") or {}
     row = {
         "split": split_label(c.split),
         "status": c.status,
         "budget_used_pct": c.budget_pct,
+        "over_budget": c.closest is not None,
         "trial": t.get("id"),
         "time_steps": spec.get("time_steps"),
         "channels": spec.get("channels"),
