@@ -96,11 +96,7 @@ def load(path: str | os.PathLike, *, tensors: bool = True) -> Checkpoint:
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
     version = meta.get(VERSION_KEY) or _LEGACY.get((meta.get("format"), meta.get("format_version")))
     if version != SCHEMA:
-        found = meta.get(VERSION_KEY) or (meta.get("format"), meta.get("format_version"))
-        raise CheckpointError(
-            f"{path}: metadata key {VERSION_KEY!r} is {found!r}; this is sbn {__version__}, which "
-            f"reads checkpoints with {VERSION_KEY} {SCHEMA!r}"
-        )
+        raise CheckpointError(_other_schema(path, meta))
     try:
         config = ModelConfig.from_dict(json.loads(meta["config"]))
         training = json.loads(meta.get("training", "{}"))
@@ -118,6 +114,24 @@ def load(path: str | os.PathLike, *, tensors: bool = True) -> Checkpoint:
         optim_state=_strip(stored, "optim."),
         rng_state=stored.get("rng.torch"),
         producer=meta.get("producer", "unknown"),
+    )
+
+
+def _other_schema(path: Path, meta: dict[str, str]) -> str:
+    """What the file is instead of a checkpoint this sbn reads."""
+    found = meta.get(VERSION_KEY) or (meta.get("format"), meta.get("format_version"))
+    if found == (None, None):  # not a training checkpoint of any sbn version
+        # the other .safetensors an export folder holds (sbn.targets.quantize.SCHEMA)
+        quantised = '"sbn.quantized/' in meta.get("sbn", "")
+        what = (
+            "a quantisation file written by `sbn quantize`"
+            if quantised
+            else "safetensors without sbn's metadata"
+        )
+        return f"{path}: {what}, not a training checkpoint; give a .safetensors file `sbn train` wrote"
+    return (
+        f"{path}: metadata key {VERSION_KEY!r} is {found!r}; this is sbn {__version__}, which "
+        f"reads checkpoints with {VERSION_KEY} {SCHEMA!r}"
     )
 
 

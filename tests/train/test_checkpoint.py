@@ -107,3 +107,20 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o644
+
+
+def test_other_safetensors_are_named_for_what_they_are(tmp_path):
+    """A quantisation file (the other .safetensors of an export folder) or anybody's
+    safetensors: said so, not by a missing key of a checkpoint schema ("(None, None)")."""
+    quantised = tmp_path / "device.loihi2.safetensors"
+    _raw(quantised, {"sbn": json.dumps({"schema": "sbn.quantized/1", "target": "loihi2"})})
+    with pytest.raises(
+        CheckpointError, match=r"a quantisation file written by `sbn quantize`, not a training"
+    ):
+        ckpt_io.load(quantised)
+    foreign = tmp_path / "model.safetensors"
+    _raw(foreign, {"producer": "someone else"})
+    with pytest.raises(
+        CheckpointError, match=r"safetensors without sbn's metadata, not a training checkpoint"
+    ):
+        ckpt_io.load(foreign)

@@ -22,6 +22,7 @@ from sbn.cli.bounds import (
     WORKERS,
 )
 from sbn.cli.report_output import FORMATS, choose_format, console, emit, note
+from sbn.data import DATASETS
 
 
 def _priced_preset(value: str | None) -> str | None:
@@ -91,9 +92,7 @@ TRAIN_FIELDS = (
 )
 @click.option("--T", "--time-steps", "time_steps", help="Time steps to try [2,4].")
 @click.option("--kernel-size", type=KERNEL_SIZE, help="Encoder/decoder kernel size [3].")
-@click.option(
-    "--dataset", type=click.Choice(["digits", "cifar10", "cifar100"]), help="Fine-tuning data [digits]."
-)
+@click.option("--dataset", type=click.Choice(DATASETS), help="Fine-tuning data [digits].")
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),

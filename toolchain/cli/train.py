@@ -28,6 +28,7 @@ from sbn.cli.bounds import (
     WIDTH,
 )
 from sbn.cli.report_output import note
+from sbn.data import DATASETS
 from sbn.errors import ConfigError
 from sbn.train_recipes import RECIPES
 
@@ -55,7 +56,7 @@ def _layers(ctx, param, value: str | None):
 )
 @click.option(
     "--dataset",
-    type=click.Choice(["digits", "cifar10", "cifar100"]),
+    type=click.Choice(DATASETS),
     default="digits",
     show_default=True,
     help="digits needs no download; CIFAR needs --data-dir.",

@@ -9,7 +9,7 @@ from typing import Any
 from sbn.checkpoint import load
 from sbn.energy.firing import FiringRates, load_rates, measure_on_dataset
 from sbn.energy.macs import LayerTable, config_layer_table, layer_table
-from sbn.errors import CheckpointError, ConfigError
+from sbn.errors import ConfigError
 from sbn.models import ModelConfig
 
 #: images the firing rates are measured on unless told otherwise
@@ -47,7 +47,7 @@ def shapes_and_rates(
         given = [o for o, v in (("--width", width), ("--num-classes", num_classes)) if v is not None]
         if given:
             raise ConfigError(f"{given[0]} comes from the checkpoint; drop it")
-        ckpt = _load_checkpoint(checkpoint)
+        ckpt = load(checkpoint)
         ckpt.require_finite(str(checkpoint))
         config = ckpt.config
         model = {"shapes_from": "checkpoint", "checkpoint": str(checkpoint)}
@@ -90,19 +90,3 @@ def shapes_and_rates(
     else:
         table, rates = config_layer_table(config), None
     return table, rates, model
-
-
-def _load_checkpoint(path):
-    """The training checkpoint at ``path``; a quantisation file (the other .safetensors an
-    export folder holds) is named as such instead of by its missing checkpoint schema."""
-    from sbn.targets.quantize import SCHEMA, is_quantisation_file
-
-    try:
-        return load(path)
-    except CheckpointError:
-        if is_quantisation_file(path):
-            raise ConfigError(
-                f"--checkpoint {path}: a quantisation file written by `sbn quantize` ({SCHEMA}), "
-                "not a training checkpoint; give the .safetensors `sbn train` wrote"
-            ) from None
-        raise
