@@ -403,6 +403,13 @@ def _check_optimizer(where: str, value: Any) -> None:
             f"{where}.optimizer.param_groups is {_shown(groups)}; it must be a list of JSON objects, "
             f"each with params (a list of parameter indices)"
         )
+    for index, group in enumerate(groups):
+        for key, setting in group.items():
+            if key != "params" and not _is_setting(setting):
+                raise CheckpointError(
+                    f"{where}.optimizer.param_groups[{index}].{key} is {_shown(setting)}; an "
+                    "optimiser setting is a finite number, true/false, null or a list of numbers"
+                )
     scalars = value.get("scalars", {})
     if not isinstance(scalars, dict) or not all(
         k.isdigit() and isinstance(v, dict) for k, v in scalars.items()
@@ -423,6 +430,14 @@ def _is_number(value: Any) -> bool:
 
 def _is_finite(value: Any) -> bool:
     return _is_number(value) and math.isfinite(value)
+
+
+def _is_setting(value: Any) -> bool:
+    """What torch's optimisers hold per group (lr, betas, nesterov, foreach, ...); which kind
+    each one must be is checked against the optimiser itself (``check_settings``)."""
+    if isinstance(value, list):
+        return all(map(_is_finite, value))
+    return value is None or isinstance(value, bool) or _is_finite(value)
 
 
 _ACCEPTED = {

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from sbn.errors import CheckpointError
+from sbn.fileio import shown_json
 
 
 def make_optimizer(
@@ -48,7 +49,41 @@ def restore_optimizer(
         state.setdefault(int(index), {})[key] = value
     for index, values in meta.get("scalars", {}).items():
         state.setdefault(int(index), {}).update(values)
+    check_settings(optimizer, meta["param_groups"])
     try:
         optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"optimiser state does not fit this model ({exc})") from None
+
+
+def check_settings(optimizer: torch.optim.Optimizer, saved_groups: list[dict[str, Any]]) -> None:
+    """CheckpointError for a saved setting (lr, momentum, betas, ...) unlike what this
+    optimiser holds in kind: torch takes any value on load and fails at the first step, with
+    a traceback deep in its update, on ``lr: "x"`` or ``betas: 0.9``."""
+    for index, (saved, fresh) in enumerate(zip(saved_groups, optimizer.param_groups)):
+        for key in sorted(saved.keys() & fresh.keys() - {"params"}):
+            if not _same_kind(saved[key], fresh[key]):
+                raise CheckpointError(
+                    f"training.optimizer.param_groups[{index}].{key} is {shown_json(saved[key])}; this "
+                    f"optimiser's is {shown_json(_plain(fresh[key]))}: a value of that kind"
+                )
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether ``value`` (read from JSON) may stand where the optimiser holds ``default``."""
+    if default is None or isinstance(default, bool):  # flags; None: torch decides
+        return value is None or isinstance(value, bool) if default is None else isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return _is_number(value)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, list) and len(value) == len(default) and all(map(_is_number, value))
+    return type(value) is type(default)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _plain(value: Any) -> Any:
+    """A setting as JSON writes it (tuples as lists)."""
+    return list(value) if isinstance(value, tuple) else value

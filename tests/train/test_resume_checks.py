@@ -5,9 +5,11 @@ another config or other settings wrote: one line naming the file (and the field)
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tiny_run import ONE_QUICK_EPOCH
@@ -115,6 +117,15 @@ DAMAGE = {
         'training.optimizer.param_groups is "x"',
     ),
     "optimizer scalars": (lambda t: t["optimizer"].update(scalars=[1]), "training.optimizer.scalars is [1]"),
+    # torch takes any value on load and fails at the first step, deep in its update
+    "group lr a string": (
+        lambda t: t["optimizer"]["param_groups"][0].update(lr="x"),
+        'training.optimizer.param_groups[0].lr is "x"; an optimiser setting is a finite number',
+    ),
+    "group betas an object": (
+        lambda t: t["optimizer"]["param_groups"][0].update(betas={"a": 1}),
+        'training.optimizer.param_groups[0].betas is {"a": 1}',
+    ),
     "reference a list": (lambda t: t.update(reference=[1]), "training.reference is [1]"),
     "backbone accuracy": (
         lambda t: t.update(reference={"backbone_accuracy": "x"}),
@@ -182,3 +193,25 @@ def test_resume_that_does_not_match_is_refused_before_the_banner(
     before = out.read_bytes()
     refused(run_sbn, "train", "--out", out, *ARGS, *change, "--resume", match=message)
     assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("maximize", 0, "param_groups[0].maximize is 0; this optimiser's is false"),
+        ("lr", True, "param_groups[0].lr is true; this optimiser's is 0.1"),
+        ("momentum", [0.9], "param_groups[0].momentum is [0.9]; this optimiser's is 0.9"),
+    ],
+)
+def test_a_setting_of_another_kind_is_refused_on_restore(key, value, message):
+    """Sound JSON of the wrong kind for the optimiser's own setting: refused by name instead
+    of a TypeError at the first step."""
+    from sbn.train_optim import restore_optimizer
+
+    weight = torch.zeros(2, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1, momentum=0.9)
+    groups = json.loads(json.dumps(optimizer.state_dict()["param_groups"]))
+    restore_optimizer(optimizer, {}, {"param_groups": groups})  # as saved: fine
+    groups[0][key] = value
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        restore_optimizer(optimizer, {}, {"param_groups": groups})
