@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from sbn.errors import MappingError
+from sbn.errors import MappingError, OutOfCores
 from sbn.targets.groups import Network, NeuronGroup
 from sbn.targets.spec import Target
 
@@ -196,11 +196,12 @@ def _tile_memory(group: NeuronGroup, target: Target, sizes: np.ndarray) -> list[
     return [memo[int(k)] for k in sizes]
 
 
-def _overflow(target: Target, needed: int, name: str, at: int) -> MappingError:
+def _overflow(target: Target, needed: int, name: str, at: int) -> OutOfCores:
     chips = -(-needed // target.cores_per_chip)
-    return MappingError(
+    return OutOfCores(
         f"node {name}: does not fit {target.name} ({target.chips} chip(s) x {target.cores_per_chip} "
         f"cores = {target.cores}); placement runs out of cores at this node (it needs {at} cores "
         f"up to here) and the whole graph needs {needed} cores ({chips} chip(s)), over by "
-        f"{needed - target.cores} cores; try --chips {chips}"
+        f"{needed - target.cores} cores",
+        chips,
     )

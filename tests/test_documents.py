@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
@@ -53,7 +54,6 @@ def test_missing_file_and_optional_version(tmp_path):
 def test_every_versioned_reader_uses_it():
     """The readers of the toolchain's documents go through read_document (or check_version for
     data already parsed): no module parses a versioned file by hand."""
-    import ast
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
@@ -85,7 +85,6 @@ PARSERS = {"load", "loads"}
 def hand_parsing(tree) -> list[str]:
     """Where ``tree`` parses JSON or TOML without read_document: any ``.loads`` attribute,
     ``json.load``/``tomllib.load`` (under any alias), and ``from json import load(s)``."""
-    import ast
 
     aliases = set(PARSER_MODULES)  # import json as j: j.load counts too
     found = []
@@ -120,6 +119,5 @@ def hand_parsing(tree) -> list[str]:
     ],
 )
 def test_hand_parsing_is_found(source, found):
-    import ast
 
     assert hand_parsing(ast.parse(source)) == found

@@ -131,7 +131,7 @@ class DemoSettings:
 
 def _target_problem(target, halves: dict[str, Any]) -> str | None:
     """Why ``target`` cannot take every demo step, or None."""
-    from sbn.errors import MappingError
+    from sbn.errors import MappingError, OutOfCores
     from sbn.targets import place
 
     if target.fixed_point is None:
@@ -140,8 +140,8 @@ def _target_problem(target, halves: dict[str, Any]) -> str | None:
         try:
             place(network, target)
         except MappingError as exc:
-            # the placer's own hint (try --chips N) names an option the demo does not have
-            reason = str(exc).split("; try --chips")[0]
+            # without the placer's hint (try --chips N): the demo has no such option
+            reason = exc.reason if isinstance(exc, OutOfCores) else str(exc)
             return f"the demo model's {name} half does not fit {target.name} ({reason})"
     return None
 

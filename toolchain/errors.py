@@ -51,6 +51,19 @@ class MappingError(SbnError):
     """A graph does not fit the chosen neuromorphic target."""
 
 
+class OutOfCores(MappingError):
+    """A graph needs more cores than the target has: ``reason`` says where, ``chips`` is the
+    board that would hold it (the message adds the hint for `sbn map`'s --chips; a caller
+    without that option shows ``reason`` alone)."""
+
+    def __init__(self, reason: str, chips: int) -> None:
+        super().__init__(f"{reason}; try --chips {chips}")
+        self.reason, self.chips = reason, chips
+
+    def __reduce__(self):  # pickled across processes (Ray) with both fields, not the message
+        return type(self), (self.reason, self.chips)
+
+
 class SimulationError(SbnError):
     """The Lava simulation could not run."""
 

@@ -42,7 +42,7 @@ from sbn.models.accounting import payload
 from sbn.train_channel import noisy_payload
 from sbn.train_ddp import barrier, sum_over_ranks, wrap
 from sbn.train_eval import evaluate, recalibrate_norm
-from sbn.train_optim import cosine_lr, make_optimizer, optimizer_tensors, restore_optimizer
+from sbn.train_optim import cosine_lr, is_setting, make_optimizer, optimizer_tensors, restore_optimizer
 from sbn.train_precision import PRECISIONS, precision_for
 from sbn.train_runtime import Runtime, cpu_state
 
@@ -405,7 +405,7 @@ def _check_optimizer(where: str, value: Any) -> None:
         )
     for index, group in enumerate(groups):
         for key, setting in group.items():
-            if key != "params" and not _is_setting(setting):
+            if key != "params" and not is_setting(setting):
                 raise CheckpointError(
                     f"{where}.optimizer.param_groups[{index}].{key} is {_shown(setting)}; an "
                     "optimiser setting is a finite number, true/false, null or a list of numbers"
@@ -430,14 +430,6 @@ def _is_number(value: Any) -> bool:
 
 def _is_finite(value: Any) -> bool:
     return _is_number(value) and math.isfinite(value)
-
-
-def _is_setting(value: Any) -> bool:
-    """What torch's optimisers hold per group (lr, betas, nesterov, foreach, ...); which kind
-    each one must be is checked against the optimiser itself (``check_settings``)."""
-    if isinstance(value, list):
-        return all(map(_is_finite, value))
-    return value is None or isinstance(value, bool) or _is_finite(value)
 
 
 _ACCEPTED = {

@@ -69,6 +69,14 @@ def check_settings(optimizer: torch.optim.Optimizer, saved_groups: list[dict[str
                 )
 
 
+def is_setting(value: Any) -> bool:
+    """What torch's optimisers hold per group (lr, betas, nesterov, foreach, ...), read from
+    JSON; which kind each one must be is checked against the optimiser (``check_settings``)."""
+    if isinstance(value, list):
+        return all(map(_is_number, value))
+    return value is None or isinstance(value, bool) or _is_number(value)
+
+
 def _same_kind(value: Any, default: Any) -> bool:
     """Whether ``value`` (read from JSON) may stand where the optimiser holds ``default``."""
     if default is None or isinstance(default, bool):  # flags; None: torch decides
