@@ -121,11 +121,11 @@ def _other_schema(path: Path, meta: dict[str, str]) -> str:
     """What the file is instead of a checkpoint this sbn reads."""
     found = meta.get(VERSION_KEY) or (meta.get("format"), meta.get("format_version"))
     if found == (None, None):  # not a training checkpoint of any sbn version
-        # the other .safetensors an export folder holds (sbn.targets.quantize.SCHEMA)
-        quantised = '"sbn.quantized/' in meta.get("sbn", "")
+        # the other .safetensors an export folder holds (sbn.targets.quantize.SCHEMA: a
+        # family name, since that module sits above this one)
         what = (
             "a quantisation file written by `sbn quantize`"
-            if quantised
+            if _sbn_schema(meta).startswith("sbn.quantized/")
             else "safetensors without sbn's metadata"
         )
         return f"{path}: {what}, not a training checkpoint; give a .safetensors file `sbn train` wrote"
@@ -133,6 +133,17 @@ def _other_schema(path: Path, meta: dict[str, str]) -> str:
         f"{path}: metadata key {VERSION_KEY!r} is {found!r}; this is sbn {__version__}, which "
         f"reads checkpoints with {VERSION_KEY} {SCHEMA!r}"
     )
+
+
+def _sbn_schema(meta: dict[str, str]) -> str:
+    """The ``schema`` of the JSON object under metadata key ``sbn`` (where `sbn quantize`
+    states its own), or ''."""
+    try:
+        stated = json.loads(meta.get("sbn", "null"))
+    except ValueError:
+        return ""
+    schema = stated.get("schema") if isinstance(stated, dict) else None
+    return schema if isinstance(schema, str) else ""
 
 
 def file_sha256(path: str | os.PathLike) -> str:

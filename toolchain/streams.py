@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sbn.errors import DataError
+from sbn.errors import ConfigError, DataError
 from sbn.fileio import atomic_path
 
 #: the most values an input file may hold (a bound checked before the data is read:
@@ -53,6 +53,24 @@ def read_streams(path: Path, inputs: dict[str, tuple[int, ...]]) -> dict[str, np
             f"{path}: the inputs disagree on [T, B]: { {n: f.shape[:2] for n, f in feeds.items()} }"
         )
     return feeds
+
+
+def refuse_replacing_streams(path: Path, outputs: list[str], flag: str = "--out") -> None:
+    """ConfigError unless ``path`` is new or holds output streams of a graph with these
+    ``outputs`` (an earlier run's): an .npz of inputs, weights or anything else is kept."""
+    path = Path(path)
+    if not path.exists():
+        return
+    try:  # the archive's member names (np.savez stores NAME.npy), nothing loaded
+        with zipfile.ZipFile(path) as archive:
+            names = {n.removesuffix(".npy") for n in archive.namelist()}
+    except (OSError, zipfile.BadZipFile):
+        names = set()
+    if not names or not names <= set(outputs):
+        raise ConfigError(
+            f"{flag} {path} exists and holds no output streams of this graph (Output nodes "
+            f"{', '.join(outputs)}); it replaces only an earlier run's: choose another file"
+        )
 
 
 def write_streams(path: Path, streams: dict[str, np.ndarray]) -> None:

@@ -94,6 +94,75 @@ def test_quantize_out_replaces_only_a_quantisation(work, run_sbn, refused):
         assert code == 0, err
 
 
+@pytest.mark.parametrize(
+    "command, flag, kind",
+    [
+        (["energy", "--firing-rate", "0.1", "--format", "json"], "--save-rates", "a rates file"),
+        (["sim", "{export}", "--target", "loihi2", "--samples", "1"], "--rates-out", "a rates file"),
+        (["channel", "{export}", "--samples", "1"], "--payloads-out", "a payload-bytes file"),
+    ],
+    ids=["save-rates", "rates-out", "payloads-out"],
+)
+@pytest.mark.parametrize(
+    "target, match",
+    [
+        ("m.safetensors", "holds binary data"),
+        ("export/manifest.json", "manifest.json"),  # an input to sim and channel
+        ("report.json", "JSON data of schema 'sbn.energy/1'"),
+        ("NOTES.md", "text that is not a"),
+    ],
+)
+def test_data_beside_a_report_replaces_only_its_own_kind(work, refused, command, flag, kind, target, match):
+    (work / "report.json").write_text(json.dumps({"schema": "sbn.energy/1", "rows": []}))
+    (work / "NOTES.md").write_text("results of last week\n")
+    args = [str(a).format(export=work / "export") for a in command]
+    line = refused(*args, flag, work / target, touches=[work], match=match)
+    assert line.startswith(f"error: {flag} {work / target}") and "choose another file" in line
+    if target.endswith("manifest.json"):
+        assert "a file of the export folder" in line or "is the input" in line
+    else:
+        assert f"{kind} replaces only an earlier sbn {kind.split(' ', 1)[1]}" in line
+
+
+def test_save_rates_replaces_earlier_rates(run_sbn, tmp_path):
+    rates = tmp_path / "r.json"
+    for rate in ("0.1", "0.2"):
+        code, _, err = run_sbn("energy", "--firing-rate", rate, "--format", "json", "--save-rates", rates)
+        assert code == 0, err
+    assert json.loads(rates.read_text())["schema"] == "sbn.firing-rates/1"
+    assert 0.2 in json.loads(rates.read_text())["rates"].values()
+
+
+def test_payload_bytes_replace_earlier_payload_bytes(tmp_path):
+    from sbn.cli.report_output import PAYLOAD_BYTES, RATES, refuse_replacing
+    from sbn.errors import ConfigError
+    from sbn.wire.payload_sizes import write_payload_bytes
+
+    sizes = tmp_path / "p.json"
+    write_payload_bytes(sizes, [ROW], source="t")
+    refuse_replacing(sizes, "--payloads-out", PAYLOAD_BYTES)  # its own kind: no error
+    with pytest.raises(ConfigError, match="JSON data of schema 'sbn.payload-bytes/1'"):
+        refuse_replacing(sizes, "--rates-out", RATES)
+
+
+def test_stream_outputs_replace_only_an_earlier_run(run_sbn, tmp_path, refused):
+    """`sim GRAPH --input X --out Y.npz` replaces Y only where Y holds this graph's outputs."""
+    import nir
+    import numpy as np
+    from nir_graphs import biased_recurrent_affine
+
+    nir.write(tmp_path / "g.nir", biased_recurrent_affine())
+    np.save(tmp_path / "x.npy", np.ones((3, 1, 2)))
+    args = ("sim", tmp_path / "g.nir", "--input", tmp_path / "x.npy", "--backend", "executor")
+    for _ in range(2):  # a new file, then the earlier run's
+        code, _, err = run_sbn(*args, "--out", tmp_path / "y.npz")
+        assert code == 0, err
+    np.savez(tmp_path / "w.npz", weight=np.ones(3))
+    refused(*args, "--out", tmp_path / "w.npz", touches=[tmp_path / "w.npz"], match="no output streams")
+    (tmp_path / "notes.npz").write_text("not a zip")
+    refused(*args, "--out", tmp_path / "notes.npz", touches=[tmp_path], match="no output streams")
+
+
 # ---- 2. coarse quantised weights -------------------------------------------------------------
 def test_quantize_warns_where_weights_round_to_zero(work, run_sbn):
     code, out, err = run_sbn(

@@ -12,7 +12,7 @@ import click
 
 from sbn.cli.bounds import SEED
 from sbn.cli.report_format import table_or_json_option
-from sbn.cli.report_output import console, emit, note, refuse_replacing
+from sbn.cli.report_output import PAYLOAD_BYTES, console, emit, note, refuse_replacing
 from sbn.data import DATASETS
 from sbn.errors import ConfigError
 from sbn.noise_curves import DEFAULT_CHANNELS
@@ -135,6 +135,7 @@ def channel(
     )
     fmt = table_or_json(fmt, out)
     refuse_replacing(out, "--out")
+    refuse_replacing(payloads_out, "--payloads-out", PAYLOAD_BYTES)
     device, edge_graph = load_nir(Path(src.first)), load_nir(Path(src.second))
     check_split_shapes(device, edge_graph, (src.first, src.second))
     t = run_time_steps(device, src.manifest, time_steps, src.label)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sbn.cli.bounds import COUNT, SEED, TIME_STEPS, WIDTH
-from sbn.cli.report_output import FORMATS, choose_format, console, emit, note, refuse_replacing
+from sbn.cli.report_output import FORMATS, RATES, choose_format, console, emit, note, refuse_replacing
 from sbn.data import DATASETS
 from sbn.errors import ConfigError
 from sbn.models.config import LIMITS
@@ -151,6 +151,7 @@ def energy(
         [graph, checkpoint, rates_file, presets_file],
     )
     refuse_replacing(out, "--out")  # after own_outputs: an input is named as the input
+    refuse_replacing(save_rates, "--save-rates", RATES)
     extra = load_preset_file(presets_file) if presets_file else {}
     names = list(dict.fromkeys([*DEFAULT_SNN_PRESETS, *presets]))
     snn = [resolve_preset(n, extra) for n in names]

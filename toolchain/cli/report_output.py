@@ -3,7 +3,9 @@
 ``sbn sweep --report``.
 
 A report may replace only an earlier report (``refuse_replacing``): ``--out`` pointed at a
-checkpoint or an export's manifest by a slip must not turn it into a table.
+checkpoint or an export's manifest by a slip must not turn it into a table. Data a command
+writes beside its report (``sim --rates-out``, ``energy --save-rates``, ``channel
+--payloads-out``) follows the same rule for its own kind (``RATES``, ``PAYLOAD_BYTES``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -64,10 +67,26 @@ _TABLE_RULE = re.compile(r"^\s*[\u2500-\u257f]{3,}\s*$", re.MULTILINE)
 _HEAD_BYTES = 4096
 
 
-def refuse_replacing(out: Path | None, flag: str | None = None) -> None:
-    """ConfigError unless ``out`` is new or holds an earlier report: a report never replaces
-    a file of an ``sbn export`` folder, a checkpoint, a graph, rates or any other data.
-    Commands call it with their option name before any work; ``emit`` calls it again."""
+@dataclass(frozen=True)
+class Replaceable:
+    """What an output may replace: a file whose JSON ``schema`` (before the version) is one of
+    ``kinds``; with ``text``, also CSV, markdown and table forms of such a file."""
+
+    noun: str
+    kinds: frozenset[str]
+    text: bool = False
+
+
+REPORTS = Replaceable("a report", REPORT_KINDS, text=True)
+RATES = Replaceable("a rates file", frozenset({"sbn.firing-rates"}))
+PAYLOAD_BYTES = Replaceable("a payload-bytes file", frozenset({"sbn.payload-bytes"}))
+
+
+def refuse_replacing(out: Path | None, flag: str | None = None, kind: Replaceable = REPORTS) -> None:
+    """ConfigError unless ``out`` is new or holds an earlier file of ``kind``: a report (or
+    rates, or payload bytes) never replaces a file of an ``sbn export`` folder, a
+    checkpoint, a graph or any other data. Commands call it with their option name before
+    any work; ``emit`` calls it again."""
     if out is None or not out.exists():
         return
     from sbn.cli.outputs import export_files
@@ -76,19 +95,19 @@ def refuse_replacing(out: Path | None, flag: str | None = None) -> None:
     where = f"{flag} {out}" if flag else str(out)
     if same_file_key(out) in {same_file_key(f) for f in export_files(out.parent)}:
         raise ConfigError(
-            f"{where}: a file of the export folder {out.parent}; a report never replaces it "
+            f"{where}: a file of the export folder {out.parent}; {kind.noun} never replaces it "
             "(the export would break): choose another file"
         )
-    what = _not_a_report(out)
+    what = _other_contents(out, kind)
     if what is not None:
         raise ConfigError(
-            f"{where} exists and holds {what}; a report replaces only an earlier sbn report: "
-            "choose another file"
+            f"{where} exists and holds {what}; {kind.noun} replaces only an earlier sbn "
+            f"{kind.noun.split(' ', 1)[1]}: choose another file"
         )
 
 
-def _not_a_report(path: Path) -> str | None:
-    """What ``path`` holds when that is not a report (None: a report, or empty)."""
+def _other_contents(path: Path, kind: Replaceable) -> str | None:
+    """What ``path`` holds when that is not a file of ``kind`` (None: one, or empty)."""
     if path.is_dir():
         return "a folder"
     try:
@@ -105,19 +124,21 @@ def _not_a_report(path: Path) -> str | None:
     text = text.lstrip("\ufeff \t\r\n")
     if not text:
         return None
+    other = f"text that is not {kind.noun}"
     if text.startswith(("{", "[")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return "text that is not a report"
+            return other
         schema = data.get("schema") if isinstance(data, dict) else None
-        if isinstance(schema, str) and schema.split("/")[0] in REPORT_KINDS:
+        if isinstance(schema, str) and schema.split("/")[0] in kind.kinds:
             return None
-        return f"JSON data of schema {schema!r}" if schema else "JSON data that is not a report"
-    line = _TEXT_REPORT.match(text)
-    if (line and line.group(1) in REPORT_KINDS) or _TABLE_RULE.search(text):
-        return None
-    return "text that is not a report"
+        return f"JSON data of schema {schema!r}" if schema else f"JSON data that is not {kind.noun}"
+    if kind.text:
+        line = _TEXT_REPORT.match(text)
+        if (line and line.group(1) in kind.kinds) or _TABLE_RULE.search(text):
+            return None
+    return other
 
 
 def emit(text: str, out: Path | None) -> None:

@@ -218,7 +218,7 @@ def sim(
     from sbn.cli.options import run_time_steps
     from sbn.cli.outputs import export_files, own_outputs
     from sbn.cli.report_format import table_or_json
-    from sbn.cli.report_output import emit, refuse_replacing
+    from sbn.cli.report_output import RATES, emit, refuse_replacing
     from sbn.data import load_dataset
     from sbn.graph.manifest_read import check_checkpoint, output_size, read_manifest
     from sbn.simulation import (
@@ -256,6 +256,7 @@ def sim(
     )
     fmt = table_or_json(fmt, out)
     refuse_replacing(out, "--out")
+    refuse_replacing(rates_out, "--rates-out", RATES)
     if address is not None and workers == 0:
         raise ConfigError("--address needs Ray workers: give --workers 1 or more")
     device_graph = load_graph(src.first)

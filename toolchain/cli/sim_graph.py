@@ -58,17 +58,20 @@ def run_streams(
     fmt: str,
     out: Path | None,
 ) -> None:
-    from sbn.fileio import refuse_overwriting_inputs
+    from sbn.cli.outputs import own_outputs
     from sbn.graph.io import load_nir
+    from sbn.graph.schedule import schedule
     from sbn.graph_run import graph_report, input_shapes, run_graph
-    from sbn.streams import read_streams, write_streams
+    from sbn.streams import read_streams, refuse_replacing_streams, write_streams
 
     if source.is_dir() or source.suffix != ".nir":
         raise ConfigError(f"{source}: --input runs one NIR graph; give a .nir file")
     if out is not None and out.suffix != ".npz":
         raise ConfigError(f"--out {out}: the Output streams are written as .npz; name it *.npz")
-    refuse_overwriting_inputs({"--out": out}, [source, input_path])
+    own_outputs({"--out": out}, [source, input_path])
     graph = load_nir(source)
+    if out is not None:
+        refuse_replacing_streams(out, schedule(graph).outputs)
     feeds = read_streams(input_path, input_shapes(graph))
     run = run_graph(graph, feeds, backend=backend, dt=dt, fuse=fuse, batch_size=batch_size)
     if run.dt_source == "default":
