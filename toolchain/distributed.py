@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +59,15 @@ class Outcome:
     permanent: bool = False  # failed with an error in ``no_retry``: it would again
 
 
-def _failure(index: int, exc: BaseException, attempts: int, start: float, no_retry) -> Outcome:
-    """The outcome of an item whose last attempt raised ``exc``."""
+def _failure(
+    index: int, exc: BaseException, attempts: int, start: float, no_retry, remote: BaseException | None = None
+) -> Outcome:
+    """The outcome of an item whose last attempt raised ``exc`` (inside Ray's ``remote``
+    error, whose text holds the worker's traceback). Anything but the toolchain's own errors
+    is a bug or a lost worker: its traceback goes to the log, since the outcome keeps one line."""
+    if not isinstance(exc, SbnError):
+        trace = str(remote) if remote is not None else "".join(traceback.format_exception(exc))
+        log.error("item %d failed:\n%s", index, trace.rstrip())
     return Outcome(
         index,
         False,
@@ -198,7 +206,7 @@ def _run_tasks(ray, fn, items, workers, retries, no_retry, cpus_per_task, gpus_p
                     log.warning("item %d failed (%s); retrying", index, one_line(cause))
                     submit(index, attempt + 1)
                     continue
-                outcome = _failure(index, cause, attempt, start, no_retry)
+                outcome = _failure(index, cause, attempt, start, no_retry, remote=exc)
             else:
                 outcome = Outcome(index, True, value=value, attempts=attempt, seconds=time.time() - start)
             results[index] = outcome

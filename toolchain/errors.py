@@ -12,6 +12,7 @@ one line and exits with code 1. Anything else escaping is a bug and keeps its tr
     ├── ExportError          a module or layer the NIR exporter cannot express
     ├── GraphError           corrupt/unsupported NIR graph, bad partition cut
     ├── MappingError         a graph that does not fit a target
+    │   └── OutOfCores       more cores than the chips hold (carries the reason and chips)
     ├── SimulationError      Lava run failures
     └── WireError            a payload the wire cannot carry (not binary spikes)
         └── FrameLost        a received frame that does not decode; callers count it as a

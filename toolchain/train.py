@@ -11,8 +11,8 @@ uninterrupted run would have seen.
 Where it runs (device, layout, LIF kernel, data-parallel ranks) is a ``Runtime``
 (``sbn.train_runtime``), apart from the settings: a checkpoint holds CPU tensors only and
 resumes anywhere. The helpers live in ``train_optim`` (optimiser, schedule, its state),
-``train_eval`` (evaluation, precise BN), ``train_precision``, ``train_ddp``,
-``train_sync_norm`` and ``train_fused_lif``.
+``train_eval`` (evaluation, precise BN), ``train_channel`` (a noisy channel on the
+payload), ``train_precision``, ``train_ddp``, ``train_sync_norm`` and ``train_fused_lif``.
 """
 
 from __future__ import annotations

@@ -92,6 +92,16 @@ def test_in_process_retry_and_no_retry(tmp_path):
     assert config.error == "ConfigError: bad item 7"
 
 
+def test_a_bug_logs_its_traceback_an_input_error_does_not(caplog):
+    """The outcome keeps one line; where that line is a bug's, the traceback a fix needs is logged."""
+    with caplog.at_level("ERROR", logger="sbn.distributed"):
+        fan_out(fails_on_three, [3], workers=0, retries=0)
+        fan_out(config_error, [7], workers=0, retries=0)
+    (record,) = caplog.records
+    assert record.getMessage().startswith("item 0 failed:\nTraceback (most recent call last):")
+    assert 'in fails_on_three\n    raise ValueError(f"item {x} is\\nbad")' in record.getMessage()
+
+
 def test_keyboard_interrupt_propagates_and_stops():
     ran = []
 
@@ -171,6 +181,13 @@ def test_ray_failures_are_recorded_not_raised(ray_local):
     assert sorted(o.index for o in seen) == [0, 1, 2, 3]
     config = fan_out(config_error, [1], workers=1, retries=2)[0]
     assert (config.attempts, config.permanent, config.error) == (1, True, "ConfigError: bad item 1")
+
+
+def test_ray_bug_logs_the_workers_traceback(ray_local, caplog):
+    with caplog.at_level("ERROR", logger="sbn.distributed"):
+        fan_out(fails_on_three, [3], workers=1, retries=0)
+    (record,) = caplog.records
+    assert record.getMessage().startswith("item 0 failed:\n") and "in fails_on_three" in record.getMessage()
 
 
 def test_ray_dead_worker_is_retried(ray_local, tmp_path):

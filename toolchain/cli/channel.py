@@ -106,12 +106,11 @@ def channel(
 ):
     """Accuracy of SOURCE (an `sbn export` folder) when its payload crosses noisy channels."""
     from sbn.cli.options import run_time_steps
-    from sbn.cli.outputs import export_files
+    from sbn.cli.outputs import export_files, own_outputs
     from sbn.cli.report_format import table_or_json
     from sbn.cli.sim import first_samples
     from sbn.data import load_dataset
     from sbn.energy.plots import plot_format
-    from sbn.fileio import refuse_overwriting_inputs
     from sbn.graph.io import load_nir
     from sbn.noise_curves import accuracy_under_noise
     from sbn.simulation import SimSource, check_image_input, check_split_shapes
@@ -129,7 +128,7 @@ def channel(
         parse_channel(spec)  # one line before any work
     if plot is not None:
         plot_format(plot)
-    refuse_overwriting_inputs(
+    own_outputs(
         {"--out": out, "--plot": plot, "--payloads-out": payloads_out},
         [src.first, src.second, *export_files(source)],
     )

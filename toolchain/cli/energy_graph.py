@@ -53,14 +53,12 @@ def run_graph_energy(
     out: Path | None,
 ) -> None:
     from sbn.energy.graph_energy import graph_energy
-    from sbn.fileio import refuse_overwriting_inputs
     from sbn.graph import conventions
     from sbn.graph.io import load_nir
     from sbn.graph.rates import read_rates
 
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format {fmt}: a graph's energy is written as a table or json")
-    refuse_overwriting_inputs({"--out": out}, [graph_path, rates_file])
     if rates_file is not None and firing_rate is not None:
         raise ConfigError("give either --firing-rate or --rates, not both")
     graph = load_nir(graph_path)

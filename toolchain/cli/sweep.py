@@ -210,6 +210,7 @@ def sweep(
     accuracy budget, pick the fewest bits per split point, then the split point."""
     given = {k: v for k, v in locals().items() if v is not None}
     from sbn.cli.outputs import own_outputs
+    from sbn.energy.plots import plot_format
     from sbn.sweep import Selection, SweepDir, check_dataset, make_sweep_plan, run_sweep, summarise
     from sbn.sweep.gridfile import load_grid_file
     from sbn.train import TrainSettings
@@ -237,7 +238,7 @@ def sweep(
     )
     check_dataset(plan, data_dir)
     if plot is not None:
-        _check_plot_suffix(plot)  # fail before training, not after
+        plot_format(plot)  # fail before training, not after
 
     with TrialProgress() as progress:
         run = run_sweep(
@@ -316,17 +317,6 @@ def _resolve(given: dict, from_file: dict, folder, resume: bool) -> dict:
         if name not in values:
             raise ConfigError(f"the sweep needs {option}, on the command line or in --grid")
     return values
-
-
-def _check_plot_suffix(path: Path) -> None:
-    from sbn.energy.plots import PLOT_FORMATS
-    from sbn.errors import ConfigError
-
-    if path.suffix.lower().lstrip(".") not in PLOT_FORMATS:
-        raise ConfigError(
-            f"{path}: cannot tell the plot format; end the file name in "
-            + ", ".join(f".{f}" for f in PLOT_FORMATS)
-        )
 
 
 def _show(summary: dict, fmt: str, report: Path | None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -12,8 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from sbn.energy.plots import PLOT_FORMATS
-from sbn.errors import ConfigError
+from sbn.energy.plots import plot_format
 from sbn.fileio import atomic_path
 
 
@@ -23,12 +21,7 @@ def plot_sweep(summary: dict[str, Any], path: str | os.PathLike) -> None:
     is a dot, the chosen one ringed; where nothing qualified, its closest trial is a cross
     (over budget); split points without a finished trial are gaps. A sweep with no choice
     says so in the title."""
-    fmt = Path(path).suffix.lower().lstrip(".")
-    if fmt not in PLOT_FORMATS:
-        raise ConfigError(
-            f"{path}: cannot tell the plot format; end the file name in "
-            + ", ".join(f".{f}" for f in PLOT_FORMATS)
-        )
+    fmt = plot_format(path)
     rows = summary["rows"]
     labels = [r["split"] for r in rows]
     x = list(range(len(rows)))
