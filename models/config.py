@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sbn.errors import ConfigError
+from sbn.fileio import is_int_or_float
 from sbn.models.neurons import LIFParameters
 
 #: The two network families: "spiking" (SpikeBottleNet and its backbone) and "ann"
@@ -99,11 +100,7 @@ class ModelConfig:
         if self.kind not in KINDS:
             raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         _check_whole("num_classes", self.num_classes, 2, LIMITS["num_classes"])
-        if (
-            isinstance(self.width, bool)
-            or not isinstance(self.width, (int, float))
-            or not 0 < self.width <= MAX_WIDTH
-        ):
+        if not is_int_or_float(self.width) or not 0 < self.width <= MAX_WIDTH:
             raise ConfigError(f"width multiplier must be in (0, {MAX_WIDTH:g}], got {self.width!r}")
         if len(self.layers) != 4:
             raise ConfigError(f"layers must be four positive block counts, got {list(self.layers)}")
@@ -143,6 +140,11 @@ class ModelConfig:
             )
 
     # ---- shapes, read from the config alone -------------------------------------------
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one input image."""
+        return (self.in_channels, self.image_size, self.image_size)
+
     @property
     def num_blocks(self) -> int:
         return sum(self.layers)

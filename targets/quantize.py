@@ -9,9 +9,22 @@ Units. Each neuron node n gets one scale sigma_n: a float input x becomes ``sigm
 integer units of synaptic input (Lava's ``a_in``), and the neuron's state is ``64 sigma_n``
 times its float potential (Lava shifts ``a_in`` and ``vth`` left by ``threshold_shift`` = 6).
 sigma_n is chosen from the threshold: ``vth = 2**(state_bits - 1 - threshold_shift -
-headroom_bits)`` integer units, so the 24-bit state holds ``2**headroom_bits`` thresholds
-before it saturates; it is lowered (to a whole ``vth``) only where a weight or a bias
-would not fit its format. The threshold itself is then exact (``sigma_n = vth / V_th``).
+headroom_bits)`` integer units, lowered (to a whole ``vth``) only where a weight or a bias
+would not fit its format at that scale; the threshold itself is then exact (``sigma_n = vth /
+V_th``, V_th the graph's). The 24-bit state holds ``2**headroom_bits`` thresholds: the
+voltage ``v`` saturates there, but the current ``u = a_in << 6`` (this step's summed input)
+*wraps*, once, by ``2**24`` (Lava's ``subthr_dynamics``): an input of more than
+``2**headroom_bits`` thresholds becomes a large negative current. Each neuron group whose
+worst-case summed input (all projections, every input at its peak) can get there gets a
+note naming it, its reach in thresholds and the headroom that would hold it (``wraps``).
+
+Ties. Both models fire strictly above the threshold (NIR's ``v > v_threshold``, the export's
+``nextafter(V_th, -inf)``; Lava's ``v > vth << 6``, the same number at this scale). Where a
+step's float input sums to exactly V_th (spikes through weights of V_th, e.g. an identity
+shortcut at gain 1), the float model fires and the chip, whose inputs come in whole units
+of ``a_in`` (64 state units), lands exactly on ``vth << 6`` and does not. No scale removes
+it: ``sigma = (64 vth + 1) / (64 V_th)`` rounds every weight as before (measured: the same
+spikes, agreement and 18 tied slots of 983,040 on a small SpikeBottleNet, 16 images, T 4).
 
 Formats (Loihi 2 as Lava 0.10's bit-accurate models define it, ``Target.fixed_point``):
 
@@ -110,6 +123,9 @@ class Quantized:
     #: projections whose non-zero float weights kept a peak |mantissa| < COARSE_MANTISSA:
     #: name -> that peak. What this run found, not a parameter: not saved, empty on ``load``
     coarse: dict[str, int] = field(default_factory=dict)
+    #: neuron groups whose summed input can wrap Lava's current (see ``input_range``): name ->
+    #: the worst-case reach in thresholds. Found by this run, like ``coarse``: not saved
+    wraps: dict[str, float] = field(default_factory=dict)
 
     def into(self, neuron: str) -> list[ProjectionQ]:
         return [p for p in self.projections.values() if p.target == neuron]
@@ -202,13 +218,13 @@ def _uniform(name: str, what: str, value) -> float:
     return float(arr[0])
 
 
-def _neuron_dynamics(name: str, node, dt: float) -> tuple[float, float, np.ndarray, float]:
+def _neuron_dynamics(name: str, node, dt: float, chip: str) -> tuple[float, float, np.ndarray, float]:
     """(input gain g, decay 1 - k, float bias from v_leak per neuron, threshold)."""
     shape = np.shape(node.v_threshold)
     if np.any(_f(node.v_reset) != 0):
         raise MappingError(
             f"node {name}: v_reset = {np.unique(_f(node.v_reset))[:3].tolist()}; "
-            "Loihi's LIF resets to 0 (range: 0)"
+            f"{chip}'s LIF resets to 0 (range: 0)"
         )
     if isinstance(node, nir.LIF):
         a = dt / _uniform(name, "tau", node.tau)
@@ -220,11 +236,11 @@ def _neuron_dynamics(name: str, node, dt: float) -> tuple[float, float, np.ndarr
         leak = np.zeros(shape)
     vth = _uniform(name, "v_threshold", node.v_threshold)
     if not vth > 0:
-        raise MappingError(f"node {name}: v_threshold = {vth}; Loihi's threshold is unsigned (range: > 0)")
+        raise MappingError(f"node {name}: v_threshold = {vth}; {chip}'s threshold is unsigned (range: > 0)")
     return gain, a, leak, vth
 
 
-def _exponent(name: str, values: np.ndarray, fmt) -> int:
+def _exponent(name: str, values: np.ndarray, fmt, chip: str) -> int:
     """Smallest exponent in the format's range whose mantissas hold ``values``."""
     peak = float(np.max(np.abs(values))) if values.size else 0.0
     for e in range(fmt.weight_exp_min, fmt.weight_exp_max + 1):
@@ -233,12 +249,12 @@ def _exponent(name: str, values: np.ndarray, fmt) -> int:
             return e
     limit = fmt.weight_mant_max * 2**fmt.weight_exp_max
     raise MappingError(
-        f"node {name}: weight {peak:g} integer units exceeds Loihi 2's range "
+        f"node {name}: weight {peak:g} integer units exceeds {chip}'s range "
         f"(|w| <= {limit} = {fmt.weight_mant_max} * 2**{fmt.weight_exp_max})"
     )
 
 
-def _bias(name: str, values: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
+def _bias(name: str, values: np.ndarray, fmt, chip: str) -> tuple[np.ndarray, np.ndarray]:
     """Per neuron: the smallest bias exponent that holds it, and the mantissa."""
     exp = np.full(values.shape, -1, dtype=np.int64)
     mant = np.zeros(values.shape, dtype=np.int64)
@@ -250,7 +266,7 @@ def _bias(name: str, values: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
     if bad.any():
         worst = float(values[bad].flat[np.argmax(np.abs(values[bad]))])
         raise MappingError(
-            f"node {name}: bias {worst:g} state units exceeds Loihi 2's range "
+            f"node {name}: bias {worst:g} state units exceeds {chip}'s range "
             f"(|b| <= {fmt.bias_mant_max} * 2**{fmt.bias_exp_max})"
         )
     return mant, exp
@@ -264,6 +280,28 @@ def headroom_range(fmt) -> tuple[int, int]:
     formats leave no threshold at all."""
     high = fmt.state_bits - 1 - fmt.threshold_shift
     return max(0, high - fmt.threshold_bits + 1), high
+
+
+def full_threshold(fmt, headroom_bits: int) -> int:
+    """``vth = 2**(state_bits - 1 - threshold_shift - headroom_bits)``: the threshold every
+    neuron gets unless one of its weights or biases would not fit at that scale."""
+    return 2 ** (fmt.state_bits - 1 - fmt.threshold_shift - headroom_bits)
+
+
+def threshold_scale(v_threshold: float, full: int, sigma_cap: float = math.inf) -> tuple[int, float]:
+    """(vth, sigma) for a neuron whose graph threshold is ``v_threshold``: ``vth = full`` and
+    ``sigma = vth / v_threshold`` unless that sigma exceeds ``sigma_cap`` (the largest scale its
+    weights and biases fit at); then the largest whole vth whose sigma stays within the cap.
+    ``sbn.qat`` rounds with this very sigma. The threshold is exact either way: the state
+    ``64 sigma v_threshold`` is ``64 vth``, Lava's ``vth << 6``, and both models fire strictly
+    above it (NIR's ``v > v_threshold``, Lava's ``v > vth << 6``)."""
+    # full / v * v can come out a hair below full in floating point: never floor it
+    if full / v_threshold <= sigma_cap:
+        return full, full / v_threshold
+    vth = math.floor(sigma_cap * v_threshold)
+    if (vth + 1) / v_threshold <= sigma_cap:  # the floor of a rounded product may be one short
+        vth += 1
+    return vth, vth / v_threshold
 
 
 def require_format(target):
@@ -282,7 +320,6 @@ def quantize(
 ) -> Quantized:
     """Fixed-point parameters of ``graph`` (layer form) in ``target``'s formats."""
     fmt = require_format(target)
-    shift = fmt.threshold_shift
     low, high = headroom_range(fmt)
     if (
         isinstance(headroom_bits, bool)
@@ -294,91 +331,154 @@ def quantize(
             f"{target.name!r}: give {low}..{high} bits (the threshold 2**({high} - headroom) must hold "
             f"1..{fmt.threshold_max}, {fmt.threshold_bits} bits)"
         )
-    top = fmt.state_bits - 1 - shift - headroom_bits
     flat, inputs, neurons, projections, outputs = layer_form(graph)
     step = dt if dt is not None else (conventions.graph_dt(graph.metadata) or conventions.DEFAULT_DT)
-    into = {n: [p for p in projections if p[3] == n] for n in neurons}
-    scale_in = fmt.input_max
-    neuron_q, proj_q, notes, coarse = {}, {}, [], {}
+    neuron_q, proj_q, notes, coarse, wraps = {}, {}, [], {}, {}
     for n in neurons:
-        node = flat[n]
-        gain, a, leak, vth_f = _neuron_dynamics(n, node, step)
-        dv = int(np.rint(fmt.decay_unity * a))
-        if not 0 <= dv < fmt.decay_unity:
-            raise MappingError(
-                f"node {n}: decay dt/tau = {a:g} gives dv = {dv}; Loihi 2's dv holds "
-                f"0..{fmt.decay_unity - 1} (dt/tau < 1)"
-            )
-        bias = leak.astype(np.float64).copy()
-        weights = {}
-        for name, kind, src, _ in into[n]:
-            if kind == "conv":
-                conv = flat[name]
-                bias = bias + gain * _f(conv.bias).reshape(-1, *([1] * (bias.ndim - 1)))
-                w = gain * _f(conv.weight)
-                if src in inputs:
-                    w = w / scale_in
-            else:
-                w = np.asarray(gain)
-            weights[name] = w
-        # the largest scale every value fits at, then the threshold that fixes it exactly
-        sigma = 2.0**top / vth_f
-        w_peak = max((float(np.max(np.abs(w))) for w in weights.values() if w.size), default=0.0)
-        if w_peak > 0:
-            sigma = min(sigma, fmt.weight_mant_max * 2**fmt.weight_exp_max / w_peak)
-        b_peak = float(np.max(np.abs(bias))) if bias.size else 0.0
-        if b_peak > 0:
-            sigma = min(sigma, fmt.bias_mant_max * 2**fmt.bias_exp_max / (2**shift * b_peak))
-        vth = int(np.floor(sigma * vth_f))
-        if vth < 1:
-            raise MappingError(
-                f"node {n}: weights up to {w_peak:g} and bias up to {b_peak:g} against "
-                f"a threshold of {vth_f:g} leave no integer threshold in Loihi 2's "
-                "formats (vth >= 1)"
-            )
-        if vth < 2**top:
-            notes.append(f"{n}: threshold {vth} < {2**top} integer units (large weights or bias)")
-        sigma = vth / vth_f
-        for name, kind, src, _ in into[n]:
-            scaled = sigma * weights[name]
-            e = _exponent(name, scaled, fmt)
-            mant = np.rint(scaled / 2.0**e).astype(np.int64)
-            proj_q[name] = ProjectionQ(name, kind, src, n, mant, e, src in inputs)
-            peak = int(np.max(np.abs(mant))) if mant.size else 0
+        group = _Group(n, flat, inputs, [p for p in projections if p[3] == n], step, fmt, target.name)
+        nq, pq, note = group.at(headroom_bits)
+        neuron_q[n] = nq
+        proj_q.update(pq)
+        if note:
+            notes.append(note)
+        for p in pq.values():
+            peak = int(np.max(np.abs(p.weight_mant))) if p.weight_mant.size else 0
             # weights that are zero in the graph too lost nothing (a zero-initialised layer)
-            if peak < COARSE_MANTISSA and np.any(weights[name] != 0):
-                coarse[name] = peak
-        bmant, bexp = _bias(n, 2**shift * sigma * bias, fmt)
-        neuron_q[n] = NeuronQ(n, tuple(np.shape(node.v_threshold)), sigma, vth, DU_NO_MEMORY, dv, bmant, bexp)
-    for p in proj_q.values():
-        if p.kind == "conv":
-            peak_in = scale_in if p.graded else 1
-            reach = np.abs(p.weight).reshape(p.weight.shape[0], -1).sum(axis=1).max() * peak_in
-            if reach > fmt.accumulator_max:
-                notes.append(
-                    f"{p.name}: all inputs at their peak would sum to {int(reach)} > the "
-                    f"{fmt.accumulator_bits}-bit accumulator; Lava clamps such sums"
-                )
+            if peak < COARSE_MANTISSA and np.any(group.weights[p.name] != 0):
+                coarse[p.name] = peak
+        wrap = _wrap_note(group, nq, pq, headroom_bits, high, fmt)
+        if wrap:
+            wraps[n] = wrap[0]
+            notes.append(wrap[1])
     return Quantized(
         target=target.name,
-        format=_format_dict(fmt),
+        format=fmt.to_dict(),
         graph_sha256=graph_digest(graph),
         dt=float(step),
         headroom_bits=int(headroom_bits),
         inputs=inputs,
-        input_scale=int(scale_in),
+        input_scale=int(fmt.input_max),
         neurons=neuron_q,
         projections=proj_q,
         outputs=outputs,
         notes=notes,
         coarse=coarse,
+        wraps=wraps,
     )
 
 
-def _format_dict(fmt) -> dict:
-    import dataclasses
+class _Group:
+    """One neuron node and the projections into it, in float (gain and pixel scale folded
+    in); ``at(headroom)`` gives its integers at that headroom."""
 
-    return {f.name: getattr(fmt, f.name) for f in dataclasses.fields(fmt)}
+    def __init__(self, n: str, flat: dict, inputs: dict, into: list, step: float, fmt, chip: str):
+        self.name, self.node, self.fmt, self.chip = n, flat[n], fmt, chip
+        self.into, self.inputs = into, inputs
+        gain, a, leak, self.v_threshold = _neuron_dynamics(n, self.node, step, chip)
+        self.dv = int(np.rint(fmt.decay_unity * a))
+        if not 0 <= self.dv < fmt.decay_unity:
+            raise MappingError(
+                f"node {n}: decay dt/tau = {a:g} gives dv = {self.dv}; {chip}'s dv holds "
+                f"0..{fmt.decay_unity - 1} (dt/tau < 1)"
+            )
+        bias = leak.astype(np.float64).copy()
+        self.weights = {}
+        for name, kind, src, _ in into:
+            if kind == "conv":
+                conv = flat[name]
+                bias = bias + gain * _f(conv.bias).reshape(-1, *([1] * (bias.ndim - 1)))
+                w = gain * _f(conv.weight)
+                if src in inputs:
+                    w = w / fmt.input_max
+            else:
+                w = np.asarray(gain)
+            self.weights[name] = w
+        self.bias = bias
+        # the largest scale every weight and bias fits at
+        self.w_peak = max((float(np.max(np.abs(w))) for w in self.weights.values() if w.size), default=0.0)
+        self.b_peak = float(np.max(np.abs(bias))) if bias.size else 0.0
+        caps = {}
+        if self.w_peak > 0:
+            caps["weights"] = fmt.weight_mant_max * 2**fmt.weight_exp_max / self.w_peak
+        if self.b_peak > 0:
+            caps["bias"] = fmt.bias_mant_max * 2**fmt.bias_exp_max / (2**fmt.threshold_shift * self.b_peak)
+        self.cap = min(caps.values(), default=math.inf)
+        self.capped_by = " and ".join(k for k, v in caps.items() if v == self.cap)
+
+    def at(self, headroom_bits: int) -> tuple[NeuronQ, dict[str, ProjectionQ], str | None]:
+        fmt, n = self.fmt, self.name
+        full = full_threshold(fmt, headroom_bits)
+        vth, sigma = threshold_scale(self.v_threshold, full, self.cap)
+        if vth < 1:
+            raise MappingError(
+                f"node {n}: weights up to {self.w_peak:g} and bias up to {self.b_peak:g} against "
+                f"a threshold of {self.v_threshold:g} leave no integer threshold in {self.chip}'s "
+                "formats (vth >= 1)"
+            )
+        note = None
+        if vth < full:
+            note = (
+                f"{n}: threshold {vth} < {full} integer units (its {self.capped_by} would not fit at {full})"
+            )
+        proj = {}
+        for name, kind, src, _ in self.into:
+            scaled = sigma * self.weights[name]
+            e = _exponent(name, scaled, fmt, self.chip)
+            mant = np.rint(scaled / 2.0**e).astype(np.int64)
+            proj[name] = ProjectionQ(name, kind, src, n, mant, e, src in self.inputs)
+        bmant, bexp = _bias(n, 2**fmt.threshold_shift * sigma * self.bias, fmt, self.chip)
+        shape = tuple(np.shape(self.node.v_threshold))
+        return NeuronQ(n, shape, sigma, vth, DU_NO_MEMORY, self.dv, bmant, bexp), proj, note
+
+
+def input_range(projections, fmt) -> tuple[int, int]:
+    """(most, least) summed synaptic input ``a_in`` one neuron of a group can receive in a step,
+    over all its projections, every input at its peak where that weight is positive (most) or
+    negative (least): spikes are 0/1, graded inputs 0..input_max, identity edges one spike."""
+    most = least = 0
+    for p in projections:
+        w = p.weight.reshape(p.weight.shape[0], -1) if p.kind == "conv" else p.weight.reshape(1, 1)
+        peak = fmt.input_max if p.graded else 1
+        most = most + np.clip(w, 0, None).sum(axis=1) * peak
+        least = least + np.clip(w, None, 0).sum(axis=1) * peak
+    return int(np.max(most)), int(np.min(least))
+
+
+def current_limit(fmt) -> int:
+    """The largest ``a_in`` Lava's current holds: ``u = a_in << threshold_shift`` (du 4095: no
+    memory) and ``AbstractPyLifModelFixed.subthr_dynamics`` wraps it once by ``2**state_bits``
+    where ``u > 2**(state_bits - 1)`` or ``u <= -2**(state_bits - 1)``: it does not saturate."""
+    return fmt.state_max >> fmt.threshold_shift
+
+
+def _fits(projections, fmt) -> bool:
+    most, least = input_range(projections, fmt)
+    limit = current_limit(fmt)
+    accumulator = max((_conv_reach(p, fmt) for p in projections if p.kind == "conv"), default=0)
+    return most <= limit and least > -limit and accumulator <= fmt.accumulator_max
+
+
+def _conv_reach(p, fmt) -> int:
+    # one Conv's own sum wraps at the accumulator width (``signed_clamp``) before it reaches u
+    peak = fmt.input_max if p.graded else 1
+    return int(np.abs(p.weight).reshape(p.weight.shape[0], -1).sum(axis=1).max()) * peak
+
+
+def _wrap_note(group: _Group, nq: NeuronQ, proj: dict, headroom: int, high: int, fmt):
+    """(worst-case reach in thresholds, a note) where a step's summed input can wrap Lava's
+    current (a large positive input becomes a large negative one), else None."""
+    if _fits(proj.values(), fmt):
+        return None
+    most, least = input_range(proj.values(), fmt)
+    reach = max(most, -least, *(_conv_reach(p, fmt) for p in proj.values() if p.kind == "conv")) / nq.vth
+    fit = next((h for h in range(headroom + 1, high + 1) if _fits(group.at(h)[1].values(), fmt)), None)
+    advice = f"--headroom-bits {fit} holds it" if fit else f"no headroom up to {high} bits holds it"
+    return reach, (
+        f"{nq.name}: its summed input can reach {reach:.1f} thresholds in one step, beyond the "
+        f"{current_limit(fmt) / nq.vth:.4g} its {fmt.state_bits}-bit current holds at "
+        f"--headroom-bits {headroom}; Lava wraps such a "
+        f"current (a large positive input becomes a large negative one); {advice}"
+    )
 
 
 def graph_digest(graph: nir.NIRGraph) -> str:
@@ -598,7 +698,7 @@ class _Reader:
                     f"{path}: a quantisation for target {name!r}, not {target.name!r}; run "
                     f"`sbn quantize --target {target.name}` (or give that target's file)"
                 )
-            if _format_dict(require_format(target)) != fmt.to_dict():
+            if require_format(target).to_dict() != fmt.to_dict():
                 raise ConfigError(
                     f"{path}: format differs from target {target.name!r}'s fixed_point formats; "
                     "run `sbn quantize` again for this target"

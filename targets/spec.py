@@ -61,7 +61,8 @@ class FixedPointFormat:
     ``threshold_bits``: unsigned width of ``vth``; ``threshold_shift``: the left shift the
     chip applies to ``vth`` (and to the synaptic input ``a_in``) to MSB-align it with the state.
     ``bias_mant_bits``: signed bias mantissa bits; ``bias_exp_max``: largest bias exponent.
-    ``accumulator_bits``: signed width the synaptic sums are clamped to.
+    ``accumulator_bits``: signed width one projection's synaptic sums wrap at (Lava's
+    ``signed_clamp`` wraps, it does not saturate).
     ``max_delay``: longest synaptic delay in time steps.
     ``input_bits``: unsigned width of graded input messages (e.g. 8-bit pixels).
     """
@@ -105,7 +106,8 @@ class FixedPointFormat:
 
     @property
     def state_max(self) -> int:
-        """``2**(state_bits-1)``: the state wraps modulo this (Lava's ``max_uv_val``)."""
+        """``2**(state_bits-1)`` (Lava's ``max_uv_val``): the current u wraps by twice this
+        beyond it, the voltage v saturates one below it."""
         return 2 ** (self.state_bits - 1)
 
     @property
@@ -130,7 +132,7 @@ class FixedPointFormat:
 
     @property
     def accumulator_max(self) -> int:
-        """Largest synaptic sum before clamping."""
+        """Largest synaptic sum before it wraps."""
         return 2 ** (self.accumulator_bits - 1) - 1
 
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import socket
@@ -282,6 +283,22 @@ def shown(value: Any) -> str:
     """A value as Python writes it (``repr``), shortened to 60 characters: for messages on
     values that need not be JSON (arrays, numbers read from a tensor file)."""
     return _shortened(repr(value))
+
+
+def is_whole_number(value: Any) -> bool:
+    """An ``int`` and not a ``bool``: JSON's ``true`` is no 1, though Python's is."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_int_or_float(value: Any) -> bool:
+    """An ``int`` or ``float`` and not a ``bool``, NaN and the infinities included: a
+    value a diverged run may hold (a loss), where ``is_finite_number`` would refuse it."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_finite_number(value: Any) -> bool:
+    """An ``int`` or ``float`` and not a ``bool``, NaN and the infinities excluded."""
+    return is_int_or_float(value) and math.isfinite(value)
 
 
 def _shortened(text: str, keep: int = 60) -> str:

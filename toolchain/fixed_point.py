@@ -9,8 +9,9 @@ spikes are packed to bits and sent to the edge graph, which runs in Lava in floa
 executor), so the report sets the two side by side: accuracy, prediction agreement, spike
 agreement per layer, firing rates. Spike counts and synaptic operations come from the Lava
 run (each group's spikes are recorded inside its process), per neuron group and per core of
-``sbn map``'s placement, with the energy they cost at the target's figures. Schema
-``sbn.sim-fixed/1``.
+``sbn map``'s placement, with the energy they cost at the target's figures; and per group how
+many neuron-steps' current wrapped (Lava wraps a too-large input into a negative current, so
+the report's ``warnings`` name each group where it happened). Schema ``sbn.sim-fixed/1``.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def evaluate_fixed(
     float_spikes = {g: 0 for g in groups}
     slots = {g: 0 for g in groups}
     syops_group = {g: 0 for g in groups}
+    u_wraps = {g: 0 for g in groups}
     syops_core: dict[int, int] = {}
     syops_relay: dict[str, int] = {}  # relayed projection -> synaptic ops into its relay
     rows, wire_bytes, payload_rate = [], [], []
@@ -145,6 +147,7 @@ def evaluate_fixed(
             spikes[g] += int(fixed.sum())
             float_spikes[g] += int(np.asarray(flt).sum())
             slots[g] += fixed.size
+            u_wraps[g] += run.u_wraps[g]
         in_spikes = {name: encode(x, time_steps) for name in quantized.inputs}
         for p in quantized.projections.values():
             src = run.spikes[p.source] if p.source in run.spikes else in_spikes[p.source]
@@ -221,6 +224,13 @@ def evaluate_fixed(
         },
         "accuracy": {"fixed": acc("fixed"), "float": acc("float")},
         "prediction_agreement": float(np.mean([r["fixed"] == r["float"] for r in rows])),
+        "warnings": [
+            f"u wrapped {k} times in layer {g} (neuron-steps whose summed input left the "
+            f"{quantized.format['state_bits']}-bit current; Lava wraps it: a large positive "
+            "input becomes a large negative one); more --headroom-bits make room"
+            for g, k in u_wraps.items()
+            if k
+        ],
         "layers": {
             g: {
                 "neurons": int(np.prod(quantized.neurons[g].shape)),
@@ -229,6 +239,7 @@ def evaluate_fixed(
                 "firing_rate_float": float_spikes[g] / slots[g],
                 "spikes": spikes[g],
                 "synaptic_ops": syops_group[g],
+                "u_wraps": u_wraps[g],
                 "vth": quantized.neurons[g].vth,
                 "dv": quantized.neurons[g].dv,
             }

@@ -7,7 +7,8 @@ Inside the context every convolution of the device half (stem, RB1..RBk, the enc
 with its tdBN folded in (running statistics, frozen: the same ``scale, shift`` that
 ``sbn.graph.fold`` uses at export) and its folded weights rounded exactly as
 ``sbn.targets.quantize`` rounds them: ``w = round(sigma W / 2**e) 2**e / sigma`` with
-``sigma = 2**(state_bits - 1 - threshold_shift - headroom) / V_th`` and e the smallest
+``sigma = 2**(state_bits - 1 - threshold_shift - headroom) / V_th'`` (``threshold_scale``,
+V_th' the exported ``nextafter(V_th, -inf)``) and e the smallest
 exponent whose mantissas hold the layer (graded pixels also become ``round(255 x) / 255``).
 The rounding passes gradients straight through; the tdBN modules pass their input through
 unchanged, so their statistics stay as trained while ``scale`` and ``shift`` still learn.
@@ -54,6 +55,14 @@ def quantize_weight(weight: torch.Tensor, sigma: float, fmt) -> torch.Tensor:
         f"a weight of {peak:g} integer units exceeds the format (|w| <= "
         f"{fmt.weight_mant_max} * 2**{fmt.weight_exp_max})"
     )
+
+
+def neuron_scale(v_th: float, fmt, headroom_bits: int) -> float:
+    """sigma of a neuron with threshold ``v_th``: ``sbn quantize``'s (``threshold_scale``) for the
+    threshold the export writes, ``nextafter(v_th, -inf)``, where no weight or bias caps it."""
+    from sbn.targets.quantize import full_threshold, threshold_scale
+
+    return threshold_scale(math.nextafter(v_th, -math.inf), full_threshold(fmt, headroom_bits))[1]
 
 
 def device_pairs(model: SplitModel) -> list[tuple[nn.Conv2d, nn.Module, nn.Module, bool]]:
@@ -104,13 +113,10 @@ def fake_quantized(model: SplitModel, target, headroom_bits: int = 6) -> Iterato
     from sbn.targets.quantize import require_format
 
     fmt = require_format(target)
-    top = fmt.state_bits - 1 - fmt.threshold_shift - headroom_bits
     patched: list[nn.Module] = []
     try:
         for conv, bn, neuron, graded in device_pairs(model):
-            v_th = float(neuron.params.v_th)
-            # the exported threshold is nextafter(V_th, -inf); sigma as quantize computes it
-            sigma = 2.0**top / math.nextafter(v_th, -math.inf)
+            sigma = neuron_scale(float(neuron.params.v_th), fmt, headroom_bits)
             conv.forward = _folded_forward(conv, bn, sigma, fmt, graded)
             bn.forward = lambda x: x  # folded into the convolution above
             patched += [conv, bn]

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import nir
@@ -35,9 +34,9 @@ from sbn import checkpoint as ckpt_io
 from sbn.distributed import fan_out
 from sbn.errors import ConfigError, SimulationError
 from sbn.graph import execute
-from sbn.graph.manifest_read import read_manifest
-from sbn.graph.schedule import schedule
-from sbn.graph.shapes import infer_shapes
+from sbn.graph.input_checks import check_image_input as check_image_input  # importable from here too
+from sbn.graph.input_checks import check_split_shapes
+from sbn.graph.manifest_read import output_size, read_manifest
 from sbn.targets.lava.simulate import load_graph, simulate
 from sbn.targets.lava.split import encode, simulate_split
 from sbn.wire import CODECS, Link
@@ -87,68 +86,6 @@ class SimSource:
         return -(-int(self.manifest["bits_per_sample"]) // 8)
 
 
-def check_split_shapes(
-    device: nir.NIRGraph | str | Path, edge: nir.NIRGraph | str | Path, names: tuple[str, str] | None = None
-) -> None:
-    """ConfigError, before anything runs, unless the edge graph reads what the device graph
-    sends: the device's one Output gives [T, B, *shape] per step (its shape as the Lava
-    planner and the executor infer it), the edge's one Input must declare that same shape
-    (``sbn.graph.schedule.check_inputs``, which the edge run applies to the payload)."""
-    labels = names or (
-        str(device) if not isinstance(device, nir.NIRGraph) else "the device graph",
-        str(edge) if not isinstance(edge, nir.NIRGraph) else "the edge graph",
-    )
-    dev_sched, edge_sched = schedule(load_graph(device)), schedule(load_graph(edge))
-    if len(dev_sched.outputs) != 1:
-        raise ConfigError(
-            f"{labels[0]}: a device graph must have exactly one Output node (what it sends), "
-            f"has {len(dev_sched.outputs)}: {', '.join(dev_sched.outputs) or 'none'}"
-        )
-    if len(edge_sched.inputs) != 1:
-        raise ConfigError(
-            f"{labels[1]}: an edge graph must have exactly one Input node (what it receives), "
-            f"has {len(edge_sched.inputs)}: {', '.join(edge_sched.inputs) or 'none'}"
-        )
-    out = dev_sched.outputs[0]
-    sent = infer_shapes(SimpleNamespace(nodes=dev_sched.nodes, edges=dev_sched.edges))[out]
-    name = edge_sched.inputs[0]
-    declared = (edge_sched.nodes[name].input_type or {}).get("input")
-    if declared is None:
-        return  # an Input of no stated shape takes what arrives (as check_inputs does)
-    want = tuple(int(d) for d in np.atleast_1d(declared))
-    if tuple(sent) != want:
-        raise ConfigError(
-            f"the edge graph {labels[1]} reads {list(want)} per sample and step (Input {name!r}), "
-            f"the device graph {labels[0]} sends {list(sent)} (Output {out!r}); give the edge "
-            f"graph exported with this device graph"
-        )
-
-
-def check_image_input(
-    graph: nir.NIRGraph | str | Path, image_shape: tuple[int, ...], label: str, dataset: str
-) -> None:
-    """ConfigError, before anything runs, unless ``graph`` (``label``), the first graph of a
-    run on ``dataset``'s images, has one Input node that takes such an image per step (an
-    edge graph reads a payload, not images)."""
-    sched = schedule(load_graph(graph))
-    if len(sched.inputs) != 1:
-        raise ConfigError(
-            f"{label}: a graph run on images must have exactly one Input node, has "
-            f"{len(sched.inputs)}: {', '.join(sched.inputs) or 'none'}; run it on given streams with --input"
-        )
-    name = sched.inputs[0]
-    declared = (sched.nodes[name].input_type or {}).get("input")
-    if declared is None:
-        return  # an Input of no stated shape takes what arrives
-    want = [int(d) for d in np.atleast_1d(declared)]
-    if want != list(image_shape):
-        raise ConfigError(
-            f"{label} reads {want} per sample and step (Input {name!r}), {dataset} images are "
-            f"{list(image_shape)}: give the graph that takes the images (device.nir or full.nir "
-            "of the export), or run this one on given streams with --input"
-        )
-
-
 def drop_predictions(report: dict[str, Any]) -> None:
     """Null, in place, what a ``simulate_dataset`` report says about class predictions, for
     a graph whose Output is no class scores (a device graph's payload): the argmax of a
@@ -175,73 +112,109 @@ class Chunk:
 
 def run_chunk(chunk: Chunk) -> dict[str, Any]:
     """Lava, the executor and (optionally) PyTorch on one chunk; per-sample rows."""
-    src, images, t = chunk.source, chunk.images, chunk.time_steps
-    n = images.shape[0]
-    g1 = load_graph(src.first)
-    wire: list[int] | None = None
-    payload_rate = lost = codec_bytes = None
-    t0 = time.perf_counter()
-    if src.second is not None:
-        g2 = load_graph(src.second)
-        run = simulate_split(
-            g1,
-            g2,
-            images,
-            time_steps=t,
-            fuse=chunk.fuse,
-            batch_size=chunk.batch_size,
-            link=Link.named(**chunk.wire),
-            first_index=chunk.start,
-        )
-        outputs, wire, lost = run.outputs, run.bytes_per_sample, run.lost
-        spikes = run.sent_spikes
-        payload_rate = [float(spikes[:, i].mean()) for i in range(n)]
-        codec_bytes = [{name: len(c.encode(spikes[:, i])) for name, c in CODECS.items()} for i in range(n)]
-        processes = {"device": run.device.processes, "edge": run.edge.processes}
-        latency = {"device": max(run.device.latency.values()), "edge": max(run.edge.latency.values())}
-        wall = time.perf_counter() - t0
-        dev_exec = execute(g1, encode(images, t))
-        ref_dev = _only(dev_exec.outputs, src.first)
-        edge_exec = execute(g2, run.payload_spikes)  # what the Lava edge received
-        ref = _only(edge_exec.outputs, src.second)
-        spike_sums = {**_spike_sums(run.device, "device"), **_spike_sums(run.edge, "edge")}
-        payload_identical = [bool(np.array_equal(spikes[:, i], ref_dev[:, i])) for i in range(n)]
-    else:
-        single = simulate(g1, encode(images, t), fuse=chunk.fuse, batch_size=chunk.batch_size)
-        outputs = _only(single.outputs, src.first)
-        processes, latency = {"graph": single.processes}, {"graph": max(single.latency.values())}
-        wall = time.perf_counter() - t0
-        full_exec = execute(g1, encode(images, t))
-        ref = _only(full_exec.outputs, src.first)
-        spike_sums = _spike_sums(single, "graph")
-        payload_identical = None
-    logits = outputs.mean(axis=0).reshape(n, -1)
-    ref_logits = ref.mean(axis=0).reshape(n, -1)
-    torch_preds = _torch_predictions(chunk.checkpoint, images) if chunk.checkpoint else None
-    rows = []
-    for i in range(n):
-        rows.append(
-            {
-                "index": chunk.start + i,
-                "prediction": int(logits[i].argmax()),
-                "executor": int(ref_logits[i].argmax()),
-                "pytorch": None if torch_preds is None else int(torch_preds[i]),
-                "outputs_identical": bool(np.array_equal(outputs[:, i], ref[:, i])),
-                "outputs_max_difference": float(np.abs(outputs[:, i] - ref[:, i]).max(initial=0.0)),
-                "payload_identical": None if payload_identical is None else payload_identical[i],
-                "bytes": None if wire is None else int(wire[i]),
-                "lost": None if lost is None else lost[i],
-                "codec_bytes": None if codec_bytes is None else codec_bytes[i],
-                "payload_firing_rate": None if payload_rate is None else payload_rate[i],
-            }
-        )
+    run = _run_split(chunk) if chunk.source.second is not None else _run_single(chunk)
+    n = chunk.images.shape[0]
+    logits = run.outputs.mean(axis=0).reshape(n, -1)
+    ref_logits = run.reference.mean(axis=0).reshape(n, -1)
+    torch_preds = _torch_predictions(chunk.checkpoint, chunk.images) if chunk.checkpoint else None
+    rows = [
+        {
+            "index": chunk.start + i,
+            "prediction": int(logits[i].argmax()),
+            "executor": int(ref_logits[i].argmax()),
+            "pytorch": None if torch_preds is None else int(torch_preds[i]),
+            "outputs_identical": bool(np.array_equal(run.outputs[:, i], run.reference[:, i])),
+            "outputs_max_difference": float(np.abs(run.outputs[:, i] - run.reference[:, i]).max(initial=0.0)),
+            **(run.payload[i] if run.payload is not None else NO_PAYLOAD),
+        }
+        for i in range(n)
+    ]
     return {
         "rows": rows,
-        "wall_s": wall,
-        "processes": processes,
-        "latency_steps": latency,
-        "spike_sums": spike_sums,
+        "wall_s": run.wall,
+        "processes": run.processes,
+        "latency_steps": run.latency,
+        "spike_sums": run.spike_sums,
     }
+
+
+#: a row's figures of the payload, null for one network (nothing crosses a wire)
+NO_PAYLOAD = dict.fromkeys(("payload_identical", "bytes", "lost", "codec_bytes", "payload_firing_rate"))
+
+
+@dataclass(frozen=True)
+class _ChunkRun:
+    """One chunk in Lava and in the reference executor, before it becomes rows."""
+
+    outputs: np.ndarray  # Lava's Output [T, n, ...]
+    reference: np.ndarray  # the executor's, on the input that Lava's last graph received
+    wall: float  # seconds in Lava (with the payload's coding, for a split)
+    processes: dict[str, Any]
+    latency: dict[str, int]
+    spike_sums: dict[str, list[float]]
+    payload: list[dict[str, Any]] | None = None  # per sample, NO_PAYLOAD's keys; None: one network
+
+
+def _run_split(chunk: Chunk) -> _ChunkRun:
+    """Device -> link -> edge in Lava; the executor on the same images (the device) and on
+    the payload the Lava edge received (the edge)."""
+    src, images, t = chunk.source, chunk.images, chunk.time_steps
+    n = images.shape[0]
+    device, edge = load_graph(src.first), load_graph(src.second)
+    t0 = time.perf_counter()
+    run = simulate_split(
+        device,
+        edge,
+        images,
+        time_steps=t,
+        fuse=chunk.fuse,
+        batch_size=chunk.batch_size,
+        link=Link.named(**chunk.wire),
+        first_index=chunk.start,
+    )
+    spikes = run.sent_spikes
+    payload_rate = [float(spikes[:, i].mean()) for i in range(n)]
+    codec_bytes = [{name: len(c.encode(spikes[:, i])) for name, c in CODECS.items()} for i in range(n)]
+    wall = time.perf_counter() - t0
+    ref_device = _only(execute(device, encode(images, t)).outputs, src.first)
+    ref_edge = _only(execute(edge, run.payload_spikes).outputs, src.second)
+    payload = [
+        {
+            "payload_identical": bool(np.array_equal(spikes[:, i], ref_device[:, i])),
+            "bytes": int(run.bytes_per_sample[i]),
+            "lost": run.lost[i],
+            "codec_bytes": codec_bytes[i],
+            "payload_firing_rate": payload_rate[i],
+        }
+        for i in range(n)
+    ]
+    return _ChunkRun(
+        outputs=run.outputs,
+        reference=ref_edge,
+        wall=wall,
+        processes={"device": run.device.processes, "edge": run.edge.processes},
+        latency={"device": max(run.device.latency.values()), "edge": max(run.edge.latency.values())},
+        spike_sums={**_spike_sums(run.device, "device"), **_spike_sums(run.edge, "edge")},
+        payload=payload,
+    )
+
+
+def _run_single(chunk: Chunk) -> _ChunkRun:
+    """One graph in Lava and in the executor, on the same images."""
+    graph, where = load_graph(chunk.source.first), chunk.source.first
+    t0 = time.perf_counter()
+    single = simulate(
+        graph, encode(chunk.images, chunk.time_steps), fuse=chunk.fuse, batch_size=chunk.batch_size
+    )
+    wall = time.perf_counter() - t0
+    return _ChunkRun(
+        outputs=_only(single.outputs, where),
+        reference=_only(execute(graph, encode(chunk.images, chunk.time_steps)).outputs, where),
+        wall=wall,
+        processes={"graph": single.processes},
+        latency={"graph": max(single.latency.values())},
+        spike_sums=_spike_sums(single, "graph"),
+    )
 
 
 def _spike_sums(run, part: str) -> dict[str, list[float]]:
@@ -268,12 +241,15 @@ def simulate_dataset(
     codec: str = "bitmap",
     channel: str = "none",
     seed: int = 0,
+    class_scores: bool = True,
 ) -> dict[str, Any]:
     """Simulate every image and merge the chunks into one ``sbn.sim/2`` report.
 
     workers 0 runs the chunks here one after the other; K >= 1 runs K at a time on Ray
     (``address`` for an existing cluster). ``on_chunk(done, total)`` follows progress.
     The payload is coded with ``codec`` and crosses ``channel`` (a SPEC, seeded by ``seed``).
+    ``class_scores`` False: the last graph's Output is no class scores (``outputs_classes``),
+    so the report has no predictions (``drop_predictions``).
     """
     link = Link.named(codec, channel, seed)  # bad names and specs: refused before any work
     if source.second is not None:
@@ -285,17 +261,9 @@ def simulate_dataset(
     if n < 1:
         raise ConfigError("no samples to simulate")
     size = chunk_size or (batch_size if workers == 0 else max(1, min(batch_size, -(-n // max(workers, 1)))))
+    wire = {"codec": codec, "channel": channel, "seed": seed}
     chunks = [
-        Chunk(
-            source,
-            lo,
-            images[lo : lo + size],
-            time_steps,
-            fuse,
-            batch_size,
-            checkpoint,
-            {"codec": codec, "channel": channel, "seed": seed},
-        )
+        Chunk(source, lo, images[lo : lo + size], time_steps, fuse, batch_size, checkpoint, wire)
         for lo in range(0, n, size)
     ]
     done = [0]
@@ -312,50 +280,80 @@ def simulate_dataset(
         run_chunk, chunks, workers=workers, address=address, retries=retries, on_result=progress
     )
     wall = time.perf_counter() - start
-    rows, failed, processes, latency = [], [], {}, {}
-    spikes: dict[str, list[float]] = {}
-    for chunk, outcome in zip(chunks, outcomes):
-        if outcome.ok:
-            rows.extend(outcome.value["rows"])
-            for node, (count, slots) in outcome.value["spike_sums"].items():
-                total = spikes.setdefault(node, [0.0, 0.0])
-                total[0] += count
-                total[1] += slots
-            processes, latency = outcome.value["processes"], outcome.value["latency_steps"]
-        else:
-            failed.append(
-                {
-                    "samples": [chunk.start, chunk.start + len(chunk.images) - 1],
-                    "error": outcome.error,
-                    "attempts": outcome.attempts,
-                }
-            )
-    for row in rows:
-        row["label"] = int(labels[row["index"]])
+    merged = _Merged.collect(chunks, outcomes, labels)
     expected = source.expected_bytes
-    bitmap = sorted({r["codec_bytes"]["bitmap"] for r in rows if r["codec_bytes"] is not None})
-    if expected is not None and bitmap and bitmap != [expected]:
-        raise SimulationError(f"measured {bitmap} bitmap bytes per sample, the manifest says {expected}")
-    report = _merge(
-        source,
-        rows,
-        failed,
-        n,
-        time_steps,
-        fuse,
-        workers,
-        processes,
-        latency,
-        wall,
-        dataset,
-        expected,
-        bitmap,
-        __version__,
+    if expected is not None and merged.bitmap_bytes and merged.bitmap_bytes != [expected]:
+        raise SimulationError(
+            f"measured {merged.bitmap_bytes} bitmap bytes per sample, the manifest says {expected}"
+        )
+    report = _report(
+        source, merged, wall, dataset=dataset, samples=n, time_steps=time_steps, fuse=fuse, workers=workers
     )
     # one network: nothing crosses a wire (its bytes are null as well)
-    report["wire"] = _wire_summary(link, rows) if source.second is not None else None
-    report["firing_rates"] = {node: count / slots for node, (count, slots) in spikes.items() if slots}
+    report["wire"] = _wire_summary(link, merged.rows) if source.second is not None else None
+    report["firing_rates"] = merged.firing_rates()
+    if not class_scores:
+        drop_predictions(report)
     return report
+
+
+def outputs_classes(last_graph: nir.NIRGraph, num_classes: int) -> int | None:
+    """None where a run's last graph outputs ``num_classes`` class scores per sample (or
+    states no size); else how many values it outputs (a device graph's payload)."""
+    size = output_size(last_graph)
+    return None if size is None or size == num_classes else size
+
+
+def rounding_difference(report: dict[str, Any]) -> float | None:
+    """The largest difference between Lava's outputs and the executor's where it is only
+    float64 rounding (``ROUNDING``); None where they are identical or differ by more."""
+    a = report["agreement"]
+    difference = a["executor_outputs_max_difference"]
+    return difference if a["executor_outputs_identical"] is False and difference <= ROUNDING else None
+
+
+@dataclass
+class _Merged:
+    """The chunks' outcomes gathered: rows of the samples that ran (labelled), the chunks
+    that failed, and the spikes counted per node."""
+
+    rows: list[dict[str, Any]]
+    failed: list[dict[str, Any]]
+    processes: dict[str, Any]
+    latency: dict[str, int]
+    spike_sums: dict[str, list[float]]
+
+    @classmethod
+    def collect(cls, chunks: list[Chunk], outcomes, labels: np.ndarray) -> _Merged:
+        merged = cls([], [], {}, {}, {})
+        for chunk, outcome in zip(chunks, outcomes):
+            if outcome.ok:
+                merged.rows.extend(outcome.value["rows"])
+                for node, (count, slots) in outcome.value["spike_sums"].items():
+                    total = merged.spike_sums.setdefault(node, [0.0, 0.0])
+                    total[0] += count
+                    total[1] += slots
+                # every chunk runs the same graphs: any one's processes and latency are the run's
+                merged.processes, merged.latency = outcome.value["processes"], outcome.value["latency_steps"]
+            else:
+                merged.failed.append(
+                    {
+                        "samples": [chunk.start, chunk.start + len(chunk.images) - 1],
+                        "error": outcome.error,
+                        "attempts": outcome.attempts,
+                    }
+                )
+        for row in merged.rows:
+            row["label"] = int(labels[row["index"]])
+        return merged
+
+    @property
+    def bitmap_bytes(self) -> list[int]:
+        """The bitmap's bytes per sample measured, each value once (one value when all agree)."""
+        return sorted({r["codec_bytes"]["bitmap"] for r in self.rows if r["codec_bytes"] is not None})
+
+    def firing_rates(self) -> dict[str, float]:
+        return {node: count / slots for node, (count, slots) in self.spike_sums.items() if slots}
 
 
 def _wire_summary(link, rows) -> dict[str, Any]:
@@ -377,9 +375,20 @@ def _wire_summary(link, rows) -> dict[str, Any]:
     }
 
 
-def _merge(
-    source, rows, failed, n, t, fuse, workers, processes, latency, wall, dataset, expected, bitmap, version
+def _report(
+    source: SimSource,
+    merged: _Merged,
+    wall: float,
+    *,
+    dataset: str,
+    samples: int,
+    time_steps: int,
+    fuse: str,
+    workers: int,
 ) -> dict[str, Any]:
+    """The run's settings, and its figures over the samples that ran."""
+    rows, bitmap = merged.rows, merged.bitmap_bytes
+
     def share(key_a: str, key_b: str) -> float | None:
         pairs = [(r[key_a], r[key_b]) for r in rows if r[key_b] is not None]
         return float(np.mean([a == b for a, b in pairs])) if pairs else None
@@ -391,20 +400,20 @@ def _merge(
     rates = [r["payload_firing_rate"] for r in rows if r["payload_firing_rate"] is not None]
     return {
         "schema": SCHEMA,
-        "producer": f"sbn {version}",
+        "producer": f"sbn {__version__}",
         "source": source.label,
         "graphs": (
             {"device": source.first, "edge": source.second} if source.second else {"full": source.first}
         ),
         "dataset": dataset,
-        "samples": n,
+        "samples": samples,
         "simulated": len(rows),
-        "failed": failed,
-        "time_steps": t,
+        "failed": merged.failed,
+        "time_steps": time_steps,
         "fuse": fuse,
         "workers": workers,
-        "processes": processes,
-        "latency_steps": latency,
+        "processes": merged.processes,
+        "latency_steps": merged.latency,
         "accuracy": float(np.mean([r["prediction"] == r["label"] for r in rows])) if rows else None,
         "agreement": {
             "executor_outputs_identical": all_true("outputs_identical"),
@@ -425,7 +434,7 @@ def _merge(
                 float(np.mean([r["bytes"] for r in rows if r["bytes"] is not None])) if bitmap else None
             ),
             "bitmap": bitmap[-1] if bitmap else None,
-            "manifest": expected,
+            "manifest": source.expected_bytes,
         },
         "bits_on_the_wire": (
             sum(8 * r["bytes"] for r in rows if r["bytes"] is not None) if source.second else None

@@ -10,19 +10,18 @@ uninterrupted run would have seen.
 
 Where it runs (device, layout, LIF kernel, data-parallel ranks) is a ``Runtime``
 (``sbn.train_runtime``), apart from the settings: a checkpoint holds CPU tensors only and
-resumes anywhere. The helpers live in ``train_optim`` (optimiser, schedule, its state),
-``train_eval`` (evaluation, precise BN), ``train_channel`` (a noisy channel on the
-payload), ``train_precision``, ``train_ddp``, ``train_sync_norm`` and ``train_fused_lif``.
+resumes anywhere. The helpers live in ``train_steps`` (which model each step trains),
+``train_settings`` (``TrainSettings``, one epoch's figures), ``train_state`` (the
+checkpoint's training state: written, read back, checked for --resume), ``train_optim``
+(optimiser, schedule, its state), ``train_eval`` (evaluation, precise BN),
+``train_channel`` (a noisy channel on the payload), ``train_precision``, ``train_ddp``,
+``train_sync_norm`` and ``train_fused_lif``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
-import math
 import time
-import typing
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -32,21 +31,23 @@ import torch
 import torch.nn.functional as F
 
 from sbn import checkpoint as ckpt_io
-from sbn.data import ImageDataset
+from sbn.data import ImageDataset, check_fits
 from sbn.data.loader import DeviceData
-from sbn.errors import CheckpointError, ConfigError
-from sbn.fileio import MISSING as _MISSING
-from sbn.fileio import shown_json as _shown
-from sbn.models import BottleneckConfig, ModelConfig, build_model
+from sbn.errors import CheckpointError
+from sbn.models import ModelConfig, build_model
 from sbn.models.accounting import payload
 from sbn.train_channel import noisy_payload
 from sbn.train_ddp import barrier, sum_over_ranks, wrap
 from sbn.train_eval import evaluate, recalibrate_norm
-from sbn.train_optim import cosine_lr, is_setting, make_optimizer, optimizer_tensors, restore_optimizer
-from sbn.train_precision import PRECISIONS, precision_for
-from sbn.train_runtime import Runtime, cpu_state
+from sbn.train_optim import cosine_lr, make_optimizer, restore_optimizer
+from sbn.train_precision import precision_for
+from sbn.train_runtime import Runtime
+from sbn.train_settings import OPTIMIZERS, EpochResult, TrainSettings
+from sbn.train_state import SavedState, check_resume, read_training_state, save_checkpoint
+from sbn.train_steps import finetune_config
 
 __all__ = [
+    "OPTIMIZERS",
     "EpochResult",
     "Progress",
     "Runtime",
@@ -65,71 +66,6 @@ __all__ = [
 ]
 
 SUMMARY_SCHEMA = "sbn.train/1"
-OPTIMIZERS = ("adam", "sgd")
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Everything that decides the run besides the model config."""
-
-    dataset: str = "digits"
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    optimizer: str = "adam"
-    seed: int = 0
-    augment: bool = False
-    train_samples: int | None = None  # a prefix of the training set (None: all of it)
-    test_samples: int | None = None
-    #: quantisation-aware fine-tune for this target's fixed point (``sbn.qat``); None: float
-    quantize: str | None = None
-    #: arithmetic of the training step (sbn.train_precision); evaluation is always fp32
-    precision: str = "fp32"
-    #: bit errors on the payload while training (``sbn.train_channel``): bsc:P; None: clean
-    channel: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ConfigError(f"learning rate must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight decay must be >= 0, got {self.weight_decay}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.quantize is not None and self.precision != "fp32":
-            raise ConfigError(  # the rounding it emulates is exact only in fp32 arithmetic
-                f"--quantize emulates the chip's rounding in fp32; drop --precision {self.precision}"
-            )
-        if self.channel is not None:
-            from sbn.train_channel import bit_error_rate
-
-            bit_error_rate(self.channel)  # a bad or unsupported spec: refused here
-        for name in ("train_samples", "test_samples"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {value}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainSettings:
-        return cls(**d)
-
-
-@dataclass
-class EpochResult:
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    test_accuracy: float
-    seconds: float
 
 
 @dataclass
@@ -148,21 +84,6 @@ class TrainResult:
     summary: dict[str, Any]
     model: torch.nn.Module
     history: list[EpochResult] = field(default_factory=list)
-
-
-def finetune_config(
-    backbone: ModelConfig, bottleneck: BottleneckConfig, time_steps: int | None
-) -> ModelConfig:
-    """The SpikeBottleNet (or BottleNet++) config that step 2 trains from ``backbone``."""
-    if backbone.bottleneck is not None:
-        raise ConfigError(
-            f"--from must be a backbone checkpoint; this one already has a bottleneck at "
-            f"{backbone.bottleneck.split_name}"
-        )
-    config = backbone.with_bottleneck(bottleneck)
-    if time_steps is not None and config.kind == "spiking":
-        config = replace(config, time_steps=time_steps)
-    return config
 
 
 def init_from_backbone(model: torch.nn.Module, backbone_state: dict[str, torch.Tensor]) -> None:
@@ -201,7 +122,8 @@ def train(
     progress = progress or Progress()
     runtime = runtime or Runtime()
     precision = precision_for(settings.precision, runtime.device)  # refused before any work
-    _check_data(config, train_data, test_data)
+    for data in (train_data, test_data):
+        check_fits(config, data.name, data.image_shape, data.num_classes)
     train_data = train_data.subset(settings.train_samples)
     test_data = test_data.subset(settings.test_samples)
 
@@ -269,187 +191,6 @@ def _resume(
     state.extra = resumed.reference
     state.scaler = resumed.grad_scaler
     state.started -= resumed.seconds
-
-
-@dataclass
-class SavedState:
-    """The training state of a checkpoint (its ``training`` metadata), checked."""
-
-    settings: dict[str, Any]
-    epoch: int
-    history: list[EpochResult]
-    optimizer: dict[str, Any]
-    reference: dict[str, Any]
-    grad_scaler: dict[str, Any] | None
-    seconds: float
-
-
-def check_resume(
-    out: str | Path, config: ModelConfig, settings: TrainSettings, saved: ckpt_io.Checkpoint | None = None
-) -> SavedState:
-    """The state ``out`` continues from; a CheckpointError naming the file and the field
-    unless it is sound and was written by a run of ``config`` with ``settings``. Without
-    ``saved`` only the file's metadata is read: a quick check before data is loaded."""
-    if saved is None:
-        saved = ckpt_io.load(out, tensors=False)
-    if saved.config != config:
-        raise CheckpointError(
-            f"{out}: cannot resume: it was trained with another model config "
-            f"({saved.config.arch}); use a new --out or the same options"
-        )
-    resumed = read_training_state(out, saved.training)
-    if resumed.settings != settings.to_dict():
-        changed = sorted(k for k in settings.to_dict() if resumed.settings.get(k) != getattr(settings, k))
-        raise CheckpointError(f"{out}: cannot resume with other settings (changed: {', '.join(changed)})")
-    return resumed
-
-
-def read_training_state(path: str | Path, training: Any) -> SavedState:
-    """``training`` (a checkpoint's metadata of that name, parsed) as a SavedState, or a
-    CheckpointError naming ``path``, the field and what it must be."""
-    where = f"{path}: metadata training"
-    if not isinstance(training, dict):
-        raise CheckpointError(f"{where} is {_shown(training)}; it must be a JSON object (the training state)")
-    if not {"epoch", "settings", "history"} & set(training):
-        raise CheckpointError(
-            f"{path}: cannot resume: its metadata holds no training state (no training.epoch, "
-            f"settings or history: it was not written by sbn train)"
-        )
-    settings = _saved_settings(where, training.get("settings", _MISSING))
-    epoch = training.get("epoch", _MISSING)
-    if not _is_int(epoch) or not 1 <= epoch <= settings["epochs"]:
-        raise CheckpointError(
-            f"{where}.epoch is {_shown(epoch)}; it must be a whole number from 1 to the run's "
-            f"{settings['epochs']} epochs"
-        )
-    history = _saved_history(where, training.get("history", _MISSING), epoch)
-    optimizer = training.get("optimizer", _MISSING)
-    _check_optimizer(where, optimizer)
-    reference = training.get("reference", {})
-    if not isinstance(reference, dict):
-        raise CheckpointError(f"{where}.reference is {_shown(reference)}; it must be a JSON object")
-    for key in ("backbone_accuracy", "float_accuracy", "quantized_accuracy_before"):
-        if reference.get(key) is not None and not _is_finite(reference[key]):
-            raise CheckpointError(
-                f"{where}.reference.{key} is {_shown(reference[key])}; it must be a finite number or null"
-            )
-    scaler = training.get("grad_scaler")
-    if scaler is not None and not isinstance(scaler, dict):
-        raise CheckpointError(f"{where}.grad_scaler is {_shown(scaler)}; it must be a JSON object or null")
-    seconds = training.get("seconds", 0.0)
-    if not _is_finite(seconds) or seconds < 0:
-        raise CheckpointError(f"{where}.seconds is {_shown(seconds)}; it must be a finite number >= 0")
-    return SavedState(settings, epoch, history, optimizer, reference, scaler, float(seconds))
-
-
-def _saved_settings(where: str, value: Any) -> dict[str, Any]:
-    """The saved TrainSettings as a dict (missing keys: their defaults, as when saved by an
-    older sbn); wrong keys, types or values are refused."""
-    if not isinstance(value, dict):
-        raise CheckpointError(
-            f"{where}.settings is {_shown(value)}; it must be a JSON object of the settings"
-        )
-    hints = typing.get_type_hints(TrainSettings)
-    unknown = sorted(set(value) - set(hints))
-    if unknown:
-        raise CheckpointError(
-            f"{where}.settings has an unknown key {unknown[0]!r}; the keys are {', '.join(hints)}"
-        )
-    for key, item in value.items():
-        accepted = _accepts(hints[key])
-        if accepted is not None and not accepted[0](item):
-            raise CheckpointError(f"{where}.settings.{key} is {_shown(item)}; it must be {accepted[1]}")
-    try:
-        return TrainSettings.from_dict(value).to_dict()
-    except ConfigError as exc:
-        raise CheckpointError(f"{where}.settings: {exc}") from None
-
-
-def _saved_history(where: str, value: Any, epoch: int) -> list[EpochResult]:
-    """One EpochResult per finished epoch, 1..``epoch``."""
-    if not isinstance(value, list) or len(value) != epoch:
-        raise CheckpointError(
-            f"{where}.history is {_shown(value)}; it must be a list of the {epoch} finished epoch(s)"
-        )
-    names = [f.name for f in dataclasses.fields(EpochResult)]
-    history = []
-    for i, entry in enumerate(value):
-        at = f"{where}.history[{i}]"
-        if not isinstance(entry, dict) or set(entry) != set(names):
-            raise CheckpointError(
-                f"{at} is {_shown(entry)}; it must be a JSON object with {', '.join(names)}"
-            )
-        if entry["epoch"] != i + 1 or not _is_int(entry["epoch"]):
-            raise CheckpointError(f"{at}.epoch is {_shown(entry['epoch'])}; it must be {i + 1}")
-        for key in names[1:]:
-            ok = _is_number(entry[key]) if key == "train_loss" else _is_finite(entry[key])
-            if not ok:
-                raise CheckpointError(f"{at}.{key} is {_shown(entry[key])}; it must be a finite number")
-        history.append(EpochResult(**entry))
-    return history
-
-
-def _check_optimizer(where: str, value: Any) -> None:
-    """The shape ``restore_optimizer`` reads: param_groups (a list of objects with params) and
-    scalars (per parameter index, an object)."""
-    if not isinstance(value, dict):
-        raise CheckpointError(f"{where}.optimizer is {_shown(value)}; it must be a JSON object")
-    groups = value.get("param_groups")
-    if not isinstance(groups, list) or not all(
-        isinstance(g, dict) and isinstance(g.get("params"), list) and all(map(_is_int, g["params"]))
-        for g in groups
-    ):
-        raise CheckpointError(
-            f"{where}.optimizer.param_groups is {_shown(groups)}; it must be a list of JSON objects, "
-            f"each with params (a list of parameter indices)"
-        )
-    for index, group in enumerate(groups):
-        for key, setting in group.items():
-            if key != "params" and not is_setting(setting):
-                raise CheckpointError(
-                    f"{where}.optimizer.param_groups[{index}].{key} is {_shown(setting)}; an "
-                    "optimiser setting is a finite number, true/false, null or a list of numbers"
-                )
-    scalars = value.get("scalars", {})
-    if not isinstance(scalars, dict) or not all(
-        k.isdigit() and isinstance(v, dict) for k, v in scalars.items()
-    ):
-        raise CheckpointError(
-            f"{where}.optimizer.scalars is {_shown(scalars)}; it must be a JSON object of objects "
-            f"by parameter index"
-        )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_finite(value: Any) -> bool:
-    return _is_number(value) and math.isfinite(value)
-
-
-_ACCEPTED = {
-    int: (_is_int, "a whole number"),
-    float: (_is_finite, "a finite number"),
-    bool: (lambda v: isinstance(v, bool), "true or false"),
-    str: (lambda v: isinstance(v, str), "a string"),
-}
-
-
-def _accepts(hint: Any) -> tuple[Callable[[Any], bool], str] | None:
-    """(test, description) of the JSON values a field annotated ``hint`` takes; None: any."""
-    args = typing.get_args(hint)
-    if not args:
-        return _ACCEPTED.get(hint)
-    plain = [a for a in args if a is not type(None)]
-    if len(plain) != 1 or plain[0] not in _ACCEPTED or len(args) != 2:
-        return None
-    test, text = _ACCEPTED[plain[0]]
-    return (lambda v: v is None or test(v)), f"{text} or null"
 
 
 def _start_from(
@@ -552,60 +293,19 @@ def _epochs(
         result = EpochResult(epoch + 1, loss_total / seen, correct_total / seen, accuracy, time.time() - t0)
         state.history.append(result)
         if ranks.main:
-            _save(out, config, model, optimizer, scaler, settings, state, time.time() - state.started)
+            save_checkpoint(
+                out,
+                config,
+                model,
+                optimizer,
+                scaler,
+                settings,
+                state.history,
+                state.extra,
+                time.time() - state.started,
+            )
         barrier(ranks)  # no rank runs ahead of the checkpoint it may resume from
         progress.on_epoch_end(result)
-
-
-def _check_data(config: ModelConfig, train_data: ImageDataset, test_data: ImageDataset) -> None:
-    expected = (config.in_channels, config.image_size, config.image_size)
-    for data in (train_data, test_data):
-        if data.image_shape != expected:
-            raise ConfigError(
-                f"{data.name} images are {'x'.join(map(str, data.image_shape))} but the model "
-                f"expects {'x'.join(map(str, expected))}"
-            )
-        if data.num_classes != config.num_classes:
-            raise ConfigError(
-                f"{data.name} has {data.num_classes} classes but the model has {config.num_classes}"
-            )
-
-
-def _save(
-    out: Path,
-    config: ModelConfig,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    settings: TrainSettings,
-    state: _RunState,
-    seconds: float,
-) -> None:
-    optim_tensors, optim_meta = optimizer_tensors(optimizer)
-    history = state.history
-    training = {
-        "epoch": history[-1].epoch,
-        "settings": settings.to_dict(),
-        "history": [asdict(h) for h in history],
-        "optimizer": optim_meta,
-        "reference": state.extra,
-        "test_accuracy": history[-1].test_accuracy,
-        "seconds": seconds,
-    }
-    if scaler.is_enabled():
-        training["grad_scaler"] = scaler.state_dict()
-    # json round trip: what is saved must be what load() gives back
-    training = json.loads(json.dumps(training))
-    ckpt_io.save(
-        out,
-        ckpt_io.Checkpoint(
-            config=config,
-            model_state=cpu_state(model),
-            training=training,
-            optim_state=optim_tensors,
-            rng_state=torch.get_rng_state(),
-        ),
-    )
 
 
 def make_summary(

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from sbn.errors import CheckpointError
-from sbn.fileio import shown_json
+from sbn.fileio import is_finite_number, shown_json
 
 
 def make_optimizer(
@@ -73,8 +73,8 @@ def is_setting(value: Any) -> bool:
     """What torch's optimisers hold per group (lr, betas, nesterov, foreach, ...), read from
     JSON; which kind each one must be is checked against the optimiser (``check_settings``)."""
     if isinstance(value, list):
-        return all(map(_is_number, value))
-    return value is None or isinstance(value, bool) or _is_number(value)
+        return all(map(is_finite_number, value))
+    return value is None or isinstance(value, bool) or is_finite_number(value)
 
 
 def _same_kind(value: Any, default: Any) -> bool:
@@ -82,14 +82,10 @@ def _same_kind(value: Any, default: Any) -> bool:
     if default is None or isinstance(default, bool):  # flags; None: torch decides
         return value is None or isinstance(value, bool) if default is None else isinstance(value, bool)
     if isinstance(default, (int, float)):
-        return _is_number(value)
+        return is_finite_number(value)
     if isinstance(default, (list, tuple)):
-        return isinstance(value, list) and len(value) == len(default) and all(map(_is_number, value))
+        return isinstance(value, list) and len(value) == len(default) and all(map(is_finite_number, value))
     return type(value) is type(default)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _plain(value: Any) -> Any:

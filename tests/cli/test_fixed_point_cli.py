@@ -139,6 +139,26 @@ def test_sim_target_argument_errors(run_sbn, exported, args, message):
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
 
 
+def test_wrapped_currents_are_warned_on_stderr_in_any_format(run_sbn, exported, monkeypatch):
+    """The report's warnings (a layer whose current wrapped) reach a JSON user too."""
+    import sbn.fixed_point
+
+    real = sbn.fixed_point.evaluate_fixed
+
+    def wrapping(*args, **kwargs):
+        report = real(*args, **kwargs)
+        report["warnings"] = ["u wrapped 3 times in layer stem.lif"]
+        return report
+
+    monkeypatch.setattr(sbn.fixed_point, "evaluate_fixed", wrapping)
+    code, out, err = run_sbn(
+        "sim", exported / "export", "--target", "loihi2", "--samples", "1", "--format", "json"
+    )
+    assert code == 0, err
+    assert "warning: u wrapped 3 times in layer stem.lif\n" in err
+    assert json.loads(out)["warnings"] == ["u wrapped 3 times in layer stem.lif"]
+
+
 def test_a_graph_that_does_not_fit_gets_the_map_message(run_sbn, exported, tmp_path):
     from sbn.targets import get_target
     from sbn.targets.registry import save_target_file
@@ -189,6 +209,8 @@ def test_sim_target_reports_and_hands_rates_to_map_and_energy(run_sbn, exported,
             layer["spikes"] / (3 * 2 * layer["neurons"]), abs=1e-15
         )
         assert report["processes"][name]["kind"] == "LIFReset" and report["processes"][name]["cores"]
+        assert layer["u_wraps"] == 0, name  # no input leaves the current at 6 bits of headroom
+    assert report["warnings"] == []
     # synaptic ops per core add up to those per group and relay, and the energy is their price
     assert sum(c["synaptic_ops"] for c in report["cores"].values()) == sum(
         v["synaptic_ops"] for v in report["layers"].values()

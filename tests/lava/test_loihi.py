@@ -353,3 +353,126 @@ def test_third_party_graphs_are_refused_by_name(name, message):
     graph = load_nir(Path(os.environ["SBN_SHARED"]) / "fixtures" / "nir-third-party" / name)
     with pytest.raises(MappingError, match=message):
         quantize(graph, LOIHI2)
+
+
+# ---- the current's range, a delayed graded input, the threshold's scale --------------------
+
+
+def two_pixel_paths(w):
+    """Input (16, 1, 1) -> two 1x1 convolutions (every weight ``w``) -> one LIF (gain 1)."""
+    full = lambda v: np.full((1, 1, 1), v, dtype=np.float64)
+    return graph(
+        {
+            "input": nir.Input(input_type={"input": np.array([16, 1, 1])}),
+            "ca": conv(np.full((1, 16, 1, 1), w), [0.0], (1, 1)),
+            "cb": conv(np.full((1, 16, 1, 1), w), [0.0], (1, 1)),
+            "lif": nir.LIF(
+                tau=full(2.0),
+                r=full(2.0),
+                v_leak=full(0.0),
+                v_threshold=full(np.nextafter(1.0, -np.inf)),
+                v_reset=full(0.0),
+            ),
+            "output": nir.Output(output_type={"output": np.array([1, 1, 1])}),
+        },
+        [("input", "ca"), ("input", "cb"), ("ca", "lif"), ("cb", "lif"), ("lif", "output")],
+    )
+
+
+def test_a_summed_input_that_can_wrap_the_current_is_named():
+    """Each convolution alone fits Lava's current; their sum does not. w = 2048 * 2.5 / 255
+    = 20.08 -> 20 per pixel; a_in = 2 * 16 * 255 * 20 = 163200 > 2**17 = 131072, the
+    largest a_in whose u = a_in << 6 stays within 2**23 = 64 thresholds of 2048. At 7 bits:
+    w 10, a_in 81600 (79.7 thresholds of 1024 against 128): it fits."""
+    q = quantize(two_pixel_paths(2.5), LOIHI2)
+    assert [int(q.projections[c].weight.max()) for c in ("ca", "cb")] == [20, 20]
+    assert q.wraps == {"lif": pytest.approx(163200 / 2048)}
+    (note,) = q.notes
+    assert note.startswith("lif: its summed input can reach 79.7 thresholds in one step, beyond the 64 ")
+    assert "--headroom-bits 6" in note and note.endswith("--headroom-bits 7 holds it")
+    assert quantize(two_pixel_paths(2.5), LOIHI2, headroom_bits=7).notes == []
+    assert quantize(two_pixel_paths(1.5), LOIHI2).notes == []  # a_in 2 * 16 * 255 * 12 = 97920
+
+
+def test_the_run_counts_the_steps_whose_current_wrapped():
+    """All pixels 1: a_in = 163200 every step, u = 10444800 > 2**23 wraps to -6332416, and the
+    neuron the float graph fires every step stays silent; all pixels 0.5 (128): a_in 81920,
+    no wrap, it fires."""
+    from sbn.graph import execute
+    from sbn.targets.lava.split import encode
+
+    g = two_pixel_paths(2.5)
+    q = quantize(g, LOIHI2)
+    images = np.stack([np.ones((16, 1, 1)), np.full((16, 1, 1), 0.5)])
+    run = simulate_fixed(g, q, images, time_steps=3)
+    assert run.u_wraps == {"lif": 3}  # sample 0's three steps
+    assert run.spikes["lif"][:, :, 0, 0, 0].tolist() == [[0, 1], [0, 1], [0, 1]]
+    assert execute(g, encode(images, 3), record=True).trace["lif"][:, :, 0, 0, 0].tolist() == [[1, 1]] * 3
+
+
+def graded_and_delayed():
+    """input -> c1 -> l1 -> c2 -> l2, and input -> c0 -> l2: c0 waits one step for l1."""
+    return graph(
+        {
+            "input": nir.Input(input_type={"input": np.array([1, 2, 2])}),
+            "c1": conv([[[[0.1]]]], [0.0], (2, 2)),
+            "l1": lif((1, 2, 2)),
+            "c2": conv([[[[1.0]]]], [0.0], (2, 2)),
+            "l2": lif((1, 2, 2)),
+            "c0": conv([[[[1.5]]]], [0.0], (2, 2)),
+            "output": nir.Output(output_type={"output": np.array([1, 2, 2])}),
+        },
+        [
+            ("input", "c1"),
+            ("c1", "l1"),
+            ("l1", "c2"),
+            ("c2", "l2"),
+            ("input", "c0"),
+            ("c0", "l2"),
+            ("l2", "output"),
+        ],
+    )
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_delayed_convolution_of_pixels_gets_pixels(fast):
+    """l1 stays silent (0.1 x); l2 gets 1.5 x one step late: v = 0.5 v + 1.5 x fires at
+    x = 0.8 (1.2) and 1.0 (1.5) every step, not at 0.3 (0.45, then 0.675) or 0. Through a
+    spike relay each pixel arrived as 0/1 and l2 never fired."""
+    g = graded_and_delayed()
+    q = quantize(g, LOIHI2)
+    assert timing(q).delay["c0"] == 1
+    run = simulate_fixed(
+        g, q, np.array([[[[0.8, 0.3], [0.0, 1.0]]]]), time_steps=2, fast=fast, probe=not fast
+    )
+    assert run.spikes["l2"][:, 0].reshape(2, -1).tolist() == [[1, 0, 0, 1], [1, 0, 0, 1]]
+    assert run.relays == [] and run.processes["input+1:c0"] == "RingBuffer"
+
+
+@pytest.mark.parametrize("v_th", [0.05, 0.1, 0.3, 1.0])
+def test_the_full_threshold_is_kept_where_nothing_caps_it(v_th):
+    """The export writes nextafter(V_th, -inf); 2048 / V' * V' can round below 2048, and the
+    floor of it gave 2047 with a note blaming weights or bias (0.05, 0.1 here)."""
+    from sbn.qat import neuron_scale
+
+    g = one_layer()
+    g.nodes["conv"] = conv([[[[0.5 * v_th]]]], [0.0], (2, 2))
+    g.nodes["lif"] = lif((1, 2, 2), v_threshold=np.nextafter(v_th, -np.inf))
+    q = quantize(g, LOIHI2)
+    n = q.neurons["lif"]
+    assert n.vth == 2048 and q.notes == []
+    assert n.sigma == 2048 / np.nextafter(v_th, -np.inf) == neuron_scale(v_th, LOIHI2.fixed_point, 6)
+
+
+def test_errors_name_the_target_not_loihi():
+    import dataclasses
+
+    other = dataclasses.replace(LOIHI2, name="mychip")
+    g = one_layer()
+    g.nodes["lif"] = lif((1, 2, 2), v_reset=0.5)
+    with pytest.raises(MappingError, match="mychip's LIF resets to 0"):
+        quantize(g, other)
+    g = one_layer()
+    g.nodes["conv"] = conv([[[[1e9]]]], [0.0], (2, 2))
+    with pytest.raises(MappingError, match="no integer threshold in mychip's formats"):
+        quantize(g, other)

@@ -143,3 +143,22 @@ def test_manifest_mismatch_is_an_error(export_dir, tmp_path):
         ev.SimulationError, match=r"measured \[16\] bitmap bytes per sample, the manifest says 8"
     ):
         ev.simulate_dataset(lying, images, labels, time_steps=2, fuse="graph")
+
+
+def test_rounding_difference_names_rounding_only():
+    """The note of `sbn sim`: a difference from the executor at most ROUNDING is float64
+    rounding; none where the outputs are identical, differ by more, or nothing ran."""
+
+    def report(identical, difference):
+        return {
+            "agreement": {
+                "executor_outputs_identical": identical,
+                "executor_outputs_max_difference": difference,
+            }
+        }
+
+    assert ev.rounding_difference(report(False, 2e-15)) == 2e-15
+    assert ev.rounding_difference(report(False, ev.ROUNDING)) == ev.ROUNDING
+    assert ev.rounding_difference(report(False, 1e-3)) is None
+    assert ev.rounding_difference(report(True, 0.0)) is None
+    assert ev.rounding_difference(report(None, None)) is None

@@ -108,12 +108,10 @@ def channel(
     from sbn.cli.options import run_time_steps
     from sbn.cli.outputs import export_files, own_outputs
     from sbn.cli.report_format import table_or_json
-    from sbn.cli.sim import first_samples
-    from sbn.data import load_dataset
+    from sbn.cli.sim_inputs import first_test_images, load_graphs
     from sbn.energy.plots import plot_format
-    from sbn.graph.io import load_nir
     from sbn.noise_curves import accuracy_under_noise
-    from sbn.simulation import SimSource, check_image_input, check_split_shapes
+    from sbn.simulation import SimSource
     from sbn.wire import parse_channel
     from sbn.wire.payload_sizes import row_from_channel_report, write_payload_bytes
 
@@ -135,18 +133,15 @@ def channel(
     fmt = table_or_json(fmt, out)
     refuse_replacing(out, "--out")
     refuse_replacing(payloads_out, "--payloads-out", PAYLOAD_BYTES)
-    device, edge_graph = load_nir(Path(src.first)), load_nir(Path(src.second))
-    check_split_shapes(device, edge_graph, (src.first, src.second))
+    device, edge_graph = load_graphs(src)
     t = run_time_steps(device, src.manifest, time_steps, src.label)
-    data = load_dataset(dataset, root=data_dir, train=False)
-    check_image_input(device, tuple(data.images.shape[1:]), src.first, dataset)
-    n = first_samples(data, samples, dataset)
+    data = first_test_images(device, src, dataset, data_dir, samples)
     with console().status("") as status:
         report = accuracy_under_noise(
             device,
             edge_graph,
-            data.images[:n].double().numpy(),
-            data.labels[:n].numpy(),
+            data.images,
+            data.labels,
             time_steps=t,
             codecs=list(codecs) or list(CODECS),
             channels=specs,

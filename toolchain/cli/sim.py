@@ -219,17 +219,9 @@ def sim(
     from sbn.cli.outputs import export_files, own_outputs
     from sbn.cli.report_format import table_or_json
     from sbn.cli.report_output import RATES, emit, refuse_replacing
-    from sbn.data import load_dataset
-    from sbn.graph.manifest_read import check_checkpoint, output_size, read_manifest
-    from sbn.simulation import (
-        ROUNDING,
-        SimSource,
-        check_image_input,
-        check_split_shapes,
-        drop_predictions,
-        simulate_dataset,
-    )
-    from sbn.targets.lava import load_graph
+    from sbn.cli.sim_inputs import first_test_images, load_graphs
+    from sbn.graph.manifest_read import check_checkpoint, read_manifest
+    from sbn.simulation import SimSource, outputs_classes, rounding_difference, simulate_dataset
     from sbn.wire import parse_channel
 
     if source.is_dir():  # the manifest, checked against its graphs, before anything runs
@@ -259,15 +251,10 @@ def sim(
     refuse_replacing(rates_out, "--rates-out", RATES)
     if address is not None and workers == 0:
         raise ConfigError("--address needs Ray workers: give --workers 1 or more")
-    device_graph = load_graph(src.first)
-    if src.second is not None:  # an edge that cannot read the payload: one line, before any run
-        check_split_shapes(device_graph, load_graph(src.second), (src.first, src.second))
-    data = load_dataset(dataset, root=data_dir)
-    check_image_input(device_graph, tuple(data.images.shape[1:]), str(src.first), dataset)
-    n = first_samples(data, samples, dataset)
-    images = data.images[:n].double().numpy()
-    labels = data.labels[:n].numpy()
-    t = run_time_steps(device_graph, src.manifest, time_steps, src.label)
+    first_graph, edge_graph = load_graphs(src)
+    data = first_test_images(first_graph, src, dataset, data_dir, samples)
+    images, labels, n = data.images, data.labels, len(data.labels)
+    t = run_time_steps(first_graph, src.manifest, time_steps, src.label)
     if target_spec is None:
         for flag, value in (("--chips", chips), ("--quantized", quantized), ("--rates-out", rates_out)):
             if value is not None:
@@ -295,8 +282,8 @@ def sim(
             fmt=fmt,
             out=out,
         )
-    size = output_size(load_graph(src.second or src.first))
-    class_scores = size is None or size == data.num_classes
+    size = outputs_classes(edge_graph or first_graph, data.num_classes)
+    class_scores = size is None
     if not class_scores:
         click.echo(
             f"note: {src.second or src.first} outputs {size} values per sample, not "
@@ -323,12 +310,10 @@ def sim(
             codec=codec,
             channel=channel_spec,
             seed=seed,
+            class_scores=class_scores,
         )
-    if not class_scores:  # a payload: its argmax predicts nothing
-        drop_predictions(report)
-    a = report["agreement"]
-    difference = a["executor_outputs_max_difference"]
-    if a["executor_outputs_identical"] is False and difference <= ROUNDING:
+    difference = rounding_difference(report)
+    if difference is not None:
         click.echo(
             f"note: Lava's outputs differ from the executor's by at most {difference:.2g}: float64 "
             "rounding (Lava's Conv adds the same products in another order, e.g. in the "
@@ -342,15 +327,6 @@ def sim(
         # errors of the input (SbnError) are not retried: they would fail the same way again
         tries = f" after {first['attempts']} attempts" if first["attempts"] > 1 else ""
         raise SimulationError(f"{lost} of {n} samples failed{tries}: {first['error']}")
-
-
-def first_samples(data, samples: int | None, dataset: str) -> int:
-    """How many of ``data``'s first test images a run takes: ``samples`` (None: all), with a
-    note where the dataset holds fewer."""
-    n = len(data.labels) if samples is None else min(samples, len(data.labels))
-    if samples is not None and n < samples:
-        click.echo(f"note: {dataset} has {n} test images: running {n}, not {samples}", err=True)
-    return n
 
 
 def _table(report: dict, class_scores: bool = True) -> str:

@@ -68,6 +68,8 @@ def run_fixed(
             on_chunk=lambda d, t: bar.update(task, completed=d, total=t),
         )
     report["quantization"]["file"] = None if quantized is None else str(quantized)
+    for warning in report["warnings"]:  # on stderr whatever the format: a JSON reader sees them too
+        click.echo(f"warning: {warning}", err=True)
     if rates_out is not None:
         write_rates(
             rates_out,

@@ -286,28 +286,13 @@ def sweep(
 def _resolve(given: dict, from_file: dict, folder, resume: bool) -> dict:
     """Each setting from the command line, else the sweep file, else (resuming) the stored
     plan, else its default."""
-    stored = {}
-    if resume and folder.exists():
-        plan = folder.load_plan()
-        stored = {
-            "backbone": plan.backbone,
-            "kernel_size": plan.kernel_size,
-            "rates_samples": plan.rates_samples,
-            **plan.train.to_dict(),
-        }
-        grid = plan.grid.to_dict()
-        stored.update(
-            splits=grid["splits"],
-            channels=grid["channels"],
-            strides=grid["strides"],
-            time_steps=grid["time_steps"],
-            strides_everywhere=grid["strides_everywhere"],
-        )
-    values = {**DEFAULTS, **stored, **from_file, **given}
-    if "augment" not in values and "dataset" in values:
-        values["augment"] = values["dataset"] != "digits"
+    from sbn.data import default_augment
     from sbn.errors import ConfigError
 
+    stored = folder.load_plan().options() if resume and folder.exists() else {}
+    values = {**DEFAULTS, **stored, **from_file, **given}
+    if "augment" not in values and "dataset" in values:
+        values["augment"] = default_augment(values["dataset"])
     needed = (
         ("backbone", "--backbone CKPT"),
         ("splits", "--splits (e.g. RB1,RB7,RB16 or all)"),

@@ -244,77 +244,28 @@ def train(
         weight_decay, batch_size = chosen["weight_decay"], chosen["batch_size"]
         epochs, augment = chosen["epochs"], chosen["augment"]
     runtime = _runtime(device_spec, precision, channels_last, lif_kernel)
-    from sbn import checkpoint as ckpt_io
     from sbn.cli.train_view import RichProgress, render_summary
-    from sbn.data import load_dataset
+    from sbn.data import default_augment, load_dataset
     from sbn.fileio import write_json
-    from sbn.models import BottleneckConfig, LIFParameters, ModelConfig, parse_split
-    from sbn.train import TrainSettings, check_resume, finetune_config, refuse_existing_out
+    from sbn.train import TrainSettings, check_resume, refuse_existing_out
     from sbn.train import train as run_training
+    from sbn.train_steps import model_to_train
 
-    step2 = backbone_path is not None and quantize_target is None
-    if quantize_target is not None:
-        from sbn.targets import resolve_target
-        from sbn.targets.quantize import require_format
-
-        require_format(resolve_target(quantize_target))
-        if backbone_path is None:
-            raise ConfigError("--quantize fine-tunes a trained SpikeBottleNet: give it with --from")
-        for name, given in (
-            ("--split", split),
-            ("--channels", channels),
-            ("--width", width),
-            ("--layers", layers),
-            ("--surrogate-width", surrogate_width),
-            ("--T/--time-steps", time_steps),
-        ):
-            if given is not None:
-                raise ConfigError(
-                    f"{name} comes from the checkpoint given to --from with --quantize; drop it"
-                )
-        backbone = ckpt_io.load(backbone_path)
-        config = backbone.config
-        if config.bottleneck is None or config.kind != "spiking":
-            raise ConfigError(
-                f"--quantize needs a spiking SpikeBottleNet checkpoint (with a split); "
-                f"{backbone_path} is a {config.arch}"
-            )
-    elif step2:
-        if split is None or channels is None:
-            raise ConfigError("--from (step 2) needs --split RBk and --channels C'")
-        for name, given in (("--width", width), ("--layers", layers), ("--surrogate-width", surrogate_width)):
-            if given is not None:
-                raise ConfigError(f"{name} comes from the backbone in step 2; drop it")
-        if kind != "spiking":
-            raise ConfigError("--kind comes from the backbone in step 2; drop it")
-        backbone = ckpt_io.load(backbone_path)
-        bottleneck = BottleneckConfig(
-            split=parse_split(split, backbone.config.num_blocks),
-            channels=channels,
-            stride=stride,
-            kernel_size=kernel_size,
-        )
-        config = finetune_config(backbone.config, bottleneck, time_steps)
-    else:
-        if split is not None or channels is not None:
-            raise ConfigError("--split/--channels fine-tune a bottleneck: they need --from BACKBONE")
-        backbone = None
-        num_classes = {"digits": 10, "cifar10": 10, "cifar100": 100}[dataset]
-        config = ModelConfig(
-            kind=kind,
-            num_classes=num_classes,
-            width=0.0625 if width is None else width,
-            layers=layers or (3, 4, 6, 3),
-            time_steps=4 if time_steps is None else time_steps,
-            lif=LIFParameters()
-            if surrogate_width is None
-            else LIFParameters(surrogate_width=surrogate_width),
-        )
-    if channel_spec is not None and (config.bottleneck is None or config.kind != "spiking"):
-        raise ConfigError(
-            "--channel trains through bit errors on a SpikeBottleNet's spikes: give "
-            "--from BACKBONE --split RBk --channels C'"
-        )
+    config, backbone = model_to_train(
+        dataset=dataset,
+        start_from=backbone_path,
+        quantize=quantize_target,
+        split=split,
+        channels=channels,
+        stride=stride,
+        kernel_size=kernel_size,
+        kind=kind,
+        width=width,
+        layers=layers,
+        surrogate_width=surrogate_width,
+        time_steps=time_steps,
+        channel=channel_spec,
+    )
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out {out}: checkpoints are .safetensors files")
     if runtime.ranks.main:  # one claim per run, not one per torchrun rank
@@ -335,7 +286,7 @@ def train(
         weight_decay=weight_decay,
         optimizer=optimizer,
         seed=seed,
-        augment=(dataset != "digits") if augment is None else augment,
+        augment=default_augment(dataset) if augment is None else augment,
         train_samples=train_samples,
         test_samples=test_samples,
         quantize=quantize_target,
@@ -353,7 +304,7 @@ def train(
         "step 1"
         if backbone_path is None
         else f"step 2 from {backbone_path}"
-        if step2
+        if quantize_target is None
         else f"quantisation-aware for {quantize_target} from {backbone_path}"
     )
     finished = done >= epochs  # resumed with nothing left: say so instead of an empty bar

@@ -12,6 +12,7 @@ import torch
 
 from sbn.data.base import ImageDataset
 
+NUM_CLASSES = 10
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 
@@ -26,7 +27,7 @@ def load_digits(train: bool) -> ImageDataset:
     x = torch.from_numpy(images[chosen])
     x = x.repeat_interleave(4, dim=1).repeat_interleave(4, dim=2)  # (N, 32, 32)
     x = x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()  # (N, 3, 32, 32)
-    return ImageDataset("digits", x, torch.from_numpy(labels[chosen]), 10)
+    return ImageDataset("digits", x, torch.from_numpy(labels[chosen]), NUM_CLASSES)
 
 
 def _split_indices(labels: np.ndarray, train: bool) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Dataset name -> loader."""
+"""Dataset name -> loader, and what is known of each set without loading it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sbn.data.base import ImageDataset
 from sbn.data.cifar import RELEASES, download, load_cifar
+from sbn.data.digits import NUM_CLASSES as DIGITS_CLASSES
 from sbn.data.digits import load_digits
 from sbn.errors import DataError
 
@@ -24,4 +25,23 @@ def load_dataset(
                 raise DataError(f"--download needs --data-dir: where to put {name}")
             download(RELEASES[name], root)
         return load_cifar(RELEASES[name], root, train)
-    raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    raise _unknown(name)
+
+
+def class_count(name: str) -> int:
+    """How many classes ``name`` has (the head a model trained on it needs)."""
+    if name == "digits":
+        return DIGITS_CLASSES
+    if name in RELEASES:
+        return RELEASES[name].num_classes
+    raise _unknown(name)
+
+
+def default_augment(name: str) -> bool:
+    """Whether training on ``name`` augments (``sbn.data.augment``) unless told otherwise:
+    on for the CIFAR sets, whose standard training uses the crop and flip; off for digits."""
+    return name != "digits"
+
+
+def _unknown(name: str) -> DataError:
+    return DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")

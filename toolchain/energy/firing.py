@@ -29,8 +29,8 @@ from torch import nn
 
 from sbn.energy.macs import COUNTED_CONVS, LayerTable, backbone_of, counted_convs
 from sbn.errors import ConfigError
-from sbn.fileio import check_version
-from sbn.graph.rates import RATES_SCHEMA, RatesFile, parse_rates, rates_dict, read_rates, write_rates
+from sbn.fileio import check_version, write_json
+from sbn.graph.rates import RATES_SCHEMA, RatesFile, parse_rates, rates_dict, read_rates
 
 log = logging.getLogger(__name__)
 
@@ -231,15 +231,8 @@ def canonical_layer_name(key: str) -> str:
 
 
 def save_rates(path: str | os.PathLike, rates: FiringRates) -> None:
-    """Write ``rates`` as an ``sbn.firing-rates/1`` file keyed by NIR node name."""
-    write_rates(
-        path,
-        {node_name(k): v for k, v in rates.rates.items()},
-        time_steps=rates.time_steps,
-        source=rates.source,
-        samples=rates.samples,
-        extra=rates.extra,
-    )
+    """Write ``rates`` as an ``sbn.firing-rates/1`` file keyed by NIR node name (atomically)."""
+    write_json(path, rates.to_dict())
 
 
 def load_rates(
@@ -382,11 +375,10 @@ def measure_on_dataset(
     device: torch.device | str | None = None,
 ) -> FiringRates:
     """``measure_firing_rates`` on ``samples`` test images of ``dataset`` (on ``device``)."""
+    from sbn.data import check_fits
+
     images = sample_images(dataset, root=root, samples=samples, seed=seed)
-    config = backbone_of(model).config
-    expected = (config.in_channels, config.image_size, config.image_size)
-    if tuple(images.shape[1:]) != expected:
-        raise ConfigError(f"{dataset} images are {tuple(images.shape[1:])}, the model expects {expected}")
+    check_fits(backbone_of(model).config, dataset, images.shape[1:])  # [N, C, H, W]
     return measure_firing_rates(
         model,
         images,

@@ -48,6 +48,17 @@ class SweepPlan:
         mine, theirs = self.identity(), other.identity()
         return sorted(k for k in mine if mine[k] != theirs.get(k))
 
+    def options(self) -> dict[str, Any]:
+        """The ``sbn sweep`` option values (by parameter name, the grid's axes as lists) that
+        make this plan: what a resumed sweep takes where it is given nothing else."""
+        return {
+            "backbone": self.backbone,
+            "kernel_size": self.kernel_size,
+            "rates_samples": self.rates_samples,
+            **self.train.to_dict(),
+            **self.grid.to_dict(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "backbone": str(self.backbone),
@@ -129,16 +140,8 @@ def make_sweep_plan(
 def check_dataset(plan: SweepPlan, data_dir: str | Path | None) -> None:
     """Fail now, not in every trial, when the dataset does not fit the backbone."""
     from sbn import checkpoint as ckpt_io
-    from sbn.data import load_dataset
+    from sbn.data import check_fits, load_dataset
 
     config = ckpt_io.load(plan.backbone).config
     data = load_dataset(plan.train.dataset, root=data_dir, train=False)
-    if data.num_classes != config.num_classes:
-        raise ConfigError(
-            f"{plan.train.dataset} has {data.num_classes} classes but the backbone has {config.num_classes}"
-        )
-    expected = (config.in_channels, config.image_size, config.image_size)
-    if tuple(data.image_shape) != expected:
-        raise ConfigError(
-            f"{plan.train.dataset} images are {data.image_shape}, the backbone expects {expected}"
-        )
+    check_fits(config, plan.train.dataset, data.image_shape, data.num_classes, model="the backbone")

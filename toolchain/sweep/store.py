@@ -14,7 +14,6 @@ stopped at, the ledger never claims work that is not on disk.
 from __future__ import annotations
 
 import functools
-import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 from sbn import __version__
 from sbn.errors import ConfigError
 from sbn.fileio import MISSING as _MISSING
-from sbn.fileio import read_document, write_json
+from sbn.fileio import is_finite_number, is_whole_number, read_document, write_json
 from sbn.fileio import shown_json as _shown
 from sbn.sweep.grid import TrialSpec
 from sbn.sweep.plan import SweepPlan
@@ -222,12 +221,8 @@ def _check_spec(path: Path, record: dict[str, Any], fix: str) -> None:
             )
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return is_whole_number(value) and value >= 0
 
 
 def _check_number(
@@ -235,7 +230,7 @@ def _check_number(
 ) -> None:
     """A finite number at ``table[key]`` (or, unless ``required``, null or nothing)."""
     value = table.get(key)
-    if _is_number(value) or (value is None and not required):
+    if is_finite_number(value) or (value is None and not required):
         return
     found = _shown(table.get(key, _MISSING))
     accepted = "a finite number" if required else "a finite number or null"

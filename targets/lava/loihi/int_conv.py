@@ -9,7 +9,7 @@ single contiguous run (``_scatter_rows``: about 1.5x faster on a 3x3 layer). Geo
 ``lava.proc.conv.utils.conv_scipy``: Lava convolves (kernel flipped), with symmetric
 padding, stride and dilation in (x, y), and groups. The caller wraps the sums
 to the chip's accumulator width. Sums are int32, as Lava's model casts its sums to the
-weight's int32 type (the quantiser keeps every output's reach below the 24-bit accumulator).
+weight's int32 type (the quantiser notes any group whose inputs can reach the accumulator).
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ model of the same process, and is selected with ``fast_fixed_run_cfg()``
 - ``LIFReset``: ``PyLifResetModelBitAcc`` itself (it is vectorised numpy already), plus a
   recorder: within the window the network gives it, each step's spikes are written into a
   shared memory-mapped array (``SpikeRecorder``), from which spike counts, firing rates and
-  per-layer agreement are read after the run. The arithmetic is the stock model's.
+  per-layer agreement are read after the run; and how many neurons' current ``u`` wrapped
+  that step (the stock model wraps it silently: a large positive input becomes a large
+  negative current). The arithmetic is the stock model's.
 - ``DelaySparse``: ``PyDelaySparseModelBitAcc`` with its per-delay weight stack built once
   instead of every step (same integers).
 """
@@ -45,16 +47,21 @@ RECORD_KEY = "sbn_record"
 
 class SpikeRecorder:
     """Where a neuron process writes its spikes: a ``uint8`` memory map of shape
-    ``[samples * T, *shape]`` (Lava layout), written at Lava steps ``first .. first + len - 1``."""
+    ``[samples * T, *shape]`` (Lava layout), written at Lava steps ``first .. first + len - 1``;
+    beside it an ``int64`` map ``[samples * T]``: the neurons whose current wrapped each step."""
 
     def __init__(self, path: str, shape: tuple[int, ...], first: int, length: int) -> None:
         self.path, self.shape, self.first, self.length = path, tuple(shape), int(first), int(length)
 
     def create(self) -> np.memmap:
+        self.open_wraps("w+")
         return np.memmap(self.path, dtype=np.uint8, mode="w+", shape=(self.length, *self.shape))
 
     def open(self, mode: str = "r+") -> np.memmap:
         return np.memmap(self.path, dtype=np.uint8, mode=mode, shape=(self.length, *self.shape))
+
+    def open_wraps(self, mode: str = "r+") -> np.memmap:
+        return np.memmap(self.path + ".wraps", dtype=np.int64, mode=mode, shape=(self.length,))
 
 
 def wrap24(total: np.ndarray) -> np.ndarray:
@@ -98,6 +105,25 @@ class PyLifResetModelSbnFast(PyLifResetModelBitAcc):
         super().__init__(proc_params)
         self._recorder: SpikeRecorder | None = proc_params.get(RECORD_KEY)
         self._record: np.memmap | None = None
+        self._wraps: np.memmap | None = None
+
+    def subthr_dynamics(self, activation_in: np.ndarray):
+        rec = self._recorder
+        i = -1 if rec is None else self.time_step - rec.first
+        if rec is not None and 0 <= i < rec.length:
+            # the current before the stock model wraps it, as AbstractPyLifModelFixed forms it
+            current = np.left_shift(activation_in, self.act_shift).astype(np.int32)
+            keep = self.decay_unity - self.du - self.ds_offset  # 0 at du 4095: u is this input
+            if keep:
+                decayed = np.int64(self.u) * keep
+                decayed = np.sign(decayed) * np.right_shift(np.abs(decayed), self.decay_shift)
+                current = (np.int32(decayed) + current).astype(np.int32)
+            wrapped = np.count_nonzero((current > self.max_uv_val) | (current <= -self.max_uv_val))
+            if wrapped:
+                if self._wraps is None:
+                    self._wraps = rec.open_wraps()
+                self._wraps[i] = wrapped
+        super().subthr_dynamics(activation_in)
 
     def spiking_activation(self):
         s = super().spiking_activation()

@@ -16,7 +16,9 @@ from a source that starts earlier than ``c(n) - 1`` (a residual shortcut) is del
 ``d = c(n) - 1 - c(source)`` steps with the chip's synaptic delays: an identity edge through
 ``DelaySparse(delays=d)``; a convolution through a relay (``DelaySparse(delays=d - 1)`` into
 a ``LIF`` that re-emits every spike, vth 0) and then the ``Conv``. Delays hold up to 63
-steps (6 bits).
+steps (6 bits). A relay carries spikes, not graded values (``DelaySparse`` sends 0/1 where
+its messages have no bits), so a convolution of a graded Input that must wait gets the
+Input's frames from a source of its own, sent ``d`` steps later (the host sends them).
 
 Samples. ``Conv`` takes one (X, Y, C) frame, so samples run one after another: sample b's
 frame for step t is sent at Lava step ``1 + b T + t`` and a group computes it at
@@ -171,12 +173,16 @@ def build(
         net.kinds[name] = kind
         return proc
 
-    for name, shape in q.inputs.items():
+    def source(name: str, shape, late: int) -> Source:
+        """The Input's frames, the first sent at Lava step ``1 + late``."""
         data = np.zeros((*lava_shape(shape), steps), dtype=np.int32)
         f = to_lava(frames[name])  # [T, B, X, Y, C]
         seq = f.transpose(1, 0, *range(2, f.ndim)).reshape(-1, *f.shape[2:])  # sample-major
-        data[..., : seq.shape[0]] = np.moveaxis(seq, 0, -1)
-        out_of[name] = add(name, Source(data=data), "RingBuffer").s_out
+        data[..., late : late + seq.shape[0]] = np.moveaxis(seq, 0, -1)
+        return Source(data=data)
+
+    for name, shape in q.inputs.items():
+        out_of[name] = add(name, source(name, shape, 0), "RingBuffer").s_out
 
     for n, nq in q.neurons.items():
         shape = lava_shape(nq.shape)
@@ -215,15 +221,11 @@ def build(
                 src.flatten().connect(syn.s_in)
                 syn.a_out.reshape(shape).connect(lif.a_in)
                 continue
-            if d > 0:  # spikes wait in a relay: DelaySparse(d - 1) into a LIF that re-emits them
-                src = _relay(
-                    net,
-                    add,
-                    p.name,
-                    src,
-                    q.neurons[p.source].shape if p.source in q.neurons else q.inputs[p.source],
-                    d - 1,
-                )
+            if d > 0 and p.graded:  # pixels cannot pass a relay: the frames come d steps late
+                late = f"{p.source}+{d}:{p.name}"
+                src = add(late, source(p.source, q.inputs[p.source], d), "RingBuffer").s_out
+            elif d > 0:  # spikes wait in a relay: DelaySparse(d - 1) into a LIF that re-emits them
+                src = _relay(net, add, p.name, src, q.neurons[p.source].shape, d - 1)
             kw = _conv_kwargs(nodes[p.name], p.weight)
             conv = Conv(
                 input_shape=lava_shape(_source_shape(q, p.source)),

@@ -23,8 +23,13 @@ def relay_name(projection: str) -> str:
 
 
 def relayed(q: Quantized, delays: dict[str, int]) -> dict[str, str]:
-    """Projection -> its source, for every convolution that is delayed through a relay."""
-    return {p.name: p.source for p in q.projections.values() if p.kind != "identity" and delays[p.name] > 0}
+    """Projection -> its source, for every convolution of spikes that is delayed through a relay
+    (a graded Input's delayed frames come from a source of their own: no relay)."""
+    return {
+        p.name: p.source
+        for p in q.projections.values()
+        if p.kind != "identity" and not p.graded and delays[p.name] > 0
+    }
 
 
 def with_relays(network: Network, q: Quantized, delays: dict[str, int]) -> Network:

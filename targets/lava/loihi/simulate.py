@@ -7,7 +7,9 @@ models (default) or Lava's stock bit-accurate ones (``fast=False``), and reads b
 - every Output's spikes, [T, B, *shape] (uint8), from its sink;
 - every neuron group's spikes, [T, B, *shape], recorded inside the Lava processes (fast
   models) or from a sink per group (``probe=True``, any models): the spike counts and firing
-  rates that energy and traffic use come from here, measured in the run.
+  rates that energy and traffic use come from here, measured in the run;
+- per recorded group (fast models), how often a neuron's current ``u`` wrapped in the
+  samples' steps (``u_wraps``: Lava wraps it silently where a step's input is too large).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class FixedRun:
     processes: dict[str, str]  # process name -> Lava class
     relays: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    #: neuron group -> neuron-steps whose current wrapped (recorded groups only)
+    u_wraps: dict[str, int] = field(default_factory=dict)
 
     @property
     def latency(self) -> int:
@@ -96,8 +100,9 @@ def _read_sinks(net: FixedNetwork) -> dict[str, np.ndarray]:
 
 def _result(net: FixedNetwork, streams: dict[str, np.ndarray], wall: float) -> FixedRun:
     q, tm, t, b = net.q, net.timing, net.time_steps, net.samples
-    spikes = {}
+    spikes, wraps = {}, {}
     for n, rec in net.recorders.items():
+        wraps[n] = int(np.asarray(rec.open_wraps("r")).sum())
         data = np.array(rec.open("r"))
         spikes[n] = from_lava(data.reshape(b, t, *data.shape[1:]).swapaxes(0, 1), q.neurons[n].shape)
     for n, stream in streams.items():
@@ -115,4 +120,5 @@ def _result(net: FixedNetwork, streams: dict[str, np.ndarray], wall: float) -> F
         processes=dict(net.kinds),
         relays=list(net.relays),
         wall_s=wall,
+        u_wraps=wraps,
     )
